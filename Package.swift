@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "kprune",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kprune", targets: ["kprune"]),
+        .library(name: "KerasFormat", targets: ["KerasFormat"]),
+        .library(name: "PruningEngine", targets: ["PruningEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        // C interop: libhdf5's headers plus static inline getters for the macros Swift cannot import.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5-serial",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        // Safe Swift layer over libhdf5: owned handles, errors carrying libhdf5's error stack.
+        .target(name: "HDF5", dependencies: ["CHDF5"], swiftSettings: strict),
+        // Keras file formats: locating layers and weights, reading configs, writing outputs atomically.
+        .target(
+            name: "KerasFormat",
+            dependencies: ["HDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: strict
+        ),
+        // The engine: exact-count pruning of a layer's kernel.
+        .target(name: "PruningEngine", dependencies: ["KerasFormat", "HDF5"], swiftSettings: strict),
+        // The command-line tool.
+        .executableTarget(
+            name: "kprune",
+            dependencies: [
+                "PruningEngine", "KerasFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], swiftSettings: strict),
+        .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "HDF5"], swiftSettings: strict),
+        .testTarget(name: "PruningEngineTests", dependencies: ["PruningEngine", "KerasFormat", "HDF5"], swiftSettings: strict),
+        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "HDF5"], swiftSettings: strict),
+    ]
+)

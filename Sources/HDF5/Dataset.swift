@@ -1,0 +1,224 @@
+internal import CHDF5
+
+/// The in-memory element types datasets can be read into and written from.
+public enum MemoryKind: Sendable {
+    case float32, float64, int64
+}
+
+/// A Swift type that libhdf5 can convert dataset elements to and from.
+public protocol HDF5Scalar {
+    static var memoryKind: MemoryKind { get }
+}
+
+extension Float: HDF5Scalar { public static var memoryKind: MemoryKind { .float32 } }
+extension Double: HDF5Scalar { public static var memoryKind: MemoryKind { .float64 } }
+extension Int64: HDF5Scalar { public static var memoryKind: MemoryKind { .int64 } }
+
+extension MemoryKind {
+    var nativeType: hid_t {
+        switch self {
+        case .float32: kp_H5T_NATIVE_FLOAT()
+        case .float64: kp_H5T_NATIVE_DOUBLE()
+        case .int64: kp_H5T_NATIVE_LLONG()
+        }
+    }
+}
+
+/// What a dataset's elements are stored as in the file.
+public enum StoredType: Equatable, Sendable, CustomStringConvertible {
+    /// IEEE floating point of 16, 32 or 64 bits.
+    case float(bits: Int)
+    case integer(bits: Int, signed: Bool)
+    /// Anything else (strings, compounds, opaque), with libhdf5's class name.
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .float(let bits): "float\(bits)"
+        case .integer(let bits, let signed): "\(signed ? "" : "u")int\(bits)"
+        case .other(let name): name
+        }
+    }
+}
+
+/// How a dataset's elements are laid out in the file.
+public enum StorageLayout: Equatable, Sendable {
+    case compact, contiguous
+    /// Stored in chunks of these dimensions, each possibly filtered (compressed).
+    case chunked([Int])
+    case other
+}
+
+/// An n-dimensional array in a file, read and written through hyperslabs.
+///
+/// Elements are addressed in row-major order. Reads and writes check that the buffer holds exactly the
+/// selected number of elements before lending it to libhdf5.
+public final class Dataset: Node {
+    /// The extent of each dimension.
+    public let shape: [Int]
+    /// The element type in the file.
+    public let storedType: StoredType
+
+    /// Opens the dataset at an absolute path. The corresponding C function is `H5Dopen2`.
+    init(file: File, path: String, chunkCacheBytes: Int?) throws {
+        var access = defaultPropertyList
+        if let chunkCacheBytes {
+            access = H5Pcreate(kp_H5P_DATASET_ACCESS())
+            guard access >= 0 else { throw HDF5Error.current(.failed, "H5Pcreate", file: file.path, object: path) }
+            // A prime slot count well above the number of cached chunks keeps hash collisions rare.
+            H5Pset_chunk_cache(access, 100_003, max(chunkCacheBytes, 1 << 20), 1.0)
+        }
+        defer { if access != defaultPropertyList { H5Pclose(access) } }
+        let id = H5Dopen2(file.handle.id, path, access)
+        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Dopen2", file: file.path, object: path) }
+        let handle = Handle(id, closeName: "H5Dclose", closer: H5Dclose)
+
+        let space = H5Dget_space(id)
+        guard space >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_space", file: file.path, object: path) }
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0 else {
+            throw HDF5Error.current(.readFailed, "H5Sget_simple_extent_ndims", file: file.path, object: path)
+        }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        if rank > 0, H5Sget_simple_extent_dims(space, &dims, nil) < 0 {
+            throw HDF5Error.current(.readFailed, "H5Sget_simple_extent_dims", file: file.path, object: path)
+        }
+        self.shape = dims.map { Int($0) }
+
+        let type = H5Dget_type(id)
+        guard type >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_type", file: file.path, object: path) }
+        defer { H5Tclose(type) }
+        let size = Int(H5Tget_size(type)) * 8
+        switch H5Tget_class(type) {
+        case H5T_FLOAT: self.storedType = .float(bits: size)
+        case H5T_INTEGER: self.storedType = .integer(bits: size, signed: H5Tget_sign(type) == H5T_SGN_2)
+        case H5T_STRING: self.storedType = .other("string")
+        case H5T_COMPOUND: self.storedType = .other("compound")
+        case H5T_OPAQUE: self.storedType = .other("opaque")
+        default: self.storedType = .other("unsupported")
+        }
+        super.init(file: file, path: path, handle: handle)
+    }
+
+    /// The number of elements.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// How the data is laid out. The corresponding C functions are `H5Dget_create_plist`, `H5Pget_layout`
+    /// and `H5Pget_chunk`.
+    public func layout() throws -> StorageLayout {
+        let plist = H5Dget_create_plist(handle.id)
+        guard plist >= 0 else { throw error(.readFailed, "H5Dget_create_plist") }
+        defer { H5Pclose(plist) }
+        switch H5Pget_layout(plist) {
+        case H5D_COMPACT: return .compact
+        case H5D_CONTIGUOUS: return .contiguous
+        case H5D_CHUNKED:
+            var dims = [hsize_t](repeating: 0, count: max(shape.count, 1))
+            let rank = H5Pget_chunk(plist, Int32(dims.count), &dims)
+            guard rank >= 0 else { throw error(.readFailed, "H5Pget_chunk") }
+            return .chunked(dims.prefix(Int(rank)).map { Int($0) })
+        default: return .other
+        }
+    }
+
+    /// The names of the filters (compression, shuffle) applied to each chunk, in pipeline order.
+    /// The corresponding C function is `H5Pget_filter2`.
+    public func filterNames() throws -> [String] {
+        let plist = H5Dget_create_plist(handle.id)
+        guard plist >= 0 else { throw error(.readFailed, "H5Dget_create_plist") }
+        defer { H5Pclose(plist) }
+        let count = H5Pget_nfilters(plist)
+        guard count >= 0 else { throw error(.readFailed, "H5Pget_nfilters") }
+        return try (0..<count).map { index in
+            var flags: UInt32 = 0
+            var elements = 0
+            var name = [CChar](repeating: 0, count: 256)
+            var config: UInt32 = 0
+            let filter = H5Pget_filter2(plist, UInt32(index), &flags, &elements, nil, name.count, &name, &config)
+            guard filter >= 0 else { throw error(.readFailed, "H5Pget_filter2") }
+            return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// Selects the block `start ..< start + count` of the file space.
+    private func selection(start: [Int], count: [Int]) throws -> hid_t {
+        precondition(start.count == shape.count && count.count == shape.count, "hyperslab rank mismatch")
+        for axis in shape.indices {
+            precondition(start[axis] >= 0 && count[axis] >= 0 && start[axis] + count[axis] <= shape[axis],
+                         "hyperslab outside the dataset")
+        }
+        let space = H5Dget_space(handle.id)
+        guard space >= 0 else { throw error(.readFailed, "H5Dget_space") }
+        if shape.isEmpty { return space }
+        let starts = start.map { hsize_t($0) }
+        let counts = count.map { hsize_t($0) }
+        if H5Sselect_hyperslab(space, H5S_SELECT_SET, starts, nil, counts, nil) < 0 {
+            H5Sclose(space)
+            throw error(.readFailed, "H5Sselect_hyperslab")
+        }
+        return space
+    }
+
+    private func memorySpace(_ elements: Int) throws -> hid_t {
+        var dims = [hsize_t(elements)]
+        let space = H5Screate_simple(1, &dims, nil)
+        guard space >= 0 else { throw error(.failed, "H5Screate_simple") }
+        return space
+    }
+
+    /// Reads the block `start ..< start + count` into `buffer`, converting to `T`, in row-major order.
+    ///
+    /// - Precondition: `buffer.count` equals the product of `count`.
+    /// - Throws: `HDF5Error` with code `.readFailed` and libhdf5's reason (a truncated file, a failed filter).
+    /// The corresponding C function is `H5Dread`.
+    public func read<T: HDF5Scalar>(start: [Int], count: [Int], into buffer: UnsafeMutableBufferPointer<T>) throws {
+        let elements = count.reduce(1, *)
+        precondition(buffer.count == elements, "buffer holds \(buffer.count) elements, selection \(elements)")
+        if elements == 0 { return }
+        let fileSpace = try selection(start: start, count: count)
+        defer { H5Sclose(fileSpace) }
+        let memSpace = try memorySpace(elements)
+        defer { H5Sclose(memSpace) }
+        if H5Dread(handle.id, T.memoryKind.nativeType, memSpace, fileSpace, defaultPropertyList,
+                   buffer.baseAddress) < 0 {
+            throw error(.readFailed, "H5Dread")
+        }
+    }
+
+    /// Writes `buffer` to the block `start ..< start + count`, converting from `T` to the stored type.
+    ///
+    /// - Precondition: `buffer.count` equals the product of `count`.
+    /// - Throws: `HDF5Error` with code `.writeFailed` and libhdf5's reason.
+    /// The corresponding C function is `H5Dwrite`.
+    public func write<T: HDF5Scalar>(start: [Int], count: [Int], from buffer: UnsafeBufferPointer<T>) throws {
+        let elements = count.reduce(1, *)
+        precondition(buffer.count == elements, "buffer holds \(buffer.count) elements, selection \(elements)")
+        if elements == 0 { return }
+        let fileSpace = try selection(start: start, count: count)
+        defer { H5Sclose(fileSpace) }
+        let memSpace = try memorySpace(elements)
+        defer { H5Sclose(memSpace) }
+        if H5Dwrite(handle.id, T.memoryKind.nativeType, memSpace, fileSpace, defaultPropertyList,
+                    buffer.baseAddress) < 0 {
+            throw error(.writeFailed, "H5Dwrite")
+        }
+    }
+
+    /// Reads the whole dataset as `T`, in row-major order. For small datasets; stream large ones with
+    /// `read(start:count:into:)`.
+    public func readAll<T: HDF5Scalar & Numeric>(as type: T.Type = T.self) throws -> [T] {
+        var values = [T](repeating: 0, count: count)
+        try values.withUnsafeMutableBufferPointer { buffer in
+            try read(start: [Int](repeating: 0, count: shape.count), count: shape, into: buffer)
+        }
+        return values
+    }
+
+    /// Writes the whole dataset from `values`, in row-major order.
+    public func writeAll<T: HDF5Scalar>(_ values: [T]) throws {
+        try values.withUnsafeBufferPointer { buffer in
+            try write(start: [Int](repeating: 0, count: shape.count), count: shape, from: buffer)
+        }
+    }
+}

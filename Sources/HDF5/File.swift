@@ -1,0 +1,79 @@
+internal import CHDF5
+
+/// An open HDF5 file.
+///
+/// Open read-only for inspection; a file opened for writing must be closed with `close()`, which surfaces
+/// flush failures. `File.withOpen(_:mode:_:)` is the everyday, scoped form.
+public final class File {
+    /// How a file is opened.
+    public enum Mode: Sendable { case readOnly, readWrite }
+
+    /// The path the file was opened from.
+    public let path: String
+    public let mode: Mode
+    let handle: Handle
+
+    /// Whether the file at `path` starts with an HDF5 signature.
+    ///
+    /// - Throws: `HDF5Error` with code `.openFailed` when the file cannot be read at all.
+    /// The corresponding C function is `H5Fis_hdf5`.
+    public static func isHDF5(_ path: String) throws -> Bool {
+        Library.ensureInitialized()
+        let result = H5Fis_hdf5(path)
+        if result < 0 { throw HDF5Error.current(.openFailed, "H5Fis_hdf5", file: path, object: nil) }
+        return result > 0
+    }
+
+    /// Opens an existing file.
+    ///
+    /// - Parameters:
+    ///   - path: the file to open.
+    ///   - mode: `.readOnly` or `.readWrite`.
+    /// - Throws: `HDF5Error` with code `.notHDF5` when the file has no HDF5 signature, `.openFailed` when
+    ///   libhdf5 refuses it (truncated, corrupt), with libhdf5's reason in `stack`.
+    /// The corresponding C function is `H5Fopen`.
+    public init(path: String, mode: Mode = .readOnly) throws {
+        guard try File.isHDF5(path) else {
+            throw HDF5Error(code: .notHDF5, operation: "H5Fis_hdf5", file: path, object: nil)
+        }
+        let flags = mode == .readOnly ? kp_H5F_ACC_RDONLY() : kp_H5F_ACC_RDWR()
+        let id = H5Fopen(path, flags, defaultPropertyList)
+        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Fopen", file: path, object: nil) }
+        self.path = path
+        self.mode = mode
+        self.handle = Handle(id, closeName: "H5Fclose", closer: H5Fclose)
+    }
+
+    /// Closes the file, flushing what was written.
+    ///
+    /// - Throws: `HDF5Error` with code `.closeFailed` when the flush or close fails.
+    /// The corresponding C functions are `H5Fflush` and `H5Fclose`.
+    public func close() throws {
+        guard handle.isOpen else { return }
+        if mode == .readWrite, H5Fflush(handle.id, H5F_SCOPE_LOCAL) < 0 {
+            let error = HDF5Error.current(.writeFailed, "H5Fflush", file: path, object: nil)
+            do { try handle.close(file: path, object: nil) } catch { /* the flush failure is the one to report */ }
+            throw error
+        }
+        try handle.close(file: path, object: nil)
+    }
+
+    /// The root group, `/`.
+    public func root() throws -> Group { try Group(file: self, path: "/") }
+
+    /// Opens `path`, runs `body`, and closes the file even when `body` throws.
+    ///
+    /// A close failure after a successful body is thrown; after a failed body, the body's error wins.
+    public static func withOpen<R>(_ path: String, mode: Mode = .readOnly, _ body: (File) throws -> R) throws -> R {
+        let file = try File(path: path, mode: mode)
+        let result: R
+        do {
+            result = try body(file)
+        } catch {
+            do { try file.close() } catch { /* the body's error is the one to report */ }
+            throw error
+        }
+        try file.close()
+        return result
+    }
+}

@@ -1,0 +1,100 @@
+internal import CHDF5
+
+/// An error reported by libhdf5, with where it happened and libhdf5's own explanation.
+///
+/// `operation` names the libhdf5 call that failed (`"H5Dread"`), `file` and `object` say where, and `stack`
+/// holds libhdf5's error stack, innermost message last, so the reason a file was refused is never lost.
+public struct HDF5Error: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is; extensible without breaking callers.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Kind: Hashable, Sendable {
+            case notHDF5, openFailed, notFound, readFailed, writeFailed, closeFailed, unsupportedType, failed
+        }
+        private let kind: Kind
+        private init(_ kind: Kind) { self.kind = kind }
+
+        /// The file exists but is not an HDF5 file.
+        public static let notHDF5 = Code(.notHDF5)
+        /// libhdf5 could not open the file or object (truncated, corrupt, no permission).
+        public static let openFailed = Code(.openFailed)
+        /// The named object or attribute does not exist.
+        public static let notFound = Code(.notFound)
+        /// Reading data failed.
+        public static let readFailed = Code(.readFailed)
+        /// Writing data failed.
+        public static let writeFailed = Code(.writeFailed)
+        /// Closing (and so flushing) a handle failed.
+        public static let closeFailed = Code(.closeFailed)
+        /// The stored type cannot be read as requested.
+        public static let unsupportedType = Code(.unsupportedType)
+        /// Any other libhdf5 failure.
+        public static let failed = Code(.failed)
+
+        public var description: String {
+            switch kind {
+            case .notHDF5: "not an HDF5 file"
+            case .openFailed: "cannot open"
+            case .notFound: "not found"
+            case .readFailed: "read failed"
+            case .writeFailed: "write failed"
+            case .closeFailed: "close failed"
+            case .unsupportedType: "unsupported type"
+            case .failed: "failed"
+            }
+        }
+    }
+
+    public var code: Code
+    /// The libhdf5 function that failed, e.g. `"H5Dread"`.
+    public var operation: String
+    /// The file being worked on.
+    public var file: String
+    /// The object path inside the file, when there is one.
+    public var object: String?
+    /// libhdf5's error stack, outermost first; empty when libhdf5 recorded nothing.
+    public var stack: [String]
+
+    public init(code: Code, operation: String, file: String, object: String?, stack: [String] = []) {
+        self.code = code
+        self.operation = operation
+        self.file = file
+        self.object = object
+        self.stack = stack
+    }
+
+    /// One line: what failed, where, and libhdf5's innermost reason.
+    public var description: String {
+        var text = "\(operation) \(code)"
+        if let object { text += " at \(object)" }
+        if let reason = stack.last { text += ": \(reason)" }
+        return text
+    }
+}
+
+extension HDF5Error {
+    /// Builds an error from libhdf5's current error stack, then clears that stack.
+    static func current(_ code: Code, _ operation: String, file: String, object: String?) -> HDF5Error {
+        HDF5Error(code: code, operation: operation, file: file, object: object, stack: takeErrorStack())
+    }
+}
+
+/// Reads and clears libhdf5's error stack for this thread. The corresponding C functions are
+/// `H5Eget_current_stack`, `H5Ewalk2` and `H5Eclose_stack`.
+func takeErrorStack() -> [String] {
+    let stackID = H5Eget_current_stack()
+    guard stackID >= 0 else { return [] }
+    defer { H5Eclose_stack(stackID) }
+    final class Messages { var lines: [String] = [] }
+    let messages = Messages()
+    let walker: H5E_walk2_t = { _, entry, context in
+        guard let entry, let context else { return 0 }
+        let box = Unmanaged<Messages>.fromOpaque(context).takeUnretainedValue()
+        let function = entry.pointee.func_name.map { String(cString: $0) } ?? "?"
+        let text = entry.pointee.desc.map { String(cString: $0) } ?? ""
+        box.lines.append(text.isEmpty ? function : "\(text) (\(function))")
+        return 0
+    }
+    _ = H5Ewalk2(stackID, H5E_WALK_DOWNWARD, walker, Unmanaged.passUnretained(messages).toOpaque())
+    // Walking downward lists the outermost call first; the last line is the innermost cause.
+    return messages.lines
+}

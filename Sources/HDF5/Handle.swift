@@ -1,0 +1,34 @@
+internal import CHDF5
+
+/// Owns one libhdf5 identifier and releases it exactly once.
+///
+/// Handles are not `Sendable`: libhdf5 identifiers belong to the code that opened them. `deinit` closes as a
+/// fallback; code that must see a close failure (a file opened for writing) calls `close()`.
+final class Handle {
+    let id: hid_t
+    private let closer: (hid_t) -> herr_t
+    private let closeName: String
+    private(set) var isOpen = true
+
+    init(_ id: hid_t, closeName: String, closer: @escaping (hid_t) -> herr_t) {
+        self.id = id
+        self.closer = closer
+        self.closeName = closeName
+    }
+
+    /// Closes the identifier, throwing libhdf5's reason if it fails.
+    func close(file: String, object: String?) throws {
+        guard isOpen else { return }
+        isOpen = false
+        if closer(id) < 0 {
+            throw HDF5Error.current(.closeFailed, closeName, file: file, object: object)
+        }
+    }
+
+    deinit {
+        if isOpen {
+            // A failure here has no caller to report to; clear the stack so it does not leak into the next error.
+            if closer(id) < 0 { _ = takeErrorStack() }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+internal import CHDF5
+
+/// A group or dataset inside an open file: something with a path and attributes.
+public class Node {
+    /// The file this object lives in; kept alive while the object is.
+    public let file: File
+    /// The object's absolute path in the file, e.g. `/model_weights/dense/dense/kernel:0`.
+    public let path: String
+    let handle: Handle
+
+    init(file: File, path: String, handle: Handle) {
+        self.file = file
+        self.path = path
+        self.handle = handle
+    }
+
+    func error(_ code: HDF5Error.Code, _ operation: String, object: String? = nil) -> HDF5Error {
+        HDF5Error.current(code, operation, file: file.path, object: object ?? path)
+    }
+
+    /// Joins a child name onto this object's path.
+    func childPath(_ name: String) -> String {
+        if name.hasPrefix("/") { return name }
+        return path == "/" ? "/" + name : path + "/" + name
+    }
+
+    /// Whether an attribute of that name exists. The corresponding C function is `H5Aexists`.
+    public func hasAttribute(_ name: String) throws -> Bool {
+        let result = H5Aexists(handle.id, name)
+        if result < 0 { throw error(.failed, "H5Aexists", object: "\(path)@\(name)") }
+        return result > 0
+    }
+
+    /// The names of this object's attributes, in creation order where recorded, else by name.
+    /// The corresponding C function is `H5Aiterate2`.
+    public func attributeNames() throws -> [String] {
+        final class Names { var list: [String] = [] }
+        let names = Names()
+        var index: hsize_t = 0
+        let status = H5Aiterate2(handle.id, H5_INDEX_NAME, H5_ITER_NATIVE, &index, { _, name, _, context in
+            guard let name, let context else { return -1 }
+            Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
+            return 0
+        }, Unmanaged.passUnretained(names).toOpaque())
+        if status < 0 { throw error(.readFailed, "H5Aiterate2") }
+        return names.list
+    }
+
+    /// Opens an attribute. The corresponding C function is `H5Aopen`.
+    ///
+    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.
+    public func attribute(_ name: String) throws -> Attribute {
+        guard try hasAttribute(name) else {
+            throw HDF5Error(code: .notFound, operation: "H5Aopen", file: file.path, object: "\(path)@\(name)")
+        }
+        let id = H5Aopen(handle.id, name, defaultPropertyList)
+        guard id >= 0 else { throw error(.openFailed, "H5Aopen", object: "\(path)@\(name)") }
+        return Attribute(owner: self, name: name, handle: Handle(id, closeName: "H5Aclose", closer: H5Aclose))
+    }
+}
+
+/// A group: a folder of groups and datasets.
+public final class Group: Node {
+    /// Opens the group at an absolute `path` in `file`. The corresponding C function is `H5Gopen2`.
+    init(file: File, path: String) throws {
+        let id = H5Gopen2(file.handle.id, path, defaultPropertyList)
+        guard id >= 0 else {
+            throw HDF5Error.current(.openFailed, "H5Gopen2", file: file.path, object: path)
+        }
+        super.init(file: file, path: path, handle: Handle(id, closeName: "H5Gclose", closer: H5Gclose))
+    }
+
+    /// The kind of object a link points to.
+    public enum ChildKind: Sendable, Equatable { case group, dataset, other }
+
+    /// The names of the links in this group, in name order. The corresponding C function is `H5Literate`.
+    public func childNames() throws -> [String] {
+        final class Names { var list: [String] = [] }
+        let names = Names()
+        var index: hsize_t = 0
+        let status = H5Literate(handle.id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, context in
+            guard let name, let context else { return -1 }
+            Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
+            return 0
+        }, Unmanaged.passUnretained(names).toOpaque())
+        if status < 0 { throw error(.readFailed, "H5Literate") }
+        return names.list
+    }
+
+    /// Whether `relativePath` (one or more `/`-separated names, which may themselves be Keras weight names)
+    /// leads to an object. Each link along the way is checked, as `H5Lexists` requires.
+    public func contains(_ relativePath: String) throws -> Bool {
+        var prefix = path == "/" ? "" : path
+        for component in relativePath.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + component
+            let result = H5Lexists(file.handle.id, prefix, defaultPropertyList)
+            if result < 0 { throw error(.failed, "H5Lexists", object: prefix) }
+            if result == 0 { return false }
+        }
+        return true
+    }
+
+    /// What kind of object `name` is. The corresponding C functions are `H5Oopen` and `H5Iget_type`.
+    public func kind(of name: String) throws -> ChildKind {
+        let target = childPath(name)
+        guard try contains(name) else {
+            throw HDF5Error(code: .notFound, operation: "H5Oopen", file: file.path, object: target)
+        }
+        let id = H5Oopen(file.handle.id, target, defaultPropertyList)
+        guard id >= 0 else { throw error(.openFailed, "H5Oopen", object: target) }
+        defer { H5Oclose(id) }
+        switch H5Iget_type(id) {
+        case H5I_GROUP: return .group
+        case H5I_DATASET: return .dataset
+        default: return .other
+        }
+    }
+
+    /// Opens a sub-group by relative or absolute path.
+    ///
+    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.
+    public func group(_ name: String) throws -> Group {
+        guard try contains(name) else {
+            throw HDF5Error(code: .notFound, operation: "H5Gopen2", file: file.path, object: childPath(name))
+        }
+        return try Group(file: file, path: childPath(name))
+    }
+
+    /// Opens a dataset by relative or absolute path.
+    ///
+    /// - Parameters:
+    ///   - name: the dataset's path relative to this group.
+    ///   - chunkCacheBytes: for chunked datasets, the size of libhdf5's chunk cache for this handle; large
+    ///     enough to hold the chunks one streaming step touches, so each chunk is decompressed once.
+    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.
+    public func dataset(_ name: String, chunkCacheBytes: Int? = nil) throws -> Dataset {
+        guard try contains(name) else {
+            throw HDF5Error(code: .notFound, operation: "H5Dopen2", file: file.path, object: childPath(name))
+        }
+        return try Dataset(file: file, path: childPath(name), chunkCacheBytes: chunkCacheBytes)
+    }
+}

@@ -1,0 +1,184 @@
+/// A layer as a Keras model config describes it.
+public struct LayerConfig: Sendable, Equatable {
+    /// The layer's name (`config.name`, or the top-level `name` of older files).
+    public var name: String
+    /// The Keras class, e.g. `Dense`, `Conv2D`, `Sequential`.
+    public var className: String
+    /// The activation named in the config (`softmax`, `linear`), when it is a plain name.
+    public var activation: String?
+    /// For a nested model, its own config.
+    public var model: ModelConfig?
+    /// Names of the layers whose outputs feed this one (functional models only).
+    public var inboundLayers: [String]
+
+    /// Whether this layer is a model used as a layer.
+    public var isModel: Bool { model != nil }
+}
+
+/// A model config (`model_config` attribute or `config.json`): its layers and how they connect.
+public struct ModelConfig: Sendable, Equatable {
+    public var name: String
+    public var className: String
+    /// The layers in the order the config lists them, which is forward order for Keras' own configs.
+    public var layers: [LayerConfig]
+    /// For functional models, the layers producing the model's outputs; nil for Sequential.
+    public var outputLayers: [String]?
+
+    /// Classes that mark a model nested inside another.
+    static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
+
+    /// Parses a model config.
+    ///
+    /// Accepts Sequential configs as an object with `layers` or, as Keras 2.0-2.2 wrote them, a plain list;
+    /// functional configs with Keras 2 nested-list inbound nodes or Keras 3 `keras_history` tensors.
+    /// - Throws: `ConfigError` naming what is missing.
+    public static func parse(_ json: JSONValue) throws(ConfigError) -> ModelConfig {
+        guard let className = json["class_name"]?.string else { throw ConfigError("no class_name at the top") }
+        return try parseModel(className: className, config: json["config"] ?? .null, fallbackName: nil)
+    }
+
+    private static func parseModel(className: String, config: JSONValue, fallbackName: String?) throws(ConfigError)
+        -> ModelConfig
+    {
+        let layerList: [JSONValue]
+        var name = fallbackName ?? className.lowercased()
+        if let list = config.array {
+            layerList = list
+        } else if let list = config["layers"]?.array {
+            layerList = list
+            name = config["name"]?.string ?? name
+        } else {
+            throw ConfigError("model \(name) has no layer list")
+        }
+        var layers: [LayerConfig] = []
+        for entry in layerList { layers.append(try parseLayer(entry)) }
+        var outputs: [String]? = nil
+        if className != "Sequential", let outputList = config["output_layers"] {
+            outputs = layerReferences(in: outputList)
+            if outputs?.isEmpty ?? true { throw ConfigError("model \(name) lists no output layers") }
+        }
+        return ModelConfig(name: name, className: className, layers: layers, outputLayers: outputs)
+    }
+
+    private static func parseLayer(_ entry: JSONValue) throws(ConfigError) -> LayerConfig {
+        guard let className = entry["class_name"]?.string else { throw ConfigError("a layer has no class_name") }
+        let config = entry["config"] ?? .null
+        guard let name = config["name"]?.string ?? entry["name"]?.string else {
+            throw ConfigError("a \(className) layer has no name")
+        }
+        var model: ModelConfig? = nil
+        if modelClasses.contains(className) || config["layers"] != nil {
+            model = try parseModel(className: className, config: config, fallbackName: name)
+            model?.name = name
+        }
+        let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
+        return LayerConfig(name: name, className: className, activation: config["activation"]?.string,
+                           model: model, inboundLayers: inbound)
+    }
+
+    /// Collects the layer names a node or output list refers to, in order, without repeats.
+    ///
+    /// Keras 2 writes references as `[name, node_index, tensor_index, kwargs]`; Keras 3 as tensors carrying
+    /// `keras_history: [name, node_index, tensor_index]`.
+    static func layerReferences(in json: JSONValue) -> [String] {
+        var names: [String] = []
+        func visit(_ value: JSONValue) {
+            switch value {
+            case .object(let members):
+                if let history = members["keras_history"]?.array, let name = history.first?.string {
+                    if !names.contains(name) { names.append(name) }
+                    return
+                }
+                for (_, member) in members.sorted(by: { $0.key < $1.key }) { visit(member) }
+            case .array(let items):
+                if items.count >= 3, let name = items[0].string, items[1].number != nil, items[2].number != nil {
+                    if !names.contains(name) { names.append(name) }
+                    return
+                }
+                items.forEach(visit)
+            default:
+                break
+            }
+        }
+        visit(json)
+        return names
+    }
+}
+
+/// A model config kprune cannot follow.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A layer found by walking a model, named by its path of model names (outermost first) and its own name.
+public struct LayerPath: Hashable, Sendable, CustomStringConvertible {
+    /// Names of the nested models containing the layer, outermost first; empty for a top-level layer.
+    public var models: [String]
+    public var name: String
+
+    public init(models: [String], name: String) {
+        self.models = models
+        self.name = name
+    }
+
+    /// `outer/inner/head` for a nested layer, `head` for a top-level one.
+    public var description: String { (models + [name]).joined(separator: "/") }
+}
+
+extension ModelConfig {
+    /// All layers in forward order, nested models expanded in place after the model itself.
+    public func flattened(prefix: [String] = []) -> [(path: LayerPath, layer: LayerConfig)] {
+        var result: [(path: LayerPath, layer: LayerConfig)] = []
+        for layer in layers {
+            result.append((LayerPath(models: prefix, name: layer.name), layer))
+            if let model = layer.model { result += model.flattened(prefix: prefix + [layer.name]) }
+        }
+        return result
+    }
+
+    /// The last layer with a kernel on the way back from each output, one entry per output.
+    ///
+    /// Sequential models are read from the end; functional models are walked back from `output_layers`
+    /// through inbound layers, entering nested models. An output whose path back forks before a kernel
+    /// (a merge of two branches) yields all the branches' candidates.
+    /// - Parameter hasKernel: whether the layer at that path owns a kernel.
+    public func finalKernelLayers(prefix: [String] = [], hasKernel: (LayerPath, LayerConfig) -> Bool)
+        -> [[LayerPath]]
+    {
+        guard let outputs = outputLayers else {
+            for layer in layers.reversed() {
+                if let found = finalInside(layer, prefix: prefix, hasKernel: hasKernel) { return [found] }
+            }
+            return [[]]
+        }
+        let byName = Dictionary(layers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return outputs.map { output in
+            var found: [LayerPath] = []
+            var visited: Set<String> = []
+            var pending = [output]
+            while let name = pending.popLast() {
+                guard visited.insert(name).inserted, let layer = byName[name] else { continue }
+                if let inside = finalInside(layer, prefix: prefix, hasKernel: hasKernel) {
+                    for path in inside where !found.contains(path) { found.append(path) }
+                } else {
+                    pending += layer.inboundLayers.reversed()
+                }
+            }
+            return found
+        }
+    }
+
+    /// The kernel layer a layer stands for: itself when it has a kernel, the final one of a nested model.
+    private func finalInside(_ layer: LayerConfig, prefix: [String], hasKernel: (LayerPath, LayerConfig) -> Bool)
+        -> [LayerPath]?
+    {
+        if let model = layer.model {
+            let inner = model.finalKernelLayers(prefix: prefix + [layer.name], hasKernel: hasKernel)
+                .flatMap { $0 }
+            return inner.isEmpty ? nil : inner
+        }
+        let path = LayerPath(models: prefix, name: layer.name)
+        return hasKernel(path, layer) ? [path] : nil
+    }
+}

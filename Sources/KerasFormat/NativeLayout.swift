@@ -1,0 +1,96 @@
+import Foundation
+import HDF5
+
+/// The HDF5 layout of Keras 3 `.weights.h5` and of `model.weights.h5` inside `.keras` archives.
+///
+/// Keras 3 names each saveable by its class in snake case, numbered per container in layer order
+/// (`dense`, `dense_1`, ...; a nested Sequential is `sequential`), and stores its variables as `vars/0`,
+/// `vars/1`, ... in the layer's own order. Without a config the file does not say which layer is last:
+/// groups sort by name (`dense_10` before `dense_2`).
+enum NativeLayout {
+    static func read(file: File, userPath: String, format: KerasFileFormat, kerasVersion: String?,
+                     config: ModelConfig?, archive: ArchiveContents?) throws -> KerasModel
+    {
+        let root = try file.root()
+        var layers: [LayerInfo] = []
+        if let config {
+            try collect(model: config, group: "/layers", prefix: [], file: file, userPath: userPath, into: &layers)
+        } else {
+            try collectGroups(group: "/layers", prefix: [], file: file, into: &layers)
+        }
+        var optimizer: [WeightInfo] = []
+        if try root.contains("optimizer/vars") {
+            optimizer = try variables(in: root.group("optimizer/vars"))
+        }
+        return KerasModel(path: userPath, format: format, kerasVersion: kerasVersion, config: config, layers: layers,
+                          optimizerWeights: optimizer, weightsFile: file.path, archive: archive)
+    }
+
+    /// Keras' name for a class: `SeparableConv2D` -> `separable_conv2d`, `EinsumDense` -> `einsum_dense`.
+    ///
+    /// The same three rewrites Keras applies: drop non-word characters, split before a capitalised word,
+    /// split between a lowercase letter and a capital, then lowercase.
+    static func snakeCase(_ className: String) -> String {
+        var name = className.filter { $0.isLetter || $0.isNumber || $0 == "_" }
+        for (pattern, template) in [("(.)([A-Z][a-z]+)", "$1_$2"), ("([a-z])([A-Z])", "$1_$2")] {
+            let regex = try! NSRegularExpression(pattern: pattern)  // constant, valid patterns
+            let range = NSRange(name.startIndex..., in: name)
+            name = regex.stringByReplacingMatches(in: name, range: range, withTemplate: template)
+        }
+        return name.lowercased()
+    }
+
+    private static func collect(model: ModelConfig, group: String, prefix: [String], file: File, userPath: String,
+                                into layers: inout [LayerInfo]) throws
+    {
+        var used: [String: Int] = [:]
+        for layer in model.layers {
+            let base = snakeCase(layer.className)
+            let count = used[base, default: -1] + 1
+            used[base] = count
+            let saveable = count == 0 ? base : "\(base)_\(count)"
+            let path = "\(group)/\(saveable)"
+            if let inner = layer.model {
+                try collect(model: inner, group: "\(path)/layers", prefix: prefix + [layer.name], file: file,
+                            userPath: userPath, into: &layers)
+                continue
+            }
+            let root = try file.root()
+            let weights = try root.contains("\(path)/vars") ? try variables(in: root.group("\(path)/vars")) : []
+            layers.append(LayerInfo(path: LayerPath(models: prefix, name: layer.name), className: layer.className,
+                                    activation: layer.activation, weights: weights,
+                                    kernelIndex: LayerInfo.findKernel(className: layer.className, weights: weights)))
+        }
+    }
+
+    /// Without a config: every group under `/layers`, named by its group name, nested models recursed into.
+    private static func collectGroups(group: String, prefix: [String], file: File, into layers: inout [LayerInfo])
+        throws
+    {
+        let root = try file.root()
+        guard try root.contains(group) else { return }
+        for name in try root.group(group).childNames() {
+            let path = "\(group)/\(name)"
+            if try root.contains("\(path)/layers") {
+                try collectGroups(group: "\(path)/layers", prefix: prefix + [name], file: file, into: &layers)
+            }
+            guard try root.contains("\(path)/vars") else { continue }
+            let weights = try variables(in: root.group("\(path)/vars"))
+            if weights.isEmpty { continue }
+            // With no class to go by, the first variable is taken as the kernel when it is a matrix or more.
+            let kernel = weights[0].shape.count >= 2 ? 0 : nil
+            layers.append(LayerInfo(path: LayerPath(models: prefix, name: name), className: nil, activation: nil,
+                                    weights: weights, kernelIndex: kernel))
+        }
+    }
+
+    /// The datasets of a `vars` group in numeric order (`0`, `1`, ..., `10`).
+    static func variables(in group: Group) throws -> [WeightInfo] {
+        let names = try group.childNames().compactMap { name in Int(name).map { ($0, name) } }.sorted { $0.0 < $1.0 }
+        return try names.map { _, name in
+            let dataset = try group.dataset(name)
+            return WeightInfo(name: "vars/\(name)", dataset: dataset.path, shape: dataset.shape,
+                              storedType: dataset.storedType)
+        }
+    }
+}

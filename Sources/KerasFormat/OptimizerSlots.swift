@@ -1,0 +1,49 @@
+extension KerasModel {
+    /// The optimizer slots (Adam's moments, SGD's momentum) that belong to `layer`'s kernel.
+    ///
+    /// Where the file names its optimizer weights, a slot belongs to the kernel when it has the kernel's
+    /// shape and its name carries the kernel's name: as scopes (`Adam/m/dense/kernel:0`,
+    /// `Adam/dense/kernel/m:0`) or flattened (`adam/dense_kernel_momentum`). Keras 3 native files store
+    /// slots unnamed, one block per trainable variable in model order; there the kernel's block is found by
+    /// counting same-shaped variables, and only when the counts line up.
+    /// - Returns: the slots, and a note when slots of the kernel's shape exist but could not be attributed.
+    public func optimizerSlots(for layer: LayerInfo) -> (slots: [WeightInfo], note: String?) {
+        guard let kernel = layer.kernel else { return ([], nil) }
+        let sameShape = optimizerWeights.filter { $0.shape == kernel.shape }
+        if sameShape.isEmpty { return ([], nil) }
+        switch format {
+        case .keras3Archive, .keras3WeightsH5:
+            let modelSameShape = layers.flatMap(\.weights).filter { $0.shape == kernel.shape }
+            guard let rank = modelSameShape.firstIndex(of: kernel), sameShape.count % modelSameShape.count == 0
+            else {
+                return ([], "optimizer slots of shape \(kernel.shape) could not be matched to the kernel; left unchanged")
+            }
+            let perVariable = sameShape.count / modelSameShape.count
+            return (Array(sameShape[(rank * perVariable)..<((rank + 1) * perVariable)]), nil)
+        case .keras2H5, .keras2WeightsH5, .keras3H5:
+            let kernelScopes = Self.nameComponents(kernel.name)
+            let flattened = kernelScopes.joined(separator: "_") + "_"
+            let slots = sameShape.filter { slot in
+                let components = Self.nameComponents(slot.name)
+                return Self.containsRun(components, kernelScopes)
+                    || components.last.map { $0.hasPrefix(flattened) } == true
+            }
+            let note = slots.isEmpty
+                ? "optimizer slots of shape \(kernel.shape) carry no name of the kernel; left unchanged" : nil
+            return (slots, note)
+        }
+    }
+
+    /// `Adam/m/dense/kernel:0` -> `[Adam, m, dense, kernel]`.
+    static func nameComponents(_ name: String) -> [String] {
+        name.split(separator: "/").map { component in
+            component.hasSuffix(":0") ? String(component.dropLast(2)) : String(component)
+        }
+    }
+
+    /// Whether `run` appears as consecutive elements of `list`.
+    static func containsRun(_ list: [String], _ run: [String]) -> Bool {
+        guard !run.isEmpty, run.count <= list.count else { return false }
+        return (0...(list.count - run.count)).contains { Array(list[$0..<($0 + run.count)]) == run }
+    }
+}

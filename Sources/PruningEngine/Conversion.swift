@@ -1,0 +1,203 @@
+public import KerasFormat
+import Foundation
+import HDF5
+
+/// One `kprune convert` job: which file, where to, how many zeros, which layer.
+public struct ConversionRequest: Sendable {
+    public var input: String
+    public var output: String
+    public var target: ZeroTarget
+    /// `--layer`: a layer name or nested path; nil for the final layer.
+    public var layer: String?
+    /// Replace an existing output (`--force`).
+    public var overwrite: Bool
+    /// The output may be the input itself (`--in-place`).
+    public var inPlace: Bool
+
+    public init(input: String, output: String, target: ZeroTarget, layer: String? = nil, overwrite: Bool = false,
+                inPlace: Bool = false)
+    {
+        self.input = input
+        self.output = output
+        self.target = target
+        self.layer = layer
+        self.overwrite = overwrite
+        self.inPlace = inPlace
+    }
+}
+
+/// What a conversion did. Keys of its JSON form are stable, snake_case.
+public struct ConversionReport: Sendable, Encodable {
+    public var input: String
+    public var output: String
+    public var format: String
+    public var layer: String
+    public var kernelDataset: String
+    public var kernelShape: [Int]
+    public var dtype: String
+    public var size: Int
+    public var zerosBefore: Int
+    public var zerosAfter: Int
+    public var targetZeros: Int
+    public var method: String
+    public var optimizerSlots: Int
+    public var passes: Int
+    public var seconds: Double
+    public var notes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case input, output, format, layer, dtype, size, method, passes, seconds, notes
+        case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", zerosBefore = "zeros_before"
+        case zerosAfter = "zeros_after", targetZeros = "target_zeros", optimizerSlots = "optimizer_slots"
+    }
+}
+
+/// Runs conversions: exact magnitude pruning of one layer's kernel, written to a new file atomically.
+public enum Converter {
+    /// Converts one file.
+    ///
+    /// The input is only ever opened for reading. The output is written to a temporary file beside it and
+    /// renamed into place once complete; any failure removes it.
+    /// - Parameter progress: called with a fraction of the work done, from the converting thread.
+    /// - Throws: `KerasFormatError`, `PruningError`, `OutputError` or `HDF5Error`, each naming what is wrong.
+    public static func convert(_ request: ConversionRequest, progress: ((Double) -> Void)? = nil) throws
+        -> ConversionReport
+    {
+        let clock = ContinuousClock.now
+        try checkOutputPath(request)
+        let output = try AtomicOutput(destination: request.output)
+        defer { output.discard() }
+        let directory = (request.output as NSString).deletingLastPathComponent
+        let model = try KerasModel.open(request.input, stagingDirectory: directory.isEmpty ? "." : directory)
+        let layer = try model.targetLayer(named: request.layer)
+        guard let kernel = layer.kernel else { preconditionFailure("target layer without a kernel") }
+        let target: Int
+        do {
+            target = try request.target.count(forSize: kernel.count)
+        }
+        let (slots, slotNote) = model.optimizerSlots(for: layer)
+
+        var report: ConversionReport
+        switch kernel.storedType {
+        case .float(bits: 16), .float(bits: 32):
+            report = try run(Float.self, model: model, kernel: kernel, slots: slots, target: target, output: output,
+                             progress: progress)
+        case .float(bits: 64):
+            report = try run(Double.self, model: model, kernel: kernel, slots: slots, target: target, output: output,
+                             progress: progress)
+        default:
+            throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",
+                               hint: "kprune prunes float16, float32 and float64 kernels")
+        }
+        try output.commit()
+        report.input = request.input
+        report.output = request.output
+        report.layer = layer.path.description
+        report.seconds = (ContinuousClock.now - clock) / .seconds(1)
+        if let slotNote { report.notes.append(slotNote) }
+        return report
+    }
+
+    /// Refuses outputs that would overwrite the input or an existing file without being asked to.
+    static func checkOutputPath(_ request: ConversionRequest) throws {
+        var outputInfo = stat()
+        guard stat(request.output, &outputInfo) == 0 else { return }
+        if (outputInfo.st_mode & S_IFMT) == S_IFDIR {
+            throw OutputError(path: request.output, "output is a directory", hint: "use --output-dir for directories")
+        }
+        var inputInfo = stat()
+        if stat(request.input, &inputInfo) == 0, inputInfo.st_dev == outputInfo.st_dev,
+           inputInfo.st_ino == outputInfo.st_ino
+        {
+            if !request.inPlace {
+                throw OutputError(path: request.output, "output is the input file",
+                                  hint: "pass --in-place to replace the input, or choose another output with -o")
+            }
+            return
+        }
+        if !request.overwrite {
+            throw OutputError(path: request.output, "output already exists", hint: "pass --force to replace it")
+        }
+    }
+
+    private static func run<T: KernelElement>(_ type: T.Type, model: KerasModel, kernel: WeightInfo,
+                                              slots: [WeightInfo], target: Int, output: AtomicOutput,
+                                              progress: ((Double) -> Void)?) throws -> ConversionReport
+    {
+        // Pass 1, reading the input (or the archive's staged weights): the exact cut.
+        let (selection, stream) = try File.withOpen(model.weightsFile) { file in
+            let dataset = try file.root().dataset(kernel.dataset)
+            let stream = KernelStream(shape: dataset.shape, layout: try dataset.layout(),
+                                      storedBytes: storedBytes(kernel.storedType))
+            return (try MagnitudeSelector.select(dataset, stream: stream, target: target, as: T.self), stream)
+        }
+        progress?(0.5)
+
+        // Pass 2: write the output.
+        let zerosAfter: Int
+        if model.format == .keras3Archive {
+            // The staged weights are this run's own copy: rewrite them in place, then re-zip.
+            zerosAfter = try File.withOpen(model.weightsFile, mode: .readWrite) { file in
+                let root = try file.root()
+                let dataset = try root.dataset(kernel.dataset, chunkCacheBytes: stream.chunkCacheBytes)
+                let pairs = try slots.map { slot in
+                    let slotDataset = try root.dataset(slot.dataset, chunkCacheBytes: stream.chunkCacheBytes)
+                    return MagnitudePruner.Slot(source: slotDataset, destination: slotDataset)
+                }
+                return try MagnitudePruner.apply(selection.threshold, source: dataset, destination: dataset,
+                                                 slots: pairs, stream: stream, as: T.self)
+            }
+            try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile)
+        } else {
+            try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath)
+            zerosAfter = try File.withOpen(model.weightsFile) { input in
+                try File.withOpen(output.temporaryPath, mode: .readWrite) { written in
+                    let source = try input.root().dataset(kernel.dataset, chunkCacheBytes: stream.chunkCacheBytes)
+                    let destination = try written.root().dataset(kernel.dataset,
+                                                                 chunkCacheBytes: stream.chunkCacheBytes)
+                    let pairs = try slots.map { slot in
+                        MagnitudePruner.Slot(
+                            source: try input.root().dataset(slot.dataset, chunkCacheBytes: stream.chunkCacheBytes),
+                            destination: try written.root().dataset(slot.dataset,
+                                                                    chunkCacheBytes: stream.chunkCacheBytes))
+                    }
+                    return try MagnitudePruner.apply(selection.threshold, source: source, destination: destination,
+                                                     slots: pairs, stream: stream, as: T.self)
+                }
+            }
+        }
+        progress?(1)
+        precondition(zerosAfter == target, "wrote \(zerosAfter) zeros, target \(target)")
+        return ConversionReport(
+            input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
+            kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
+            size: kernel.count, zerosBefore: selection.zerosBefore, zerosAfter: zerosAfter, targetZeros: target,
+            method: "magnitude", optimizerSlots: selection.threshold == nil ? 0 : slots.count,
+            passes: selection.passes + 1, seconds: 0, notes: [])
+    }
+
+    static func storedBytes(_ type: StoredType) -> Int {
+        if case .float(let bits) = type { return bits / 8 }
+        return 4
+    }
+}
+
+extension Converter {
+    /// The default output path beside the input: `m.h5` -> `m.pruned.h5`, `m.keras` -> `m.pruned.keras`,
+    /// `w.weights.h5` -> `w.pruned.weights.h5`; other names get `.pruned` before their last extension.
+    public static func defaultOutputPath(for input: String, directory: String? = nil) -> String {
+        let url = URL(fileURLWithPath: input)
+        let name = url.lastPathComponent
+        let base: String
+        if name.hasSuffix(".weights.h5") {
+            base = String(name.dropLast(".weights.h5".count)) + ".pruned.weights.h5"
+        } else if let dot = name.lastIndex(of: "."), dot != name.startIndex {
+            base = name[..<dot] + ".pruned" + name[dot...]
+        } else {
+            base = name + ".pruned"
+        }
+        if let directory { return (directory as NSString).appendingPathComponent(base) }
+        let parent = (input as NSString).deletingLastPathComponent
+        return parent.isEmpty ? base : (parent as NSString).appendingPathComponent(base)
+    }
+}

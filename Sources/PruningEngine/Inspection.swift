@@ -1,0 +1,83 @@
+public import KerasFormat
+import HDF5
+
+/// What `kprune inspect` reports about a file. Keys of its JSON form are stable, snake_case.
+public struct InspectionReport: Sendable, Encodable {
+    public struct Weight: Sendable, Encodable {
+        public var name: String
+        public var dataset: String
+        public var shape: [Int]
+        public var dtype: String
+        /// Zero elements; nil for non-float weights.
+        public var zeros: Int?
+        public var role: String?
+    }
+
+    public struct Layer: Sendable, Encodable {
+        public var name: String
+        public var className: String?
+        public var activation: String?
+        public var final: Bool
+        public var weights: [Weight]
+
+        enum CodingKeys: String, CodingKey {
+            case name, activation, final, weights
+            case className = "class_name"
+        }
+    }
+
+    public var file: String
+    public var format: String
+    public var kerasVersion: String?
+    public var finalLayer: String?
+    /// Why no final layer is named, when none is.
+    public var finalLayerProblem: String?
+    public var layers: [Layer]
+    public var optimizerWeights: Int
+
+    enum CodingKeys: String, CodingKey {
+        case file, format, layers
+        case kerasVersion = "keras_version", finalLayer = "final_layer", finalLayerProblem = "final_layer_problem"
+        case optimizerWeights = "optimizer_weights"
+    }
+}
+
+/// Reads a Keras file's structure and counts the zeros of every weight.
+public enum Inspector {
+    /// - Throws: `KerasFormatError` or `HDF5Error` when the file cannot be read as Keras.
+    public static func inspect(_ path: String) throws -> InspectionReport {
+        let model = try KerasModel.open(path)
+        let final = model.finalLayer?.path
+        let layers = try File.withOpen(model.weightsFile) { file in
+            let root = try file.root()
+            return try model.layers.map { layer in
+                let weights = try layer.weights.enumerated().map { index, weight in
+                    InspectionReport.Weight(
+                        name: weight.name, dataset: weight.dataset, shape: weight.shape,
+                        dtype: weight.storedType.description, zeros: try zeroCount(root.dataset(weight.dataset)),
+                        role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil))
+                }
+                return InspectionReport.Layer(name: layer.path.description, className: layer.className,
+                                              activation: layer.activation, final: layer.path == final,
+                                              weights: weights)
+            }
+        }
+        return InspectionReport(file: path, format: model.format.rawValue, kerasVersion: model.kerasVersion,
+                                finalLayer: final?.description, finalLayerProblem: model.finalLayerProblem,
+                                layers: layers, optimizerWeights: model.optimizerWeights.count)
+    }
+
+    /// Counts zero elements of a float dataset in bounded memory; nil for other types.
+    static func zeroCount(_ dataset: Dataset) throws -> Int? {
+        guard case .float = dataset.storedType else { return nil }
+        if dataset.shape.isEmpty {
+            return try dataset.readAll(as: Double.self).filter { $0 == 0 }.count
+        }
+        let stream = KernelStream(shape: dataset.shape, layout: try dataset.layout(), storedBytes: 8)
+        var zeros = 0
+        try stream.forEachSlab(of: dataset, as: Double.self) { _, values in
+            for value in values where value == 0 { zeros += 1 }
+        }
+        return zeros
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import KerasFormat
+import PruningEngine
+
+extension Kprune {
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prune a layer's kernel to an exact zero count and write a new Keras file.",
+            discussion: """
+                The output goes beside each input (m.h5 -> m.pruned.h5, m.keras -> m.pruned.keras, \
+                w.weights.h5 -> w.pruned.weights.h5) unless -o or --output-dir says otherwise. It is written \
+                to a temporary file and renamed into place when complete; the input is never written.
+                """)
+
+        @Argument(help: "Keras files: .h5, .keras or .weights.h5.")
+        var inputs: [String]
+
+        @Option(help: "Fraction of the kernel to make zero, from 0 to 1 (rounded to the nearest count, halves up).")
+        var sparsity: Double?
+
+        @Option(help: "Exact number of zeros the kernel must hold.")
+        var zeros: Int?
+
+        @Option(name: [.short, .customLong("output")], help: "Output file (one input only).")
+        var output: String?
+
+        @Option(help: "Directory for the outputs, named as by default.")
+        var outputDir: String?
+
+        @Option(help: "Layer to prune instead of the final one: a name, or a nested path such as outer/head.")
+        var layer: String?
+
+        @Flag(help: "Replace existing output files.")
+        var force = false
+
+        @Flag(help: "Replace each input with its converted file.")
+        var inPlace = false
+
+        @Flag(help: "Print one JSON object per input on standard output.")
+        var json = false
+
+        @Flag(help: "Print nothing on success.")
+        var quiet = false
+
+        func validate() throws {
+            guard (sparsity == nil) != (zeros == nil) else {
+                throw ValidationError("give exactly one of --sparsity F or --zeros N")
+            }
+            if let sparsity, !(sparsity.isFinite && (0...1).contains(sparsity)) {
+                throw ValidationError("--sparsity \(sparsity) is outside [0, 1]")
+            }
+            if let zeros, zeros < 0 { throw ValidationError("--zeros \(zeros) is negative") }
+            if output != nil, inputs.count > 1 {
+                throw ValidationError("-o names one output; use --output-dir with several inputs")
+            }
+            if output != nil, outputDir != nil { throw ValidationError("give -o or --output-dir, not both") }
+            if inPlace, output != nil || outputDir != nil {
+                throw ValidationError("--in-place writes over the input; it takes no -o or --output-dir")
+            }
+        }
+
+        func run() throws {
+            Signals.install()
+            let target: ZeroTarget = sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0)
+            let progress = ProgressLine(quiet: quiet)
+            var failures = 0
+            for input in inputs {
+                let destination = inPlace ? input
+                    : output ?? Converter.defaultOutputPath(for: input, directory: outputDir)
+                let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
+                                                overwrite: force, inPlace: inPlace)
+                do {
+                    let report = try Converter.convert(request) { progress.update(input, $0) }
+                    progress.clear()
+                    if json {
+                        print(jsonLine(report))
+                    } else if !quiet {
+                        print(summary(report))
+                    }
+                } catch {
+                    progress.clear()
+                    ErrorLine.report(error, file: input)
+                    failures += 1
+                }
+            }
+            if failures > 0 { throw ExitCode.failure }
+        }
+
+        private func summary(_ report: ConversionReport) -> String {
+            let shape = report.kernelShape.map(String.init).joined(separator: "x")
+            var line = "\(report.input) -> \(report.output): \(report.layer) kernel \(shape) \(report.dtype), "
+            line += "zeros \(report.zerosBefore) -> \(report.zerosAfter) of \(report.size)"
+            line += String(format: " (%.2f%%), %@, %.2fs", 100 * Double(report.zerosAfter) / Double(max(report.size, 1)),
+                           report.method, report.seconds)
+            for note in report.notes { line += "\n  note: \(note)" }
+            return line
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import KerasFormat
+
+/// Removes unfinished outputs when the process is interrupted, then exits with 128 + the signal number.
+enum Signals {
+    static func install() {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
+            signal(signalNumber) { received in
+                AtomicOutput.removeAllPending()
+                _exit(128 + received)
+            }
+        }
+    }
+}
+
+/// A one-line progress display on standard error, shown only on a terminal and redrawn at most 10 times a second.
+final class ProgressLine {
+    private let enabled: Bool
+    private var lastDraw = ContinuousClock.now - .seconds(1)
+    private var drawn = false
+
+    init(quiet: Bool) {
+        enabled = !quiet && isatty(STDERR_FILENO) == 1
+    }
+
+    func update(_ label: String, _ fraction: Double) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        guard now - lastDraw >= .milliseconds(100) || fraction >= 1 else { return }
+        lastDraw = now
+        drawn = true
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(Int(fraction * 100))%".utf8))
+    }
+
+    func clear() {
+        guard enabled, drawn else { return }
+        drawn = false
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
