@@ -45,9 +45,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], swiftSettings: strict),
-        .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "HDF5"], swiftSettings: strict),
-        .testTarget(name: "PruningEngineTests", dependencies: ["PruningEngine", "KerasFormat", "HDF5"], swiftSettings: strict),
-        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "HDF5"], swiftSettings: strict),
+        // Fixture manifest and temporary directories, shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "HDF5", "TestSupport"],
+                    swiftSettings: strict),
+        .testTarget(name: "PruningEngineTests", dependencies: ["PruningEngine", "KerasFormat", "HDF5", "TestSupport"],
+                    swiftSettings: strict),
+        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "HDF5", "TestSupport"],
+                    swiftSettings: strict),
     ]
 )

@@ -13,8 +13,8 @@ final class ArchiveContents {
 
     /// The archive's path.
     let path: String
-    /// The member names in stored order, with their compression.
-    let members: [(name: String, compressed: Bool)]
+    /// The member names in stored order, with their compression and modification time.
+    let members: [Member]
     /// Every member but the weights, by name.
     let memberData: [String: Data]
     let config: ModelConfig
@@ -23,7 +23,13 @@ final class ArchiveContents {
     let weightsFile: String
     private let stagingDirectory: URL
 
-    private init(path: String, members: [(name: String, compressed: Bool)], memberData: [String: Data],
+    struct Member {
+        let name: String
+        let compressed: Bool
+        let modified: Date
+    }
+
+    private init(path: String, members: [Member], memberData: [String: Data],
                  config: ModelConfig, kerasVersion: String?, weightsFile: String, stagingDirectory: URL)
     {
         self.path = path
@@ -69,12 +75,13 @@ final class ArchiveContents {
             }
         }
 
-        var members: [(name: String, compressed: Bool)] = []
+        var members: [Member] = []
         var data: [String: Data] = [:]
         let weightsURL = staging.appendingPathComponent(weightsMember)
         do {
             for entry in archive {
-                members.append((entry.path, entry.isCompressed))
+                let modified = entry.fileAttributes[.modificationDate] as? Date ?? Date(timeIntervalSince1970: 0)
+                members.append(Member(name: entry.path, compressed: entry.isCompressed, modified: modified))
                 if entry.path == weightsMember {
                     _ = try archive.extract(entry, to: weightsURL)
                 } else {
@@ -103,8 +110,8 @@ final class ArchiveContents {
         return result!
     }
 
-    /// Writes an archive with the same members in the same order and compression, the weights taken from
-    /// `weightsFile`, to `destination` (which must not exist).
+    /// Writes an archive with the same members in the same order, compression and times, the weights taken
+    /// from `weightsFile`, to `destination`. The same inputs give the same bytes.
     func write(to destination: String, weightsFile: String) throws {
         let url = URL(fileURLWithPath: destination)
         // The destination is a reserved, empty temporary file; the zip writer creates its own.
@@ -113,12 +120,18 @@ final class ArchiveContents {
         for member in members {
             let method: CompressionMethod = member.compressed ? .deflate : .none
             if member.name == ArchiveContents.weightsMember {
-                try archive.addEntry(with: member.name, fileURL: URL(fileURLWithPath: weightsFile),
-                                     compressionMethod: method)
+                let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: weightsFile))
+                defer { handle.closeFile() }
+                let size = Int64(handle.seekToEndOfFile())
+                try archive.addEntry(with: member.name, type: .file, uncompressedSize: size,
+                                     modificationDate: member.modified, compressionMethod: method) { position, chunk in
+                    handle.seek(toFileOffset: UInt64(position))
+                    return handle.readData(ofLength: chunk)
+                }
             } else {
                 let bytes = memberData[member.name] ?? Data()
                 try archive.addEntry(with: member.name, type: .file, uncompressedSize: Int64(bytes.count),
-                                     compressionMethod: method) { position, size in
+                                     modificationDate: member.modified, compressionMethod: method) { position, size in
                     bytes.subdata(in: Int(position)..<(Int(position) + size))
                 }
             }

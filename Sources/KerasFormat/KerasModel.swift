@@ -200,9 +200,7 @@ extension KerasModel {
     private func finalLayerSearch() -> Search {
         let byPath = Dictionary(layers.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         guard let config else {
-            if format == .keras2WeightsH5, let last = kernelLayers.last {
-                return .found(last)  // layer_names lists the model's layers in order
-            }
+            // layer_names gives the layers' order but not the graph: several outputs cannot be ruled out.
             return .unclear("the file has no model config, so it does not say which layer is final")
         }
         let perOutput = config.finalKernelLayers { path, _ in byPath[path]?.kernelIndex != nil }

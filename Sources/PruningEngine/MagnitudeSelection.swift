@@ -21,22 +21,27 @@ public struct MagnitudeSelection<T: KernelElement>: Sendable {
 
 /// Finds the exact magnitude threshold for a target zero count without holding a large kernel in memory.
 ///
-/// Kernels of up to `inMemoryLimit` elements are read once and selected in memory. Larger ones are streamed:
+/// Kernels of up to `Limits.inMemory` elements are read once and selected in memory. Larger ones are streamed:
 /// a small sample (spread segments of rows) brackets the threshold's magnitude; one pass counts the weights
 /// below the bracket and gathers those inside it; the exact cut is selected among the gathered. If the
-/// bracket misses, or gathers more than `gatherLimit`, a histogram over magnitude bits narrows the cut
+/// bracket misses, or gathers more than `Limits.gather`, a histogram over magnitude bits narrows the cut
 /// exactly, 16 bits per pass.
 enum MagnitudeSelector {
-    static let inMemoryLimit = 1 << 22
-    static let gatherLimit = 1 << 21
+    /// How the selection may use memory. The defaults keep a large kernel's selection under ~16 MiB.
+    struct Limits: Sendable {
+        /// Kernels of at most this many elements are selected in memory.
+        var inMemory = 1 << 22
+        /// At most this many magnitudes are gathered inside the bracket before falling back to histograms.
+        var gather = 1 << 21
+    }
 
-    static func select<T: KernelElement>(_ dataset: Dataset, stream: KernelStream, target: Int, as type: T.Type)
-        throws -> MagnitudeSelection<T>
+    static func select<T: KernelElement>(_ dataset: Dataset, stream: KernelStream, target: Int, as type: T.Type,
+                                         limits: Limits = Limits()) throws -> MagnitudeSelection<T>
     {
-        if stream.count <= inMemoryLimit {
+        if stream.count <= limits.inMemory {
             return try selectInMemory(dataset, stream: stream, target: target, as: type)
         }
-        return try selectStreaming(dataset, stream: stream, target: target, as: type)
+        return try selectStreaming(dataset, stream: stream, target: target, as: type, gatherLimit: limits.gather)
     }
 
     /// Validates the counts of a scan and returns the rank (1-based, among non-zero magnitudes) of the
@@ -135,10 +140,11 @@ enum MagnitudeSelector {
     }
 
     private static func selectStreaming<T: KernelElement>(_ dataset: Dataset, stream: KernelStream, target: Int,
-                                                          as type: T.Type) throws -> MagnitudeSelection<T>
+                                                          as type: T.Type, gatherLimit: Int)
+        throws -> MagnitudeSelection<T>
     {
         let (low, high) = try bracket(dataset, stream: stream, target: target, as: type)
-        let perPart = gatherLimit / 2
+        let perPart = max(gatherLimit / 2, 1)
         var parts = [ScanPart<T>(), ScanPart<T>()]
         try stream.forEachSlab(of: dataset, as: T.self) { _, values in
             let half = values.count / 2

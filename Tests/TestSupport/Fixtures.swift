@@ -1,0 +1,95 @@
+public import Foundation
+public import Testing
+
+/// One entry of `fixtures/manifest.json`: what real Keras wrote and reports about a fixture.
+public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
+    public let file: String
+    public let format: String
+    public let finalLayer: String?
+    public let finalLayerPath: [String]?
+    public let needsLayer: Bool?
+    public let kernelDataset: String?
+    public let kernelShape: [Int]?
+    public let kernelDtype: String?
+    public let kernelNans: Int?
+    public let optimizerSlotDatasets: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case file, format
+        case finalLayer = "final_layer", finalLayerPath = "final_layer_path", needsLayer = "needs_layer"
+        case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", kernelDtype = "kernel_dtype"
+        case kernelNans = "kernel_nans", optimizerSlotDatasets = "optimizer_slot_datasets"
+    }
+
+    /// The fixture's absolute path.
+    public var path: String { Fixtures.directory.appendingPathComponent(file).path }
+    /// Whether it is a Keras file kprune should convert (not a malformed or NaN fixture).
+    public var isConvertible: Bool { format != "not-keras" && (kernelNans ?? 0) == 0 }
+    /// The name to pass to `--layer`: the nested path when the layer is nested.
+    public var layerArgument: String? { finalLayerPath.map { $0.joined(separator: "/") } ?? finalLayer }
+    public var testDescription: String { file }
+}
+
+public enum Fixtures {
+    /// `fixtures/` at the package root, found from this file's path.
+    public static let directory: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fixtures")
+
+    /// Every fixture the manifest lists.
+    public static let all: [Fixture] = {
+        struct Manifest: Decodable { let fixtures: [Fixture] }
+        let url = directory.appendingPathComponent("manifest.json")
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
+        else { preconditionFailure("cannot read \(url.path)") }
+        return manifest.fixtures
+    }()
+
+    /// The Keras fixtures kprune converts.
+    public static let convertible: [Fixture] = all.filter(\.isConvertible)
+
+    public static func named(_ file: String) -> Fixture {
+        guard let fixture = all.first(where: { $0.file == file }) else { preconditionFailure("no fixture \(file)") }
+        return fixture
+    }
+}
+
+/// A fresh directory removed when the value goes away; one per test, since tests run in parallel.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+    public var path: String { url.path }
+
+    public init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("kprune-test-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            preconditionFailure("cannot create \(url.path): \(error)")
+        }
+    }
+
+    deinit {
+        chmod(url.path, 0o755)
+        do { try FileManager.default.removeItem(at: url) } catch { /* left for the system to clean */ }
+    }
+
+    /// Copies a file into the directory and returns the copy's path.
+    public func copy(_ source: String, as name: String? = nil) throws -> String {
+        let destination = url.appendingPathComponent(name ?? URL(fileURLWithPath: source).lastPathComponent).path
+        try FileManager.default.copyItem(atPath: source, toPath: destination)
+        return destination
+    }
+
+    /// The names in the directory, sorted.
+    public func listing() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    }
+
+    public func file(_ name: String) -> String { url.appendingPathComponent(name).path }
+}
+
+/// A file's bytes, for comparing a file before and after.
+public func contents(_ path: String) -> Data {
+    FileManager.default.contents(atPath: path) ?? Data()
+}

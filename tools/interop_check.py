@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Check kprune's output against real Keras, fixture by fixture.
+
+    .venv/bin/python tools/interop_check.py path/to/kprune [--fixtures fixtures] [--only SUBSTRING]
+
+For each Keras fixture in fixtures/manifest.json (malformed files and files
+with NaN kernels are skipped) it converts a copy with
+
+    kprune convert COPY --sparsity 0.8 -o OUT --json [--layer NAME]
+
+and then checks that:
+  - kprune exits 0, leaves its input untouched and prints one JSON object
+    with the documented keys, zeros_after == target_zeros;
+  - the Keras that wrote the file loads OUT (weights-only files into the
+    model rebuilt from the architecture file), predicts finite values, and
+    its final-layer kernel has exactly round_half_away_from_zero(0.8 * size)
+    zeros;
+  - every HDF5 object, attribute (root included), dataset layout and value
+    of OUT equals the input's, except the final kernel and its optimizer
+    slots (for .keras: the inner model.weights.h5, and every other zip entry
+    byte for byte);
+  - the kernel kept its input values wherever it is not zero, and the slots
+    are zero where the kernel newly became zero and unchanged elsewhere.
+
+Prints one PASS/FAIL line per fixture and ends with `interop: N passed, M failed`;
+exits 1 if any failed.
+"""
+
+import argparse
+import decimal
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
+import kerasload  # noqa: E402
+
+JSON_KEYS = ("input", "output", "layer", "kernel_shape", "dtype", "size", "zeros_before",
+             "zeros_after", "target_zeros", "method", "seconds")
+WEIGHTS_ENTRY = "model.weights.h5"
+
+
+class Problems(list):
+    def check(self, condition, message):
+        if not condition:
+            self.append(message)
+        return condition
+
+
+def target_zeros(sparsity, size):
+    """round_half_away_from_zero(sparsity * size), computed exactly."""
+    exact = decimal.Decimal(str(sparsity)) * size
+    return int(exact.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- HDF5 snapshot
+
+
+def attribute_facts(obj):
+    facts = {}
+    for name in obj.attrs:
+        attr = obj.attrs.get_id(name)
+        value = obj.attrs[name]
+        facts[name] = (str(attr.dtype), repr(h5py.check_string_dtype(attr.dtype)), attr.shape,
+                       repr(np.asarray(value).tolist()))
+    return facts
+
+
+def dataset_facts(dataset):
+    plist = dataset.id.get_create_plist()
+    return {
+        "dtype": (str(dataset.dtype), repr(h5py.check_string_dtype(dataset.dtype))),
+        "shape": dataset.shape,
+        "maxshape": dataset.maxshape,
+        "layout": plist.get_layout(),
+        "chunks": dataset.chunks,
+        "compression": (dataset.compression, dataset.compression_opts),
+        "filters": plist.get_nfilters(),
+        "shuffle": dataset.shuffle,
+        "fletcher32": dataset.fletcher32,
+        "fillvalue": repr(dataset.fillvalue),
+    }
+
+
+def snapshot(h5file):
+    """Every object of the file with its kind, attributes and (for datasets) layout.
+
+    Walks links one by one so soft and external links show up as such.
+    """
+    objects = {"/": ("group", attribute_facts(h5file), None)}
+
+    def walk(group, prefix):
+        for name in group:
+            path = prefix + name
+            link = group.get(name, getlink=True)
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                objects[path] = ("link", repr((type(link).__name__, getattr(link, "path", None),
+                                               getattr(link, "filename", None))), None)
+                continue
+            obj = group[name]
+            if isinstance(obj, h5py.Group):
+                objects[path] = ("group", attribute_facts(obj), None)
+                walk(obj, path + "/")
+            elif isinstance(obj, h5py.Dataset):
+                objects[path] = ("dataset", attribute_facts(obj), dataset_facts(obj))
+            else:
+                objects[path] = ("datatype", attribute_facts(obj), str(obj.dtype))
+
+    walk(h5file, "/")
+    return objects
+
+
+def same_values(a, b):
+    if a.dtype.kind == "O" or b.dtype.kind == "O":
+        return a.shape == b.shape and repr(a.tolist()) == repr(b.tolist())
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def changed_keys(a, b):
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def compare_files(before, after, changeable, problems):
+    """Everything equal except the values of the datasets in `changeable`."""
+    a, b = snapshot(before), snapshot(after)
+    problems.check(list(a) == list(b), "objects differ: only in input %s, only in output %s" % (
+        sorted(set(a) - set(b))[:5], sorted(set(b) - set(a))[:5]))
+    for path in a:
+        if path not in b:
+            continue
+        (kind, attrs, facts), (kind_b, attrs_b, facts_b) = a[path], b[path]
+        if not problems.check(kind == kind_b, "%s became a %s" % (path, kind_b)):
+            continue
+        problems.check(list(attrs) == list(attrs_b) and attrs == attrs_b,
+                       "%s %s: attributes %s changed" % (kind, path, changed_keys(attrs, attrs_b)))
+        if kind == "dataset":
+            problems.check(facts == facts_b, "dataset %s: %s changed" % (path, changed_keys(facts, facts_b)))
+            if path not in changeable and facts == facts_b:
+                problems.check(same_values(before[path][()], after[path][()]), "dataset %s changed" % path)
+        else:
+            problems.check(facts == facts_b, "%s %s changed" % (kind, path))
+
+
+# ---------------------------------------------------------------- one fixture
+
+
+def run_kprune(binary, entry, copy, out, sparsity):
+    command = [binary, "convert", copy, "--sparsity", str(sparsity), "-o", out, "--json"]
+    if entry["needs_layer"]:
+        command += ["--layer", entry["final_layer"]]
+    return command, subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def check_json(stdout, entry, copy, out, target, zeros_before, problems):
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not problems.check(len(lines) == 1, "expected one JSON line on stdout, got %d" % len(lines)):
+        return None
+    try:
+        record = json.loads(lines[0])
+    except ValueError as error:
+        problems.append("stdout is not JSON: %s" % error)
+        return None
+    missing = [key for key in JSON_KEYS if key not in record]
+    if not problems.check(not missing, "JSON lacks keys %s" % missing):
+        return record
+    size = int(np.prod(entry["kernel_shape"]))
+    same_path = lambda a, b: isinstance(a, str) and os.path.realpath(a) == os.path.realpath(b)
+    problems.check(same_path(record["input"], copy), "JSON input %r" % record["input"])
+    problems.check(same_path(record["output"], out), "JSON output %r" % record["output"])
+    problems.check(record["layer"] in (entry["final_layer"], "/".join(entry["final_layer_path"])),
+                   "JSON layer %r, expected %r" % (record["layer"], entry["final_layer"]))
+    problems.check(list(record["kernel_shape"]) == entry["kernel_shape"],
+                   "JSON kernel_shape %r" % record["kernel_shape"])
+    problems.check(record["dtype"] == entry["kernel_dtype"], "JSON dtype %r" % record["dtype"])
+    problems.check(record["size"] == size, "JSON size %r, expected %d" % (record["size"], size))
+    problems.check(record["zeros_before"] == zeros_before,
+                   "JSON zeros_before %r, expected %d" % (record["zeros_before"], zeros_before))
+    problems.check(record["target_zeros"] == target,
+                   "JSON target_zeros %r, expected %d" % (record["target_zeros"], target))
+    problems.check(record["zeros_after"] == target,
+                   "JSON zeros_after %r, expected %d" % (record["zeros_after"], target))
+    problems.check(isinstance(record["method"], str), "JSON method %r" % record["method"])
+    seconds = record["seconds"]
+    problems.check(isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0,
+                   "JSON seconds %r" % seconds)
+    return record
+
+
+def check_kernel_and_slots(before, after, entry, target, method, problems):
+    kin = before[entry["kernel_dataset"]][()]
+    kout = after[entry["kernel_dataset"]][()]
+    if not problems.check(kin.shape == kout.shape and kin.dtype == kout.dtype,
+                          "kernel shape/dtype changed"):
+        return
+    zeros = int(np.count_nonzero(kout == 0))
+    problems.check(zeros == target, "kernel has %d zeros in the file, expected %d" % (zeros, target))
+    kept = kout != 0
+    problems.check(np.array_equal(kin[kept], kout[kept]), "non-zero kernel values differ from the input")
+    newly_zero = (kout == 0) & (kin != 0)
+    if method and "magnitude" in method and newly_zero.any() and kept.any():
+        problems.check(np.abs(kin[newly_zero]).max() <= np.abs(kin[kept]).min(),
+                       "a zeroed weight is larger in magnitude than a kept one")
+    for slot_path in entry.get("optimizer_slot_datasets", []):
+        sin, sout = before[slot_path][()], after[slot_path][()]
+        problems.check(np.all(sout[newly_zero] == 0),
+                       "slot %s not zero where the kernel was zeroed" % slot_path)
+        problems.check(np.array_equal(sin[~newly_zero], sout[~newly_zero]),
+                       "slot %s changed where the kernel was not zeroed" % slot_path)
+
+
+def check_zip(copy, out, problems):
+    with zipfile.ZipFile(copy) as a, zipfile.ZipFile(out) as b:
+        names_a = [i.filename for i in a.infolist()]
+        names_b = [i.filename for i in b.infolist()]
+        problems.check(names_a == names_b, "zip entries %s became %s" % (names_a, names_b))
+        for name in names_a:
+            if name != WEIGHTS_ENTRY and name in names_b:
+                problems.check(a.read(name) == b.read(name), "zip entry %s changed" % name)
+
+
+def check_loaded(entry, out, fixtures_dir, target, kout, problems):
+    model = kerasload.load_model(entry, out, fixtures_dir)
+    loaded = kerasload.kernel_values(model, entry)
+    zeros = int(np.count_nonzero(loaded == 0))
+    problems.check(zeros == target, "loaded kernel has %d zeros, expected %d" % (zeros, target))
+    problems.check(np.array_equal(loaded, kout), "loaded kernel differs from the file's")
+    for output in kerasload.predict(model, entry):
+        problems.check(np.all(np.isfinite(output)), "predict gave non-finite values")
+
+
+def check_fixture(binary, entry, fixtures_dir, sparsity, workdir):
+    problems = Problems()
+    source = os.path.join(fixtures_dir, entry["file"])
+    name = os.path.basename(entry["file"])
+    copy = os.path.join(workdir, "in", name)
+    out = os.path.join(workdir, "out", name)
+    os.makedirs(os.path.dirname(copy))
+    os.makedirs(os.path.dirname(out))
+    shutil.copyfile(source, copy)
+    hash_before = sha256(copy)
+
+    command, result = run_kprune(binary, entry, copy, out, sparsity)
+    problems.check(sha256(copy) == hash_before, "kprune changed its input file")
+    if result.returncode != 0:
+        problems.append("exit %d: %s" % (result.returncode, result.stderr.strip()[-300:]))
+        return problems
+    if not problems.check(os.path.exists(out), "no output file"):
+        return problems
+
+    size = int(np.prod(entry["kernel_shape"]))
+    target = target_zeros(sparsity, size)
+    with fixturelib.open_weights_h5(copy) as before, fixturelib.open_weights_h5(out) as after:
+        zeros_before = int(np.count_nonzero(before[entry["kernel_dataset"]][()] == 0))
+        record = check_json(result.stdout, entry, copy, out, target, zeros_before, problems)
+        method = record.get("method") if isinstance(record, dict) else None
+        changeable = set([entry["kernel_dataset"]] + entry.get("optimizer_slot_datasets", []))
+        compare_files(before, after, changeable, problems)
+        check_kernel_and_slots(before, after, entry, target, method, problems)
+        kout = after[entry["kernel_dataset"]][()]
+    if entry["file"].endswith(".keras"):
+        check_zip(copy, out, problems)
+    if entry["loader"] is not None:
+        check_loaded(entry, out, fixtures_dir, target, kout, problems)
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Check kprune's output with real Keras.")
+    parser.add_argument("kprune", help="path to the kprune binary")
+    parser.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                           "..", "fixtures"))
+    parser.add_argument("--sparsity", type=float, default=0.8)
+    parser.add_argument("--only", help="check only fixtures whose file contains this")
+    args = parser.parse_args()
+    binary = os.path.abspath(args.kprune)
+    fixtures_dir = os.path.abspath(args.fixtures)
+    with open(os.path.join(fixtures_dir, "manifest.json")) as handle:
+        entries = json.load(handle)["fixtures"]
+
+    passed = failed = 0
+    for entry in entries:
+        if entry["format"] == "not-keras" or entry.get("kernel_nans", 0) > 0:
+            continue
+        if args.only and args.only not in entry["file"]:
+            continue
+        workdir = tempfile.mkdtemp(prefix="kprune-interop-")
+        try:
+            problems = check_fixture(binary, entry, fixtures_dir, args.sparsity, workdir)
+        except Exception as error:  # report and go on to the next fixture
+            problems = ["%s: %s" % (type(error).__name__, str(error).splitlines()[0] if str(error) else "")]
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if problems:
+            failed += 1
+            print("FAIL %s: %s" % (entry["file"], "; ".join(problems)), flush=True)
+        else:
+            passed += 1
+            note = "" if entry["loader"] else " (no Keras loader: file checks only)"
+            print("PASS %s%s" % (entry["file"], note), flush=True)
+    print("interop: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+"""Generate kprune's test fixtures with real Keras saving calls.
+
+Run from the repository root with the project venv:
+
+    tools/setup-venv.sh
+    .venv/bin/python tools/make_fixtures.py [--out fixtures]
+
+Writes fixtures/keras2 (tf_keras 2.21), fixtures/keras3 (Keras 3.15),
+fixtures/malformed (h5py) and fixtures/manifest.json. Every model is tiny,
+seeded, and trained with Adam for one short fit so optimizer state is saved.
+The manifest is read back from the saved files: each weight's HDF5 path is
+found by matching the values Keras holds in memory, then every fixture is
+loaded again to check the entry. Entries for fixtures/keras20, made by
+tools/make_fixtures_keras20.py, are merged in when present.
+
+The HDF5 files Keras writes come out byte-identical from run to run. Two kinds
+differ in a few bytes only: .keras zips, because Keras stamps the save time
+into metadata.json and the zip entry of model.weights.h5 (the HDF5 inside is
+identical), and keras2/gzip_chunked.h5, because h5repack records object
+modification times.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.experimental.enable_op_determinism()
+
+import keras  # noqa: E402
+import tf_keras  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
+import kerasload  # noqa: E402
+
+K2_WRITER = "tf_keras %s" % tf_keras.__version__
+K3_WRITER = "keras %s" % keras.__version__
+SEED = 1234
+DENSE_IN, DENSE_HIDDEN, DENSE_OUT = 8, 16, 4
+IMAGE = (8, 8, 3)
+
+
+# ---------------------------------------------------------------- training
+
+
+def random_data(input_shape, output_shapes, seed, count=32, dtype="float32"):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((count,) + tuple(input_shape)).astype(dtype)
+    ys = [rng.standard_normal((count,) + tuple(s)).astype(dtype) for s in output_shapes]
+    return x, (ys[0] if len(ys) == 1 else ys)
+
+
+def output_shapes(model):
+    shapes = model.output_shape
+    if isinstance(shapes, list):
+        return [tuple(s[1:]) for s in shapes]
+    return [tuple(shapes[1:])]
+
+
+def fit_once(model, optimizer, input_shape, seed, dtype="float32"):
+    """Compile with Adam and run one short fit so Adam's m and v exist and are non-zero.
+
+    Keras 3 gets a loss object: its legacy .h5 loader cannot deserialize the
+    string "mse" back from training_config.
+    """
+    keras3 = isinstance(optimizer, keras.optimizers.Optimizer)
+    model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError() if keras3 else "mse")
+    x, y = random_data(input_shape, output_shapes(model), seed, dtype=dtype)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+def fresh_k2(seed=SEED):
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(seed)
+
+
+def fresh_k3(seed=SEED):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def flatten_layers(model, prefix=()):
+    """Yield (path, layer) for every non-model layer, in the model's forward order."""
+    for layer in model.layers:
+        path = prefix + (layer.name,)
+        if hasattr(layer, "layers") and layer.layers:
+            for item in flatten_layers(layer, path):
+                yield item
+        else:
+            yield path, layer
+
+
+def kernel_variable_name(layer):
+    for name in ("kernel", "depthwise_kernel"):
+        if getattr(layer, name, None) is not None:
+            return name
+    return None
+
+
+def final_kernel_layer(model):
+    """The last layer with a kernel in forward order, as a name path."""
+    found = [(path, layer) for path, layer in flatten_layers(model)
+             if kernel_variable_name(layer) is not None]
+    return found[-1]
+
+
+def optimizer_slots(model, kernel, flavor):
+    """Adam's m and v for `kernel` as (index in optimizer variables, variable)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return []
+    if flavor == "k2":
+        variables = list(optimizer.variables())
+        wanted = ["%s/%s/%s" % (optimizer.name, slot, kernel.name) for slot in ("m", "v")]
+        names = [v.name for v in variables]
+    else:
+        variables = list(optimizer.variables)
+        stem = kernel.path.replace("/", "_")
+        wanted = ["%s/%s_%s" % (optimizer.name, stem, slot) for slot in ("momentum", "velocity")]
+        names = [v.path for v in variables]
+    slots = []
+    for name in wanted:
+        if name not in names:
+            raise RuntimeError("optimizer has no slot %s (has %s)" % (name, names))
+        index = names.index(name)
+        slots.append((index, variables[index]))
+    return slots
+
+
+def describe(path, root, fmt, writer, loader, model, flavor, needs_layer,
+             input_shape, notes, architecture=None, input_dtype="float32",
+             final=None, extra=None):
+    """Build a manifest entry for a saved file by reading the file itself."""
+    layer_path, layer = final or final_kernel_layer(model)
+    variable_name = kernel_variable_name(layer)
+    kernel = getattr(layer, variable_name)
+    bias = getattr(layer, "bias", None)  # None when the layer has no bias
+
+    entry = {
+        "file": fixturelib.relative(path, root),
+        "format": fmt,
+        "writer": writer,
+        "loader": loader,
+        "architecture": architecture,
+        "final_layer": layer.name,
+        "final_layer_path": list(layer_path),
+        "final_layer_class": type(layer).__name__,
+        "kernel_variable": variable_name,
+        "needs_layer": needs_layer,
+    }
+    with fixturelib.open_weights_h5(path) as h5:
+        kernel_value = np.asarray(kernel.numpy())
+        kernel_path = fixturelib.find_by_value(h5, kernel_value, optimizer=False)
+        entry["kernel_dataset"] = kernel_path
+        entry["kernel_shape"] = list(kernel_value.shape)
+        entry["kernel_dtype"] = str(h5[kernel_path].dtype)
+        entry["kernel_zeros"] = int(np.count_nonzero(kernel_value == 0))
+        entry["kernel_nans"] = int(np.count_nonzero(np.isnan(kernel_value)))
+        entry["bias_dataset"] = (fixturelib.find_by_value(h5, np.asarray(bias.numpy()), optimizer=False)
+                                 if bias is not None else None)
+        entry["optimizer_slot_datasets"] = []
+        if fmt not in ("keras2-weights-h5",):
+            slot_names = fixturelib.optimizer_weight_names(h5)
+            for index, slot in optimizer_slots(model, kernel, flavor):
+                slot_path = fixturelib.find_by_value(h5, np.asarray(slot.numpy()), optimizer=True)
+                # Cross-check against the file's own bookkeeping of optimizer weights.
+                if slot_names is not None:
+                    expected = "/optimizer_weights/" + slot_names[index]
+                else:
+                    expected = "/optimizer/vars/%d" % index
+                if slot_path != expected:
+                    raise RuntimeError("slot at %s, expected %s" % (slot_path, expected))
+                entry["optimizer_slot_datasets"].append(slot_path)
+        entry.update(fixturelib.describe_kernel_location(h5, kernel_path))
+        root_attrs = {name: fixturelib.attribute_kind(h5, name) for name in sorted(h5.attrs)}
+        if root_attrs:
+            entry["root_attributes"] = root_attrs
+    if "weight_names" in entry and kernel_path not in [
+            entry["layer_group"] + "/" + n for n in entry["weight_names"]]:
+        raise RuntimeError("kernel %s not named by weight_names %s" % (kernel_path, entry["weight_names"]))
+    if fmt == "keras3-keras":
+        entry["zip_entries"] = fixturelib.zip_entries(path)
+    entry["input_shape"] = list(input_shape)
+    entry["input_dtype"] = input_dtype
+    entry["bytes"] = os.path.getsize(path)
+    entry.update(extra or {})
+    entry["notes"] = notes
+    return entry
+
+
+# ---------------------------------------------------------------- Keras 2 (tf_keras)
+
+
+def k2_sequential():
+    L = tf_keras.layers
+    return tf_keras.Sequential([
+        tf_keras.Input(shape=(DENSE_IN,)),
+        L.Dense(DENSE_HIDDEN, activation="relu"),
+        L.Dense(DENSE_OUT),
+    ])
+
+
+def make_keras2(root, entries):
+    out = os.path.join(root, "keras2")
+    L = tf_keras.layers
+    Adam = tf_keras.optimizers.Adam
+
+    def save(model, name, **kw):
+        path = os.path.join(out, name)
+        model.save(path)
+        return path
+
+    def add(path, model, fmt="keras2-h5", needs_layer=False, input_shape=(DENSE_IN,), notes="", **kw):
+        entries.append(describe(path, root, fmt, K2_WRITER, "tf_keras", model, "k2",
+                                needs_layer, input_shape, notes, **kw))
+
+    # sequential.h5 and its weights-only twin.
+    fresh_k2()
+    model = fit_once(k2_sequential(), Adam(), (DENSE_IN,), SEED)
+    path = save(model, "sequential.h5")
+    add(path, model, notes="Sequential 8->16->4, full model with Adam state.")
+    sequential_kernel = entries[-1]["kernel_dataset"]
+    sequential_slots = entries[-1]["optimizer_slot_datasets"]
+    weights_path = os.path.join(out, "weights.h5")
+    model.save_weights(weights_path)
+    add(weights_path, model, fmt="keras2-weights-h5", needs_layer=True,
+        architecture="keras2/sequential.h5",
+        notes="model.save_weights of the sequential.h5 model: layer groups at the root, "
+              "root attribute layer_names, no model_config and no optimizer state.")
+
+    # gzip_chunked.h5: the same file repacked with gzip and chunking.
+    gz_path = os.path.join(out, "gzip_chunked.h5")
+    kernel_path = sequential_kernel
+    repack = ["h5repack", "-f", "GZIP=6", "-l", "%s:CHUNK=5x3" % ",".join([kernel_path] + sequential_slots), path, gz_path]
+    subprocess.run(repack, check=True)
+    add(gz_path, model, extra={"repacked_by": " ".join(["h5repack"] + repack[1:-2] + ["sequential.h5", "gzip_chunked.h5"])},
+        notes="Keras output repacked by h5repack: sequential.h5 with every non-scalar dataset "
+              "gzip-6 compressed (and so chunked); the final kernel and its Adam m and v are "
+              "chunked 5x3, so their chunks do not divide their shape.")
+
+    # nan.h5: a NaN in the final kernel, saved by Keras.
+    fresh_k2()
+    model = fit_once(k2_sequential(), Adam(), (DENSE_IN,), SEED + 1)
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    kernel[0, 0] = np.nan
+    head.set_weights([kernel, bias])
+    path = save(model, "nan.h5")
+    add(path, model, notes="Sequential whose final kernel holds one NaN at [0, 0] (set_weights), "
+                           "then saved by Keras. kprune should refuse or report it, not rank it.")
+
+    # functional.h5
+    fresh_k2()
+    inputs = tf_keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    outputs = L.Dense(DENSE_OUT)(hidden)
+    model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 2)
+    add(save(model, "functional.h5"), model, notes="Functional 8->16->4.")
+
+    # nested.h5: a Sequential used as a layer; the final Dense lives inside it.
+    fresh_k2()
+    inner = tf_keras.Sequential([
+        tf_keras.Input(shape=(DENSE_HIDDEN,)),
+        L.Dense(DENSE_HIDDEN, activation="relu"),
+        L.Dense(DENSE_OUT, name="head"),
+    ], name="nested_model")
+    inputs = tf_keras.Input(shape=(DENSE_IN,))
+    outputs = inner(L.Dense(DENSE_HIDDEN, activation="relu")(inputs))
+    model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 3)
+    add(save(model, "nested.h5"), model,
+        notes="Functional model whose last layer is a Sequential 'nested_model'; the final Dense "
+              "'head' is inside it. All the nested model's weights sit in one group "
+              "/model_weights/nested_model whose weight_names carry no nested-model prefix.")
+
+    # multi_output.h5
+    fresh_k2()
+    inputs = tf_keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    out_a = L.Dense(DENSE_OUT, name="out_a")(hidden)
+    out_b = L.Dense(2, name="out_b")(hidden)
+    model = fit_once(tf_keras.Model(inputs, [out_a, out_b]), Adam(), (DENSE_IN,), SEED + 4)
+    add(save(model, "multi_output.h5"), model, needs_layer=True,
+        notes="Two Dense outputs out_a (16->4) and out_b (16->2): kprune needs --layer. "
+              "final_layer is the last kernel layer in forward order.")
+
+    # no_bias.h5
+    fresh_k2()
+    model = tf_keras.Sequential([
+        tf_keras.Input(shape=(DENSE_IN,)),
+        L.Dense(DENSE_HIDDEN, activation="relu"),
+        L.Dense(DENSE_OUT, use_bias=False),
+    ])
+    fit_once(model, Adam(), (DENSE_IN,), SEED + 5)
+    add(save(model, "no_bias.h5"), model, notes="Final Dense with use_bias=False: one weight.")
+
+    # float16.h5
+    fresh_k2()
+    tf_keras.backend.set_floatx("float16")
+    try:
+        model = k2_sequential()
+        fit_once(model, Adam(epsilon=1e-4), (DENSE_IN,), SEED + 6, dtype="float16")
+        path = save(model, "float16.h5")
+    finally:
+        tf_keras.backend.set_floatx("float32")
+    add(path, model, input_dtype="float16",
+        notes="Built under floatx float16: weights and Adam slots stored as float16 "
+              "(Adam epsilon 1e-4 so float16 training stays finite).")
+
+    # conv.h5: fully convolutional, final layer Conv2D.
+    fresh_k2()
+    model = tf_keras.Sequential([
+        tf_keras.Input(shape=IMAGE),
+        L.Conv2D(4, 3, padding="same", activation="relu"),
+        L.Conv2D(2, 3, padding="same"),
+    ])
+    fit_once(model, Adam(), IMAGE, SEED + 7)
+    add(save(model, "conv.h5"), model, input_shape=IMAGE,
+        notes="Fully convolutional 8x8x3 -> Conv2D(4, 3x3) -> Conv2D(2, 3x3); "
+              "kernel shape is (kh, kw, in, out).")
+
+    # trailing_activation.h5: the output layer has no kernel.
+    fresh_k2()
+    inputs = tf_keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    logits = L.Dense(DENSE_OUT)(hidden)
+    outputs = L.Activation("softmax")(logits)
+    model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 8)
+    add(save(model, "trailing_activation.h5"), model,
+        notes="Functional Dense -> Dense -> Activation('softmax'): the output layer has no "
+              "weights, so the final kernel layer is the Dense before it.")
+
+
+# ---------------------------------------------------------------- Keras 3
+
+
+def k3_sequential(dtype=None, use_bias=True):
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input(shape=(DENSE_IN,), dtype=dtype),
+        L.Dense(DENSE_HIDDEN, activation="relu", dtype=dtype),
+        L.Dense(DENSE_OUT, use_bias=use_bias, dtype=dtype),
+    ])
+
+
+def make_keras3(root, entries):
+    out = os.path.join(root, "keras3")
+    L = keras.layers
+    Adam = keras.optimizers.Adam
+
+    def save(model, name):
+        path = os.path.join(out, name)
+        if name.endswith(".weights.h5"):
+            model.save_weights(path)
+        else:
+            model.save(path)
+        return path
+
+    def add(path, model, fmt="keras3-keras", needs_layer=False, input_shape=(DENSE_IN,), notes="", **kw):
+        entries.append(describe(path, root, fmt, K3_WRITER, "keras3", model, "k3",
+                                needs_layer, input_shape, notes, **kw))
+
+    zip_note = ("Zip entries are stored (not deflated); metadata.json and config.json are dated "
+                "1980-01-01, model.weights.h5 carries the save time.")
+
+    # sequential in all three Keras 3 formats, from one model.
+    fresh_k3()
+    model = fit_once(k3_sequential(), Adam(), (DENSE_IN,), SEED)
+    add(save(model, "sequential.keras"), model,
+        notes="Sequential 8->16->4. " + zip_note)
+    add(save(model, "sequential.weights.h5"), model, fmt="keras3-weights-h5", needs_layer=True,
+        architecture="keras3/sequential.keras",
+        notes="model.save_weights of the sequential.keras model: /layers/<group>/vars/<i> plus "
+              "/optimizer/vars/<i>; no config, so kprune needs --layer.")
+    # Saved last: Keras 3.15's legacy .h5 save drops the optimizer from the
+    # model's compile config, and a later .keras save would then hold none.
+    add(save(model, "sequential.h5"), model, fmt="keras3-h5",
+        notes="Legacy HDF5 from Keras 3: weight names without ':0' and scoped by the model "
+              "('sequential/dense_1/kernel'); optimizer slots flat under /optimizer_weights/adam.")
+
+    # functional.keras
+    fresh_k3()
+    inputs = keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    model = fit_once(keras.Model(inputs, L.Dense(DENSE_OUT)(hidden)), Adam(), (DENSE_IN,), SEED + 2)
+    add(save(model, "functional.keras"), model, notes="Functional 8->16->4. " + zip_note)
+
+    # nested.keras
+    fresh_k3()
+    inner = keras.Sequential([
+        keras.Input(shape=(DENSE_HIDDEN,)),
+        L.Dense(DENSE_HIDDEN, activation="relu"),
+        L.Dense(DENSE_OUT, name="head"),
+    ], name="nested_model")
+    inputs = keras.Input(shape=(DENSE_IN,))
+    outputs = inner(L.Dense(DENSE_HIDDEN, activation="relu", name="pre")(inputs))
+    model = fit_once(keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 3)
+    add(save(model, "nested.keras"), model,
+        notes="Functional model whose last layer is a Sequential 'nested_model' holding the final "
+              "Dense 'head'. In model.weights.h5 groups are named after the layer's class "
+              "(sequential, dense_1), not the layer name; each vars group has a 'name' "
+              "attribute with the layer name. " + zip_note)
+
+    # multi_output.keras
+    fresh_k3()
+    inputs = keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    out_a = L.Dense(DENSE_OUT, name="out_a")(hidden)
+    out_b = L.Dense(2, name="out_b")(hidden)
+    model = fit_once(keras.Model(inputs, [out_a, out_b]), Adam(), (DENSE_IN,), SEED + 4)
+    add(save(model, "multi_output.keras"), model, needs_layer=True,
+        notes="Two Dense outputs out_a and out_b: kprune needs --layer. " + zip_note)
+
+    # no_bias.keras
+    fresh_k3()
+    model = fit_once(k3_sequential(use_bias=False), Adam(), (DENSE_IN,), SEED + 5)
+    add(save(model, "no_bias.keras"), model, notes="Final Dense with use_bias=False. " + zip_note)
+
+    # float16.keras
+    fresh_k3()
+    model = fit_once(k3_sequential(dtype="float16"), Adam(epsilon=1e-4), (DENSE_IN,), SEED + 6,
+                     dtype="float16")
+    add(save(model, "float16.keras"), model, input_dtype="float16",
+        notes="Layers with dtype float16: weights and Adam slots stored as float16. " + zip_note)
+
+    # conv.keras
+    fresh_k3()
+    model = keras.Sequential([
+        keras.Input(shape=IMAGE),
+        L.Conv2D(4, 3, padding="same", activation="relu"),
+        L.Conv2D(2, 3, padding="same"),
+    ])
+    fit_once(model, Adam(), IMAGE, SEED + 7)
+    add(save(model, "conv.keras"), model, input_shape=IMAGE,
+        notes="Fully convolutional, final Conv2D(2, 3x3), kernel (kh, kw, in, out). " + zip_note)
+
+    # many_layers: 12 Dense layers with default names dense .. dense_11.
+    fresh_k3()
+    layers = [keras.Input(shape=(DENSE_IN,))]
+    layers += [L.Dense(DENSE_IN, activation="relu") for _ in range(11)]
+    layers += [L.Dense(DENSE_OUT)]
+    model = fit_once(keras.Sequential(layers), Adam(), (DENSE_IN,), SEED + 9)
+    add(save(model, "many_layers.keras"), model,
+        notes="Sequential of 12 Dense layers named dense .. dense_11; the last is dense_11. "
+              + zip_note)
+    add(save(model, "many_layers.weights.h5"), model, fmt="keras3-weights-h5", needs_layer=True,
+        architecture="keras3/many_layers.keras",
+        notes="Weights of many_layers.keras. HDF5 lists groups by name, so dense_10 and dense_11 "
+              "come before dense_2: the file alone does not tell which layer is last.")
+
+    # einsum.keras: final EinsumDense.
+    fresh_k3()
+    inputs = keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    outputs = L.EinsumDense("ab,bc->ac", output_shape=DENSE_OUT, bias_axes="c")(hidden)
+    model = fit_once(keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 10)
+    add(save(model, "einsum.keras"), model,
+        notes="Final layer EinsumDense('ab,bc->ac'), kernel (16, 4), bias (4,). " + zip_note)
+
+    # separable.keras: final SeparableConv2D.
+    fresh_k3()
+    model = keras.Sequential([
+        keras.Input(shape=IMAGE),
+        L.Conv2D(4, 3, padding="same", activation="relu"),
+        L.SeparableConv2D(2, 3, padding="same"),
+    ])
+    fit_once(model, Adam(), IMAGE, SEED + 11)
+    add(save(model, "separable.keras"), model, input_shape=IMAGE,
+        notes="Final SeparableConv2D: weights are depthwise_kernel (vars/0, 3x3x4x1), "
+              "pointwise_kernel (vars/1, 1x1x4x2) and bias (vars/2); it has no 'kernel'. "
+              "kernel_dataset names the layer's first weight, the depthwise kernel. " + zip_note)
+
+
+# ---------------------------------------------------------------- malformed
+
+
+def make_malformed(root, entries):
+    path = os.path.join(root, "malformed", "not_keras.h5")
+    with h5py.File(path, "w", track_order=False) as f:
+        f.create_dataset("data", data=np.arange(16, dtype="float32").reshape(4, 4), track_times=False)
+    entries.append({
+        "file": fixturelib.relative(path, root),
+        "format": "not-keras",
+        "writer": "h5py",
+        "loader": None,
+        "architecture": None,
+        "final_layer": None,
+        "needs_layer": False,
+        "kernel_dataset": None,
+        "notes": "Plain HDF5 made with h5py %s (not by Keras): one float32 dataset /data of "
+                 "shape (4, 4), no attributes, no Keras structure. kprune must refuse it." % h5py.__version__,
+    })
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_entry(entry, root):
+    """Load a fixture in its Keras and compare the final kernel with the file."""
+    path = os.path.join(root, entry["file"])
+    model = kerasload.load_model(entry, path, root)
+    if model is None:
+        return
+    loaded = kerasload.kernel_values(model, entry)
+    with fixturelib.open_weights_h5(path) as h5:
+        stored = h5[entry["kernel_dataset"]][()]
+    if not np.array_equal(loaded, stored, equal_nan=True):
+        raise RuntimeError("%s: loaded kernel differs from %s" % (entry["file"], entry["kernel_dataset"]))
+    if entry.get("kernel_nans", 0) == 0:
+        for output in kerasload.predict(model, entry):
+            if not np.all(np.isfinite(output)):
+                raise RuntimeError("%s: predict gave non-finite values" % entry["file"])
+    if entry["bytes"] >= 100 * 1024:
+        raise RuntimeError("%s is %d bytes, fixtures must stay under 100 KB" % (entry["file"], entry["bytes"]))
+
+
+def keras20_entries(root):
+    """Entries written by make_fixtures_keras20.py, if it was run."""
+    path = os.path.join(root, "keras20", "entries.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        entries = json.load(handle)
+    for entry in entries:
+        entry["loader"] = "tf_keras"
+        try:
+            check_entry(entry, root)
+        except Exception as error:  # any failure to load means tf_keras can't read it
+            entry["loader"] = None
+            entry["notes"] += " tf_keras %s cannot load it: %s" % (
+                tf_keras.__version__, str(error).splitlines()[0][:200])
+        else:
+            entry["notes"] += " tf_keras %s loads it." % tf_keras.__version__
+    return entries
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                      "..", "fixtures"))
+    parser.add_argument("--keras20-only", action="store_true",
+                        help="only merge fixtures/keras20/entries.json into the existing manifest")
+    args = parser.parse_args()
+    root = os.path.abspath(args.out)
+    manifest = os.path.join(root, "manifest.json")
+    if args.keras20_only:
+        with open(manifest) as handle:
+            entries = [e for e in json.load(handle)["fixtures"] if not e["file"].startswith("keras20/")]
+        entries += keras20_entries(root)
+        fixturelib.write_manifest(manifest, entries)
+        print("merged keras20 entries into %s" % manifest)
+        return
+    for sub in ("keras2", "keras3", "malformed"):
+        shutil.rmtree(os.path.join(root, sub), ignore_errors=True)
+        os.makedirs(os.path.join(root, sub))
+
+    entries = []
+    make_keras2(root, entries)
+    make_keras3(root, entries)
+    make_malformed(root, entries)
+    for entry in entries:
+        check_entry(entry, root)
+    entries += keras20_entries(root)
+    fixturelib.write_manifest(manifest, entries)
+    for entry in entries:
+        print("%-32s %-18s %s" % (entry["file"], entry["format"], entry.get("kernel_dataset")))
+    print("wrote %d fixtures and %s" % (len(entries), manifest))
+
+
+if __name__ == "__main__":
+    main()
