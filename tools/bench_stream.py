@@ -20,7 +20,9 @@ output's zero count is checked with h5py.
 
 This process itself imports neither numpy nor TensorFlow: Linux carries a
 parent's peak RSS into a child's ru_maxrss across fork and exec, so anything
-big is done in child processes.
+big is done in child processes. What remains of that floor (this Python
+process, about 13 MiB) is measured with `true` and printed; every peak RSS
+figure includes it.
 """
 
 import argparse
@@ -152,8 +154,10 @@ def main():
                 continue
             results[name].append((seconds, rss))
 
+    floor = run_measured(["true"])[1]
     cp_wall = statistics.median(s for s, _ in results["cp"]) if results["cp"] else float("nan")
     print("%-12s %10s %10s %8s %14s" % ("tool", "median s", "min s", "x cp", "peak RSS MiB"))
+    print("%-12s %10s %10s %8s %14.1f  (floor carried from this process)" % ("true", "", "", "", floor))
     summary = {}
     for name, _ in tools:
         runs = results[name]

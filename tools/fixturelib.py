@@ -136,11 +136,6 @@ def optimizer_weight_names(h5file):
     return None
 
 
-def round_half_away_from_zero(x):
-    """Round like kprune's target count: halves go away from zero."""
-    return int(np.sign(x) * np.floor(abs(x) + 0.5))
-
-
 def write_manifest(path, entries):
     with open(path, "w") as handle:
         json.dump({"fixtures": entries}, handle, indent=2, sort_keys=False)

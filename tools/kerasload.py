@@ -56,7 +56,7 @@ def kernel_values(model, entry):
     return np.asarray(variable.numpy())
 
 
-def random_inputs(model, entry, batch=3, seed=0):
+def random_inputs(entry, batch=3, seed=0):
     """Random inputs for every model input, shaped after the manifest's input_shape."""
     rng = np.random.default_rng(seed)
     dtype = entry.get("input_dtype", "float32")
@@ -65,7 +65,7 @@ def random_inputs(model, entry, batch=3, seed=0):
 
 def predict(model, entry, seed=0):
     """Run predict on random inputs; returns a list of output arrays."""
-    outputs = model.predict(random_inputs(model, entry, seed=seed), verbose=0)
+    outputs = model.predict(random_inputs(entry, seed=seed), verbose=0)
     if isinstance(outputs, dict):
         outputs = list(outputs.values())
     if not isinstance(outputs, (list, tuple)):

@@ -16,9 +16,10 @@ tools/make_fixtures_keras20.py, are merged in when present.
 
 The HDF5 files Keras writes come out byte-identical from run to run. Two kinds
 differ in a few bytes only: .keras zips, because Keras stamps the save time
-into metadata.json and the zip entry of model.weights.h5 (the HDF5 inside is
-identical), and keras2/gzip_chunked.h5, because h5repack records object
-modification times.
+into metadata.json and the zip entry of model.weights.h5 and, for nested
+models, Python object ids ("shared_object_id") into config.json (the HDF5
+inside is identical); and keras2/gzip_chunked.h5, because h5repack records
+object modification times.
 """
 
 import argparse
@@ -110,7 +111,8 @@ def flatten_layers(model, prefix=()):
 
 
 def kernel_variable_name(layer):
-    for name in ("kernel", "depthwise_kernel"):
+    # SeparableConv2D has no "kernel": its channel-mixing pointwise kernel plays that part.
+    for name in ("kernel", "pointwise_kernel", "depthwise_kernel"):
         if getattr(layer, name, None) is not None:
             return name
     return None
@@ -486,7 +488,8 @@ def make_keras3(root, entries):
     add(save(model, "separable.keras"), model, input_shape=IMAGE,
         notes="Final SeparableConv2D: weights are depthwise_kernel (vars/0, 3x3x4x1), "
               "pointwise_kernel (vars/1, 1x1x4x2) and bias (vars/2); it has no 'kernel'. "
-              "kernel_dataset names the layer's first weight, the depthwise kernel. " + zip_note)
+              "kernel_dataset is the pointwise kernel, the one that mixes channels like a "
+              "Dense kernel. " + zip_note)
 
 
 # ---------------------------------------------------------------- malformed

@@ -41,6 +41,9 @@ public enum StoredType: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The byte order of stored elements.
+public enum ByteOrder: Sendable, Equatable { case littleEndian, bigEndian, other }
+
 /// How a dataset's elements are laid out in the file.
 public enum StorageLayout: Equatable, Sendable {
     case compact, contiguous
@@ -58,6 +61,8 @@ public final class Dataset: Node {
     public let shape: [Int]
     /// The element type in the file.
     public let storedType: StoredType
+    /// The byte order of the stored elements.
+    public let byteOrder: ByteOrder
 
     /// Opens the dataset at an absolute path. The corresponding C function is `H5Dopen2`.
     init(file: File, path: String, chunkCacheBytes: Int?) throws {
@@ -90,6 +95,11 @@ public final class Dataset: Node {
         guard type >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_type", file: file.path, object: path) }
         defer { H5Tclose(type) }
         let size = Int(H5Tget_size(type)) * 8
+        switch H5Tget_order(type) {
+        case H5T_ORDER_LE: self.byteOrder = .littleEndian
+        case H5T_ORDER_BE: self.byteOrder = .bigEndian
+        default: self.byteOrder = .other
+        }
         switch H5Tget_class(type) {
         case H5T_FLOAT: self.storedType = .float(bits: size)
         case H5T_INTEGER: self.storedType = .integer(bits: size, signed: H5Tget_sign(type) == H5T_SGN_2)
@@ -120,6 +130,22 @@ public final class Dataset: Node {
             return .chunked(dims.prefix(Int(rank)).map { Int($0) })
         default: return .other
         }
+    }
+
+    /// Where the elements lie in the file, for a contiguous dataset whose storage is allocated: the byte
+    /// range from the start of the file. Nil for chunked, compact or unallocated storage.
+    ///
+    /// The corresponding C functions are `H5Dget_offset` and `H5Dget_storage_size`.
+    public func contiguousByteRange() throws -> Range<Int>? {
+        guard try layout() == .contiguous else { return nil }
+        let offset = H5Dget_offset(handle.id)
+        guard offset != haddr_t.max else {
+            _ = takeErrorStack()  // unallocated storage is reported as an error; it is an answer here
+            return nil
+        }
+        let size = H5Dget_storage_size(handle.id)
+        guard size > 0 else { return nil }
+        return Int(offset)..<(Int(offset) + Int(size))
     }
 
     /// The names of the filters (compression, shuffle) applied to each chunk, in pipeline order.

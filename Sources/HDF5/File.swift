@@ -58,6 +58,27 @@ public final class File {
         try handle.close(file: path, object: nil)
     }
 
+    /// Bytes reserved before the HDF5 data (the user block); addresses in the file count from its end.
+    /// The corresponding C functions are `H5Fget_create_plist` and `H5Pget_userblock`.
+    public func userBlockSize() throws -> Int {
+        let plist = H5Fget_create_plist(handle.id)
+        guard plist >= 0 else { throw HDF5Error.current(.readFailed, "H5Fget_create_plist", file: path, object: nil) }
+        defer { H5Pclose(plist) }
+        var size: hsize_t = 0
+        guard H5Pget_userblock(plist, &size) >= 0 else {
+            throw HDF5Error.current(.readFailed, "H5Pget_userblock", file: path, object: nil)
+        }
+        return Int(size)
+    }
+
+    /// Whether this libhdf5 was built thread-safe, so handles may be used from several threads (one call
+    /// at a time, under libhdf5's own lock). The corresponding C function is `H5is_library_threadsafe`.
+    public static var libraryIsThreadSafe: Bool {
+        Library.ensureInitialized()
+        var safe: hbool_t = false
+        return H5is_library_threadsafe(&safe) >= 0 && safe
+    }
+
     /// The root group, `/`.
     public func root() throws -> Group { try Group(file: self, path: "/") }
 

@@ -36,9 +36,21 @@ public final class AtomicOutput {
         PendingFiles.shared.add(temporaryPath)
     }
 
-    /// Renames the temporary file to the destination, replacing what is there.
+    /// Moves the temporary file to the destination, replacing what is there; at every moment the
+    /// destination is either the old file or the complete new one.
+    ///
+    /// An existing destination is swapped out with `renameat2(RENAME_EXCHANGE)` and then removed: a plain
+    /// rename over an existing file makes ext4 allocate and start writing back the whole new file inside the
+    /// rename call, which costs as much as writing it. Where exchange is not supported, `rename` is used.
     public func commit() throws {
         precondition(!done, "output committed twice")
+        if AtomicOutput.exchange(temporaryPath, destination) {
+            // The temporary path now holds the old destination.
+            unlink(temporaryPath)
+            done = true
+            PendingFiles.shared.remove(temporaryPath)
+            return
+        }
         if rename(temporaryPath, destination) != 0 {
             let reason = String(cString: strerror(errno))
             discard()
@@ -46,6 +58,21 @@ public final class AtomicOutput {
         }
         done = true
         PendingFiles.shared.remove(temporaryPath)
+    }
+
+    typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    /// glibc's `renameat2`, looked up at run time: Swift's Glibc module does not export it.
+    private static let renameat2: RenameAt2? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+    }()
+
+    /// Atomically swaps two existing paths; false when either is missing or the system cannot.
+    private static func exchange(_ first: String, _ second: String) -> Bool {
+        guard let renameat2, access(second, F_OK) == 0 else { return false }
+        let atCurrentDirectory: Int32 = -100  // AT_FDCWD
+        let renameExchange: UInt32 = 2  // RENAME_EXCHANGE
+        return renameat2(atCurrentDirectory, first, atCurrentDirectory, second, renameExchange) == 0
     }
 
     /// Removes the temporary file; the destination is left as it was.

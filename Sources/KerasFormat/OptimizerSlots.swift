@@ -5,20 +5,22 @@ extension KerasModel {
     /// shape and its name carries the kernel's name: as scopes (`Adam/m/dense/kernel:0`,
     /// `Adam/dense/kernel/m:0`) or flattened (`adam/dense_kernel_momentum`). Keras 3 native files store
     /// slots unnamed, one block per trainable variable in model order; there the kernel's block is found by
-    /// counting same-shaped variables, and only when the counts line up.
+    /// counting same-shaped variables, and only when the counts line up. Keras 2.0 files name slots
+    /// `training/Adam/Variable_N:0`, grouped by slot kind (every `m`, then every `v`): there the kernel's slots
+    /// stand at its rank among same-shaped variables, once per group.
     /// - Returns: the slots, and a note when slots of the kernel's shape exist but could not be attributed.
     public func optimizerSlots(for layer: LayerInfo) -> (slots: [WeightInfo], note: String?) {
         guard let kernel = layer.kernel else { return ([], nil) }
         let sameShape = optimizerWeights.filter { $0.shape == kernel.shape }
         if sameShape.isEmpty { return ([], nil) }
+        let unmatched = "optimizer slots of shape \(kernel.shape) could not be matched to the kernel; left unchanged"
+        let modelSameShape = layers.flatMap(\.weights).filter { $0.shape == kernel.shape }
+        guard let rank = modelSameShape.firstIndex(of: kernel), sameShape.count % modelSameShape.count == 0 else {
+            return ([], unmatched)
+        }
+        let perVariable = sameShape.count / modelSameShape.count
         switch format {
         case .keras3Archive, .keras3WeightsH5:
-            let modelSameShape = layers.flatMap(\.weights).filter { $0.shape == kernel.shape }
-            guard let rank = modelSameShape.firstIndex(of: kernel), sameShape.count % modelSameShape.count == 0
-            else {
-                return ([], "optimizer slots of shape \(kernel.shape) could not be matched to the kernel; left unchanged")
-            }
-            let perVariable = sameShape.count / modelSameShape.count
             return (Array(sameShape[(rank * perVariable)..<((rank + 1) * perVariable)]), nil)
         case .keras2H5, .keras2WeightsH5, .keras3H5:
             let kernelScopes = Self.nameComponents(kernel.name)
@@ -28,9 +30,10 @@ extension KerasModel {
                 return Self.containsRun(components, kernelScopes)
                     || components.last.map { $0.hasPrefix(flattened) } == true
             }
-            let note = slots.isEmpty
-                ? "optimizer slots of shape \(kernel.shape) carry no name of the kernel; left unchanged" : nil
-            return (slots, note)
+            if !slots.isEmpty { return (slots, nil) }
+            let unnamed = sameShape.allSatisfy { Self.nameComponents($0.name).last?.hasPrefix("Variable") == true }
+            guard unnamed else { return ([], unmatched) }
+            return (stride(from: rank, to: sameShape.count, by: modelSameShape.count).map { sameShape[$0] }, nil)
         }
     }
 

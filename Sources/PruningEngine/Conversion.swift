@@ -120,52 +120,94 @@ public enum Converter {
         }
     }
 
+    /// The kernel and its slots as pass 1 found them: where they are, and whether they move directly.
+    private struct Located {
+        var segmentation: Segmentation
+        /// Byte offsets of the kernel and each slot when all can move by `pread`/`pwrite`; nil otherwise.
+        var direct: (kernel: Int, slots: [Int])?
+        var kernelBytes: Range<Int>?
+    }
+
     private static func run<T: KernelElement>(_ type: T.Type, model: KerasModel, kernel: WeightInfo,
                                               slots: [WeightInfo], target: Int, output: AtomicOutput,
                                               progress: ((Double) -> Void)?) throws -> ConversionReport
     {
-        // Pass 1, reading the input (or the archive's staged weights): the exact cut.
-        let (selection, stream) = try File.withOpen(model.weightsFile) { file in
-            let dataset = try file.root().dataset(kernel.dataset)
-            let stream = KernelStream(shape: dataset.shape, layout: try dataset.layout(),
-                                      storedBytes: storedBytes(kernel.storedType))
-            return (try MagnitudeSelector.select(dataset, stream: stream, target: target, as: T.self), stream)
+        let archive = model.format == .keras3Archive
+        // The staged weights of an archive are this run's own copy, rewritten in place.
+        let input = try FileDescriptor(path: model.weightsFile, flags: archive ? O_RDWR : O_RDONLY)
+
+        // Pass 1: find the exact cut, reading the input.
+        let (selection, located) = try File.withOpen(model.weightsFile) { file in
+            let root = try file.root()
+            let dataset = try root.dataset(kernel.dataset)
+            let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(),
+                                            storedBytes: storedBytes(kernel.storedType))
+            var located = Located(segmentation: segmentation, direct: nil, kernelBytes: nil)
+            if let offset = try DirectStore<T>.directOffset(of: dataset, in: file, descriptor: input) {
+                let slotOffsets = try slots.compactMap { slot in
+                    try DirectStore<T>.directOffset(of: root.dataset(slot.dataset), in: file, descriptor: input)
+                }
+                if slotOffsets.count == slots.count {
+                    located.direct = (offset, slotOffsets)
+                    located.kernelBytes = offset..<(offset + kernel.count * MemoryLayout<T>.stride)
+                }
+            }
+            let store: ElementStore<T> = located.direct.map {
+                DirectStore<T>(reading: input, writing: input, byteOffset: $0.kernel)
+            } ?? HDF5Store<T>(dataset)
+            let selection = try MagnitudeSelector.select(store, segmentation: segmentation, target: target,
+                                                         path: kernel.dataset)
+            return (selection, located)
         }
         progress?(0.5)
 
         // Pass 2: write the output.
         let zerosAfter: Int
-        if model.format == .keras3Archive {
-            // The staged weights are this run's own copy: rewrite them in place, then re-zip.
+        if let direct = located.direct {
+            let destination = archive ? input
+                : try FileDescriptor(path: output.temporaryPath, flags: O_RDWR)
+            if !archive {
+                try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath, excluding: located.kernelBytes)
+            }
+            let store = { (offset: Int) in DirectStore<T>(reading: input, writing: destination, byteOffset: offset) }
+            zerosAfter = try MagnitudePruner.apply(
+                selection, source: store(direct.kernel), destination: store(direct.kernel),
+                slots: direct.slots.map { MagnitudePruner.Slot(source: store($0), destination: store($0)) },
+                segmentation: located.segmentation)
+            try destination.close()
+        } else if archive {
+            try input.close()
             zerosAfter = try File.withOpen(model.weightsFile, mode: .readWrite) { file in
                 let root = try file.root()
-                let dataset = try root.dataset(kernel.dataset, chunkCacheBytes: stream.chunkCacheBytes)
-                let pairs = try slots.map { slot in
-                    let slotDataset = try root.dataset(slot.dataset, chunkCacheBytes: stream.chunkCacheBytes)
-                    return MagnitudePruner.Slot(source: slotDataset, destination: slotDataset)
+                let cache = located.segmentation.chunkCacheBytes
+                let store = HDF5Store<T>(try root.dataset(kernel.dataset, chunkCacheBytes: cache))
+                let slotStores = try slots.map { slot in
+                    let slotStore = HDF5Store<T>(try root.dataset(slot.dataset, chunkCacheBytes: cache))
+                    return MagnitudePruner.Slot<T>(source: slotStore, destination: slotStore)
                 }
-                return try MagnitudePruner.apply(selection.threshold, source: dataset, destination: dataset,
-                                                 slots: pairs, stream: stream, as: T.self)
+                return try MagnitudePruner.apply(selection, source: store, destination: store, slots: slotStores,
+                                                 segmentation: located.segmentation)
             }
-            try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile)
         } else {
             try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath)
-            zerosAfter = try File.withOpen(model.weightsFile) { input in
-                try File.withOpen(output.temporaryPath, mode: .readWrite) { written in
-                    let source = try input.root().dataset(kernel.dataset, chunkCacheBytes: stream.chunkCacheBytes)
-                    let destination = try written.root().dataset(kernel.dataset,
-                                                                 chunkCacheBytes: stream.chunkCacheBytes)
-                    let pairs = try slots.map { slot in
-                        MagnitudePruner.Slot(
-                            source: try input.root().dataset(slot.dataset, chunkCacheBytes: stream.chunkCacheBytes),
-                            destination: try written.root().dataset(slot.dataset,
-                                                                    chunkCacheBytes: stream.chunkCacheBytes))
+            zerosAfter = try File.withOpen(model.weightsFile) { inputFile in
+                try File.withOpen(output.temporaryPath, mode: .readWrite) { outputFile in
+                    let cache = located.segmentation.chunkCacheBytes
+                    let open = { (file: File, path: String) in
+                        HDF5Store<T>(try file.root().dataset(path, chunkCacheBytes: cache))
                     }
-                    return try MagnitudePruner.apply(selection.threshold, source: source, destination: destination,
-                                                     slots: pairs, stream: stream, as: T.self)
+                    let slotStores = try slots.map { slot in
+                        MagnitudePruner.Slot<T>(source: try open(inputFile, slot.dataset),
+                                                destination: try open(outputFile, slot.dataset))
+                    }
+                    return try MagnitudePruner.apply(
+                        selection, source: try open(inputFile, kernel.dataset),
+                        destination: try open(outputFile, kernel.dataset), slots: slotStores,
+                        segmentation: located.segmentation)
                 }
             }
         }
+        if archive { try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile) }
         progress?(1)
         precondition(zerosAfter == target, "wrote \(zerosAfter) zeros, target \(target)")
         return ConversionReport(

@@ -73,10 +73,16 @@ public enum Inspector {
         if dataset.shape.isEmpty {
             return try dataset.readAll(as: Double.self).filter { $0 == 0 }.count
         }
-        let stream = KernelStream(shape: dataset.shape, layout: try dataset.layout(), storedBytes: 8)
+        let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(), storedBytes: 8)
+        let store = HDF5Store<Double>(dataset)
+        var values = [Double](repeating: 0, count: segmentation.maxSegment)
         var zeros = 0
-        try stream.forEachSlab(of: dataset, as: Double.self) { _, values in
-            for value in values where value == 0 { zeros += 1 }
+        for range in segmentation.segments {
+            try values.withUnsafeMutableBufferPointer { buffer in
+                let segment = UnsafeMutableBufferPointer(rebasing: buffer[0..<range.count])
+                try store.read(range, into: segment)
+                zeros += MagnitudePruner.countZeros(UnsafeBufferPointer(segment))
+            }
         }
         return zeros
     }

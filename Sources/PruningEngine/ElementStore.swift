@@ -1,0 +1,168 @@
+import Foundation
+import HDF5
+import KerasFormat
+
+/// Where a kernel's (or slot's) elements are read from and written to, by flat row-major ranges.
+///
+/// Ranges are segments (whole rows of the first dimension) or, for sampling, runs inside one line of the
+/// last dimension.
+class ElementStore<T: KernelElement> {
+    /// Whether disjoint ranges may be read and written from several threads at once.
+    var allowsConcurrentIO: Bool { false }
+    func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
+        preconditionFailure("abstract")
+    }
+    func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
+        preconditionFailure("abstract")
+    }
+}
+
+/// Elements moved by libhdf5 (`H5Dread`/`H5Dwrite` of hyperslabs), converting from the stored type: any
+/// layout, filter or float width.
+final class HDF5Store<T: KernelElement>: ElementStore<T> {
+    let dataset: Dataset
+    private let shape: [Int]
+    private let rowElements: Int
+
+    init(_ dataset: Dataset) {
+        self.dataset = dataset
+        shape = dataset.shape
+        rowElements = max(shape.dropFirst().reduce(1, *), 1)
+    }
+
+    override var allowsConcurrentIO: Bool { File.libraryIsThreadSafe }
+
+    private func hyperslab(_ range: Range<Int>) -> (start: [Int], count: [Int]) {
+        if range.lowerBound % rowElements == 0, range.count % rowElements == 0 || range.upperBound == shape.reduce(1, *) {
+            let rows = (range.count + rowElements - 1) / rowElements
+            return ([range.lowerBound / rowElements] + [Int](repeating: 0, count: shape.count - 1),
+                    [rows] + Array(shape.dropFirst()))
+        }
+        let line = shape.last ?? 1
+        precondition(range.lowerBound / line == (range.upperBound - 1) / line, "range spans lines and rows")
+        var start: [Int] = [range.lowerBound % line]
+        var remainder = range.lowerBound / line
+        for extent in shape.dropLast().reversed() {
+            start.insert(remainder % extent, at: 0)
+            remainder /= extent
+        }
+        return (start, [Int](repeating: 1, count: shape.count - 1) + [range.count])
+    }
+
+    override func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
+        let (start, count) = hyperslab(range)
+        try dataset.read(start: start, count: count, into: buffer)
+    }
+
+    override func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
+        let (start, count) = hyperslab(range)
+        try dataset.write(start: start, count: count, from: buffer)
+    }
+}
+
+/// Elements of a contiguous, little-endian dataset of exactly `T`'s width, moved with `pread`/`pwrite` at
+/// the file offset libhdf5 reports. Disjoint ranges can move on several threads, and a file written this way
+/// changes in no byte outside the dataset.
+final class DirectStore<T: KernelElement>: ElementStore<T> {
+    private let readDescriptor: Int32
+    private let writeDescriptor: Int32
+    private let byteOffset: Int
+    private let readPath: String
+    private let writePath: String
+
+    init(reading: FileDescriptor, writing: FileDescriptor, byteOffset: Int) {
+        readDescriptor = reading.descriptor
+        writeDescriptor = writing.descriptor
+        readPath = reading.path
+        writePath = writing.path
+        self.byteOffset = byteOffset
+    }
+
+    override var allowsConcurrentIO: Bool { true }
+
+    /// The absolute byte offset of `dataset`'s elements when they can be moved directly as `T`, after
+    /// checking that the first elements read the same both ways; nil otherwise.
+    static func directOffset(of dataset: Dataset, in file: File, descriptor: FileDescriptor) throws -> Int? {
+        guard case .float(let bits) = dataset.storedType, bits == T.storedBits, dataset.byteOrder == .littleEndian,
+              1.littleEndian == 1, let range = try dataset.contiguousByteRange(),
+              range.count == dataset.count * MemoryLayout<T>.stride
+        else { return nil }
+        let offset = range.lowerBound + (try file.userBlockSize())
+        let probe = min(dataset.count, 1024)
+        var viaLibrary = [T](repeating: 0, count: probe)
+        var viaOffset = [T](repeating: 0, count: probe)
+        let store = HDF5Store<T>(dataset)
+        // The probe is read by single lines of the last dimension or whole rows, as the store allows.
+        let line = dataset.shape.last ?? 1
+        let probeRange = 0..<(probe <= line ? probe : (probe / line) * line)
+        try viaLibrary.withUnsafeMutableBufferPointer {
+            try store.read(probeRange, into: UnsafeMutableBufferPointer(rebasing: $0[probeRange]))
+        }
+        let direct = DirectStore(reading: descriptor, writing: descriptor, byteOffset: offset)
+        try viaOffset.withUnsafeMutableBufferPointer {
+            try direct.read(probeRange, into: UnsafeMutableBufferPointer(rebasing: $0[probeRange]))
+        }
+        let same = zip(viaLibrary, viaOffset).allSatisfy { $0.magnitudeKey == $1.magnitudeKey && $0.sign == $1.sign }
+        return same ? offset : nil
+    }
+
+    override func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
+        precondition(buffer.count == range.count)
+        var done = 0
+        let total = range.count * MemoryLayout<T>.stride
+        let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+        while done < total {
+            let got = pread(readDescriptor, base + done, total - done,
+                            off_t(byteOffset + range.lowerBound * MemoryLayout<T>.stride + done))
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else {
+                throw OutputError(path: readPath, "cannot read the kernel: \(got == 0 ? "unexpected end of file" : FileCopy.lastError())",
+                                  hint: "the file may be truncated")
+            }
+            done += got
+        }
+    }
+
+    override func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
+        precondition(buffer.count == range.count)
+        var done = 0
+        let total = range.count * MemoryLayout<T>.stride
+        let base = UnsafeRawPointer(buffer.baseAddress!)
+        while done < total {
+            let put = pwrite(writeDescriptor, base + done, total - done,
+                             off_t(byteOffset + range.lowerBound * MemoryLayout<T>.stride + done))
+            if put < 0, errno == EINTR { continue }
+            guard put > 0 else {
+                throw OutputError(path: writePath, "cannot write: \(FileCopy.lastError())", hint: "is the disk full?")
+            }
+            done += put
+        }
+    }
+}
+
+/// An open file descriptor, closed when released.
+final class FileDescriptor {
+    let descriptor: Int32
+    let path: String
+
+    init(path: String, flags: Int32) throws {
+        let fd = open(path, flags | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputError(path: path, "cannot open: \(FileCopy.lastError())") }
+        descriptor = fd
+        self.path = path
+    }
+
+    /// Closes, reporting a failure (a deferred write error surfaces here).
+    func close() throws {
+        // Closed at most once: deinit checks `closed`.
+        guard !closed else { return }
+        closed = true
+        if Foundation.close(descriptor) != 0 {
+            throw OutputError(path: path, "cannot finish writing: \(FileCopy.lastError())", hint: "is the disk full?")
+        }
+    }
+
+    private var closed = false
+
+    deinit { if !closed { Foundation.close(descriptor) } }
+}

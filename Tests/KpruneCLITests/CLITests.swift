@@ -1,0 +1,254 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Runs the built `kprune` and captures what it printed.
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    /// The `kprune` binary beside the test bundle in the build products directory.
+    static let binary: String = {
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [products, products.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("kprune").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        preconditionFailure("kprune not found near \(products.path)")
+    }()
+
+    init(_ arguments: [String], in directory: String? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Run.binary)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+
+    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+}
+
+@Suite struct ConvertCommandTests {
+    @Test func writesBesideTheInputAndReportsOneLine() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let run = try Run(["convert", input, "--sparsity", "0.8"])
+        #expect(run.status == 0)
+        #expect(run.stderr.isEmpty)
+        #expect(try directory.listing() == ["sequential.h5", "sequential.pruned.h5"])
+        #expect(run.stdout.contains("zeros 0 -> 51 of 64"))
+    }
+
+    @Test func printsOneSortedJSONObjectPerInput() throws {
+        let directory = TemporaryDirectory()
+        let first = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let second = try directory.copy(Fixtures.named("keras3/nested.keras").path)
+        let run = try Run(["convert", first, second, "--zeros", "7", "--output-dir", directory.path, "--json"])
+        #expect(run.status == 0)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            for key in ["input", "output", "layer", "kernel_shape", "dtype", "size", "zeros_before", "zeros_after",
+                        "target_zeros", "method", "seconds"]
+            {
+                #expect(object[key] != nil, "key \(key)")
+            }
+            #expect(object["zeros_after"] as? Int == 7)
+            #expect(object["method"] as? String == "magnitude")
+            let text = String(line)
+            let pattern = try NSRegularExpression(pattern: #""([a-z_]+)":"#)
+            let keys = pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap {
+                Range($0.range(at: 1), in: text).map { String(text[$0]) }
+            }
+            #expect(keys.count == object.count)
+            #expect(keys == keys.sorted(), "keys are sorted")
+        }
+        #expect(try directory.listing() == ["nested.keras", "nested.pruned.keras", "sequential.h5",
+                                           "sequential.pruned.h5"])
+    }
+
+    @Test func replacesOnlyWhenAsked() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        #expect(try Run(["convert", input, "--sparsity", "0.5"]).status == 0)
+        let output = directory.file("sequential.pruned.h5")
+        let first = contents(output)
+        let refused = try Run(["convert", input, "--sparsity", "0.9"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("already exists"))
+        #expect(contents(output) == first)
+        #expect(try Run(["convert", input, "--sparsity", "0.9", "--force"]).status == 0)
+        #expect(contents(output) != first)
+
+        let original = contents(input)
+        let inPlace = try Run(["convert", input, "--sparsity", "0.25", "--in-place", "--json"])
+        #expect(inPlace.status == 0)
+        #expect(contents(input) != original)
+        #expect(inPlace.stdout.contains("\"zeros_after\":16"))
+        #expect(try directory.listing() == ["sequential.h5", "sequential.pruned.h5"])
+    }
+
+    @Test func continuesPastAFailedInputAndExitsNonZero() throws {
+        let directory = TemporaryDirectory()
+        let good = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let bad = try directory.copy(Fixtures.named("malformed/not_keras.h5").path)
+        let run = try Run(["convert", bad, good, "--sparsity", "0.5"])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1)
+        #expect(run.stderrLines.first?.hasPrefix("error: \(bad): ") == true)
+        #expect(FileManager.default.fileExists(atPath: directory.file("sequential.pruned.h5")))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("not_keras.pruned.h5")))
+    }
+
+    @Test func asksForALayerWhenTheFileCannotSay() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras3/multi_output.keras").path)
+        let run = try Run(["convert", input, "--sparsity", "0.5"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("2 outputs"))
+        #expect(run.stderr.contains("--layer"))
+        let chosen = try Run(["convert", input, "--sparsity", "0.5", "--layer", "out_a"])
+        #expect(chosen.status == 0)
+    }
+}
+
+/// Each bad input: a one-line error naming the file, a non-zero exit, the input unchanged, nothing written.
+@Suite struct BadInputTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        /// Prepares the input in the directory and returns the command's arguments.
+        let arguments: @Sendable (TemporaryDirectory) throws -> [String]
+        let status: Int32
+        let message: String
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "not an HDF5 file", arguments: { directory in
+            let path = directory.file("model.h5")
+            try Data("not a model\n".utf8).write(to: URL(fileURLWithPath: path))
+            return [path, "--sparsity", "0.5"]
+        }, status: 1, message: "not an HDF5 file"),
+        Case(name: "truncated HDF5 file", arguments: { directory in
+            let path = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.truncate(atOffset: 10_000)
+            try handle.close()
+            return [path, "--sparsity", "0.5"]
+        }, status: 1, message: "truncated or corrupt"),
+        Case(name: "HDF5 without Keras structure", arguments: { directory in
+            [try directory.copy(Fixtures.named("malformed/not_keras.h5").path), "--sparsity", "0.5"]
+        }, status: 1, message: "without Keras structure"),
+        Case(name: "unknown --layer", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "0.5", "--layer", "nope"]
+        }, status: 1, message: "no layer named 'nope'"),
+        Case(name: "sparsity above 1", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "1.5"]
+        }, status: 64, message: "outside [0, 1]"),
+        Case(name: "negative sparsity", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity=-0.1"]
+        }, status: 64, message: "outside [0, 1]"),
+        Case(name: "--zeros above the kernel size", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--zeros", "65"]
+        }, status: 1, message: "exceeds the kernel size 64"),
+        Case(name: "missing output directory", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
+             "--output-dir", directory.file("missing")]
+        }, status: 1, message: "does not exist"),
+        Case(name: "read-only output directory", arguments: { directory in
+            let input = try directory.copy(Fixtures.named("keras3/sequential.keras").path)
+            // root ignores permission bits; sysfs refuses new files to everyone.
+            if geteuid() == 0 { return [input, "--sparsity", "0.5", "--output-dir", "/sys"] }
+            let readOnly = directory.file("readonly")
+            try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: false)
+            chmod(readOnly, 0o555)
+            return [input, "--sparsity", "0.5", "--output-dir", readOnly]
+        }, status: 1, message: "cannot write in"),
+        Case(name: "output equal to the input", arguments: { directory in
+            let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+            return [input, "--sparsity", "0.5", "-o", input]
+        }, status: 1, message: "output is the input file"),
+        Case(name: "NaN in the kernel", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras2/nan.h5").path), "--sparsity", "0.5"]
+        }, status: 1, message: "NaN"),
+        Case(name: "more zeros than the target without data", arguments: { directory in
+            let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+            #expect(try Run(["convert", input, "--sparsity", "0.9", "-o", directory.file("sparse.h5")]).status == 0)
+            try FileManager.default.removeItem(atPath: input)
+            return [directory.file("sparse.h5"), "--sparsity", "0.5"]
+        }, status: 1, message: "regrowing weights needs calibration data"),
+        Case(name: "no such file", arguments: { directory in
+            [directory.file("absent.h5"), "--sparsity", "0.5"]
+        }, status: 1, message: "no such file"),
+    ]
+
+    @Test(arguments: cases)
+    func failsCleanly(_ testCase: Case) throws {
+        let directory = TemporaryDirectory()
+        let arguments = try testCase.arguments(directory)
+        let input = arguments[0]
+        let before = try directory.listing()
+        let bytes = contents(input)
+        let run = try Run(["convert"] + arguments)
+        #expect(run.status == testCase.status)
+        #expect(run.stdout.isEmpty)
+        if testCase.status == 64 {
+            #expect(run.stderr.contains(testCase.message))
+        } else {
+            #expect(run.stderrLines.count == 1, "one line: \(run.stderr)")
+            #expect(run.stderrLines.first?.hasPrefix("error: ") == true)
+            #expect(run.stderr.contains(testCase.message), "\(run.stderr)")
+            #expect(run.stderr.contains(URL(fileURLWithPath: input).lastPathComponent) || run.stderr.contains("/sys")
+                        || run.stderr.contains("missing"))
+        }
+        #expect(contents(input) == bytes, "the input is unchanged")
+        #expect(try directory.listing() == before, "nothing is left behind")
+    }
+
+    @Test func usageErrorsExitWith64() throws {
+        #expect(try Run(["convert", "m.h5"]).status == 64)
+        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--zeros", "3"]).status == 64)
+        #expect(try Run(["convert", "a.h5", "b.h5", "--sparsity", "0.5", "-o", "x.h5"]).status == 64)
+        #expect(try Run(["convert", "a.h5", "--sparsity", "0.5", "--in-place", "-o", "x.h5"]).status == 64)
+    }
+}
+
+@Suite struct InspectCommandTests {
+    @Test(arguments: Fixtures.all.filter { $0.format != "not-keras" })
+    func reportsTheFinalLayerAndKernel(_ fixture: Fixture) throws {
+        let run = try Run(["inspect", fixture.path, "--json"])
+        #expect(run.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["format"] as? String == fixture.format)
+        let layers = try #require(object["layers"] as? [[String: Any]])
+        if fixture.needsLayer == true {
+            #expect(object["final_layer"] == nil || object["final_layer"] is NSNull)
+            #expect(object["final_layer_problem"] as? String != nil)
+        } else {
+            #expect(object["final_layer"] as? String == fixture.layerArgument)
+            let final = try #require(layers.first { $0["final"] as? Bool == true })
+            let weights = try #require(final["weights"] as? [[String: Any]])
+            let kernel = try #require(weights.first { $0["role"] as? String == "kernel" })
+            #expect(kernel["shape"] as? [Int] == fixture.kernelShape || fixture.file.contains("separable"))
+        }
+    }
+
+    @Test func failsWithOneLineOnBadInput() throws {
+        let run = try Run(["inspect", Fixtures.named("malformed/not_keras.h5").path])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1)
+        #expect(run.stderr.hasPrefix("error: "))
+    }
+}
