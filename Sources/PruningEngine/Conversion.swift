@@ -129,93 +129,114 @@ public enum Converter {
     }
 
     private static func run<T: KernelElement>(_ type: T.Type, model: KerasModel, kernel: WeightInfo,
-                                              slots: [WeightInfo], target: Int, output: AtomicOutput,
+                                              slots: [WeightInfo], target targetZeros: Int, output: AtomicOutput,
                                               progress: ((Double) -> Void)?) throws -> ConversionReport
     {
         let archive = model.format == .keras3Archive
         // The staged weights of an archive are this run's own copy, rewritten in place.
         let input = try FileDescriptor(path: model.weightsFile, flags: archive ? O_RDWR : O_RDONLY)
 
-        // Pass 1: find the exact cut, reading the input.
-        let (selection, located) = try File.withOpen(model.weightsFile) { file in
-            let root = try file.root()
-            let dataset = try root.dataset(kernel.dataset)
-            let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(),
-                                            storedBytes: storedBytes(kernel.storedType))
-            var located = Located(segmentation: segmentation, direct: nil, kernelBytes: nil)
-            if let offset = try DirectStore<T>.directOffset(of: dataset, in: file, descriptor: input) {
-                let slotOffsets = try slots.compactMap { slot in
-                    try DirectStore<T>.directOffset(of: root.dataset(slot.dataset), in: file, descriptor: input)
-                }
-                if slotOffsets.count == slots.count {
-                    located.direct = (offset, slotOffsets)
-                    located.kernelBytes = offset..<(offset + kernel.count * MemoryLayout<T>.stride)
-                }
-            }
-            let store: ElementStore<T> = located.direct.map {
-                DirectStore<T>(reading: input, writing: input, byteOffset: $0.kernel)
-            } ?? HDF5Store<T>(dataset)
-            let selection = try MagnitudeSelector.select(store, segmentation: segmentation, target: target,
-                                                         path: kernel.dataset)
-            return (selection, located)
+        let located = try File.withOpen(model.weightsFile) { file in
+            try locate(T.self, kernel: kernel, slots: slots, in: file, descriptor: input)
         }
-        progress?(0.5)
-
-        // Pass 2: write the output.
+        let selection: MagnitudeSelection<T>
         let zerosAfter: Int
         if let direct = located.direct {
-            let destination = archive ? input
-                : try FileDescriptor(path: output.temporaryPath, flags: O_RDWR)
+            let destination = archive ? input : try FileDescriptor(path: output.temporaryPath, flags: O_RDWR)
             if !archive {
                 try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath, excluding: located.kernelBytes)
             }
-            let store = { (offset: Int) in DirectStore<T>(reading: input, writing: destination, byteOffset: offset) }
+            let store = { (offset: Int, writing: FileDescriptor) in
+                DirectStore<T>(reading: input, writing: writing, byteOffset: offset)
+            }
+            let source = store(direct.kernel, input)
+            let target = store(direct.kernel, destination)
+            let slotStores = direct.slots.map { (source: store($0, input), destination: store($0, destination)) }
+            selection = try MagnitudeSelector.select(source, segmentation: located.segmentation,
+                                                     target: targetZeros, path: kernel.dataset)
+            progress?(0.5)
             zerosAfter = try MagnitudePruner.apply(
-                selection, source: store(direct.kernel), destination: store(direct.kernel),
-                slots: direct.slots.map { MagnitudePruner.Slot(source: store($0), destination: store($0)) },
+                selection, source: source, destination: target,
+                slots: slotStores.map { MagnitudePruner.Slot(source: $0.source, destination: $0.destination) },
                 segmentation: located.segmentation)
             try destination.close()
-        } else if archive {
+        } else {
+            selection = try File.withOpen(model.weightsFile) { file in
+                try MagnitudeSelector.select(HDF5Store<T>(try file.root().dataset(kernel.dataset)),
+                                             segmentation: located.segmentation, target: targetZeros,
+                                             path: kernel.dataset)
+            }
+            progress?(0.5)
+            zerosAfter = try writeThroughLibrary(selection, model: model, kernel: kernel, slots: slots,
+                                                 segmentation: located.segmentation, input: input, output: output)
+        }
+        if archive { try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile) }
+        progress?(1)
+        precondition(zerosAfter == targetZeros, "wrote \(zerosAfter) zeros, target \(targetZeros)")
+        return ConversionReport(
+            input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
+            kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
+            size: kernel.count, zerosBefore: selection.zerosBefore, zerosAfter: zerosAfter, targetZeros: targetZeros,
+            method: "magnitude", optimizerSlots: selection.threshold == nil ? 0 : slots.count,
+            passes: selection.passes + 1, seconds: 0, notes: [])
+    }
+
+    /// Where the kernel and its slots are, and whether they all move directly.
+    private static func locate<T: KernelElement>(_ type: T.Type, kernel: WeightInfo, slots: [WeightInfo], in file: File,
+                                                 descriptor: FileDescriptor) throws -> Located
+    {
+        let root = try file.root()
+        let dataset = try root.dataset(kernel.dataset)
+        let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(),
+                                        storedBytes: storedBytes(kernel.storedType))
+        var located = Located(segmentation: segmentation, direct: nil, kernelBytes: nil)
+        guard let offset = try DirectStore<T>.directOffset(of: dataset, in: file, descriptor: descriptor) else {
+            return located
+        }
+        let slotOffsets = try slots.compactMap { slot in
+            try DirectStore<T>.directOffset(of: root.dataset(slot.dataset), in: file, descriptor: descriptor)
+        }
+        if slotOffsets.count == slots.count {
+            located.direct = (offset, slotOffsets)
+            located.kernelBytes = offset..<(offset + kernel.count * MemoryLayout<T>.stride)
+        }
+        return located
+    }
+
+    /// The second pass through libhdf5, for kernels or slots that are chunked, filtered or converted.
+    private static func writeThroughLibrary<T: KernelElement>(
+        _ selection: MagnitudeSelection<T>, model: KerasModel, kernel: WeightInfo, slots: [WeightInfo],
+        segmentation: Segmentation, input: FileDescriptor, output: AtomicOutput
+    ) throws -> Int {
+        let cache = segmentation.chunkCacheBytes
+        if model.format == .keras3Archive {
             try input.close()
-            zerosAfter = try File.withOpen(model.weightsFile, mode: .readWrite) { file in
+            return try File.withOpen(model.weightsFile, mode: .readWrite) { file in
                 let root = try file.root()
-                let cache = located.segmentation.chunkCacheBytes
                 let store = HDF5Store<T>(try root.dataset(kernel.dataset, chunkCacheBytes: cache))
                 let slotStores = try slots.map { slot in
                     let slotStore = HDF5Store<T>(try root.dataset(slot.dataset, chunkCacheBytes: cache))
                     return MagnitudePruner.Slot<T>(source: slotStore, destination: slotStore)
                 }
                 return try MagnitudePruner.apply(selection, source: store, destination: store, slots: slotStores,
-                                                 segmentation: located.segmentation)
-            }
-        } else {
-            try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath)
-            zerosAfter = try File.withOpen(model.weightsFile) { inputFile in
-                try File.withOpen(output.temporaryPath, mode: .readWrite) { outputFile in
-                    let cache = located.segmentation.chunkCacheBytes
-                    let open = { (file: File, path: String) in
-                        HDF5Store<T>(try file.root().dataset(path, chunkCacheBytes: cache))
-                    }
-                    let slotStores = try slots.map { slot in
-                        MagnitudePruner.Slot<T>(source: try open(inputFile, slot.dataset),
-                                                destination: try open(outputFile, slot.dataset))
-                    }
-                    return try MagnitudePruner.apply(
-                        selection, source: try open(inputFile, kernel.dataset),
-                        destination: try open(outputFile, kernel.dataset), slots: slotStores,
-                        segmentation: located.segmentation)
-                }
+                                                 segmentation: segmentation)
             }
         }
-        if archive { try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile) }
-        progress?(1)
-        precondition(zerosAfter == target, "wrote \(zerosAfter) zeros, target \(target)")
-        return ConversionReport(
-            input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
-            kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
-            size: kernel.count, zerosBefore: selection.zerosBefore, zerosAfter: zerosAfter, targetZeros: target,
-            method: "magnitude", optimizerSlots: selection.threshold == nil ? 0 : slots.count,
-            passes: selection.passes + 1, seconds: 0, notes: [])
+        try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath)
+        return try File.withOpen(model.weightsFile) { inputFile in
+            try File.withOpen(output.temporaryPath, mode: .readWrite) { outputFile in
+                let open = { (file: File, path: String) in
+                    HDF5Store<T>(try file.root().dataset(path, chunkCacheBytes: cache))
+                }
+                let slotStores = try slots.map { slot in
+                    MagnitudePruner.Slot<T>(source: try open(inputFile, slot.dataset),
+                                            destination: try open(outputFile, slot.dataset))
+                }
+                return try MagnitudePruner.apply(selection, source: try open(inputFile, kernel.dataset),
+                                                 destination: try open(outputFile, kernel.dataset), slots: slotStores,
+                                                 segmentation: segmentation)
+            }
+        }
     }
 
     static func storedBytes(_ type: StoredType) -> Int {

@@ -19,9 +19,9 @@ enum KeyLoops {
         var belowLow: T.Key = 0
         for x in values {
             let key = x.magnitudeKey
-            zeros &-= (key &- 1) >> shift
-            nonFinite &-= (largestFinite &- key) >> shift
-            belowLow &-= (key &- low) >> shift
+            zeros &-= (key &- 1) &>> shift
+            nonFinite &-= (largestFinite &- key) &>> shift
+            belowLow &-= (key &- low) &>> shift
         }
         return Counts(zeros: Int(zeros), nonFinite: Int(nonFinite), belowLow: Int(belowLow))
     }
@@ -37,37 +37,41 @@ enum KeyLoops {
         for x in values {
             let key = x.magnitudeKey
             keys[end] = key
-            end &+= Int(1 &+ (((key &- low) | (high &- key)) >> shift))
+            end &+= Int(1 &+ (((key &- low) | (high &- key)) &>> shift))
         }
         return end
     }
 
     /// Zeroes every value whose key is in (0, cut); existing zeros keep their sign bit. Marks what it zeroed
-    /// when `marking` is not empty.
+    /// when `marking` is not empty. Works on the values' bit patterns (a key has the value's width), so
+    /// zeroing is an AND with a mask.
     /// - Returns: the zeros in `values` afterwards.
     @inline(__always)
     static func prune<T: KernelElement>(_ values: UnsafeMutableBufferPointer<T>, below cut: T.Key,
                                         marking pruned: UnsafeMutableBufferPointer<Bool>) -> Int
     {
+        precondition(MemoryLayout<T>.stride == MemoryLayout<T.Key>.stride, "keys must be as wide as values")
         let shift = T.Key(T.Key.bitWidth - 1)
         let limit = cut &- 1
         var zeros: T.Key = 0
-        if pruned.isEmpty {
-            for i in values.indices {
-                let key = values[i].magnitudeKey
-                let isZero = (key &- 1) >> shift
-                let hit = ((key &- 1) &- limit) >> shift & ~isZero
-                values[i] = hit != 0 ? 0 : values[i]
-                zeros &-= hit | isZero
-            }
-        } else {
-            for i in values.indices {
-                let key = values[i].magnitudeKey
-                let isZero = (key &- 1) >> shift
-                let hit = ((key &- 1) &- limit) >> shift & ~isZero
-                values[i] = hit != 0 ? 0 : values[i]
-                pruned[i] = hit != 0
-                zeros &-= hit | isZero
+        values.withMemoryRebound(to: T.Key.self) { bits in
+            if pruned.isEmpty {
+                for i in bits.indices {
+                    let key = bits[i] & T.Key.max
+                    let isZero = (key &- 1) &>> shift
+                    let hit = ((key &- 1) &- limit) &>> shift & ~isZero
+                    bits[i] &= ~hit
+                    zeros &-= hit | isZero
+                }
+            } else {
+                for i in bits.indices {
+                    let key = bits[i] & T.Key.max
+                    let isZero = (key &- 1) &>> shift
+                    let hit = ((key &- 1) &- limit) &>> shift & ~isZero
+                    bits[i] &= ~hit
+                    pruned[i] = hit != 0
+                    zeros &-= hit | isZero
+                }
             }
         }
         return Int(zeros)

@@ -146,7 +146,7 @@ enum MagnitudeSelector {
     /// last dimension): 2,048 runs of 128 where runs are cheap to read (direct stores), 256 runs of 1,024
     /// through libhdf5. Elements of one run share their row's scale, so the bracket counts the sample as
     /// worth an eighth (short runs) or a sixteenth (long runs) of its size, and spans four standard errors.
-    private static func bracket<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
+    static func bracket<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
                                                   target: Int) throws -> (T.Key, T.Key)
     {
         let cheapRuns = store.allowsConcurrentIO && !(store is HDF5Store<T>)
@@ -225,12 +225,18 @@ enum MagnitudeSelector {
     /// The element that would stand at `index` were `values` sorted ascending; reorders `values`.
     /// Quickselect with median-of-three pivots; sorts the remaining range if it degenerates.
     static func nthSmallest<V: Comparable>(_ values: inout [V], _ index: Int) -> V {
+        values.withUnsafeMutableBufferPointer { nthSmallest($0, index) }
+    }
+
+    static func nthSmallest<V: Comparable>(_ values: UnsafeMutableBufferPointer<V>, _ index: Int) -> V {
+        precondition(values.indices.contains(index), "index outside the values")
         var low = 0
         var high = values.count - 1
         var budget = 2 * (Int.bitWidth - values.count.leadingZeroBitCount) + 8
         while high > low {
             if budget == 0 {
-                values[low...high].sort()
+                var rest = UnsafeMutableBufferPointer(rebasing: values[low...high])
+                rest.sort()
                 return values[index]
             }
             budget -= 1
@@ -242,12 +248,12 @@ enum MagnitudeSelector {
             var i = low
             var j = high
             while i <= j {
-                while values[i] < pivot { i += 1 }
-                while pivot < values[j] { j -= 1 }
+                while values[i] < pivot { i &+= 1 }
+                while pivot < values[j] { j &-= 1 }
                 if i <= j {
                     values.swapAt(i, j)
-                    i += 1
-                    j -= 1
+                    i &+= 1
+                    j &-= 1
                 }
             }
             if index <= j {
