@@ -100,14 +100,17 @@ final class ArchiveContents {
         }
         let config = try KerasModel.parseConfig(String(decoding: configData, as: UTF8.self), file: path)
         var version: String?
-        if let metadata = data[metadataMember],
-           let json = try? JSONValue.parse(String(decoding: metadata, as: UTF8.self))
-        {
-            version = json["keras_version"]?.string
+        if let metadata = data[metadataMember] {
+            do {
+                version = try JSONValue.parse(String(decoding: metadata, as: UTF8.self))["keras_version"]?.string
+            } catch {
+                version = nil  // metadata is informative only; the version stays unknown
+            }
         }
-        result = ArchiveContents(path: path, members: members, memberData: data, config: config,
-                                 kerasVersion: version, weightsFile: weightsURL.path, stagingDirectory: staging)
-        return result!
+        let contents = ArchiveContents(path: path, members: members, memberData: data, config: config,
+                                       kerasVersion: version, weightsFile: weightsURL.path, stagingDirectory: staging)
+        result = contents
+        return contents
     }
 
     /// Writes an archive with the same members in the same order, compression and times, the weights taken

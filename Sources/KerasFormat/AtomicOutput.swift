@@ -26,7 +26,9 @@ public final class AtomicOutput {
                               hint: "create it first or choose another with --output-dir")
         }
         var template = Array("\(parent)/.kprune-XXXXXX.tmp".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
+        let fd = template.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress.map { mkstemps($0, 4) } ?? -1
+        }
         guard fd >= 0 else {
             throw OutputError(path: destination, "cannot write in \(parent): \(String(cString: strerror(errno)))",
                               hint: "choose a writable directory with -o or --output-dir")
@@ -101,7 +103,7 @@ final class PendingFiles: @unchecked Sendable {
 
     func add(_ path: String) {
         lock.lock(); defer { lock.unlock() }
-        let copy = strdup(path)!
+        guard let copy = strdup(path) else { preconditionFailure("out of memory") }
         paths[path] = copy
         if let free = (0..<64).first(where: { slots[$0] == nil }) { slots[free] = copy }
     }

@@ -33,7 +33,12 @@ enum NativeLayout {
     static func snakeCase(_ className: String) -> String {
         var name = className.filter { $0.isLetter || $0.isNumber || $0 == "_" }
         for (pattern, template) in [("(.)([A-Z][a-z]+)", "$1_$2"), ("([a-z])([A-Z])", "$1_$2")] {
-            let regex = try! NSRegularExpression(pattern: pattern)  // constant, valid patterns
+            let regex: NSRegularExpression
+            do {
+                regex = try NSRegularExpression(pattern: pattern)
+            } catch {
+                preconditionFailure("invalid constant pattern \(pattern)")
+            }
             let range = NSRange(name.startIndex..., in: name)
             name = regex.stringByReplacingMatches(in: name, range: range, withTemplate: template)
         }

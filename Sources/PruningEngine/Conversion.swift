@@ -58,9 +58,9 @@ public enum Converter {
     ///
     /// The input is only ever opened for reading. The output is written to a temporary file beside it and
     /// renamed into place once complete; any failure removes it.
-    /// - Parameter progress: called with a fraction of the work done, from the converting thread.
+    /// - Parameter progress: called with the fraction of the work done, after each segment, from any thread.
     /// - Throws: `KerasFormatError`, `PruningError`, `OutputError` or `HDF5Error`, each naming what is wrong.
-    public static func convert(_ request: ConversionRequest, progress: ((Double) -> Void)? = nil) throws
+    public static func convert(_ request: ConversionRequest, progress: (@Sendable (Double) -> Void)? = nil) throws
         -> ConversionReport
     {
         let clock = ContinuousClock.now
@@ -130,7 +130,8 @@ public enum Converter {
 
     private static func run<T: KernelElement>(_ type: T.Type, model: KerasModel, kernel: WeightInfo,
                                               slots: [WeightInfo], target targetZeros: Int, output: AtomicOutput,
-                                              progress: ((Double) -> Void)?) throws -> ConversionReport
+                                              progress report: (@Sendable (Double) -> Void)?) throws
+        -> ConversionReport
     {
         let archive = model.format == .keras3Archive
         // The staged weights of an archive are this run's own copy, rewritten in place.
@@ -139,6 +140,8 @@ public enum Converter {
         let located = try File.withOpen(model.weightsFile) { file in
             try locate(T.self, kernel: kernel, slots: slots, in: file, descriptor: input)
         }
+        // Each segment is read twice: once to select, once to write.
+        let progress = ProgressCounter(total: 2 * located.segmentation.segments.count, report: report)
         let selection: MagnitudeSelection<T>
         let zerosAfter: Int
         if let direct = located.direct {
@@ -153,25 +156,23 @@ public enum Converter {
             let target = store(direct.kernel, destination)
             let slotStores = direct.slots.map { (source: store($0, input), destination: store($0, destination)) }
             selection = try MagnitudeSelector.select(source, segmentation: located.segmentation,
-                                                     target: targetZeros, path: kernel.dataset)
-            progress?(0.5)
+                                                     target: targetZeros, path: kernel.dataset, progress: progress)
             zerosAfter = try MagnitudePruner.apply(
                 selection, source: source, destination: target,
                 slots: slotStores.map { MagnitudePruner.Slot(source: $0.source, destination: $0.destination) },
-                segmentation: located.segmentation)
+                segmentation: located.segmentation, progress: progress)
             try destination.close()
         } else {
             selection = try File.withOpen(model.weightsFile) { file in
                 try MagnitudeSelector.select(HDF5Store<T>(try file.root().dataset(kernel.dataset)),
                                              segmentation: located.segmentation, target: targetZeros,
-                                             path: kernel.dataset)
+                                             path: kernel.dataset, progress: progress)
             }
-            progress?(0.5)
             zerosAfter = try writeThroughLibrary(selection, model: model, kernel: kernel, slots: slots,
-                                                 segmentation: located.segmentation, input: input, output: output)
+                                                 segmentation: located.segmentation, input: input, output: output,
+                                                 progress: progress)
         }
         if archive { try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile) }
-        progress?(1)
         precondition(zerosAfter == targetZeros, "wrote \(zerosAfter) zeros, target \(targetZeros)")
         return ConversionReport(
             input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
@@ -206,7 +207,7 @@ public enum Converter {
     /// The second pass through libhdf5, for kernels or slots that are chunked, filtered or converted.
     private static func writeThroughLibrary<T: KernelElement>(
         _ selection: MagnitudeSelection<T>, model: KerasModel, kernel: WeightInfo, slots: [WeightInfo],
-        segmentation: Segmentation, input: FileDescriptor, output: AtomicOutput
+        segmentation: Segmentation, input: FileDescriptor, output: AtomicOutput, progress: ProgressCounter
     ) throws -> Int {
         let cache = segmentation.chunkCacheBytes
         if model.format == .keras3Archive {
@@ -219,7 +220,7 @@ public enum Converter {
                     return MagnitudePruner.Slot<T>(source: slotStore, destination: slotStore)
                 }
                 return try MagnitudePruner.apply(selection, source: store, destination: store, slots: slotStores,
-                                                 segmentation: segmentation)
+                                                 segmentation: segmentation, progress: progress)
             }
         }
         try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath)
@@ -234,7 +235,7 @@ public enum Converter {
                 }
                 return try MagnitudePruner.apply(selection, source: try open(inputFile, kernel.dataset),
                                                  destination: try open(outputFile, kernel.dataset), slots: slotStores,
-                                                 segmentation: segmentation)
+                                                 segmentation: segmentation, progress: progress)
             }
         }
     }

@@ -108,9 +108,10 @@ final class DirectStore<T: KernelElement>: ElementStore<T> {
 
     override func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
         precondition(buffer.count == range.count)
+        guard let start = buffer.baseAddress else { return }
         var done = 0
         let total = range.count * MemoryLayout<T>.stride
-        let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+        let base = UnsafeMutableRawPointer(start)
         while done < total {
             let got = pread(readDescriptor, base + done, total - done,
                             off_t(byteOffset + range.lowerBound * MemoryLayout<T>.stride + done))
@@ -125,9 +126,10 @@ final class DirectStore<T: KernelElement>: ElementStore<T> {
 
     override func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
         precondition(buffer.count == range.count)
+        guard let start = buffer.baseAddress else { return }
         var done = 0
         let total = range.count * MemoryLayout<T>.stride
-        let base = UnsafeRawPointer(buffer.baseAddress!)
+        let base = UnsafeRawPointer(start)
         while done < total {
             let put = pwrite(writeDescriptor, base + done, total - done,
                              off_t(byteOffset + range.lowerBound * MemoryLayout<T>.stride + done))

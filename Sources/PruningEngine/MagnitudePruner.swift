@@ -12,7 +12,8 @@ enum MagnitudePruner {
     /// - Returns: the zero count of the written kernel.
     static func apply<T: KernelElement>(_ selection: MagnitudeSelection<T>, source: ElementStore<T>,
                                         destination: ElementStore<T>, slots: [Slot<T>], segmentation: Segmentation,
-                                        workers: Int = Workers.available) throws -> Int
+                                        workers: Int = Workers.available, progress: ProgressCounter? = nil) throws
+        -> Int
     {
         let segments = segmentation.segments
         let cut = selection.threshold?.value.magnitudeKey ?? 0
@@ -58,6 +59,7 @@ enum MagnitudePruner {
                         for i in slotValues.indices where pruned[i] { slotValues[i] = 0 }
                         try slot.destination.write(range, from: UnsafeBufferPointer(slotValues))
                     }
+                    progress?.step()
                 }
             }
         }

@@ -45,8 +45,8 @@ enum MagnitudeSelector {
     }
 
     static func select<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation, target: Int,
-                                         path: String, limits: Limits = Limits(), workers: Int = Workers.available)
-        throws -> MagnitudeSelection<T>
+                                         path: String, limits: Limits = Limits(), workers: Int = Workers.available,
+                                         progress: ProgressCounter? = nil) throws -> MagnitudeSelection<T>
     {
         let segments = segmentation.segments
         let inMemory = segmentation.count <= limits.inMemory
@@ -86,6 +86,7 @@ enum MagnitudeSelector {
                         }
                         scan.gathered = start..<ends[worker]
                         scans[index] = scan
+                        progress?.step()
                     }
                 }
             }

@@ -27,6 +27,28 @@ enum Workers {
     }
 }
 
+/// Counts finished segments across workers and reports the fraction of the work done.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0
+    private let total: Int
+    private let report: (@Sendable (Double) -> Void)?
+
+    init(total: Int, report: (@Sendable (Double) -> Void)?) {
+        self.total = max(total, 1)
+        self.report = report
+    }
+
+    func step() {
+        guard let report else { return }
+        let fraction = lock.withLock {
+            done += 1
+            return min(Double(done) / Double(total), 1)
+        }
+        report(fraction)
+    }
+}
+
 /// The first error any worker met.
 final class FirstError: @unchecked Sendable {
     private let lock = NSLock()

@@ -13,9 +13,11 @@ enum Signals {
     }
 }
 
-/// A one-line progress display on standard error, shown only on a terminal and redrawn at most 10 times a second.
-final class ProgressLine {
+/// A one-line progress display on standard error, shown only on a terminal and redrawn at most 10 times a
+/// second. Updates may come from any thread.
+final class ProgressLine: @unchecked Sendable {
     private let enabled: Bool
+    private let lock = NSLock()
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var drawn = false
 
@@ -25,16 +27,21 @@ final class ProgressLine {
 
     func update(_ label: String, _ fraction: Double) {
         guard enabled else { return }
-        let now = ContinuousClock.now
-        guard now - lastDraw >= .milliseconds(100) || fraction >= 1 else { return }
-        lastDraw = now
-        drawn = true
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(Int(fraction * 100))%".utf8))
+        lock.withLock {
+            let now = ContinuousClock.now
+            guard now - lastDraw >= .milliseconds(100) else { return }
+            lastDraw = now
+            drawn = true
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(Int(fraction * 100))%".utf8))
+        }
     }
 
     func clear() {
-        guard enabled, drawn else { return }
-        drawn = false
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        guard enabled else { return }
+        lock.withLock {
+            guard drawn else { return }
+            drawn = false
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
     }
 }
