@@ -199,16 +199,8 @@ public final class Dataset: Node {
     /// - Throws: `HDF5Error` with code `.readFailed` and libhdf5's reason (a truncated file, a failed filter).
     /// The corresponding C function is `H5Dread`.
     public func read<T: HDF5Scalar>(start: [Int], count: [Int], into buffer: UnsafeMutableBufferPointer<T>) throws {
-        let elements = count.reduce(1, *)
-        precondition(buffer.count == elements, "buffer holds \(buffer.count) elements, selection \(elements)")
-        if elements == 0 { return }
-        let fileSpace = try selection(start: start, count: count)
-        defer { H5Sclose(fileSpace) }
-        let memSpace = try memorySpace(elements)
-        defer { H5Sclose(memSpace) }
-        if H5Dread(handle.id, T.memoryKind.nativeType, memSpace, fileSpace, defaultPropertyList,
-                   buffer.baseAddress) < 0 {
-            throw error(.readFailed, "H5Dread")
+        try transfer(start: start, count: count, elements: buffer.count, code: .readFailed, operation: "H5Dread") {
+            H5Dread(handle.id, T.memoryKind.nativeType, $0, $1, defaultPropertyList, buffer.baseAddress)
         }
     }
 
@@ -218,17 +210,24 @@ public final class Dataset: Node {
     /// - Throws: `HDF5Error` with code `.writeFailed` and libhdf5's reason.
     /// The corresponding C function is `H5Dwrite`.
     public func write<T: HDF5Scalar>(start: [Int], count: [Int], from buffer: UnsafeBufferPointer<T>) throws {
-        let elements = count.reduce(1, *)
-        precondition(buffer.count == elements, "buffer holds \(buffer.count) elements, selection \(elements)")
-        if elements == 0 { return }
+        try transfer(start: start, count: count, elements: buffer.count, code: .writeFailed, operation: "H5Dwrite") {
+            H5Dwrite(handle.id, T.memoryKind.nativeType, $0, $1, defaultPropertyList, buffer.baseAddress)
+        }
+    }
+
+    /// Checks the buffer against the block, selects the block, and runs one libhdf5 transfer between the
+    /// memory space and the file space.
+    private func transfer(start: [Int], count: [Int], elements: Int, code: HDF5Error.Code, operation: String,
+                          _ call: (_ memory: hid_t, _ file: hid_t) -> herr_t) throws
+    {
+        let selected = count.reduce(1, *)
+        precondition(elements == selected, "buffer holds \(elements) elements, selection \(selected)")
+        if selected == 0 { return }
         let fileSpace = try selection(start: start, count: count)
         defer { H5Sclose(fileSpace) }
-        let memSpace = try memorySpace(elements)
+        let memSpace = try memorySpace(selected)
         defer { H5Sclose(memSpace) }
-        if H5Dwrite(handle.id, T.memoryKind.nativeType, memSpace, fileSpace, defaultPropertyList,
-                    buffer.baseAddress) < 0 {
-            throw error(.writeFailed, "H5Dwrite")
-        }
+        if call(memSpace, fileSpace) < 0 { throw error(code, operation) }
     }
 
     /// Reads the whole dataset as `T`, in row-major order. For small datasets; stream large ones with

@@ -34,14 +34,10 @@ public class Node {
     /// The names of this object's attributes, in creation order where recorded, else by name.
     /// The corresponding C function is `H5Aiterate2`.
     public func attributeNames() throws -> [String] {
-        final class Names { var list: [String] = [] }
-        let names = Names()
+        let names = NameList()
         var index: hsize_t = 0
-        let status = H5Aiterate2(handle.id, H5_INDEX_NAME, H5_ITER_NATIVE, &index, { _, name, _, context in
-            guard let name, let context else { return -1 }
-            Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
-            return 0
-        }, Unmanaged.passUnretained(names).toOpaque())
+        let status = H5Aiterate2(handle.id, H5_INDEX_NAME, H5_ITER_NATIVE, &index,
+                                 { _, name, _, context in NameList.add(name, to: context) }, names.context)
         if status < 0 { throw error(.readFailed, "H5Aiterate2") }
         return names.list
     }
@@ -56,6 +52,19 @@ public class Node {
         let id = H5Aopen(handle.id, name, defaultPropertyList)
         guard id >= 0 else { throw error(.openFailed, "H5Aopen", object: "\(path)@\(name)") }
         return Attribute(owner: self, name: name, handle: Handle(id, closeName: "H5Aclose", closer: H5Aclose))
+    }
+}
+
+/// Collects the names libhdf5's iteration callbacks hand over; the callbacks reach it through their
+/// context pointer, which stays valid while the caller holds the list.
+final class NameList {
+    var list: [String] = []
+    var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    static func add(_ name: UnsafePointer<CChar>?, to context: UnsafeMutableRawPointer?) -> herr_t {
+        guard let name, let context else { return -1 }
+        Unmanaged<NameList>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
+        return 0
     }
 }
 
@@ -75,14 +84,10 @@ public final class Group: Node {
 
     /// The names of the links in this group, in name order. The corresponding C function is `H5Literate`.
     public func childNames() throws -> [String] {
-        final class Names { var list: [String] = [] }
-        let names = Names()
+        let names = NameList()
         var index: hsize_t = 0
-        let status = H5Literate(handle.id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, context in
-            guard let name, let context else { return -1 }
-            Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
-            return 0
-        }, Unmanaged.passUnretained(names).toOpaque())
+        let status = H5Literate(handle.id, H5_INDEX_NAME, H5_ITER_INC, &index,
+                                { _, name, _, context in NameList.add(name, to: context) }, names.context)
         if status < 0 { throw error(.readFailed, "H5Literate") }
         return names.list
     }

@@ -109,35 +109,42 @@ final class DirectStore<T: KernelElement>: ElementStore<T> {
     override func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
         precondition(buffer.count == range.count)
         guard let start = buffer.baseAddress else { return }
-        var done = 0
-        let total = range.count * MemoryLayout<T>.stride
         let base = UnsafeMutableRawPointer(start)
-        while done < total {
-            let got = pread(readDescriptor, base + done, total - done,
-                            off_t(byteOffset + range.lowerBound * MemoryLayout<T>.stride + done))
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else {
-                throw OutputError(path: readPath, "cannot read the kernel: \(got == 0 ? "unexpected end of file" : FileCopy.lastError())",
+        try transfer(range) { done, remaining, offset in
+            let got = pread(readDescriptor, base + done, remaining, offset)
+            guard got != 0 else {
+                throw OutputError(path: readPath, "cannot read the kernel: unexpected end of file",
                                   hint: "the file may be truncated")
             }
-            done += got
+            return got
+        } failure: {
+            OutputError(path: readPath, "cannot read the kernel: \(FileCopy.lastError())")
         }
     }
 
     override func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
         precondition(buffer.count == range.count)
         guard let start = buffer.baseAddress else { return }
-        var done = 0
-        let total = range.count * MemoryLayout<T>.stride
         let base = UnsafeRawPointer(start)
+        try transfer(range) { done, remaining, offset in
+            pwrite(writeDescriptor, base + done, remaining, offset)
+        } failure: {
+            OutputError(path: writePath, "cannot write: \(FileCopy.lastError())", hint: "is the disk full?")
+        }
+    }
+
+    /// Moves a range's bytes with repeated `pread`/`pwrite` calls until all are done, retrying on `EINTR`.
+    private func transfer(_ range: Range<Int>, _ call: (_ done: Int, _ remaining: Int, _ offset: off_t) throws -> Int,
+                          failure: () -> OutputError) throws
+    {
+        let stride = MemoryLayout<T>.stride
+        let total = range.count * stride
+        var done = 0
         while done < total {
-            let put = pwrite(writeDescriptor, base + done, total - done,
-                             off_t(byteOffset + range.lowerBound * MemoryLayout<T>.stride + done))
-            if put < 0, errno == EINTR { continue }
-            guard put > 0 else {
-                throw OutputError(path: writePath, "cannot write: \(FileCopy.lastError())", hint: "is the disk full?")
-            }
-            done += put
+            let moved = try call(done, total - done, off_t(byteOffset + range.lowerBound * stride + done))
+            if moved < 0, errno == EINTR { continue }
+            guard moved > 0 else { throw failure() }
+            done += moved
         }
     }
 }
