@@ -26,6 +26,12 @@ let package = Package(
             pkgConfig: "hdf5-serial",
             providers: [.apt(["libhdf5-dev"])]
         ),
+        // C interop: OpenBLAS's CBLAS interface, for the fine-tune's matrix products.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
         // Safe Swift layer over libhdf5: owned handles, errors carrying libhdf5's error stack.
         .target(name: "HDF5", dependencies: ["CHDF5"], swiftSettings: strict),
         // Keras file formats: locating layers and weights, reading configs, writing outputs atomically.
@@ -34,8 +40,15 @@ let package = Package(
             dependencies: ["HDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
+        // Calibration data: arrays from .npy, .npz and HDF5 files, read by rows.
+        .target(
+            name: "CalibrationData",
+            dependencies: ["HDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: strict
+        ),
         // The engine: exact-count pruning of a layer's kernel.
-        .target(name: "PruningEngine", dependencies: ["KerasFormat", "HDF5"], swiftSettings: strict),
+        .target(name: "PruningEngine", dependencies: ["KerasFormat", "CalibrationData", "HDF5", "CBLAS"],
+                swiftSettings: strict),
         // The command-line tool.
         .executableTarget(
             name: "kprune",
@@ -50,6 +63,12 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "HDF5", "TestSupport"],
                     swiftSettings: strict),
+        .testTarget(
+            name: "CalibrationDataTests",
+            dependencies: ["CalibrationData", "HDF5", "TestSupport",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "PruningEngineTests", dependencies: ["PruningEngine", "KerasFormat", "HDF5", "TestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "HDF5", "TestSupport"],

@@ -1,0 +1,61 @@
+internal import CBLAS
+
+/// A row-major matrix of float32, the layout of a Dense kernel (fan-in × units) and of a batch of inputs
+/// (samples × features).
+struct Matrix: Sendable, Equatable {
+    var rows: Int
+    var columns: Int
+    var values: [Float]
+
+    init(rows: Int, columns: Int, values: [Float]) {
+        precondition(values.count == rows * columns, "\(values.count) values for \(rows)×\(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+    }
+
+    init(zeros rows: Int, _ columns: Int) {
+        self.init(rows: rows, columns: columns, values: [Float](repeating: 0, count: rows * columns))
+    }
+
+    subscript(row: Int, column: Int) -> Float {
+        get { values[row * columns + column] }
+        set { values[row * columns + column] = newValue }
+    }
+}
+
+/// Matrix products through OpenBLAS.
+enum BLAS {
+    /// OpenBLAS runs on this many threads, set once, so that products (and so fine-tunes) are reproducible
+    /// from run to run on a machine.
+    static let threads: Int = {
+        let count = Int32(Workers.available)
+        openblas_set_num_threads(count)
+        return Int(count)
+    }()
+
+    /// `c = alpha · op(a) · op(b) + beta · c`, with `op` transposing when asked. Shapes are checked.
+    /// The corresponding C function is `cblas_sgemm`.
+    static func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
+                     into c: inout Matrix, alpha: Float = 1, beta: Float = 0)
+    {
+        _ = threads
+        let m = transposeA ? a.columns : a.rows
+        let k = transposeA ? a.rows : a.columns
+        let kb = transposeB ? b.columns : b.rows
+        let n = transposeB ? b.rows : b.columns
+        precondition(k == kb, "inner dimensions \(k) and \(kb) differ")
+        precondition(c.rows == m && c.columns == n, "result is \(c.rows)×\(c.columns), product \(m)×\(n)")
+        if m == 0 || n == 0 { return }
+        a.values.withUnsafeBufferPointer { pa in
+            b.values.withUnsafeBufferPointer { pb in
+                c.values.withUnsafeMutableBufferPointer { pc in
+                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                                transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha,
+                                pa.baseAddress, Int32(a.columns), pb.baseAddress, Int32(b.columns), beta,
+                                pc.baseAddress, Int32(c.columns))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import CalibrationData
+import Foundation
+import TestSupport
+import Testing
+import ZIPFoundation
+
+/// Writes an `.npy` file byte by byte, as numpy lays it out, for the reader to be tested against every
+/// variant the format allows.
+func writeNPY(_ path: String, descr: String, fortran: Bool = false, shape: [Int], data: [UInt8], version: UInt8 = 1) {
+    let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shapeText), }"
+    let prefix = version == 1 ? 10 : 12
+    while (prefix + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [version, 0]
+    let length = header.utf8.count
+    bytes += version == 1 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
+        : [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), 0, 0]
+    bytes += Array(header.utf8) + data
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+}
+
+func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+}
+
+func bigEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+}
+
+@Suite struct NPYTests {
+    let matrix: [Float] = [1, 2, 3, 4, 5, 6]  // 2 × 3, row-major
+
+    @Test func readsFloat32RowsInCOrder() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("h.npy")
+        writeNPY(path, descr: "<f4", shape: [2, 3], data: littleEndian(matrix.map(\.bitPattern)))
+        let array = try ArraySource.open(path)
+        #expect(array.shape == [2, 3])
+        #expect(array.rows == 2 && array.columns == 3)
+        #expect(array.kind == .float)
+        #expect(try array.readAll() == matrix)
+        var second = [Float](repeating: 0, count: 3)
+        try second.withUnsafeMutableBufferPointer { try array.read(rows: 1..<2, into: $0) }
+        #expect(second == [4, 5, 6])
+    }
+
+    @Test func readsFortranOrderAsRows() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("h.npy")
+        let columnMajor: [Float] = [1, 4, 2, 5, 3, 6]
+        writeNPY(path, descr: "<f4", fortran: true, shape: [2, 3], data: littleEndian(columnMajor.map(\.bitPattern)))
+        #expect(try ArraySource.open(path).readAll() == matrix)
+    }
+
+    @Test func convertsEveryElementType() throws {
+        let directory = TemporaryDirectory()
+        let cases: [(String, [UInt8], ElementKind)] = [
+            ("<f8", littleEndian(matrix.map { Double($0).bitPattern }), .float),
+            (">f8", bigEndian(matrix.map { Double($0).bitPattern }), .float),
+            ("<f2", littleEndian(matrix.map { Float16($0).bitPattern }), .float),
+            ("<i8", littleEndian(matrix.map { Int64($0) }), .integer),
+            (">i4", bigEndian(matrix.map { Int32($0) }), .integer),
+            ("<i2", littleEndian(matrix.map { Int16($0) }), .integer),
+            ("|i1", matrix.map { UInt8(Int8($0)) }, .integer),
+            ("|u1", matrix.map { UInt8($0) }, .integer),
+            ("<u4", littleEndian(matrix.map { UInt32($0) }), .integer),
+        ]
+        for (index, (descr, data, kind)) in cases.enumerated() {
+            let path = directory.file("a\(index).npy")
+            writeNPY(path, descr: descr, shape: [2, 3], data: data, version: index % 2 == 0 ? 1 : 2)
+            let array = try ArraySource.open(path)
+            #expect(array.kind == kind, "\(descr)")
+            #expect(try array.readAll() == matrix, "\(descr)")
+        }
+        let labels = directory.file("labels.npy")
+        writeNPY(labels, descr: "|b1", shape: [4], data: [1, 0, 0, 1])
+        let vector = try ArraySource.open(labels)
+        #expect(vector.columns == 1 && vector.kind == .boolean)
+        #expect(try vector.readAll() == [1, 0, 0, 1])
+    }
+
+    @Test func refusesWhatItCannotRead() throws {
+        let directory = TemporaryDirectory()
+        let truncated = directory.file("short.npy")
+        writeNPY(truncated, descr: "<f4", shape: [100, 3], data: littleEndian(matrix.map(\.bitPattern)))
+        let short = try #require(throws: DataError.self) { try ArraySource.open(truncated) }
+        #expect(short.message.contains("shorter"))
+
+        let structured = directory.file("rec.npy")
+        writeNPY(structured, descr: "<c8", shape: [2], data: [UInt8](repeating: 0, count: 16))
+        #expect(throws: DataError.self) { try ArraySource.open(structured) }
+
+        let text = directory.file("text.npy")
+        FileManager.default.createFile(atPath: text, contents: Data("1,2,3\n".utf8))
+        let magic = try #require(throws: DataError.self) { try ArraySource.open(text) }
+        #expect(magic.message.contains("magic"))
+
+        let missing = try #require(throws: DataError.self) { try ArraySource.open(directory.file("none.npy")) }
+        #expect(missing.message.contains("no such file"))
+
+        let scalar = directory.file("scalar.npy")
+        writeNPY(scalar, descr: "<f4", shape: [], data: littleEndian([Float(1).bitPattern]))
+        #expect(throws: DataError.self) { try ArraySource.open(scalar) }
+    }
+}
+
+@Suite struct NPZAndHDF5Tests {
+    @Test(arguments: [false, true])
+    func readsNamedMembersOfAnArchive(_ deflated: Bool) throws {
+        let compression: CompressionMethod = deflated ? .deflate : .none
+        let directory = TemporaryDirectory()
+        let member = directory.file("features.npy")
+        let values: [Float] = [0.5, -1, 2, 8]
+        writeNPY(member, descr: "<f4", shape: [2, 2], data: littleEndian(values.map(\.bitPattern)))
+        let path = directory.file("data.npz")
+        let archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .create)
+        try archive.addEntry(with: "features.npy", relativeTo: directory.url, compressionMethod: compression)
+        try FileManager.default.removeItem(atPath: member)
+
+        let array = try ArraySource.open(path + ":features", stagingDirectory: directory.path)
+        #expect(try array.readAll() == values)
+        #expect(try directory.listing() == ["data.npz"], "the extracted member leaves no file behind")
+        let whole = try #require(throws: DataError.self) { try ArraySource.open(path) }
+        #expect(whole.hint?.contains("features") == true, "the members are listed")
+        #expect(throws: DataError.self) { try ArraySource.open(path + ":labels") }
+    }
+
+    @Test func readsHDF5DatasetsByPath() throws {
+        let fixture = Fixtures.named("keras2/sequential.h5")
+        let array = try ArraySource.open(fixture.path + ":" + (fixture.kernelDataset ?? ""))
+        #expect(array.shape == [16, 4])
+        #expect(try array.readAll().count == 64)
+        #expect(throws: DataError.self) { try ArraySource.open(fixture.path + ":/no/such") }
+        #expect(throws: DataError.self) { try ArraySource.open(fixture.path) }
+    }
+}
