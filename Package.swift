@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "kprune",
             dependencies: [
-                "PruningEngine", "KerasFormat",
+                "PruningEngine", "KerasFormat", "CalibrationData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -13,9 +13,11 @@ public struct ConversionRequest: Sendable {
     public var overwrite: Bool
     /// The output may be the input itself (`--in-place`).
     public var inPlace: Bool
+    /// Calibration data for a fine-tune; nil for data-free magnitude pruning.
+    public var calibration: Calibration?
 
     public init(input: String, output: String, target: ZeroTarget, layer: String? = nil, overwrite: Bool = false,
-                inPlace: Bool = false)
+                inPlace: Bool = false, calibration: Calibration? = nil)
     {
         self.input = input
         self.output = output
@@ -23,6 +25,22 @@ public struct ConversionRequest: Sendable {
         self.layer = layer
         self.overwrite = overwrite
         self.inPlace = inPlace
+        self.calibration = calibration
+    }
+}
+
+/// Calibration data and how to fine-tune with it.
+public struct Calibration: Sendable {
+    /// The final layer's inputs, one row per sample: `h.npy`, `h.npz:name` or `h.h5:/path`.
+    public var features: String
+    /// Class ids, one-hot rows or regression targets, one row per sample.
+    public var labels: String?
+    public var options: FineTuneOptions
+
+    public init(features: String, labels: String? = nil, options: FineTuneOptions = FineTuneOptions()) {
+        self.features = features
+        self.labels = labels
+        self.options = options
     }
 }
 
@@ -44,9 +62,12 @@ public struct ConversionReport: Sendable, Encodable {
     public var passes: Int
     public var seconds: Double
     public var notes: [String]
+    /// Before and after on the held-out calibration samples, when data was given.
+    public var fineTune: FineTuneReport?
 
     enum CodingKeys: String, CodingKey {
         case input, output, format, layer, dtype, size, method, passes, seconds, notes
+        case fineTune = "fine_tune"
         case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", zerosBefore = "zeros_before"
         case zerosAfter = "zeros_after", targetZeros = "target_zeros", optimizerSlots = "optimizer_slots"
     }
@@ -78,7 +99,10 @@ public enum Converter {
         let (slots, slotNote) = model.optimizerSlots(for: layer)
 
         var report: ConversionReport
-        switch kernel.storedType {
+        if let calibration = request.calibration, calibration.options.method != .magnitude {
+            report = try Calibrated.run(model: model, layer: layer, kernel: kernel, slots: slots, target: target,
+                                        calibration: calibration, output: output)
+        } else { switch kernel.storedType {
         case .float(bits: 16), .float(bits: 32):
             report = try run(Float.self, model: model, kernel: kernel, slots: slots, target: target, output: output,
                              progress: progress)
@@ -88,7 +112,7 @@ public enum Converter {
         default:
             throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",
                                hint: "kprune prunes float16, float32 and float64 kernels")
-        }
+        } }
         try output.commit()
         report.input = request.input
         report.output = request.output

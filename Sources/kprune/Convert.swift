@@ -31,6 +31,30 @@ extension Kprune {
         @Option(help: "Layer to prune instead of the final one: a name, or a nested path such as outer/head.")
         var layer: String?
 
+        @Option(help: "Calibration data: the final layer's inputs, one row per sample (h.npy, h.npz:NAME, h.h5:/PATH).")
+        var features: String?
+
+        @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
+        var labels: String?
+
+        @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); magnitude: no training.")
+        var method: MethodArgument?
+
+        @Option(help: "Passes over the calibration data.")
+        var epochs: Int = FineTuneOptions().epochs
+
+        @Option(help: "Samples per step.")
+        var batchSize: Int = FineTuneOptions().batchSize
+
+        @Option(help: "Adam's learning rate.")
+        var learningRate: Double = FineTuneOptions().learningRate
+
+        @Option(help: "Seed for the split and the shuffles: the same seed gives the same output file.")
+        var seed: UInt64 = FineTuneOptions().seed
+
+        @Option(help: "Fraction of the calibration rows held out to measure before and after.")
+        var validationSplit: Double = FineTuneOptions().validationSplit
+
         @Flag(help: "Replace existing output files.")
         var force = false
 
@@ -58,6 +82,18 @@ extension Kprune {
             if inPlace, output != nil || outputDir != nil {
                 throw ValidationError("--in-place writes over the input; it takes no -o or --output-dir")
             }
+            if labels != nil, features == nil { throw ValidationError("--labels goes with --features") }
+            if method == .mask, features == nil {
+                throw ValidationError("--method mask fine-tunes on calibration data: give --features")
+            }
+            guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+            guard learningRate.isFinite, learningRate > 0 else {
+                throw ValidationError("--learning-rate must be a positive number")
+            }
+            guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1 else {
+                throw ValidationError("--validation-split must lie in [0, 1)")
+            }
         }
 
         func run() throws {
@@ -68,8 +104,13 @@ extension Kprune {
             for input in inputs {
                 let destination = inPlace ? input
                     : output ?? Converter.defaultOutputPath(for: input, directory: outputDir)
+                let calibration = features.map {
+                    Calibration(features: $0, labels: labels, options: FineTuneOptions(
+                        method: method?.method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
+                        seed: seed, validationSplit: validationSplit))
+                }
                 let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
-                                                overwrite: force, inPlace: inPlace)
+                                                overwrite: force, inPlace: inPlace, calibration: calibration)
                 do {
                     let report = try Converter.convert(request) { progress.update(input, $0) }
                     progress.clear()
@@ -93,8 +134,28 @@ extension Kprune {
             line += "zeros \(report.zerosBefore) -> \(report.zerosAfter) of \(report.size)"
             line += String(format: " (%.2f%%), %@, %.2fs", 100 * Double(report.zerosAfter) / Double(max(report.size, 1)),
                            report.method, report.seconds)
+            if let tune = report.fineTune {
+                func describe(_ metrics: SplitMetrics) -> String {
+                    var text = String(format: "loss %.4f, agreement %.3f", metrics.loss, metrics.agreement)
+                    if let accuracy = metrics.accuracy { text += String(format: ", accuracy %.3f", accuracy) }
+                    return text
+                }
+                line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
+            }
             for note in report.notes { line += "\n  note: \(note)" }
             return line
+        }
+    }
+}
+
+/// `--method`'s values, as the command line spells them.
+enum MethodArgument: String, ExpressibleByArgument, CaseIterable {
+    case mask, magnitude
+
+    var method: PruningMethod {
+        switch self {
+        case .mask: .mask
+        case .magnitude: .magnitude
         }
     }
 }

@@ -1,3 +1,4 @@
+import CalibrationData
 import Foundation
 import HDF5
 import KerasFormat
@@ -13,6 +14,8 @@ enum ErrorLine {
             return "error: \(file): \(error)"
         case let error as OutputError:
             return "error: \(error.path): \(error)"
+        case let error as DataError:
+            return "error: \(error.source): \(error)"
         case let error as HDF5Error:
             return "error: \(error.file): \(describe(error))"
         default:

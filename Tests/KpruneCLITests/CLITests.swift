@@ -217,11 +217,53 @@ struct Run {
         #expect(try directory.listing() == before, "nothing is left behind")
     }
 
+    @Test func refusesMissingCalibrationDataInOneLine() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let missing = directory.file("h.npy")
+        let run = try Run(["convert", input, "--sparsity", "0.5", "--features", missing])
+        #expect(run.status == 1)
+        #expect(run.stderrLines == ["error: \(missing): no such file \(missing)"])
+        #expect(try directory.listing() == ["sequential.h5"])
+    }
+
     @Test func usageErrorsExitWith64() throws {
+        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--labels", "y.npy"]).status == 64)
+        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--method", "mask"]).status == 64)
+        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--method", "l2"]).status == 64)
+        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--validation-split", "1"])
+            .status == 64)
+        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--epochs", "0"]).status == 64)
         #expect(try Run(["convert", "m.h5"]).status == 64)
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--zeros", "3"]).status == 64)
         #expect(try Run(["convert", "a.h5", "b.h5", "--sparsity", "0.5", "-o", "x.h5"]).status == 64)
         #expect(try Run(["convert", "a.h5", "--sparsity", "0.5", "--in-place", "-o", "x.h5"]).status == 64)
+    }
+}
+
+@Suite struct FineTuneCommandTests {
+    @Test func reportsBeforeAndAfterOnTheHeldOutRows() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        var values: [Float] = []
+        for row in 0..<120 { for column in 0..<16 { values.append(Float((row * 7 + column * 3) % 11) / 5 - 1) } }
+        writeNPY(directory.file("h.npy"), rows: 120, columns: 16, values: values)
+        let run = try Run(["convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
+                           "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["zeros_after"] as? Int == 48)
+        #expect(object["method"] as? String == "mask")
+        let tune = try #require(object["fine_tune"] as? [String: Any])
+        #expect(tune["held_out_samples"] as? Int == 12)
+        #expect(tune["train_samples"] as? Int == 108)
+        for side in ["before", "after"] {
+            let metrics = try #require(tune[side] as? [String: Any])
+            #expect(metrics["loss"] is Double && metrics["agreement"] is Double)
+        }
+        let text = try Run(["convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
+                            "--force"])
+        #expect(text.stdout.contains("held out (12 samples): before loss"))
     }
 }
 

@@ -93,3 +93,32 @@ public final class TemporaryDirectory: @unchecked Sendable {
 public func contents(_ path: String) -> Data {
     FileManager.default.contents(atPath: path) ?? Data()
 }
+
+/// Writes an `.npy` file byte by byte, as numpy lays it out, for the reader to be tested against every
+/// variant the format allows.
+public func writeNPY(_ path: String, descr: String, fortran: Bool = false, shape: [Int], data: [UInt8], version: UInt8 = 1) {
+    let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shapeText), }"
+    let prefix = version == 1 ? 10 : 12
+    while (prefix + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [version, 0]
+    let length = header.utf8.count
+    bytes += version == 1 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
+        : [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), 0, 0]
+    bytes += Array(header.utf8) + data
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+}
+
+public func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+}
+
+public func bigEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+}
+
+/// Writes a float32 matrix as `.npy`.
+public func writeNPY(_ path: String, rows: Int, columns: Int, values: [Float]) {
+    writeNPY(path, descr: "<f4", shape: columns == 1 ? [rows] : [rows, columns], data: littleEndian(values.map(\.bitPattern)))
+}

@@ -1,0 +1,78 @@
+import CalibrationData
+import Foundation
+import HDF5
+import KerasFormat
+
+/// The conversion with calibration data: the kernel and bias are read whole, fine-tuned to the exact count,
+/// and written back through libhdf5 (which converts to the stored type), with the kernel's optimizer slots
+/// zeroed where the kernel newly became zero.
+enum Calibrated {
+    static func run(model: KerasModel, layer: LayerInfo, kernel: WeightInfo, slots: [WeightInfo], target: Int,
+                    calibration: Calibration, output: AtomicOutput) throws -> ConversionReport
+    {
+        guard kernel.shape.count == 2 else {
+            throw PruningError(.unsupportedType,
+                               "fine-tuning needs a Dense kernel (2 dimensions); \(kernel.dataset) has \(kernel.shape.count)",
+                               hint: "use --method magnitude for this layer")
+        }
+        guard case .float(let bits) = kernel.storedType else {
+            throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)")
+        }
+        guard let activation = Activation(keras: layer.activation) else {
+            throw PruningError(.unsupportedType,
+                               "the layer's activation '\(layer.activation ?? "?")' has no loss kprune can follow",
+                               hint: "use --method magnitude, or a layer with softmax, sigmoid, linear, relu or tanh")
+        }
+        let bias = layer.bias
+        let (original, originalBias) = try File.withOpen(model.weightsFile) { file in
+            let root = try file.root()
+            let values = try root.dataset(kernel.dataset).readAll(as: Float.self)
+            let biasValues = try bias.map { try root.dataset($0.dataset).readAll(as: Float.self) }
+            return (Matrix(rows: kernel.shape[0], columns: kernel.shape[1], values: values),
+                    biasValues ?? [Float](repeating: 0, count: kernel.shape[1]))
+        }
+        if original.values.contains(where: { !$0.isFinite }) {
+            throw PruningError(.nonFinite, "the kernel \(kernel.dataset) holds NaN or infinite values",
+                               hint: "the model's weights are broken; retrain or restore them")
+        }
+        let directory = (output.destination as NSString).deletingLastPathComponent
+        let staging = directory.isEmpty ? "." : directory
+        let features = try ArraySource.open(calibration.features, stagingDirectory: staging)
+        let labels = try calibration.labels.map { try ArraySource.open($0, stagingDirectory: staging) }
+        let options = calibration.options
+        let data = try CalibrationSet.load(features: features, labels: labels, kernel: original, bias: originalBias,
+                                           activation: activation, validationSplit: options.validationSplit,
+                                           seed: options.seed)
+        let tuner = FineTuner(data: data, activation: activation, options: options, storedBits: bits)
+        var result = tuner.run(kernel: original, bias: originalBias, target: target)
+        if bias == nil { result.bias = originalBias }
+
+        // Write: the archive's staged weights in place, or a full copy opened through libhdf5.
+        if model.format != .keras3Archive { try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath) }
+        let written = model.format == .keras3Archive ? model.weightsFile : output.temporaryPath
+        let zeros = try File.withOpen(written, mode: .readWrite) { file in
+            let root = try file.root()
+            let kernelDataset = try root.dataset(kernel.dataset)
+            try kernelDataset.writeAll(result.kernel.values)
+            if let bias { try root.dataset(bias.dataset).writeAll(result.bias) }
+            for slot in slots {
+                let dataset = try root.dataset(slot.dataset)
+                var values = try dataset.readAll(as: Float.self)
+                for i in values.indices where result.kernel.values[i] == 0 && original.values[i] != 0 { values[i] = 0 }
+                try dataset.writeAll(values)
+            }
+            // What was stored, counted back: the count is exact on disk, not only in memory.
+            return try kernelDataset.readAll(as: Float.self).filter { $0 == 0 }.count
+        }
+        precondition(zeros == target, "stored \(zeros) zeros, target \(target)")
+        if model.format == .keras3Archive {
+            try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile)
+        }
+        return ConversionReport(
+            input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
+            kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
+            size: kernel.count, zerosBefore: original.values.filter { $0 == 0 }.count, zerosAfter: zeros,
+            targetZeros: target, method: options.method.rawValue, optimizerSlots: slots.count, passes: 1, seconds: 0,
+            notes: [], fineTune: result.report)
+    }
+}

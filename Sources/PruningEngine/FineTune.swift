@@ -1,0 +1,200 @@
+public import CalibrationData
+import Foundation
+
+/// How the layer reaches its zero count.
+public enum PruningMethod: String, Sendable, CaseIterable, Encodable {
+    /// Gradual magnitude pruning with regrowth, then a fine-tune of the kept weights.
+    case mask
+    /// Exact magnitude pruning, no training.
+    case magnitude
+}
+
+/// The fine-tune's knobs.
+public struct FineTuneOptions: Sendable {
+    public var method: PruningMethod
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: Double
+    public var seed: UInt64
+    /// The fraction of the samples held out to measure before and after.
+    public var validationSplit: Double
+
+    public init(method: PruningMethod = .mask, epochs: Int = 100, batchSize: Int = 64, learningRate: Double = 5e-3,
+                seed: UInt64 = 0, validationSplit: Double = 0.1)
+    {
+        self.method = method
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.seed = seed
+        self.validationSplit = validationSplit
+    }
+}
+
+/// How well a kernel does on the held-out samples.
+public struct SplitMetrics: Sendable, Encodable, Equatable {
+    /// The objective: distillation from the original layer, plus the labels when given.
+    public var loss: Double
+    /// The share of samples whose top output matches the original layer's.
+    public var agreement: Double
+    /// The share of samples whose top output matches the label, when labels are given.
+    public var accuracy: Double?
+}
+
+/// What a fine-tune did.
+public struct FineTuneReport: Sendable, Encodable, Equatable {
+    public var before: SplitMetrics
+    public var after: SplitMetrics
+    public var trainSamples: Int
+    public var heldOutSamples: Int
+    public var steps: Int
+
+    enum CodingKeys: String, CodingKey {
+        case before, after, steps
+        case trainSamples = "train_samples", heldOutSamples = "held_out_samples"
+    }
+}
+
+/// The calibration samples, checked against the layer and split into training and held-out rows.
+struct CalibrationSet {
+    let train: Matrix
+    let heldOut: Matrix
+    /// Training targets: the original layer's outputs, averaged with the labels when given.
+    let trainTargets: Matrix
+    let heldOutTargets: Matrix
+    /// The original layer's outputs on the held-out rows, for agreement.
+    let heldOutTeacher: Matrix
+    /// Class ids of the held-out rows, when labels are given and the layer classifies.
+    let heldOutClasses: [Int]?
+
+    /// Reads features (and labels) and builds targets from the original kernel and bias.
+    static func load(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float],
+                     activation: Activation, validationSplit: Double, seed: UInt64) throws -> CalibrationSet
+    {
+        let units = kernel.columns
+        guard features.columns == kernel.rows else {
+            throw DataError(features.name,
+                            "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
+                            hint: "give the final layer's inputs, one row per sample")
+        }
+        guard features.rows >= 2 else { throw DataError(features.name, "at least two samples are needed") }
+        let x = Matrix(rows: features.rows, columns: features.columns, values: try features.readAll())
+        if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(features.name, "features hold NaN or infinity (row \(bad / x.columns))",
+                            hint: "clean the calibration data")
+        }
+        var teacher = Matrix(zeros: x.rows, units)
+        forward(x, kernel, bias, activation, into: &teacher)
+
+        var targets = teacher
+        var classes: [Int]? = nil
+        if let labels {
+            let y = try labelRows(labels, samples: x.rows, units: units, activation: activation)
+            for i in targets.values.indices { targets.values[i] = 0.5 * teacher.values[i] + 0.5 * y.matrix.values[i] }
+            classes = y.classes
+        }
+
+        var random = SplitMix64(seed: seed)
+        var order = Array(0..<x.rows)
+        random.shuffle(&order)
+        var heldCount = Int((validationSplit * Double(x.rows)).rounded())
+        if validationSplit > 0 { heldCount = min(max(heldCount, 1), x.rows - 1) }
+        let held = Array(order.prefix(heldCount)).sorted()
+        let train = Array(order.dropFirst(heldCount)).sorted()
+        return CalibrationSet(train: x.rows(train), heldOut: x.rows(held), trainTargets: targets.rows(train),
+                              heldOutTargets: targets.rows(held), heldOutTeacher: teacher.rows(held),
+                              heldOutClasses: classes.map { c in held.map { c[$0] } })
+    }
+
+    /// Labels as target rows: class ids become one-hot rows; rows of the layer's width are taken as they are.
+    private static func labelRows(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws
+        -> (matrix: Matrix, classes: [Int]?)
+    {
+        guard labels.rows == samples else {
+            throw DataError(labels.name, "\(labels.rows) labels for \(samples) samples",
+                            hint: "give one label per feature row")
+        }
+        let values = try labels.readAll()
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(labels.name, "labels hold NaN or infinity (row \(bad / max(labels.columns, 1)))")
+        }
+        let classifies = activation == .softmax || activation == .sigmoid
+        if labels.columns == 1, units > 1, classifies {
+            var matrix = Matrix(zeros: samples, units)
+            var classes: [Int] = []
+            for (row, value) in values.enumerated() {
+                guard value == value.rounded(), value >= 0, Int(value) < units else {
+                    throw DataError(labels.name, "label \(value) in row \(row) is not a class id in 0..<\(units)")
+                }
+                matrix[row, Int(value)] = 1
+                classes.append(Int(value))
+            }
+            return (matrix, classes)
+        }
+        guard labels.columns == units else {
+            throw DataError(labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
+                            hint: "give class ids, one-hot rows or one target per output")
+        }
+        let matrix = Matrix(rows: samples, columns: units, values: values)
+        guard classifies else { return (matrix, nil) }
+        if units == 1 {
+            guard values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                throw DataError(labels.name, "sigmoid labels must lie in [0, 1]")
+            }
+            return (matrix, values.map { $0 >= 0.5 ? 1 : 0 })
+        }
+        return (matrix, (0..<samples).map { matrix.argmax(row: $0) })
+    }
+}
+
+/// Outputs of the layer: `activation(x · kernel + bias)`.
+func forward(_ x: Matrix, _ kernel: Matrix, _ bias: [Float], _ activation: Activation, into output: inout Matrix,
+             preActivations: UnsafeMutablePointer<Matrix>? = nil)
+{
+    BLAS.gemm(x, kernel, into: &output)
+    for row in 0..<output.rows {
+        for j in 0..<output.columns { output[row, j] += bias[j] }
+    }
+    preActivations?.pointee = output
+    activation.apply(&output)
+}
+
+extension Matrix {
+    /// The given rows, in the given order.
+    func rows(_ indices: [Int]) -> Matrix {
+        var values: [Float] = []
+        values.reserveCapacity(indices.count * columns)
+        for row in indices { values += self.values[(row * columns)..<((row + 1) * columns)] }
+        return Matrix(rows: indices.count, columns: columns, values: values)
+    }
+
+    /// The column of the row's largest value, lowest column on ties.
+    func argmax(row: Int) -> Int {
+        var best = 0
+        for j in 1..<max(columns, 1) where self[row, j] > self[row, best] { best = j }
+        return best
+    }
+}
+
+/// A small seeded generator (SplitMix64), so that shuffles and splits repeat exactly for a seed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Fisher-Yates with this generator (the standard library's shuffle may change between releases).
+    mutating func shuffle<Element>(_ values: inout [Element]) {
+        guard values.count > 1 else { return }
+        for i in stride(from: values.count - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            values.swapAt(i, j)
+        }
+    }
+}

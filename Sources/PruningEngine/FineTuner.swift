@@ -1,0 +1,212 @@
+import Foundation
+
+/// Fine-tunes a Dense layer's kernel and bias to an exact zero count on calibration data.
+struct FineTuner {
+    let data: CalibrationSet
+    let activation: Activation
+    let options: FineTuneOptions
+    /// Width of the stored kernel elements: kept weights must stay non-zero once stored.
+    let storedBits: Int
+
+    struct Result {
+        var kernel: Matrix
+        var bias: [Float]
+        var report: FineTuneReport
+    }
+
+    /// Each input's root-mean-square over the training rows: a weight matters in proportion to its
+    /// magnitude times the scale of the input it multiplies.
+    var inputScales: [Float] {
+        let x = data.train
+        var sums = [Float](repeating: 0, count: x.columns)
+        for row in 0..<x.rows {
+            for i in 0..<x.columns { sums[i] += x[row, i] * x[row, i] }
+        }
+        return sums.map { ($0 / Float(max(x.rows, 1))).squareRoot() }
+    }
+
+    /// The positions to keep: the `keep` largest scores `|w_ij| · scale_i`, lower index first on ties.
+    func keepMask(_ kernel: Matrix, keep: Int, scales: [Float]) -> [Bool] {
+        var scores = kernel.values
+        for i in 0..<kernel.rows {
+            for j in 0..<kernel.columns { scores[i * kernel.columns + j] = abs(kernel[i, j]) * scales[i] }
+        }
+        return Self.keepMask(scores, keep: keep)
+    }
+
+    /// Runs the chosen method from `kernel` and `bias` to exactly `target` zeros in the kernel.
+    func run(kernel: Matrix, bias: [Float], target: Int) -> Result {
+        let before = metrics(kernel, bias)
+        var (trained, trainedBias, steps): (Matrix, [Float], Int)
+        switch options.method {
+        case .mask:
+            (trained, trainedBias, steps) = gradualMask(kernel: kernel, bias: bias, target: target)
+        case .magnitude:
+            let keep = Self.keepMask(kernel.values, keep: kernel.values.count - target)
+            trained = kernel
+            for i in trained.values.indices where !keep[i] { trained.values[i] = 0 }
+            trainedBias = bias
+            steps = 0
+        }
+        let report = FineTuneReport(before: before, after: metrics(trained, trainedBias),
+                                    trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows, steps: steps)
+        return Result(kernel: trained, bias: trainedBias, report: report)
+    }
+
+    // MARK: Mask
+
+    /// Gradual magnitude pruning on TF-MOT's cubic schedule. Pruned weights are reset to zero at each mask
+    /// update but keep receiving gradients, so a pruned weight the gradient keeps pushing grows back into the
+    /// top scores at a later update.
+    /// The schedule runs over the first 70% of the steps from the kernel's own zero fraction (so a kernel
+    /// with too many zeros regrows along the way); then the exact mask is fixed and the kept weights and
+    /// the bias are fine-tuned alone.
+    private func gradualMask(kernel: Matrix, bias: [Float], target: Int) -> (Matrix, [Float], Int) {
+        let n = kernel.values.count
+        let keepTarget = n - target
+        let batches = max(1, (data.train.rows + options.batchSize - 1) / options.batchSize)
+        let steps = max(1, options.epochs * batches)
+        let pruneEnd = max(1, Int(Double(steps) * 0.7))
+        let frequency = max(1, pruneEnd / 50)
+        let initial = Double(kernel.values.filter { $0 == 0 }.count) / Double(max(n, 1))
+        let final = Double(target) / Double(max(n, 1))
+
+        var weights = kernel
+        var bias = bias
+        let scales = inputScales
+        var mask = Self.keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
+        var optimizer = Adam(count: n + bias.count, learningRate: Float(options.learningRate))
+        var random = SplitMix64(seed: options.seed &+ 1)
+        var order = Array(0..<data.train.rows)
+        var fixed = false
+        var step = 0
+        for _ in 0..<options.epochs {
+            random.shuffle(&order)
+            for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
+                if !fixed, step >= pruneEnd {
+                    mask = keepMask(weights, keep: keepTarget, scales: scales)
+                    for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+                    fixed = true
+                } else if !fixed, step % frequency == 0 {
+                    let progress = Double(step) / Double(pruneEnd)
+                    let sparsity = final + (initial - final) * pow(1 - progress, 3)
+                    mask = keepMask(weights, keep: n - Int((sparsity * Double(n)).rounded()), scales: scales)
+                    for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+                }
+                let rows = Array(order[batchStart..<min(batchStart + options.batchSize, order.count)])
+                var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
+                if fixed {
+                    for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
+                }
+                optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
+                step += 1
+            }
+        }
+        if !fixed { mask = keepMask(weights, keep: keepTarget, scales: scales) }
+        for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+        keepNonZero(&weights, mask: mask, shadow: weights)
+        return (weights, bias, step)
+    }
+
+    // MARK: Gradient and metrics
+
+    /// The loss gradient on the given training rows, for the masked kernel and the bias.
+    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool], rows: [Int]) -> (Matrix, [Float]) {
+        var masked = kernel
+        for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
+        let x = data.train.rows(rows)
+        let targets = data.trainTargets.rows(rows)
+        var outputs = Matrix(zeros: x.rows, kernel.columns)
+        var pre = Matrix(zeros: x.rows, kernel.columns)
+        forward(x, masked, bias, activation, into: &outputs, preActivations: &pre)
+        var delta: Matrix? = Matrix(zeros: x.rows, kernel.columns)
+        _ = activation.loss(outputs: outputs, preActivations: pre, targets: targets, gradient: &delta)
+        let dz = delta ?? Matrix(zeros: x.rows, kernel.columns)
+        var gradKernel = Matrix(zeros: kernel.rows, kernel.columns)
+        BLAS.gemm(x, transposeA: true, dz, into: &gradKernel)
+        var gradBias = [Float](repeating: 0, count: bias.count)
+        for row in 0..<dz.rows {
+            for j in 0..<dz.columns { gradBias[j] += dz[row, j] }
+        }
+        return (gradKernel, gradBias)
+    }
+
+    /// Loss, agreement with the original layer and accuracy on the held-out rows.
+    func metrics(_ kernel: Matrix, _ bias: [Float]) -> SplitMetrics {
+        let x = data.heldOut
+        guard x.rows > 0 else { return SplitMetrics(loss: 0, agreement: 1, accuracy: nil) }
+        var outputs = Matrix(zeros: x.rows, kernel.columns)
+        var pre = Matrix(zeros: x.rows, kernel.columns)
+        forward(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+        var none: Matrix? = nil
+        let loss = activation.loss(outputs: outputs, preActivations: pre, targets: data.heldOutTargets, gradient: &none)
+        var agree = 0
+        var correct = 0
+        for row in 0..<x.rows {
+            let predicted = decision(outputs, row)
+            if predicted == decision(data.heldOutTeacher, row) { agree += 1 }
+            if let classes = data.heldOutClasses, predicted == classes[row] { correct += 1 }
+        }
+        return SplitMetrics(loss: loss, agreement: Double(agree) / Double(x.rows),
+                            accuracy: data.heldOutClasses.map { _ in Double(correct) / Double(x.rows) })
+    }
+
+    /// The decision a row's outputs make: the top output, or for one sigmoid unit, whether it exceeds 0.5.
+    private func decision(_ outputs: Matrix, _ row: Int) -> Int {
+        if outputs.columns == 1, activation == .sigmoid { return outputs[row, 0] >= 0.5 ? 1 : 0 }
+        return outputs.argmax(row: row)
+    }
+
+    // MARK: Exact count
+
+    /// The positions to keep: the `keep` largest magnitudes, lower index first on ties.
+    static func keepMask(_ values: [Float], keep: Int) -> [Bool] {
+        var mask = [Bool](repeating: false, count: values.count)
+        guard keep > 0 else { return mask }
+        let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
+        for index in order.prefix(keep) { mask[index] = true }
+        return mask
+    }
+
+    /// Kept weights that would be stored as zero become the smallest normal value of the stored type, with
+    /// the sign of their shadow, so the stored kernel holds exactly the target count.
+    private func keepNonZero(_ kernel: inout Matrix, mask: [Bool], shadow: Matrix) {
+        let smallest: Float = storedBits == 16 ? Float(Float16.leastNormalMagnitude) : Float.leastNormalMagnitude
+        for i in kernel.values.indices where mask[i] {
+            let value = kernel.values[i]
+            let stored = storedBits == 16 ? Float(Float16(value)) : value
+            if stored == 0 || abs(value) < smallest {
+                kernel.values[i] = shadow.values[i].sign == .minus ? -smallest : smallest
+            }
+        }
+    }
+}
+
+/// Adam over one flat parameter vector (kernel then bias).
+struct Adam {
+    var m: [Float]
+    var v: [Float]
+    var t: Float = 0
+    let learningRate: Float
+    let beta1: Float = 0.9
+    let beta2: Float = 0.999
+    let epsilon: Float = 1e-7
+
+    init(count: Int, learningRate: Float) {
+        m = [Float](repeating: 0, count: count)
+        v = [Float](repeating: 0, count: count)
+        self.learningRate = learningRate
+    }
+
+    mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float]) {
+        t += 1
+        let scale = learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t))
+        func update(_ index: Int, _ value: inout Float, _ gradient: Float) {
+            m[index] = beta1 * m[index] + (1 - beta1) * gradient
+            v[index] = beta2 * v[index] + (1 - beta2) * gradient * gradient
+            value -= scale * m[index] / (v[index].squareRoot() + epsilon)
+        }
+        for i in kernel.indices { update(i, &kernel[i], gradKernel[i]) }
+        for j in bias.indices { update(kernel.count + j, &bias[j], gradBias[j]) }
+    }
+}

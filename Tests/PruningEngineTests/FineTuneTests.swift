@@ -1,0 +1,152 @@
+import CalibrationData
+import Foundation
+import HDF5
+import KerasFormat
+@testable import PruningEngine
+import TestSupport
+import Testing
+
+/// Fine-tunes with calibration data made here: seeded random inputs for the fixture's final layer.
+@Suite struct FineTuneTests {
+    /// Fixtures whose final layer is a Dense kernel with an activation kprune fine-tunes through.
+    static let denseFixtures = Fixtures.convertible.filter { fixture in
+        guard (fixture.kernelShape?.count ?? 0) == 2, !fixture.file.contains("einsum") else { return false }
+        guard let model = try? KerasModel.open(fixture.path),
+              let layer = try? model.targetLayer(named: fixture.needsLayer == true ? fixture.layerArgument : nil)
+        else { return false }
+        return Activation(keras: layer.activation) != nil
+    }
+
+    func features(_ directory: TemporaryDirectory, rows: Int, columns: Int, seed: UInt64) -> String {
+        var random = SplitMix64(seed: seed)
+        let values = (0..<(rows * columns)).map { _ in Float(random.next() % 2000) / 1000 - 1 }
+        let path = directory.file("h-\(seed).npy")
+        writeNPY(path, rows: rows, columns: columns, values: values)
+        return path
+    }
+
+    func convert(_ fixture: Fixture, _ directory: TemporaryDirectory, sparsity: Double, features: String,
+                 labels: String? = nil, seed: UInt64 = 0, output: String? = nil) throws -> ConversionReport
+    {
+        let extensionName = fixture.file.hasSuffix(".keras") ? "keras" : "h5"
+        return try Converter.convert(ConversionRequest(
+            input: fixture.path, output: output ?? directory.file("out-\(sparsity)-\(seed).\(extensionName)"),
+            target: .sparsity(sparsity), layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
+            calibration: Calibration(features: features, labels: labels,
+                                     options: FineTuneOptions(epochs: 20, seed: seed))))
+    }
+
+    @Test(arguments: denseFixtures, [0.5, 0.95])
+    func reachesTheExactCountOnDisk(_ fixture: Fixture, _ sparsity: Double) throws {
+        let directory = TemporaryDirectory()
+        let fanIn = try #require(fixture.kernelShape?.first)
+        let h = features(directory, rows: 200, columns: fanIn, seed: 1)
+        let report = try convert(fixture, directory, sparsity: sparsity, features: h)
+        let target = try ZeroTarget.sparsity(sparsity).count(forSize: report.size)
+        #expect(report.zerosAfter == target)
+        #expect(report.method == "mask")
+        let tune = try #require(report.fineTune)
+        #expect(tune.trainSamples + tune.heldOutSamples == 200)
+        #expect(tune.heldOutSamples == 20)
+        // Counted again from the file itself.
+        let model = try KerasModel.open(report.output)
+        let stored = try File.withOpen(model.weightsFile) {
+            try $0.root().dataset(report.kernelDataset).readAll(as: Float.self)
+        }
+        #expect(stored.filter { $0 == 0 }.count == target)
+    }
+
+    @Test func regrowsAKernelWithTooManyZeros() throws {
+        let fixture = Fixtures.named("keras2/sequential.h5")
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(fixture.path)
+        let kernelPath = try #require(fixture.kernelDataset)
+        try File.withOpen(input, mode: .readWrite) { file in
+            let dataset = try file.root().dataset(kernelPath)
+            var values = try dataset.readAll(as: Float.self)
+            for i in values.indices where i % 10 != 0 { values[i] = 0 }  // 57 of 64 zero
+            try dataset.writeAll(values)
+        }
+        let h = features(directory, rows: 300, columns: 16, seed: 2)
+        let report = try Converter.convert(ConversionRequest(
+            input: input, output: directory.file("out.h5"), target: .sparsity(0.5),
+            calibration: Calibration(features: h, options: FineTuneOptions(epochs: 30))))
+        #expect(report.zerosBefore == 57)
+        #expect(report.zerosAfter == 32)
+    }
+
+    @Test func sameSeedSameBytes() throws {
+        let fixture = Fixtures.named("keras3/nested.keras")
+        let directory = TemporaryDirectory()
+        let h = features(directory, rows: 150, columns: try #require(fixture.kernelShape?.first), seed: 3)
+        _ = try convert(fixture, directory, sparsity: 0.8, features: h, seed: 7, output: directory.file("a.keras"))
+        _ = try convert(fixture, directory, sparsity: 0.8, features: h, seed: 7, output: directory.file("b.keras"))
+        _ = try convert(fixture, directory, sparsity: 0.8, features: h, seed: 8, output: directory.file("c.keras"))
+        #expect(contents(directory.file("a.keras")) == contents(directory.file("b.keras")))
+        #expect(contents(directory.file("a.keras")) != contents(directory.file("c.keras")))
+    }
+
+    /// With inputs of very different scales, ranking by |w| alone prunes the weights that matter; the mask
+    /// method ranks by |w| times the input's scale, and fine-tunes, so it keeps the layer's decisions better.
+    @Test func beatsMagnitudePruningWhenInputScalesDiffer() throws {
+        var random = SplitMix64(seed: 5)
+        func uniform() -> Float { Float(random.next() % 2000) / 1000 - 1 }
+        let (inputs, units, rows) = (12, 3, 600)
+        var kernel = Matrix(rows: inputs, columns: units, values: (0..<(inputs * units)).map { _ in uniform() })
+        var x = Matrix(rows: rows, columns: inputs, values: (0..<(rows * inputs)).map { _ in uniform() })
+        for i in 0..<4 {  // four inputs 50 times larger, with weights 50 times smaller
+            for j in 0..<units { kernel[i, j] /= 50 }
+            for r in 0..<rows { x[r, i] *= 50 }
+        }
+        let bias = [Float](repeating: 0, count: units)
+        let directory = TemporaryDirectory()
+        writeNPY(directory.file("x.npy"), rows: rows, columns: inputs, values: x.values)
+        let data = try CalibrationSet.load(features: ArraySource.open(directory.file("x.npy")), labels: nil,
+                                           kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
+                                           seed: 0)
+        let target = 24  // of 36
+        let mask = FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32)
+            .run(kernel: kernel, bias: bias, target: target)
+        let magnitude = FineTuner(data: data, activation: .softmax, options: FineTuneOptions(method: .magnitude),
+                                  storedBits: 32).run(kernel: kernel, bias: bias, target: target)
+        #expect(mask.kernel.values.filter { $0 == 0 }.count == target)
+        #expect(magnitude.kernel.values.filter { $0 == 0 }.count == target)
+        #expect(mask.report.after.agreement > magnitude.report.after.agreement)
+        #expect(mask.report.after.loss < magnitude.report.after.loss)
+    }
+
+    @Test func refusesDataThatDoesNotFit() throws {
+        let fixture = Fixtures.named("keras2/sequential.h5")
+        let directory = TemporaryDirectory()
+        let wrongWidth = features(directory, rows: 50, columns: 15, seed: 4)
+        let width = try #require(throws: DataError.self) {
+            try convert(fixture, directory, sparsity: 0.5, features: wrongWidth)
+        }
+        #expect(width.message.contains("15 columns"))
+
+        var values = [Float](repeating: 0.5, count: 50 * 16)
+        values[17] = .nan
+        writeNPY(directory.file("nan.npy"), rows: 50, columns: 16, values: values)
+        let nan = try #require(throws: DataError.self) {
+            try convert(fixture, directory, sparsity: 0.5, features: directory.file("nan.npy"))
+        }
+        #expect(nan.message.contains("NaN"))
+
+        let h = features(directory, rows: 50, columns: 16, seed: 5)
+        writeNPY(directory.file("few.npy"), rows: 49, columns: 1, values: [Float](repeating: 1, count: 49))
+        #expect(throws: DataError.self) {
+            try convert(fixture, directory, sparsity: 0.5, features: h, labels: directory.file("few.npy"))
+        }
+        writeNPY(directory.file("range.npy"), rows: 50, columns: 1, values: [Float](repeating: 9, count: 50))
+        let range = try #require(throws: DataError.self) {
+            try convert(fixture, directory, sparsity: 0.5, features: h, labels: directory.file("range.npy"))
+        }
+        #expect(range.message.contains("class id") || range.message.contains("columns"))
+
+        let conv = Fixtures.named("keras2/conv.h5")
+        #expect(throws: PruningError.self) {
+            try convert(conv, directory, sparsity: 0.5, features: h)
+        }
+        #expect(try directory.listing().allSatisfy { $0.hasSuffix(".npy") }, "no output left behind")
+    }
+}
