@@ -5,6 +5,8 @@ import Foundation
 public enum PruningMethod: String, Sendable, CaseIterable, Encodable {
     /// Gradual magnitude pruning with regrowth, then a fine-tune of the kept weights.
     case mask
+    /// A proximal L1 path to the count, an exact projection, then a debiasing fine-tune.
+    case l1
     /// Exact magnitude pruning, no training.
     case magnitude
 }

@@ -41,6 +41,8 @@ struct FineTuner {
         switch options.method {
         case .mask:
             (trained, trainedBias, steps) = gradualMask(kernel: kernel, bias: bias, target: target)
+        case .l1:
+            (trained, trainedBias, steps) = l1Path(kernel: kernel, bias: bias, target: target)
         case .magnitude:
             let keep = Self.keepMask(kernel.values, keep: kernel.values.count - target)
             trained = kernel
@@ -76,36 +78,189 @@ struct FineTuner {
         let scales = inputScales
         var mask = Self.keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
         var optimizer = Adam(count: n + bias.count, learningRate: Float(options.learningRate))
-        var random = SplitMix64(seed: options.seed &+ 1)
-        var order = Array(0..<data.train.rows)
         var fixed = false
         var step = 0
-        for _ in 0..<options.epochs {
-            random.shuffle(&order)
-            for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
-                if !fixed, step >= pruneEnd {
-                    mask = keepMask(weights, keep: keepTarget, scales: scales)
-                    for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
-                    fixed = true
-                } else if !fixed, step % frequency == 0 {
-                    let progress = Double(step) / Double(pruneEnd)
-                    let sparsity = final + (initial - final) * pow(1 - progress, 3)
-                    mask = keepMask(weights, keep: n - Int((sparsity * Double(n)).rounded()), scales: scales)
-                    for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
-                }
-                let rows = Array(order[batchStart..<min(batchStart + options.batchSize, order.count)])
-                var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
-                if fixed {
-                    for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
-                }
-                optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
-                step += 1
+        forEachBatch(epochs: options.epochs, seed: options.seed &+ 1) { rows in
+            if !fixed, step >= pruneEnd {
+                mask = keepMask(weights, keep: keepTarget, scales: scales)
+                for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+                fixed = true
+            } else if !fixed, step % frequency == 0 {
+                let progress = Double(step) / Double(pruneEnd)
+                let sparsity = final + (initial - final) * pow(1 - progress, 3)
+                mask = keepMask(weights, keep: n - Int((sparsity * Double(n)).rounded()), scales: scales)
+                for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
             }
+            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
+            if fixed {
+                for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
+            }
+            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
+            step += 1
         }
         if !fixed { mask = keepMask(weights, keep: keepTarget, scales: scales) }
         for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, bias, step)
+    }
+
+    // MARK: L1
+
+    /// A true L1 constraint: proximal gradient (soft-thresholding, which makes exact zeros) with FISTA
+    /// momentum, full batch, step 1/L from the data's largest eigenvalue. The penalty weighs each weight by
+    /// its input's RMS, as the mask method ranks them. The strength is found automatically: doubled, each
+    /// solve warm-started from the last, until the zero count reaches the target, then bisected. The
+    /// solution with the most zeros not above the target is projected exactly (its smallest scored weights
+    /// zeroed), and the support and the bias are fine-tuned to undo the shrinkage.
+    private func l1Path(kernel: Matrix, bias: [Float], target: Int) -> (Matrix, [Float], Int) {
+        let n = kernel.values.count
+        let scales = inputScales.map { max($0, 1e-12) }
+        let step = 1 / max(lipschitz(), 1e-12)
+        let iterations = 250
+        var steps = 0
+
+        func zeros(_ w: Matrix) -> Int { w.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+        func solve(_ strength: Float, from start: (Matrix, [Float])) -> (Matrix, [Float]) {
+            steps += iterations
+            return proximal(start.0, start.1, strength: strength, scales: scales, step: step, iterations: iterations)
+        }
+
+        // The strength at which the dense kernel's gradient could no longer move any weight off zero bounds
+        // the search from above.
+        let (gradient, _) = self.gradient(kernel, bias, mask: [Bool](repeating: true, count: n), rows: allRows)
+        var ceiling: Float = 0
+        for i in 0..<kernel.rows {
+            for j in 0..<kernel.columns { ceiling = max(ceiling, abs(gradient[i, j]) / scales[i]) }
+        }
+        ceiling = max(ceiling, 1e-6)
+        // The path starts two decades below that bound.
+        var low: (strength: Float, solution: (Matrix, [Float]))? = nil
+        var high: Float? = nil
+        var current = (kernel, bias)
+        var strength = ceiling * 1e-2
+        while high == nil, strength <= ceiling * 4 {
+            current = solve(strength, from: current)
+            if zeros(current.0) >= target { high = strength } else { low = (strength, current) }
+            if high == nil { strength *= 2 }
+        }
+        var best = low?.solution ?? (kernel, bias)
+        if let upper = high, let lower = low {
+            var (a, b) = (lower.strength, upper)
+            for _ in 0..<5 {
+                let middle = (a * b).squareRoot()
+                let solution = solve(middle, from: best)
+                if zeros(solution.0) <= target {
+                    a = middle
+                    best = solution
+                } else {
+                    b = middle
+                }
+            }
+        }
+        var mask = keepMask(best.0, keep: n - target, scales: scales)
+        if best.0.values.enumerated().contains(where: { mask[$0.offset] && $0.element == 0 }) {
+            // Fewer non-zeros than places kept: the rest keep their original weights' order.
+            mask = keepMask(kernel, keep: n - target, scales: scales)
+            best.0 = kernel
+        }
+        var weights = best.0
+        for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+        var tunedBias = best.1
+        steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, options.epochs / 2))
+        keepNonZero(&weights, mask: mask, shadow: weights)
+        return (weights, tunedBias, steps)
+    }
+
+    /// FISTA iterations of `W <- soft(W - step · grad, step · strength · scale_i)`, the bias unpenalised.
+    private func proximal(_ kernel: Matrix, _ bias: [Float], strength: Float, scales: [Float], step: Float,
+                          iterations: Int) -> (Matrix, [Float])
+    {
+        let all = [Bool](repeating: true, count: kernel.values.count)
+        let rows = allRows
+        var w = kernel, b = bias
+        var yw = kernel, yb = bias
+        var t: Float = 1
+        for _ in 0..<iterations {
+            let (gw, gb) = gradient(yw, yb, mask: all, rows: rows)
+            var nextW = yw
+            for i in 0..<w.rows {
+                let threshold = step * strength * scales[i]
+                for j in 0..<w.columns {
+                    let value = yw[i, j] - step * gw[i, j]
+                    nextW[i, j] = value > threshold ? value - threshold : (value < -threshold ? value + threshold : 0)
+                }
+            }
+            var nextB = yb
+            for j in nextB.indices { nextB[j] -= step * gb[j] }
+            let nextT = (1 + (1 + 4 * t * t).squareRoot()) / 2
+            let momentum = (t - 1) / nextT
+            for i in yw.values.indices {
+                let value = nextW.values[i]
+                // Keep exact zeros exact: momentum would smear them.
+                yw.values[i] = value == 0 ? 0 : value + momentum * (value - w.values[i])
+            }
+            for j in yb.indices { yb[j] = nextB[j] + momentum * (nextB[j] - b[j]) }
+            w = nextW
+            b = nextB
+            t = nextT
+        }
+        return (w, b)
+    }
+
+    /// Every training row, in order: the full batch.
+    private var allRows: [Int] { Array(0..<data.train.rows) }
+
+    /// An upper bound on the loss gradient's Lipschitz constant: the largest eigenvalue of XᵀX / rows (by
+    /// power iteration) times the loss's curvature bound in the pre-activations.
+    private func lipschitz() -> Float {
+        let x = data.train
+        var v = Matrix(rows: x.columns, columns: 1, values: [Float](repeating: 1, count: x.columns))
+        var eigenvalue: Float = 0
+        for _ in 0..<30 {
+            var xv = Matrix(zeros: x.rows, 1)
+            BLAS.gemm(x, v, into: &xv)
+            var next = Matrix(zeros: x.columns, 1)
+            BLAS.gemm(x, transposeA: true, xv, into: &next, alpha: 1 / Float(max(x.rows, 1)))
+            let norm = next.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { return 0 }
+            eigenvalue = norm / max(v.values.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-30)
+            v.values = next.values.map { $0 / norm }
+        }
+        let units = Float(data.trainTargets.columns)
+        let curvature: Float
+        switch activation {
+        case .softmax: curvature = 1
+        case .sigmoid: curvature = 0.25
+        case .linear, .relu, .tanh: curvature = 2 / max(units, 1)
+        }
+        return eigenvalue * curvature
+    }
+
+    /// Adam on the kept weights and the bias, shuffled mini-batches.
+    /// - Returns: the steps taken.
+    private func trainOnSupport(_ weights: inout Matrix, _ bias: inout [Float], mask: [Bool], epochs: Int) -> Int {
+        var optimizer = Adam(count: weights.values.count + bias.count, learningRate: Float(options.learningRate))
+        var steps = 0
+        forEachBatch(epochs: epochs, seed: options.seed &+ 2) { rows in
+            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
+            for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
+            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
+            for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+            steps += 1
+        }
+        return steps
+    }
+
+    /// Shuffled mini-batches of training rows, epoch after epoch, in an order fixed by `seed`.
+    private func forEachBatch(epochs: Int, seed: UInt64, _ body: ([Int]) -> Void) {
+        var random = SplitMix64(seed: seed)
+        var order = Array(0..<data.train.rows)
+        for _ in 0..<epochs {
+            random.shuffle(&order)
+            for start in stride(from: 0, to: order.count, by: options.batchSize) {
+                body(Array(order[start..<min(start + options.batchSize, order.count)]))
+            }
+        }
     }
 
     // MARK: Gradient and metrics
@@ -114,13 +269,15 @@ struct FineTuner {
     private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool], rows: [Int]) -> (Matrix, [Float]) {
         var masked = kernel
         for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
-        let x = data.train.rows(rows)
-        let targets = data.trainTargets.rows(rows)
+        // The full batch uses the training rows as they are; mini-batches gather theirs.
+        let whole = rows.count == data.train.rows
+        let x = whole ? data.train : data.train.rows(rows)
+        let targets = whole ? data.trainTargets : data.trainTargets.rows(rows)
         var outputs = Matrix(zeros: x.rows, kernel.columns)
         var pre = Matrix(zeros: x.rows, kernel.columns)
         forward(x, masked, bias, activation, into: &outputs, preActivations: &pre)
         var delta: Matrix? = Matrix(zeros: x.rows, kernel.columns)
-        _ = activation.loss(outputs: outputs, preActivations: pre, targets: targets, gradient: &delta)
+        _ = activation.loss(outputs: outputs, preActivations: pre, targets: targets, gradient: &delta, value: false)
         let dz = delta ?? Matrix(zeros: x.rows, kernel.columns)
         var gradKernel = Matrix(zeros: kernel.rows, kernel.columns)
         BLAS.gemm(x, transposeA: true, dz, into: &gradKernel)

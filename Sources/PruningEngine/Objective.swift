@@ -55,7 +55,9 @@ enum Activation: Sendable, Equatable {
     ///
     /// Softmax and sigmoid use cross-entropy, whose gradient with respect to the pre-activation is
     /// `(a - t) / rows`; the others use the squared error of the activation's output.
-    func loss(outputs a: Matrix, preActivations z: Matrix, targets t: Matrix, gradient: inout Matrix?) -> Double {
+    func loss(outputs a: Matrix, preActivations z: Matrix, targets t: Matrix, gradient: inout Matrix?,
+              value wanted: Bool = true) -> Double
+    {
         precondition(a.rows == t.rows && a.columns == t.columns, "targets do not match the outputs")
         let rows = Float(max(a.rows, 1))
         let epsilon: Float = 1e-7
@@ -65,10 +67,12 @@ enum Activation: Sendable, Equatable {
             let target = t.values[i]
             switch self {
             case .softmax:
-                if target > 0 { total -= Double(target * log(max(p, epsilon))) }
+                if wanted, target > 0 { total -= Double(target * log(max(p, epsilon))) }
                 gradient?.values[i] = (p - target) / rows
             case .sigmoid:
-                total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
+                if wanted {
+                    total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
+                }
                 gradient?.values[i] = (p - target) / rows
             case .linear, .relu, .tanh:
                 let difference = p - target

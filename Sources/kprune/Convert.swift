@@ -37,7 +37,7 @@ extension Kprune {
         @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
         var labels: String?
 
-        @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); magnitude: no training.")
+        @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
         var method: MethodArgument?
 
         @Option(help: "Passes over the calibration data.")
@@ -83,8 +83,8 @@ extension Kprune {
                 throw ValidationError("--in-place writes over the input; it takes no -o or --output-dir")
             }
             if labels != nil, features == nil { throw ValidationError("--labels goes with --features") }
-            if method == .mask, features == nil {
-                throw ValidationError("--method mask fine-tunes on calibration data: give --features")
+            if let method, method != .magnitude, features == nil {
+                throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --features")
             }
             guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
             guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -150,11 +150,12 @@ extension Kprune {
 
 /// `--method`'s values, as the command line spells them.
 enum MethodArgument: String, ExpressibleByArgument, CaseIterable {
-    case mask, magnitude
+    case mask, l1, magnitude
 
     var method: PruningMethod {
         switch self {
         case .mask: .mask
+        case .l1: .l1
         case .magnitude: .magnitude
         }
     }

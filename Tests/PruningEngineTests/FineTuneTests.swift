@@ -26,25 +26,27 @@ import Testing
     }
 
     func convert(_ fixture: Fixture, _ directory: TemporaryDirectory, sparsity: Double, features: String,
-                 labels: String? = nil, seed: UInt64 = 0, output: String? = nil) throws -> ConversionReport
+                 labels: String? = nil, seed: UInt64 = 0, output: String? = nil, method: PruningMethod = .mask)
+        throws -> ConversionReport
     {
         let extensionName = fixture.file.hasSuffix(".keras") ? "keras" : "h5"
         return try Converter.convert(ConversionRequest(
             input: fixture.path, output: output ?? directory.file("out-\(sparsity)-\(seed).\(extensionName)"),
             target: .sparsity(sparsity), layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
             calibration: Calibration(features: features, labels: labels,
-                                     options: FineTuneOptions(epochs: 20, seed: seed))))
+                                     options: FineTuneOptions(method: method, epochs: 20, seed: seed))))
     }
 
-    @Test(arguments: denseFixtures, [0.5, 0.95])
-    func reachesTheExactCountOnDisk(_ fixture: Fixture, _ sparsity: Double) throws {
+    @Test(arguments: denseFixtures, [(0.5, PruningMethod.mask), (0.95, .mask), (0.5, .l1), (0.95, .l1)])
+    func reachesTheExactCountOnDisk(_ fixture: Fixture, _ setting: (Double, PruningMethod)) throws {
+        let (sparsity, method) = setting
         let directory = TemporaryDirectory()
         let fanIn = try #require(fixture.kernelShape?.first)
         let h = features(directory, rows: 200, columns: fanIn, seed: 1)
-        let report = try convert(fixture, directory, sparsity: sparsity, features: h)
+        let report = try convert(fixture, directory, sparsity: sparsity, features: h, method: method)
         let target = try ZeroTarget.sparsity(sparsity).count(forSize: report.size)
         #expect(report.zerosAfter == target)
-        #expect(report.method == "mask")
+        #expect(report.method == method.rawValue)
         let tune = try #require(report.fineTune)
         #expect(tune.trainSamples + tune.heldOutSamples == 200)
         #expect(tune.heldOutSamples == 20)
@@ -56,7 +58,8 @@ import Testing
         #expect(stored.filter { $0 == 0 }.count == target)
     }
 
-    @Test func regrowsAKernelWithTooManyZeros() throws {
+    @Test(arguments: [PruningMethod.mask, .l1])
+    func regrowsAKernelWithTooManyZeros(_ method: PruningMethod) throws {
         let fixture = Fixtures.named("keras2/sequential.h5")
         let directory = TemporaryDirectory()
         let input = try directory.copy(fixture.path)
@@ -70,7 +73,7 @@ import Testing
         let h = features(directory, rows: 300, columns: 16, seed: 2)
         let report = try Converter.convert(ConversionRequest(
             input: input, output: directory.file("out.h5"), target: .sparsity(0.5),
-            calibration: Calibration(features: h, options: FineTuneOptions(epochs: 30))))
+            calibration: Calibration(features: h, options: FineTuneOptions(method: method, epochs: 30))))
         #expect(report.zerosBefore == 57)
         #expect(report.zerosAfter == 32)
     }

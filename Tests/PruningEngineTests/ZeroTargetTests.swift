@@ -24,21 +24,9 @@ import Testing
 }
 
 @Suite struct SelectionTests {
-    /// A small deterministic generator, so failures reproduce.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: [1, 2, 3, 10, 101, 1000, 4096])
     func nthSmallestAgreesWithSorting(_ count: Int) {
-        var random = SplitMix(state: UInt64(count))
+        var random = SplitMix64(seed: UInt64(count))
         // Few distinct values, so duplicates are everywhere.
         let values = (0..<count).map { _ in Float(random.next() % 17) / 4 }
         let sorted = values.sorted()
