@@ -164,11 +164,22 @@ def compare_files(before, after, changeable, problems):
 # ---------------------------------------------------------------- one fixture
 
 
-def run_kprune(binary, entry, copy, out, sparsity):
+def run_kprune(binary, entry, copy, out, sparsity, fine_tune=None, features=None):
     command = [binary, "convert", copy, "--sparsity", str(sparsity), "-o", out, "--json"]
     if entry["needs_layer"]:
         command += ["--layer", entry["final_layer"]]
+    if fine_tune:
+        command += ["--features", features, "--method", fine_tune, "--epochs", "10", "--seed", "0"]
     return command, subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def write_features(entry, workdir):
+    """Seeded inputs for the final layer, one row per sample: any inputs of the right width exercise the
+    fine-tune's write-back, which is what Keras checks here (quality is tools/bench_quality.py's job)."""
+    rows, fan_in = 128, entry["kernel_shape"][0]
+    path = os.path.join(workdir, "features.npy")
+    np.save(path, np.random.default_rng(0).standard_normal((rows, fan_in)).astype("float32"))
+    return path
 
 
 def check_json(stdout, entry, copy, out, target, zeros_before, problems):
@@ -206,7 +217,7 @@ def check_json(stdout, entry, copy, out, target, zeros_before, problems):
     return record
 
 
-def check_kernel_and_slots(before, after, entry, target, method, problems):
+def check_kernel_and_slots(before, after, entry, target, method, problems, fine_tuned=False):
     kin = before[entry["kernel_dataset"]][()]
     kout = after[entry["kernel_dataset"]][()]
     if not problems.check(kin.shape == kout.shape and kin.dtype == kout.dtype,
@@ -215,7 +226,8 @@ def check_kernel_and_slots(before, after, entry, target, method, problems):
     zeros = int(np.count_nonzero(kout == 0))
     problems.check(zeros == target, "kernel has %d zeros in the file, expected %d" % (zeros, target))
     kept = kout != 0
-    problems.check(np.array_equal(kin[kept], kout[kept]), "non-zero kernel values differ from the input")
+    if not fine_tuned:
+        problems.check(np.array_equal(kin[kept], kout[kept]), "non-zero kernel values differ from the input")
     newly_zero = (kout == 0) & (kin != 0)
     if method and "magnitude" in method and newly_zero.any() and kept.any():
         problems.check(np.abs(kin[newly_zero]).max() <= np.abs(kin[kept]).min(),
@@ -248,7 +260,7 @@ def check_loaded(entry, out, fixtures_dir, target, kout, problems):
         problems.check(np.all(np.isfinite(output)), "predict gave non-finite values")
 
 
-def check_fixture(binary, entry, fixtures_dir, sparsity, workdir):
+def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None):
     problems = Problems()
     source = os.path.join(fixtures_dir, entry["file"])
     name = os.path.basename(entry["file"])
@@ -259,7 +271,8 @@ def check_fixture(binary, entry, fixtures_dir, sparsity, workdir):
     shutil.copyfile(source, copy)
     hash_before = sha256(copy)
 
-    command, result = run_kprune(binary, entry, copy, out, sparsity)
+    features = write_features(entry, workdir) if fine_tune else None
+    command, result = run_kprune(binary, entry, copy, out, sparsity, fine_tune, features)
     problems.check(sha256(copy) == hash_before, "kprune changed its input file")
     if result.returncode != 0:
         problems.append("exit %d: %s" % (result.returncode, result.stderr.strip()[-300:]))
@@ -274,8 +287,12 @@ def check_fixture(binary, entry, fixtures_dir, sparsity, workdir):
         record = check_json(result.stdout, entry, copy, out, target, zeros_before, problems)
         method = record.get("method") if isinstance(record, dict) else None
         changeable = set([entry["kernel_dataset"]] + entry.get("optimizer_slot_datasets", []))
+        if fine_tune and entry.get("bias_dataset"):
+            changeable.add(entry["bias_dataset"])
         compare_files(before, after, changeable, problems)
-        check_kernel_and_slots(before, after, entry, target, method, problems)
+        check_kernel_and_slots(before, after, entry, target, method, problems, fine_tuned=bool(fine_tune))
+        if fine_tune:
+            problems.check(method == fine_tune, "JSON method %r, expected %r" % (method, fine_tune))
         kout = after[entry["kernel_dataset"]][()]
     if entry["file"].endswith(".keras"):
         check_zip(copy, out, problems)
@@ -291,21 +308,27 @@ def main():
                                                            "..", "fixtures"))
     parser.add_argument("--sparsity", type=float, default=0.8)
     parser.add_argument("--only", help="check only fixtures whose file contains this")
+    parser.add_argument("--fine-tune", choices=["mask", "l1"],
+                        help="fine-tune with calibration inputs (seeded random rows of the layer's width); "
+                             "Dense (2-D) kernels only")
     args = parser.parse_args()
     binary = os.path.abspath(args.kprune)
     fixtures_dir = os.path.abspath(args.fixtures)
     with open(os.path.join(fixtures_dir, "manifest.json")) as handle:
         entries = json.load(handle)["fixtures"]
 
-    passed = failed = 0
+    passed = failed = skipped = 0
     for entry in entries:
         if entry["format"] == "not-keras" or entry.get("kernel_nans", 0) > 0:
+            continue
+        if args.fine_tune and (len(entry["kernel_shape"]) != 2 or entry.get("final_layer_class") not in ("Dense", None)):
+            skipped += 1
             continue
         if args.only and args.only not in entry["file"]:
             continue
         workdir = tempfile.mkdtemp(prefix="kprune-interop-")
         try:
-            problems = check_fixture(binary, entry, fixtures_dir, args.sparsity, workdir)
+            problems = check_fixture(binary, entry, fixtures_dir, args.sparsity, workdir, args.fine_tune)
         except Exception as error:  # report and go on to the next fixture
             problems = ["%s: %s" % (type(error).__name__, str(error).splitlines()[0] if str(error) else "")]
         finally:
@@ -317,7 +340,8 @@ def main():
             passed += 1
             note = "" if entry["loader"] else " (no Keras loader: file checks only)"
             print("PASS %s%s" % (entry["file"], note), flush=True)
-    print("interop: %d passed, %d failed" % (passed, failed))
+    label = "interop" if not args.fine_tune else "interop-%s" % args.fine_tune
+    print("%s: %d passed, %d failed, %d skipped" % (label, passed, failed, skipped))
     return 1 if failed else 0
 
 

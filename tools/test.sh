@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kprune's tests: the Swift suites (unit, format and CLI tests), then the interop check, in which real
 # Keras (tf_keras 2.21 and Keras 3.15.1, in a venv made by tools/setup-venv.sh) loads every fixture
-# kprune converts and compares it with the input.
+# kprune converts and compares it with the input: magnitude pruning, then fine-tunes with each method.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -10,3 +10,5 @@ tools/install-deps.sh
 swift test
 tools/setup-venv.sh
 .venv/bin/python tools/interop_check.py .build/debug/kprune
+.venv/bin/python tools/interop_check.py .build/debug/kprune --fine-tune l1
+.venv/bin/python tools/interop_check.py .build/debug/kprune --fine-tune mask

@@ -10,6 +10,12 @@ enum Calibrated {
     static func run(model: KerasModel, layer: LayerInfo, kernel: WeightInfo, slots: [WeightInfo], target: Int,
                     calibration: Calibration, output: AtomicOutput) throws -> ConversionReport
     {
+        // The fine-tune models the layer as x · kernel + bias: a Dense layer. Without a config the class is
+        // unknown and a 2-D kernel is taken as Dense, which the report notes.
+        if let className = layer.className, className != "Dense" {
+            throw PruningError(.unsupportedType, "fine-tuning handles Dense layers; \(layer.path) is \(className)",
+                               hint: "use --method magnitude for this layer")
+        }
         guard kernel.shape.count == 2 else {
             throw PruningError(.unsupportedType,
                                "fine-tuning needs a Dense kernel (2 dimensions); \(kernel.dataset) has \(kernel.shape.count)",
@@ -73,6 +79,7 @@ enum Calibrated {
             kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
             size: kernel.count, zerosBefore: original.values.filter { $0 == 0 }.count, zerosAfter: zeros,
             targetZeros: target, method: options.method.rawValue, optimizerSlots: slots.count, passes: 1, seconds: 0,
-            notes: [], fineTune: result.report)
+            notes: layer.className == nil ? ["no model config: the layer was taken as Dense"] : [],
+            fineTune: result.report)
     }
 }
