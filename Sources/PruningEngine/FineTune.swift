@@ -50,10 +50,14 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var trainSamples: Int
     public var heldOutSamples: Int
     public var steps: Int
+    /// Wall time of the training alone (data loading and writing excluded).
+    public var trainSeconds: Double
+    /// Floating-point operations of the matrix products during training, in units of 10^9.
+    public var gflop: Double
 
     enum CodingKeys: String, CodingKey {
-        case before, after, steps
-        case trainSamples = "train_samples", heldOutSamples = "held_out_samples"
+        case before, after, steps, gflop
+        case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
     }
 }
 

@@ -37,6 +37,8 @@ struct FineTuner {
     /// Runs the chosen method from `kernel` and `bias` to exactly `target` zeros in the kernel.
     func run(kernel: Matrix, bias: [Float], target: Int) -> Result {
         let before = metrics(kernel, bias)
+        let started = ContinuousClock.now
+        FlopCounter.shared.reset()
         var (trained, trainedBias, steps): (Matrix, [Float], Int)
         switch options.method {
         case .mask:
@@ -50,8 +52,10 @@ struct FineTuner {
             trainedBias = bias
             steps = 0
         }
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
         let report = FineTuneReport(before: before, after: metrics(trained, trainedBias),
-                                    trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows, steps: steps)
+                                    trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows, steps: steps,
+                                    trainSeconds: seconds, gflop: FlopCounter.shared.gflop)
         return Result(kernel: trained, bias: trainedBias, report: report)
     }
 
@@ -69,6 +73,7 @@ struct FineTuner {
         let batches = max(1, (data.train.rows + options.batchSize - 1) / options.batchSize)
         let steps = max(1, options.epochs * batches)
         let pruneEnd = max(1, Int(Double(steps) * 0.7))
+        // About 50 re-rankings over the schedule (TF-MOT likewise updates its masks every so many steps).
         let frequency = max(1, pruneEnd / 50)
         let initial = Double(kernel.values.filter { $0 == 0 }.count) / Double(max(n, 1))
         let final = Double(target) / Double(max(n, 1))
@@ -115,19 +120,33 @@ struct FineTuner {
     private func l1Path(kernel: Matrix, bias: [Float], target: Int) -> (Matrix, [Float], Int) {
         let n = kernel.values.count
         let scales = inputScales.map { max($0, 1e-12) }
-        let step = 1 / max(lipschitz(), 1e-12)
-        let iterations = 250
+        // The strength path runs full-batch on at most 1,024 training rows (a seeded sample), with fewer
+        // iterations per solve as the layer grows, so its cost stays bounded; the debiasing fine-tune then
+        // uses every row.
+        var sample = allRows
+        if sample.count > 1024 {
+            var random = SplitMix64(seed: options.seed &+ 3)
+            random.shuffle(&sample)
+            sample = Array(sample.prefix(1024)).sorted()
+        }
+        let pathX = data.train.rows(sample)
+        let pathTargets = data.trainTargets.rows(sample)
+        let step = 1 / max(lipschitz(pathX), 1e-12)
+        let size = Double(pathX.rows) * Double(kernel.rows) * Double(kernel.columns)
+        let iterations = min(250, max(20, Int(250 * 2e6 / max(size, 1))))
         var steps = 0
 
         func zeros(_ w: Matrix) -> Int { w.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
         func solve(_ strength: Float, from start: (Matrix, [Float])) -> (Matrix, [Float]) {
             steps += iterations
-            return proximal(start.0, start.1, strength: strength, scales: scales, step: step, iterations: iterations)
+            return proximal(start.0, start.1, x: pathX, targets: pathTargets, strength: strength, scales: scales,
+                            step: step, iterations: iterations)
         }
 
         // The strength at which the dense kernel's gradient could no longer move any weight off zero bounds
         // the search from above.
-        let (gradient, _) = self.gradient(kernel, bias, mask: [Bool](repeating: true, count: n), rows: allRows)
+        let (gradient, _) = self.gradient(kernel, bias, mask: [Bool](repeating: true, count: n), x: pathX,
+                                          targets: pathTargets)
         var ceiling: Float = 0
         for i in 0..<kernel.rows {
             for j in 0..<kernel.columns { ceiling = max(ceiling, abs(gradient[i, j]) / scales[i]) }
@@ -172,16 +191,15 @@ struct FineTuner {
     }
 
     /// FISTA iterations of `W <- soft(W - step · grad, step · strength · scale_i)`, the bias unpenalised.
-    private func proximal(_ kernel: Matrix, _ bias: [Float], strength: Float, scales: [Float], step: Float,
-                          iterations: Int) -> (Matrix, [Float])
+    private func proximal(_ kernel: Matrix, _ bias: [Float], x: Matrix, targets: Matrix, strength: Float,
+                          scales: [Float], step: Float, iterations: Int) -> (Matrix, [Float])
     {
         let all = [Bool](repeating: true, count: kernel.values.count)
-        let rows = allRows
         var w = kernel, b = bias
         var yw = kernel, yb = bias
         var t: Float = 1
         for _ in 0..<iterations {
-            let (gw, gb) = gradient(yw, yb, mask: all, rows: rows)
+            let (gw, gb) = gradient(yw, yb, mask: all, x: x, targets: targets)
             var nextW = yw
             for i in 0..<w.rows {
                 let threshold = step * strength * scales[i]
@@ -212,8 +230,7 @@ struct FineTuner {
 
     /// An upper bound on the loss gradient's Lipschitz constant: the largest eigenvalue of XᵀX / rows (by
     /// power iteration) times the loss's curvature bound in the pre-activations.
-    private func lipschitz() -> Float {
-        let x = data.train
+    private func lipschitz(_ x: Matrix) -> Float {
         var v = Matrix(rows: x.columns, columns: 1, values: [Float](repeating: 1, count: x.columns))
         var eigenvalue: Float = 0
         for _ in 0..<30 {
@@ -267,12 +284,18 @@ struct FineTuner {
 
     /// The loss gradient on the given training rows, for the masked kernel and the bias.
     private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool], rows: [Int]) -> (Matrix, [Float]) {
-        var masked = kernel
-        for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
         // The full batch uses the training rows as they are; mini-batches gather theirs.
         let whole = rows.count == data.train.rows
-        let x = whole ? data.train : data.train.rows(rows)
-        let targets = whole ? data.trainTargets : data.trainTargets.rows(rows)
+        return gradient(kernel, bias, mask: mask, x: whole ? data.train : data.train.rows(rows),
+                        targets: whole ? data.trainTargets : data.trainTargets.rows(rows))
+    }
+
+    /// The loss gradient on the rows `x` with their `targets`, for the masked kernel and the bias.
+    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool], x: Matrix, targets: Matrix)
+        -> (Matrix, [Float])
+    {
+        var masked = kernel
+        for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
         var outputs = Matrix(zeros: x.rows, kernel.columns)
         var pre = Matrix(zeros: x.rows, kernel.columns)
         forward(x, masked, bias, activation, into: &outputs, preActivations: &pre)
@@ -316,12 +339,24 @@ struct FineTuner {
 
     // MARK: Exact count
 
-    /// The positions to keep: the `keep` largest magnitudes, lower index first on ties.
+    /// The positions to keep: the `keep` largest magnitudes, lower index first on ties. Linear time: the
+    /// cut is found by quickselect, then one pass keeps what lies above it and the first ties.
     static func keepMask(_ values: [Float], keep: Int) -> [Bool] {
         var mask = [Bool](repeating: false, count: values.count)
         guard keep > 0 else { return mask }
-        let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
-        for index in order.prefix(keep) { mask[index] = true }
+        guard keep < values.count else { return [Bool](repeating: true, count: values.count) }
+        var magnitudes = values.map { abs($0) }
+        // The keep-th largest is the (count - keep)-th smallest.
+        let cut = MagnitudeSelector.nthSmallest(&magnitudes, values.count - keep)
+        var ties = keep
+        for (index, value) in values.enumerated() where abs(value) > cut {
+            mask[index] = true
+            ties -= 1
+        }
+        for (index, value) in values.enumerated() where ties > 0 && abs(value) == cut {
+            mask[index] = true
+            ties -= 1
+        }
         return mask
     }
 
@@ -358,12 +393,30 @@ struct Adam {
     mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float]) {
         t += 1
         let scale = learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t))
-        func update(_ index: Int, _ value: inout Float, _ gradient: Float) {
-            m[index] = beta1 * m[index] + (1 - beta1) * gradient
-            v[index] = beta2 * v[index] + (1 - beta2) * gradient * gradient
-            value -= scale * m[index] / (v[index].squareRoot() + epsilon)
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        m.withUnsafeMutableBufferPointer { m in
+            v.withUnsafeMutableBufferPointer { v in
+                // One tight loop per parameter block, so the compiler vectorizes it.
+                func update(_ values: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeBufferPointer<Float>,
+                            offset: Int)
+                {
+                    for i in 0..<values.count {
+                        let g = gradients[i]
+                        let mi = b1 * m[offset + i] + (1 - b1) * g
+                        let vi = b2 * v[offset + i] + (1 - b2) * g * g
+                        m[offset + i] = mi
+                        v[offset + i] = vi
+                        values[i] -= scale * mi / (vi.squareRoot() + eps)
+                    }
+                }
+                kernel.withUnsafeMutableBufferPointer { values in
+                    gradKernel.withUnsafeBufferPointer { update(values, $0, offset: 0) }
+                }
+                let count = kernel.count
+                bias.withUnsafeMutableBufferPointer { values in
+                    gradBias.withUnsafeBufferPointer { update(values, $0, offset: count) }
+                }
+            }
         }
-        for i in kernel.indices { update(i, &kernel[i], gradKernel[i]) }
-        for j in bias.indices { update(kernel.count + j, &bias[j], gradBias[j]) }
     }
 }

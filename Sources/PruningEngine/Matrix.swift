@@ -1,4 +1,5 @@
 internal import CBLAS
+import Foundation
 
 /// A row-major matrix of float32, the layout of a Dense kernel (fan-in × units) and of a batch of inputs
 /// (samples × features).
@@ -24,6 +25,17 @@ struct Matrix: Sendable, Equatable {
     }
 }
 
+/// Counts the floating-point operations of matrix products, for reporting GFLOP/s.
+final class FlopCounter: @unchecked Sendable {
+    static let shared = FlopCounter()
+    private let lock = NSLock()
+    private var flops = 0
+
+    func add(_ count: Int) { lock.withLock { flops += count } }
+    func reset() { lock.withLock { flops = 0 } }
+    var gflop: Double { lock.withLock { Double(flops) / 1e9 } }
+}
+
 /// Matrix products through OpenBLAS.
 enum BLAS {
     /// OpenBLAS runs on this many threads, set once, so that products (and so fine-tunes) are reproducible
@@ -47,6 +59,7 @@ enum BLAS {
         precondition(k == kb, "inner dimensions \(k) and \(kb) differ")
         precondition(c.rows == m && c.columns == n, "result is \(c.rows)×\(c.columns), product \(m)×\(n)")
         if m == 0 || n == 0 { return }
+        FlopCounter.shared.add(2 * m * n * k)
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
