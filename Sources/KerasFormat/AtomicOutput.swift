@@ -99,7 +99,8 @@ final class PendingFiles: @unchecked Sendable {
     // A fixed table the signal handler reads without locking or allocating.
     private let slots = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 64)
 
-    private init() { slots.initialize(repeating: nil, count: 64) }
+    /// The process keeps one registry, `shared`; separate ones exist for tests.
+    init() { slots.initialize(repeating: nil, count: 64) }
 
     func add(_ path: String) {
         lock.lock(); defer { lock.unlock() }

@@ -1,5 +1,5 @@
 import Foundation
-import KerasFormat
+@testable import KerasFormat
 import TestSupport
 import Testing
 
@@ -25,12 +25,18 @@ import Testing
         }
         #expect(try directory.listing().isEmpty, "an uncommitted output is removed when dropped")
 
-        let pending = try AtomicOutput(destination: directory.file("b.h5"))
-        #expect(try directory.listing().count == 1)
-        // What the signal handler calls: only unlink and rmdir on registered paths.
-        AtomicOutput.removeAllPending()
+        // What the signal handler runs, on a registry of this test's own: the process-wide one holds other
+        // tests' files, which run in parallel.
+        let registry = PendingFiles()
+        let staging = directory.file("staging")
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        FileManager.default.createFile(atPath: staging + "/member", contents: Data("x".utf8))
+        FileManager.default.createFile(atPath: directory.file("b.tmp"), contents: Data("partial".utf8))
+        registry.add(staging)
+        registry.add(staging + "/member")
+        registry.add(directory.file("b.tmp"))
+        registry.unlinkAll()
         #expect(try directory.listing().isEmpty)
-        pending.discard()
     }
 
     @Test func refusesMissingDirectories() throws {
