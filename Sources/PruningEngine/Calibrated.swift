@@ -8,7 +8,8 @@ import KerasFormat
 /// zeroed where the kernel newly became zero.
 enum Calibrated {
     static func run(model: KerasModel, layer: LayerInfo, kernel: WeightInfo, slots: [WeightInfo], target: Int,
-                    calibration: Calibration, output: AtomicOutput) throws -> ConversionReport
+                    calibration: Calibration, output: AtomicOutput,
+                    progress: (@Sendable (ConversionProgress) -> Void)?) throws -> ConversionReport
     {
         // The fine-tune models the layer as x · kernel + bias: a Dense layer. Without a config the class is
         // unknown and a 2-D kernel is taken as Dense, which the report notes.
@@ -49,7 +50,8 @@ enum Calibrated {
         let data = try CalibrationSet.load(features: features, labels: labels, kernel: original, bias: originalBias,
                                            activation: activation, validationSplit: options.validationSplit,
                                            seed: options.seed)
-        let tuner = FineTuner(data: data, activation: activation, options: options, storedBits: bits)
+        var tuner = FineTuner(data: data, activation: activation, options: options, storedBits: bits)
+        tuner.progress = progress
         var result = tuner.run(kernel: original, bias: originalBias, target: target)
         if bias == nil { result.bias = originalBias }
 

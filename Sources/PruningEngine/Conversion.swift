@@ -79,9 +79,10 @@ public enum Converter {
     ///
     /// The input is only ever opened for reading. The output is written to a temporary file beside it and
     /// renamed into place once complete; any failure removes it.
-    /// - Parameter progress: called with the fraction of the work done, after each segment, from any thread.
+    /// - Parameter progress: called as the work advances (after each segment, or each fine-tune epoch), from
+    ///   any thread.
     /// - Throws: `KerasFormatError`, `PruningError`, `OutputError` or `HDF5Error`, each naming what is wrong.
-    public static func convert(_ request: ConversionRequest, progress: (@Sendable (Double) -> Void)? = nil) throws
+    public static func convert(_ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil) throws
         -> ConversionReport
     {
         let clock = ContinuousClock.now
@@ -101,7 +102,7 @@ public enum Converter {
         var report: ConversionReport
         if let calibration = request.calibration, calibration.options.method != .magnitude {
             report = try Calibrated.run(model: model, layer: layer, kernel: kernel, slots: slots, target: target,
-                                        calibration: calibration, output: output)
+                                        calibration: calibration, output: output, progress: progress)
         } else { switch kernel.storedType {
         case .float(bits: 16), .float(bits: 32):
             report = try run(Float.self, model: model, kernel: kernel, slots: slots, target: target, output: output,
@@ -154,7 +155,7 @@ public enum Converter {
 
     private static func run<T: KernelElement>(_ type: T.Type, model: KerasModel, kernel: WeightInfo,
                                               slots: [WeightInfo], target targetZeros: Int, output: AtomicOutput,
-                                              progress report: (@Sendable (Double) -> Void)?) throws
+                                              progress report: (@Sendable (ConversionProgress) -> Void)?) throws
         -> ConversionReport
     {
         let archive = model.format == .keras3Archive

@@ -7,6 +7,28 @@ struct FineTuner {
     let options: FineTuneOptions
     /// Width of the stored kernel elements: kept weights must stay non-zero once stored.
     let storedBits: Int
+    /// Told after each epoch (and each L1 solve) how far the fine-tune has come.
+    var progress: (@Sendable (ConversionProgress) -> Void)? = nil
+
+    init(data: CalibrationSet, activation: Activation, options: FineTuneOptions, storedBits: Int) {
+        self.data = data
+        self.activation = activation
+        self.options = options
+        self.storedBits = storedBits
+    }
+
+    /// Reports an epoch's end with the held-out loss of the current weights.
+    private func reportEpoch(_ label: String, _ epoch: Int, of epochs: Int, _ kernel: Matrix, _ bias: [Float],
+                             mask: [Bool], from start: Double, to end: Double)
+    {
+        guard let progress else { return }
+        var masked = kernel
+        for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
+        let loss = metrics(masked, bias).loss
+        progress(ConversionProgress(fraction: start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
+                                    detail: String(format: "%@ epoch %d/%d, held-out loss %.4f", label, epoch, epochs,
+                                                   loss)))
+    }
 
     struct Result {
         var kernel: Matrix
@@ -85,7 +107,7 @@ struct FineTuner {
         var optimizer = Adam(count: n + bias.count, learningRate: Float(options.learningRate))
         var fixed = false
         var step = 0
-        forEachBatch(epochs: options.epochs, seed: options.seed &+ 1) { rows in
+        forEachBatch(epochs: options.epochs, seed: options.seed &+ 1, { rows in
             if !fixed, step >= pruneEnd {
                 mask = keepMask(weights, keep: keepTarget, scales: scales)
                 for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
@@ -102,7 +124,9 @@ struct FineTuner {
             }
             optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
             step += 1
-        }
+        }, epochEnded: { epoch in
+            reportEpoch("mask", epoch, of: options.epochs, weights, bias, mask: mask, from: 0, to: 1)
+        })
         if !fixed { mask = keepMask(weights, keep: keepTarget, scales: scales) }
         for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
         keepNonZero(&weights, mask: mask, shadow: weights)
@@ -137,10 +161,16 @@ struct FineTuner {
         var steps = 0
 
         func zeros(_ w: Matrix) -> Int { w.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+        var solves = 0
         func solve(_ strength: Float, from start: (Matrix, [Float])) -> (Matrix, [Float]) {
             steps += iterations
-            return proximal(start.0, start.1, x: pathX, targets: pathTargets, strength: strength, scales: scales,
-                            step: step, iterations: iterations)
+            solves += 1
+            let solution = proximal(start.0, start.1, x: pathX, targets: pathTargets, strength: strength,
+                                    scales: scales, step: step, iterations: iterations)
+            progress?(ConversionProgress(fraction: min(0.5, 0.03 * Double(solves)),
+                                         detail: String(format: "l1 strength %.3g: %d of %d zeros", strength,
+                                                        zeros(solution.0), target)))
+            return solution
         }
 
         // The strength at which the dense kernel's gradient could no longer move any weight off zero bounds
@@ -185,7 +215,8 @@ struct FineTuner {
         var weights = best.0
         for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
         var tunedBias = best.1
-        steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, options.epochs / 2))
+        steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, options.epochs / 2),
+                                label: "l1 debias")
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, tunedBias, steps)
     }
@@ -255,28 +286,33 @@ struct FineTuner {
 
     /// Adam on the kept weights and the bias, shuffled mini-batches.
     /// - Returns: the steps taken.
-    private func trainOnSupport(_ weights: inout Matrix, _ bias: inout [Float], mask: [Bool], epochs: Int) -> Int {
+    private func trainOnSupport(_ weights: inout Matrix, _ bias: inout [Float], mask: [Bool], epochs: Int,
+                                label: String) -> Int
+    {
         var optimizer = Adam(count: weights.values.count + bias.count, learningRate: Float(options.learningRate))
         var steps = 0
-        forEachBatch(epochs: epochs, seed: options.seed &+ 2) { rows in
+        forEachBatch(epochs: epochs, seed: options.seed &+ 2, { rows in
             var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
             for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
             optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
             for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
             steps += 1
-        }
+        }, epochEnded: { epoch in
+            reportEpoch(label, epoch, of: epochs, weights, bias, mask: mask, from: 0.5, to: 1)
+        })
         return steps
     }
 
     /// Shuffled mini-batches of training rows, epoch after epoch, in an order fixed by `seed`.
-    private func forEachBatch(epochs: Int, seed: UInt64, _ body: ([Int]) -> Void) {
+    private func forEachBatch(epochs: Int, seed: UInt64, _ body: ([Int]) -> Void, epochEnded: (Int) -> Void = { _ in }) {
         var random = SplitMix64(seed: seed)
         var order = Array(0..<data.train.rows)
-        for _ in 0..<epochs {
+        for epoch in 0..<epochs {
             random.shuffle(&order)
             for start in stride(from: 0, to: order.count, by: options.batchSize) {
                 body(Array(order[start..<min(start + options.batchSize, order.count)]))
             }
+            epochEnded(epoch + 1)
         }
     }
 

@@ -27,14 +27,21 @@ enum Workers {
     }
 }
 
+/// How far a conversion has come: a fraction of the work, and for a fine-tune what it is doing
+/// (`epoch 12/100, held-out loss 0.0831`).
+public struct ConversionProgress: Sendable {
+    public var fraction: Double
+    public var detail: String?
+}
+
 /// Counts finished segments across workers and reports the fraction of the work done.
 final class ProgressCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var done = 0
     private let total: Int
-    private let report: (@Sendable (Double) -> Void)?
+    private let report: (@Sendable (ConversionProgress) -> Void)?
 
-    init(total: Int, report: (@Sendable (Double) -> Void)?) {
+    init(total: Int, report: (@Sendable (ConversionProgress) -> Void)?) {
         self.total = max(total, 1)
         self.report = report
     }
@@ -45,7 +52,7 @@ final class ProgressCounter: @unchecked Sendable {
             done += 1
             return min(Double(done) / Double(total), 1)
         }
-        report(fraction)
+        report(ConversionProgress(fraction: fraction, detail: nil))
     }
 }
 

@@ -112,7 +112,14 @@ extension Kprune {
                 let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
                                                 overwrite: force, inPlace: inPlace, calibration: calibration)
                 do {
-                    let report = try Converter.convert(request) { progress.update(input, $0) }
+                    // No display, no callback: a fine-tune then skips measuring each epoch.
+                    var onProgress: (@Sendable (ConversionProgress) -> Void)? = nil
+                    if progress.enabled {
+                        onProgress = { step in
+                            progress.update(step.detail.map { "\(input): \($0)" } ?? input, step.fraction)
+                        }
+                    }
+                    let report = try Converter.convert(request, progress: onProgress)
                     progress.clear()
                     if json {
                         print(jsonLine(report))

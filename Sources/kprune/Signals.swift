@@ -16,7 +16,8 @@ enum Signals {
 /// A one-line progress display on standard error, shown only on a terminal and redrawn at most 10 times a
 /// second. Updates may come from any thread.
 final class ProgressLine: @unchecked Sendable {
-    private let enabled: Bool
+    /// Whether anything is drawn: on a terminal, without --quiet.
+    let enabled: Bool
     private let lock = NSLock()
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var drawn = false
