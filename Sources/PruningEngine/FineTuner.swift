@@ -23,7 +23,7 @@ struct FineTuner {
     {
         guard let progress else { return }
         var masked = kernel
-        for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
+        masked.zero(outside: mask)
         let loss = metrics(masked, bias).loss
         progress(ConversionProgress(fraction: start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
                                     detail: String(format: "%@ epoch %d/%d, held-out loss %.4f", label, epoch, epochs,
@@ -50,8 +50,12 @@ struct FineTuner {
     /// The positions to keep: the `keep` largest scores `|w_ij| · scale_i`, lower index first on ties.
     func keepMask(_ kernel: Matrix, keep: Int, scales: [Float]) -> [Bool] {
         var scores = kernel.values
-        for i in 0..<kernel.rows {
-            for j in 0..<kernel.columns { scores[i * kernel.columns + j] = abs(kernel[i, j]) * scales[i] }
+        let columns = kernel.columns
+        scores.withUnsafeMutableBufferPointer { scores in
+            for i in 0..<kernel.rows {
+                let scale = scales[i]
+                for j in 0..<columns { scores[i * columns + j] = abs(scores[i * columns + j]) * scale }
+            }
         }
         return Self.keepMask(scores, keep: keep)
     }
@@ -110,17 +114,17 @@ struct FineTuner {
         forEachBatch(epochs: options.epochs, seed: options.seed &+ 1, { rows in
             if !fixed, step >= pruneEnd {
                 mask = keepMask(weights, keep: keepTarget, scales: scales)
-                for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+                weights.zero(outside: mask)
                 fixed = true
             } else if !fixed, step % frequency == 0 {
                 let progress = Double(step) / Double(pruneEnd)
                 let sparsity = final + (initial - final) * pow(1 - progress, 3)
                 mask = keepMask(weights, keep: n - Int((sparsity * Double(n)).rounded()), scales: scales)
-                for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+                weights.zero(outside: mask)
             }
             var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
             if fixed {
-                for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
+                gradKernel.zero(outside: mask)
             }
             optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
             step += 1
@@ -128,7 +132,7 @@ struct FineTuner {
             reportEpoch("mask", epoch, of: options.epochs, weights, bias, mask: mask, from: 0, to: 1)
         })
         if !fixed { mask = keepMask(weights, keep: keepTarget, scales: scales) }
-        for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+        weights.zero(outside: mask)
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, bias, step)
     }
@@ -213,7 +217,7 @@ struct FineTuner {
             best.0 = kernel
         }
         var weights = best.0
-        for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+        weights.zero(outside: mask)
         var tunedBias = best.1
         steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, options.epochs / 2),
                                 label: "l1 debias")
@@ -293,9 +297,9 @@ struct FineTuner {
         var steps = 0
         forEachBatch(epochs: epochs, seed: options.seed &+ 2, { rows in
             var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
-            for i in gradKernel.values.indices where !mask[i] { gradKernel.values[i] = 0 }
+            gradKernel.zero(outside: mask)
             optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
-            for i in weights.values.indices where !mask[i] { weights.values[i] = 0 }
+            weights.zero(outside: mask)
             steps += 1
         }, epochEnded: { epoch in
             reportEpoch(label, epoch, of: epochs, weights, bias, mask: mask, from: 0.5, to: 1)
@@ -331,7 +335,7 @@ struct FineTuner {
         -> (Matrix, [Float])
     {
         var masked = kernel
-        for i in masked.values.indices where !mask[i] { masked.values[i] = 0 }
+        masked.zero(outside: mask)
         var outputs = Matrix(zeros: x.rows, kernel.columns)
         var pre = Matrix(zeros: x.rows, kernel.columns)
         forward(x, masked, bias, activation, into: &outputs, preActivations: &pre)
@@ -384,14 +388,18 @@ struct FineTuner {
         var magnitudes = values.map { abs($0) }
         // The keep-th largest is the (count - keep)-th smallest.
         let cut = MagnitudeSelector.nthSmallest(&magnitudes, values.count - keep)
-        var ties = keep
-        for (index, value) in values.enumerated() where abs(value) > cut {
-            mask[index] = true
-            ties -= 1
-        }
-        for (index, value) in values.enumerated() where ties > 0 && abs(value) == cut {
-            mask[index] = true
-            ties -= 1
+        values.withUnsafeBufferPointer { values in
+            mask.withUnsafeMutableBufferPointer { mask in
+                var ties = keep
+                for index in 0..<values.count where abs(values[index]) > cut {
+                    mask[index] = true
+                    ties -= 1
+                }
+                for index in 0..<values.count where ties > 0 && abs(values[index]) == cut {
+                    mask[index] = true
+                    ties -= 1
+                }
+            }
         }
         return mask
     }

@@ -19,6 +19,17 @@ struct Matrix: Sendable, Equatable {
         self.init(rows: rows, columns: columns, values: [Float](repeating: 0, count: rows * columns))
     }
 
+    /// Sets every element whose `mask` entry is false to zero, in one pass over raw buffers (no per-element
+    /// copy-on-write checks), which the compiler vectorizes.
+    mutating func zero(outside mask: [Bool]) {
+        precondition(mask.count == values.count, "mask does not fit the matrix")
+        values.withUnsafeMutableBufferPointer { values in
+            mask.withUnsafeBufferPointer { mask in
+                for i in 0..<values.count { values[i] = mask[i] ? values[i] : 0 }
+            }
+        }
+    }
+
     subscript(row: Int, column: Int) -> Float {
         get { values[row * columns + column] }
         set { values[row * columns + column] = newValue }
