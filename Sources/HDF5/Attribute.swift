@@ -37,6 +37,7 @@ public final class Attribute {
     /// - Throws: `HDF5Error` with code `.unsupportedType` when the attribute is not a string.
     /// The corresponding C functions are `H5Aread`, `H5Tis_variable_str` and `H5Dvlen_reclaim`.
     public func strings() throws -> [String] {
+        Library.ensureInitialized()
         let fileType = H5Aget_type(handle.id)
         guard fileType >= 0 else { throw error(.readFailed, "H5Aget_type") }
         defer { H5Tclose(fileType) }

@@ -66,6 +66,7 @@ public final class Dataset: Node {
 
     /// Opens the dataset at an absolute path. The corresponding C function is `H5Dopen2`.
     init(file: File, path: String, chunkCacheBytes: Int?) throws {
+        Library.ensureInitialized()
         var access = defaultPropertyList
         if let chunkCacheBytes {
             access = H5Pcreate(kp_H5P_DATASET_ACCESS())
@@ -220,6 +221,7 @@ public final class Dataset: Node {
     private func transfer(start: [Int], count: [Int], elements: Int, code: HDF5Error.Code, operation: String,
                           _ call: (_ memory: hid_t, _ file: hid_t) -> herr_t) throws
     {
+        Library.ensureInitialized()
         let selected = count.reduce(1, *)
         precondition(elements == selected, "buffer holds \(elements) elements, selection \(selected)")
         if selected == 0 { return }

@@ -50,6 +50,7 @@ public final class File {
     /// The corresponding C functions are `H5Fflush` and `H5Fclose`.
     public func close() throws {
         guard handle.isOpen else { return }
+        Library.ensureInitialized()
         if mode == .readWrite, H5Fflush(handle.id, H5F_SCOPE_LOCAL) < 0 {
             let error = HDF5Error.current(.writeFailed, "H5Fflush", file: path, object: nil)
             do { try handle.close(file: path, object: nil) } catch { /* the flush failure is the one to report */ }

@@ -19,6 +19,7 @@ final class Handle {
     /// Closes the identifier, throwing libhdf5's reason if it fails.
     func close(file: String, object: String?) throws {
         guard isOpen else { return }
+        Library.ensureInitialized()
         isOpen = false
         if closer(id) < 0 {
             throw HDF5Error.current(.closeFailed, closeName, file: file, object: object)
@@ -27,6 +28,7 @@ final class Handle {
 
     deinit {
         if isOpen {
+            Library.ensureInitialized()
             // A failure here has no caller to report to; clear the stack so it does not leak into the next error.
             if closer(id) < 0 { _ = takeErrorStack() }
         }

@@ -9,6 +9,7 @@ public class Node {
     let handle: Handle
 
     init(file: File, path: String, handle: Handle) {
+        Library.ensureInitialized()
         self.file = file
         self.path = path
         self.handle = handle
@@ -26,6 +27,7 @@ public class Node {
 
     /// Whether an attribute of that name exists. The corresponding C function is `H5Aexists`.
     public func hasAttribute(_ name: String) throws -> Bool {
+        Library.ensureInitialized()
         let result = H5Aexists(handle.id, name)
         if result < 0 { throw error(.failed, "H5Aexists", object: "\(path)@\(name)") }
         return result > 0
@@ -72,6 +74,7 @@ final class NameList {
 public final class Group: Node {
     /// Opens the group at an absolute `path` in `file`. The corresponding C function is `H5Gopen2`.
     init(file: File, path: String) throws {
+        Library.ensureInitialized()
         let id = H5Gopen2(file.handle.id, path, defaultPropertyList)
         guard id >= 0 else {
             throw HDF5Error.current(.openFailed, "H5Gopen2", file: file.path, object: path)
@@ -84,6 +87,7 @@ public final class Group: Node {
 
     /// The names of the links in this group, in name order. The corresponding C function is `H5Literate`.
     public func childNames() throws -> [String] {
+        Library.ensureInitialized()
         let names = NameList()
         var index: hsize_t = 0
         let status = H5Literate(handle.id, H5_INDEX_NAME, H5_ITER_INC, &index,
@@ -95,6 +99,7 @@ public final class Group: Node {
     /// Whether `relativePath` (one or more `/`-separated names, which may themselves be Keras weight names)
     /// leads to an object. Each link along the way is checked, as `H5Lexists` requires.
     public func contains(_ relativePath: String) throws -> Bool {
+        Library.ensureInitialized()
         var prefix = path == "/" ? "" : path
         for component in relativePath.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += "/" + component
