@@ -14,14 +14,17 @@ public enum PruningMethod: String, Sendable, CaseIterable, Encodable {
 /// The fine-tune's knobs.
 public struct FineTuneOptions: Sendable {
     public var method: PruningMethod
-    public var epochs: Int
+    /// Passes over the training rows; nil for the automatic count (`FineTuneOptions.automaticEpochs`).
+    public var epochs: Int?
     public var batchSize: Int
-    public var learningRate: Double
+    /// The momentum step; nil for the automatic one, `1 / L` with `L` the loss gradient's Lipschitz bound on
+    /// the calibration data.
+    public var learningRate: Double?
     public var seed: UInt64
     /// The fraction of the samples held out to measure before and after.
     public var validationSplit: Double
 
-    public init(method: PruningMethod = .mask, epochs: Int = 100, batchSize: Int = 64, learningRate: Double = 5e-3,
+    public init(method: PruningMethod = .mask, epochs: Int? = nil, batchSize: Int = 64, learningRate: Double? = nil,
                 seed: UInt64 = 0, validationSplit: Double = 0.1)
     {
         self.method = method
@@ -30,6 +33,14 @@ public struct FineTuneOptions: Sendable {
         self.learningRate = learningRate
         self.seed = seed
         self.validationSplit = validationSplit
+    }
+}
+
+extension FineTuneOptions {
+    /// The automatic number of epochs for `batches` mini-batches per epoch: at least 100 epochs and at least
+    /// 2,000 steps (small calibration sets need more passes), at most 1,000 epochs.
+    public static func automaticEpochs(batches: Int) -> Int {
+        min(1000, max(100, (2000 + batches - 1) / max(batches, 1)))
     }
 }
 
@@ -49,6 +60,7 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var after: SplitMetrics
     public var trainSamples: Int
     public var heldOutSamples: Int
+    public var epochs: Int
     public var steps: Int
     /// Wall time of the training alone (data loading and writing excluded).
     public var trainSeconds: Double
@@ -56,7 +68,7 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var gflop: Double
 
     enum CodingKeys: String, CodingKey {
-        case before, after, steps, gflop
+        case before, after, epochs, steps, gflop
         case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
     }
 }
@@ -158,8 +170,14 @@ func forward(_ x: Matrix, _ kernel: Matrix, _ bias: [Float], _ activation: Activ
              preActivations: UnsafeMutablePointer<Matrix>? = nil)
 {
     BLAS.gemm(x, kernel, into: &output)
-    for row in 0..<output.rows {
-        for j in 0..<output.columns { output[row, j] += bias[j] }
+    let columns = output.columns
+    output.values.withUnsafeMutableBufferPointer { output in
+        bias.withUnsafeBufferPointer { bias in
+            guard columns > 0 else { return }
+            for start in stride(from: 0, to: output.count, by: columns) {
+                for j in 0..<columns { output[start + j] += bias[j] }
+            }
+        }
     }
     preActivations?.pointee = output
     activation.apply(&output)

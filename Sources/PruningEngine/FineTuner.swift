@@ -10,11 +10,31 @@ struct FineTuner {
     /// Told after each epoch (and each L1 solve) how far the fine-tune has come.
     var progress: (@Sendable (ConversionProgress) -> Void)? = nil
 
+    /// At most 1,024 training rows (a seeded sample) for the full-batch work: the L1 path and the curvature.
+    let sample: (x: Matrix, targets: Matrix)
+    /// An upper bound on the full-batch loss gradient's Lipschitz constant, from the sample.
+    let curvature: Float
+    /// The momentum step: the option, or `1 / curvature`.
+    let rate: Float
+    /// Passes over the training rows: the option, or the automatic count.
+    let epochs: Int
+
     init(data: CalibrationSet, activation: Activation, options: FineTuneOptions, storedBits: Int) {
         self.data = data
         self.activation = activation
         self.options = options
         self.storedBits = storedBits
+        var rows = Array(0..<data.train.rows)
+        if rows.count > 1024 {
+            var random = SplitMix64(seed: options.seed &+ 3)
+            random.shuffle(&rows)
+            rows = Array(rows.prefix(1024)).sorted()
+        }
+        sample = (data.train.rows(rows), data.trainTargets.rows(rows))
+        curvature = max(Self.lipschitz(sample.x, units: data.trainTargets.columns, activation: activation), 1e-12)
+        rate = options.learningRate.map(Float.init) ?? 1 / curvature
+        let batches = max(1, (data.train.rows + options.batchSize - 1) / options.batchSize)
+        epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: batches)
     }
 
     /// Reports an epoch's end with the held-out loss of the current weights.
@@ -80,7 +100,8 @@ struct FineTuner {
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let report = FineTuneReport(before: before, after: metrics(trained, trainedBias),
-                                    trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows, steps: steps,
+                                    trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows,
+                                    epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
                                     trainSeconds: seconds, gflop: FlopCounter.shared.gflop)
         return Result(kernel: trained, bias: trainedBias, report: report)
     }
@@ -97,7 +118,7 @@ struct FineTuner {
         let n = kernel.values.count
         let keepTarget = n - target
         let batches = max(1, (data.train.rows + options.batchSize - 1) / options.batchSize)
-        let steps = max(1, options.epochs * batches)
+        let steps = max(1, epochs * batches)
         let pruneEnd = max(1, Int(Double(steps) * 0.7))
         // About 50 re-rankings over the schedule (TF-MOT likewise updates its masks every so many steps).
         let frequency = max(1, pruneEnd / 50)
@@ -108,13 +129,14 @@ struct FineTuner {
         var bias = bias
         let scales = inputScales
         var mask = Self.keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
-        var optimizer = Adam(count: n + bias.count, learningRate: Float(options.learningRate))
+        var optimizer = Momentum(kernel: n, bias: bias.count, rate: rate)
         var fixed = false
         var step = 0
-        forEachBatch(epochs: options.epochs, seed: options.seed &+ 1, { rows in
+        forEachBatch(epochs: epochs, seed: options.seed &+ 1, { rows in
             if !fixed, step >= pruneEnd {
                 mask = keepMask(weights, keep: keepTarget, scales: scales)
                 weights.zero(outside: mask)
+                optimizer.stop(outside: mask)
                 fixed = true
             } else if !fixed, step % frequency == 0 {
                 let progress = Double(step) / Double(pruneEnd)
@@ -129,7 +151,7 @@ struct FineTuner {
             optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
             step += 1
         }, epochEnded: { epoch in
-            reportEpoch("mask", epoch, of: options.epochs, weights, bias, mask: mask, from: 0, to: 1)
+            reportEpoch("mask", epoch, of: epochs, weights, bias, mask: mask, from: 0, to: 1)
         })
         if !fixed { mask = keepMask(weights, keep: keepTarget, scales: scales) }
         weights.zero(outside: mask)
@@ -140,145 +162,186 @@ struct FineTuner {
     // MARK: L1
 
     /// A true L1 constraint: proximal gradient (soft-thresholding, which makes exact zeros) with FISTA
-    /// momentum, full batch, step 1/L from the data's largest eigenvalue. The penalty weighs each weight by
-    /// its input's RMS, as the mask method ranks them. The strength is found automatically: doubled, each
-    /// solve warm-started from the last, until the zero count reaches the target, then bisected. The
+    /// momentum, full batch on the sample, step `1 / curvature`. The penalty weighs each weight by its input's
+    /// RMS, as the mask method ranks them. Each solve runs to convergence (or its share of the iteration
+    /// budget). The strength is found automatically: doubled, each solve warm-started from the last, until
+    /// the zero count reaches the target, then bisected until it is exact or the bracket is tight. The
     /// solution with the most zeros not above the target is projected exactly (its smallest scored weights
     /// zeroed), and the support and the bias are fine-tuned to undo the shrinkage.
     private func l1Path(kernel: Matrix, bias: [Float], target: Int) -> (Matrix, [Float], Int) {
         let n = kernel.values.count
         let scales = inputScales.map { max($0, 1e-12) }
-        // The strength path runs full-batch on at most 1,024 training rows (a seeded sample), with fewer
-        // iterations per solve as the layer grows, so its cost stays bounded; the debiasing fine-tune then
-        // uses every row.
-        var sample = allRows
-        if sample.count > 1024 {
-            var random = SplitMix64(seed: options.seed &+ 3)
-            random.shuffle(&sample)
-            sample = Array(sample.prefix(1024)).sorted()
-        }
-        let pathX = data.train.rows(sample)
-        let pathTargets = data.trainTargets.rows(sample)
-        let step = 1 / max(lipschitz(pathX), 1e-12)
-        let size = Double(pathX.rows) * Double(kernel.rows) * Double(kernel.columns)
-        let iterations = min(250, max(20, Int(250 * 2e6 / max(size, 1))))
+        let (pathX, pathTargets) = sample
+        let step = 1 / curvature
+        // Iterations: few while the strength is bracketed (those solutions only need their zero count
+        // roughly), more while it is bisected, and the chosen strength's solve runs to convergence. The
+        // whole path gets at most about 10^10 multiply-adds' worth of full-batch iterations.
+        let perIteration = 2 * Double(pathX.rows) * Double(kernel.rows) * Double(kernel.columns)
+        var budget = max(600, Int(4e9 / max(perIteration, 1)))
         var steps = 0
 
         func zeros(_ w: Matrix) -> Int { w.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
         var solves = 0
-        func solve(_ strength: Float, from start: (Matrix, [Float])) -> (Matrix, [Float]) {
-            steps += iterations
+        func solve(_ strength: Float, from start: (Matrix, [Float]), share: Int) -> (Matrix, [Float]) {
             solves += 1
-            let solution = proximal(start.0, start.1, x: pathX, targets: pathTargets, strength: strength,
-                                    scales: scales, step: step, iterations: iterations)
+            let limit = max(20, min(share, budget))
+            let (w, b, used) = proximal(start.0, start.1, x: pathX, targets: pathTargets, strength: strength,
+                                        scales: scales, step: step, iterations: limit)
+            budget -= used
+            steps += used
             progress?(ConversionProgress(fraction: min(0.5, 0.03 * Double(solves)),
                                          detail: String(format: "l1 strength %.3g: %d of %d zeros", strength,
-                                                        zeros(solution.0), target)))
-            return solution
+                                                        zeros(w), target)))
+            return (w, b)
         }
 
-        // The strength at which the dense kernel's gradient could no longer move any weight off zero bounds
-        // the search from above.
-        let (gradient, _) = self.gradient(kernel, bias, mask: [Bool](repeating: true, count: n), x: pathX,
-                                          targets: pathTargets)
+        // The strength at which the gradient at zero could no longer move any weight off zero bounds the
+        // search from above: there every weight is zero.
+        let (gradientAtZero, _) = gradient(Matrix(zeros: kernel.rows, kernel.columns), bias, mask: nil, x: pathX,
+                                           targets: pathTargets)
         var ceiling: Float = 0
         for i in 0..<kernel.rows {
-            for j in 0..<kernel.columns { ceiling = max(ceiling, abs(gradient[i, j]) / scales[i]) }
+            for j in 0..<kernel.columns { ceiling = max(ceiling, abs(gradientAtZero[i, j]) / scales[i]) }
         }
-        ceiling = max(ceiling, 1e-6)
-        // The path starts two decades below that bound.
+        ceiling = max(ceiling, 1e-12)
+        // The path starts three decades below that bound.
         var low: (strength: Float, solution: (Matrix, [Float]))? = nil
         var high: Float? = nil
         var current = (kernel, bias)
-        var strength = ceiling * 1e-2
-        while high == nil, strength <= ceiling * 4 {
-            current = solve(strength, from: current)
-            if zeros(current.0) >= target { high = strength } else { low = (strength, current) }
+        var strength = ceiling * 1e-3
+        let bracketShare = budget / 40, bisectShare = budget / 20
+        while high == nil, strength <= ceiling * 2 {
+            current = solve(strength, from: current, share: bracketShare)
+            let count = zeros(current.0)
+            if count >= target { high = strength } else { low = (strength, current) }
+            if count == target { low = (strength, current) }
             if high == nil { strength *= 2 }
         }
-        var best = low?.solution ?? (kernel, bias)
-        if let upper = high, let lower = low {
-            var (a, b) = (lower.strength, upper)
-            for _ in 0..<5 {
+        var best = low ?? (ceiling * 1e-3, (kernel, bias))
+        if let upper = high, zeros(best.solution.0) != target {
+            var (a, b) = (best.strength, upper)
+            for _ in 0..<10 where b / a > 1.001 {
                 let middle = (a * b).squareRoot()
-                let solution = solve(middle, from: best)
-                if zeros(solution.0) <= target {
+                let solution = solve(middle, from: best.solution, share: bisectShare)
+                let count = zeros(solution.0)
+                if count <= target {
                     a = middle
-                    best = solution
+                    best = (middle, solution)
+                    if count == target { break }
                 } else {
                     b = middle
                 }
             }
         }
-        var mask = keepMask(best.0, keep: n - target, scales: scales)
-        if best.0.values.enumerated().contains(where: { mask[$0.offset] && $0.element == 0 }) {
-            // Fewer non-zeros than places kept: the rest keep their original weights' order.
-            mask = keepMask(kernel, keep: n - target, scales: scales)
-            best.0 = kernel
+        // The chosen strength, solved to convergence with what is left of the budget.
+        let final = solve(best.strength, from: best.solution, share: budget)
+        var mask = keepMask(final.0, keep: n - target, scales: scales)
+        var start = final
+        let shortfall = (0..<n).filter { mask[$0] && final.0.values[$0] == 0 }
+        if !shortfall.isEmpty {
+            // Fewer non-zeros than places kept: the solution's non-zeros stay, and the remaining places go
+            // to the original weights that score highest among the solution's zeros.
+            var scores = kernel.values
+            for i in 0..<n {
+                scores[i] = final.0.values[i] != 0 ? .infinity : abs(kernel.values[i]) * scales[i / kernel.columns]
+            }
+            mask = Self.keepMask(scores, keep: n - target)
+            for i in 0..<n where final.0.values[i] == 0 && mask[i] { start.0.values[i] = kernel.values[i] }
         }
-        var weights = best.0
+        var weights = start.0
         weights.zero(outside: mask)
-        var tunedBias = best.1
-        steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, options.epochs / 2),
+        var tunedBias = start.1
+        steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, epochs / 2),
                                 label: "l1 debias")
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, tunedBias, steps)
     }
 
-    /// FISTA iterations of `W <- soft(W - step · grad, step · strength · scale_i)`, the bias unpenalised.
+    /// FISTA iterations of `W <- soft(W - step · grad, step · strength · scale_i)`, the bias unpenalised,
+    /// until the largest change of a weight falls below 10^-4 of the largest weight, the zero pattern having
+    /// held for the last 50 iterations, or `iterations` have run.
+    /// - Returns: the kernel, the bias and the iterations run.
     private func proximal(_ kernel: Matrix, _ bias: [Float], x: Matrix, targets: Matrix, strength: Float,
-                          scales: [Float], step: Float, iterations: Int) -> (Matrix, [Float])
+                          scales: [Float], step: Float, iterations: Int) -> (Matrix, [Float], Int)
     {
-        let all = [Bool](repeating: true, count: kernel.values.count)
         var w = kernel, b = bias
         var yw = kernel, yb = bias
         var t: Float = 1
-        for _ in 0..<iterations {
-            let (gw, gb) = gradient(yw, yb, mask: all, x: x, targets: targets)
-            var nextW = yw
-            for i in 0..<w.rows {
-                let threshold = step * strength * scales[i]
-                for j in 0..<w.columns {
-                    let value = yw[i, j] - step * gw[i, j]
-                    nextW[i, j] = value > threshold ? value - threshold : (value < -threshold ? value + threshold : 0)
-                }
-            }
-            var nextB = yb
-            for j in nextB.indices { nextB[j] -= step * gb[j] }
+        var stable = 0
+        var used = 0
+        let columns = kernel.columns
+        let thresholds = scales.map { step * strength * $0 }
+        while used < iterations {
+            used += 1
+            let (gw, gb) = gradient(yw, yb, mask: nil, x: x, targets: targets)
             let nextT = (1 + (1 + 4 * t * t).squareRoot()) / 2
             let momentum = (t - 1) / nextT
-            for i in yw.values.indices {
-                let value = nextW.values[i]
-                // Keep exact zeros exact: momentum would smear them.
-                yw.values[i] = value == 0 ? 0 : value + momentum * (value - w.values[i])
+            var change: Float = 0, largest: Float = 0
+            var patternChanges = 0
+            w.values.withUnsafeMutableBufferPointer { w in
+                    yw.values.withUnsafeMutableBufferPointer { y in
+                        gw.values.withUnsafeBufferPointer { g in
+                            thresholds.withUnsafeBufferPointer { thresholds in
+                                for i in 0..<thresholds.count {
+                                    let threshold = thresholds[i]
+                                    for k in (i * columns)..<((i + 1) * columns) {
+                                        let value = y[k] - step * g[k]
+                                        let shrunk = max(abs(value) - threshold, 0)
+                                        let soft = value < 0 ? -shrunk : shrunk
+                                        change = max(change, abs(soft - w[k]))
+                                        largest = max(largest, abs(soft))
+                                        patternChanges &+= (soft == 0) != (w[k] == 0) ? 1 : 0
+                                        // Keep exact zeros exact: momentum would smear them.
+                                        y[k] = soft == 0 ? 0 : soft + momentum * (soft - w[k])
+                                        w[k] = soft
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            for j in b.indices {
+                let next = yb[j] - step * gb[j]
+                change = max(change, abs(next - b[j]))
+                yb[j] = next + momentum * (next - b[j])
+                b[j] = next
             }
-            for j in yb.indices { yb[j] = nextB[j] + momentum * (nextB[j] - b[j]) }
-            w = nextW
-            b = nextB
             t = nextT
+            stable = patternChanges > 0 ? 0 : stable + 1
+            if stable >= 50, change <= 1e-4 * max(largest, 1e-12) { break }
         }
-        return (w, b)
+        return (w, b, used)
     }
 
     /// Every training row, in order: the full batch.
     private var allRows: [Int] { Array(0..<data.train.rows) }
 
-    /// An upper bound on the loss gradient's Lipschitz constant: the largest eigenvalue of XᵀX / rows (by
-    /// power iteration) times the loss's curvature bound in the pre-activations.
-    private func lipschitz(_ x: Matrix) -> Float {
-        var v = Matrix(rows: x.columns, columns: 1, values: [Float](repeating: 1, count: x.columns))
+    /// An upper bound on the loss gradient's Lipschitz constant in the kernel and the bias: the largest
+    /// eigenvalue of [X 1]ᵀ[X 1] / rows (by power iteration) times the loss's curvature bound in the
+    /// pre-activations.
+    private static func lipschitz(_ x: Matrix, units: Int, activation: Activation) -> Float {
+        // The bias is a weight on a constant input of 1: the rows get a column of ones.
+        let columns = x.columns + 1
+        var augmented = Matrix(zeros: x.rows, columns)
+        for row in 0..<x.rows {
+            for i in 0..<x.columns { augmented[row, i] = x[row, i] }
+            augmented[row, x.columns] = 1
+        }
+        var v = Matrix(rows: columns, columns: 1, values: [Float](repeating: 1, count: columns))
         var eigenvalue: Float = 0
-        for _ in 0..<30 {
+        for _ in 0..<50 {
             var xv = Matrix(zeros: x.rows, 1)
-            BLAS.gemm(x, v, into: &xv)
-            var next = Matrix(zeros: x.columns, 1)
-            BLAS.gemm(x, transposeA: true, xv, into: &next, alpha: 1 / Float(max(x.rows, 1)))
+            BLAS.gemm(augmented, v, into: &xv)
+            var next = Matrix(zeros: columns, 1)
+            BLAS.gemm(augmented, transposeA: true, xv, into: &next, alpha: 1 / Float(max(x.rows, 1)))
             let norm = next.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { return 0 }
             eigenvalue = norm / max(v.values.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-30)
             v.values = next.values.map { $0 / norm }
         }
-        let units = Float(data.trainTargets.columns)
+        // Power iteration approaches the largest eigenvalue from below: a margin keeps the bound above it.
+        eigenvalue *= 1.05
+        let units = Float(units)
         let curvature: Float
         switch activation {
         case .softmax: curvature = 1
@@ -288,12 +351,12 @@ struct FineTuner {
         return eigenvalue * curvature
     }
 
-    /// Adam on the kept weights and the bias, shuffled mini-batches.
+    /// Momentum steps on the kept weights and the bias, shuffled mini-batches.
     /// - Returns: the steps taken.
     private func trainOnSupport(_ weights: inout Matrix, _ bias: inout [Float], mask: [Bool], epochs: Int,
                                 label: String) -> Int
     {
-        var optimizer = Adam(count: weights.values.count + bias.count, learningRate: Float(options.learningRate))
+        var optimizer = Momentum(kernel: weights.values.count, bias: bias.count, rate: rate)
         var steps = 0
         forEachBatch(epochs: epochs, seed: options.seed &+ 2, { rows in
             var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
@@ -323,30 +386,41 @@ struct FineTuner {
     // MARK: Gradient and metrics
 
     /// The loss gradient on the given training rows, for the masked kernel and the bias.
-    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool], rows: [Int]) -> (Matrix, [Float]) {
+    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool]?, rows: [Int]) -> (Matrix, [Float]) {
         // The full batch uses the training rows as they are; mini-batches gather theirs.
         let whole = rows.count == data.train.rows
         return gradient(kernel, bias, mask: mask, x: whole ? data.train : data.train.rows(rows),
                         targets: whole ? data.trainTargets : data.trainTargets.rows(rows))
     }
 
-    /// The loss gradient on the rows `x` with their `targets`, for the masked kernel and the bias.
-    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool], x: Matrix, targets: Matrix)
+    /// The loss gradient on the rows `x` with their `targets`, for the kernel (masked, when a mask is given)
+    /// and the bias.
+    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool]?, x: Matrix, targets: Matrix)
         -> (Matrix, [Float])
     {
-        var masked = kernel
-        masked.zero(outside: mask)
         var outputs = Matrix(zeros: x.rows, kernel.columns)
         var pre = Matrix(zeros: x.rows, kernel.columns)
-        forward(x, masked, bias, activation, into: &outputs, preActivations: &pre)
+        if let mask {
+            var masked = kernel
+            masked.zero(outside: mask)
+            forward(x, masked, bias, activation, into: &outputs, preActivations: &pre)
+        } else {
+            forward(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+        }
         var delta: Matrix? = Matrix(zeros: x.rows, kernel.columns)
         _ = activation.loss(outputs: outputs, preActivations: pre, targets: targets, gradient: &delta, value: false)
         let dz = delta ?? Matrix(zeros: x.rows, kernel.columns)
         var gradKernel = Matrix(zeros: kernel.rows, kernel.columns)
         BLAS.gemm(x, transposeA: true, dz, into: &gradKernel)
         var gradBias = [Float](repeating: 0, count: bias.count)
-        for row in 0..<dz.rows {
-            for j in 0..<dz.columns { gradBias[j] += dz[row, j] }
+        let columns = dz.columns
+        dz.values.withUnsafeBufferPointer { dz in
+            gradBias.withUnsafeMutableBufferPointer { gradBias in
+                guard columns > 0 else { return }
+                for start in stride(from: 0, to: dz.count, by: columns) {
+                    for j in 0..<columns { gradBias[j] += dz[start + j] }
+                }
+            }
         }
         return (gradKernel, gradBias)
     }
@@ -418,49 +492,48 @@ struct FineTuner {
     }
 }
 
-/// Adam over one flat parameter vector (kernel then bias).
-struct Adam {
-    var m: [Float]
-    var v: [Float]
-    var t: Float = 0
-    let learningRate: Float
-    let beta1: Float = 0.9
-    let beta2: Float = 0.999
-    let epsilon: Float = 1e-7
+/// Stochastic gradient descent with Nesterov momentum over the kernel and the bias. Plain gradient steps keep
+/// the weights' magnitudes comparable with one another, which magnitude ranking relies on (a per-coordinate
+/// normalising optimizer such as Adam does not).
+struct Momentum {
+    var kernelVelocity: [Float]
+    var biasVelocity: [Float]
+    let rate: Float
+    let momentum: Float = 0.9
 
-    init(count: Int, learningRate: Float) {
-        m = [Float](repeating: 0, count: count)
-        v = [Float](repeating: 0, count: count)
-        self.learningRate = learningRate
+    init(kernel: Int, bias: Int, rate: Float) {
+        kernelVelocity = [Float](repeating: 0, count: kernel)
+        biasVelocity = [Float](repeating: 0, count: bias)
+        self.rate = rate
     }
 
+    /// `v <- mu v - rate g`, `w <- w + mu v - rate g`.
     mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float]) {
-        t += 1
-        let scale = learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t))
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
-        m.withUnsafeMutableBufferPointer { m in
-            v.withUnsafeMutableBufferPointer { v in
-                // One tight loop per parameter block, so the compiler vectorizes it.
-                func update(_ values: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeBufferPointer<Float>,
-                            offset: Int)
-                {
-                    for i in 0..<values.count {
-                        let g = gradients[i]
-                        let mi = b1 * m[offset + i] + (1 - b1) * g
-                        let vi = b2 * v[offset + i] + (1 - b2) * g * g
-                        m[offset + i] = mi
-                        v[offset + i] = vi
-                        values[i] -= scale * mi / (vi.squareRoot() + eps)
-                    }
-                }
-                kernel.withUnsafeMutableBufferPointer { values in
-                    gradKernel.withUnsafeBufferPointer { update(values, $0, offset: 0) }
-                }
-                let count = kernel.count
-                bias.withUnsafeMutableBufferPointer { values in
-                    gradBias.withUnsafeBufferPointer { update(values, $0, offset: count) }
-                }
+        let (mu, rate) = (momentum, rate)
+        func update(_ values: UnsafeMutableBufferPointer<Float>, _ velocity: UnsafeMutableBufferPointer<Float>,
+                    _ gradients: UnsafeBufferPointer<Float>)
+        {
+            for i in 0..<values.count {
+                let g = gradients[i]
+                let v = mu * velocity[i] - rate * g
+                velocity[i] = v
+                values[i] += mu * v - rate * g
             }
         }
+        kernel.withUnsafeMutableBufferPointer { values in
+            kernelVelocity.withUnsafeMutableBufferPointer { velocity in
+                gradKernel.withUnsafeBufferPointer { update(values, velocity, $0) }
+            }
+        }
+        bias.withUnsafeMutableBufferPointer { values in
+            biasVelocity.withUnsafeMutableBufferPointer { velocity in
+                gradBias.withUnsafeBufferPointer { update(values, velocity, $0) }
+            }
+        }
+    }
+
+    /// Stops the movement of the weights outside the mask.
+    mutating func stop(outside mask: [Bool]) {
+        for i in kernelVelocity.indices where !mask[i] { kernelVelocity[i] = 0 }
     }
 }

@@ -49,20 +49,35 @@ final class FlopCounter: @unchecked Sendable {
 
 /// Matrix products through OpenBLAS.
 enum BLAS {
-    /// OpenBLAS runs on this many threads, set once, so that products (and so fine-tunes) are reproducible
-    /// from run to run on a machine.
-    static let threads: Int = {
-        let count = Int32(Workers.available)
-        openblas_set_num_threads(count)
-        return Int(count)
-    }()
+    /// OpenBLAS runs large products on this many threads and small ones on one: for a small product the
+    /// threads cost more in waking and waiting than they save. The choice depends on the shapes alone, so
+    /// products (and so fine-tunes) are reproducible from run to run on a machine.
+    static let threads = Workers.available
+
+    /// Below this many multiply-adds a product runs on one thread.
+    static let threadedSize = 1 << 22
+
+    private static let threadSetting = ThreadSetting()
+
+    private final class ThreadSetting: @unchecked Sendable {
+        private let lock = NSLock()
+        private var current: Int32 = -1
+
+        func use(_ count: Int32) {
+            lock.withLock {
+                if current != count {
+                    openblas_set_num_threads(count)
+                    current = count
+                }
+            }
+        }
+    }
 
     /// `c = alpha · op(a) · op(b) + beta · c`, with `op` transposing when asked. Shapes are checked.
     /// The corresponding C function is `cblas_sgemm`.
     static func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
                      into c: inout Matrix, alpha: Float = 1, beta: Float = 0)
     {
-        _ = threads
         let m = transposeA ? a.columns : a.rows
         let k = transposeA ? a.rows : a.columns
         let kb = transposeB ? b.columns : b.rows
@@ -71,6 +86,7 @@ enum BLAS {
         precondition(c.rows == m && c.columns == n, "result is \(c.rows)×\(c.columns), product \(m)×\(n)")
         if m == 0 || n == 0 { return }
         FlopCounter.shared.add(2 * m * n * k)
+        threadSetting.use(Int32(m * n * k < threadedSize ? 1 : threads))
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in

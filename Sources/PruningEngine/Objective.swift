@@ -25,27 +25,31 @@ enum Activation: Sendable, Equatable {
 
     /// Applies the activation to a batch of pre-activations, row by row, in place.
     func apply(_ z: inout Matrix) {
-        switch self {
-        case .linear:
-            break
-        case .relu:
-            for i in z.values.indices { z.values[i] = max(z.values[i], 0) }
-        case .tanh:
-            for i in z.values.indices { z.values[i] = Foundation.tanh(z.values[i]) }
-        case .sigmoid:
-            for i in z.values.indices { z.values[i] = 1 / (1 + exp(-z.values[i])) }
-        case .softmax:
-            for row in 0..<z.rows {
-                let start = row * z.columns
-                var largest = -Float.infinity
-                for j in 0..<z.columns { largest = max(largest, z.values[start + j]) }
-                var sum: Float = 0
-                for j in 0..<z.columns {
-                    let e = exp(z.values[start + j] - largest)
-                    z.values[start + j] = e
-                    sum += e
+        let columns = z.columns
+        z.values.withUnsafeMutableBufferPointer { z in
+            switch self {
+            case .linear:
+                break
+            case .relu:
+                for i in 0..<z.count { z[i] = max(z[i], 0) }
+            case .tanh:
+                for i in 0..<z.count { z[i] = Foundation.tanh(z[i]) }
+            case .sigmoid:
+                for i in 0..<z.count { z[i] = 1 / (1 + exp(-z[i])) }
+            case .softmax:
+                guard columns > 0 else { return }
+                for start in stride(from: 0, to: z.count, by: columns) {
+                    var largest = -Float.infinity
+                    for j in start..<(start + columns) { largest = max(largest, z[j]) }
+                    var sum: Float = 0
+                    for j in start..<(start + columns) {
+                        let e = exp(z[j] - largest)
+                        z[j] = e
+                        sum += e
+                    }
+                    let scale = 1 / sum
+                    for j in start..<(start + columns) { z[j] *= scale }
                 }
-                for j in 0..<z.columns { z.values[start + j] /= sum }
             }
         }
     }
@@ -54,36 +58,50 @@ enum Activation: Sendable, Equatable {
     /// averaged over rows, and its gradient with respect to `z` written into `gradient`.
     ///
     /// Softmax and sigmoid use cross-entropy, whose gradient with respect to the pre-activation is
-    /// `(a - t) / rows`; the others use the squared error of the activation's output.
+    /// `(a - t) / rows`; the others use the squared error of the activation's output. With `value` false
+    /// only the gradient is computed (the returned loss is 0).
     func loss(outputs a: Matrix, preActivations z: Matrix, targets t: Matrix, gradient: inout Matrix?,
               value wanted: Bool = true) -> Double
     {
         precondition(a.rows == t.rows && a.columns == t.columns, "targets do not match the outputs")
         let rows = Float(max(a.rows, 1))
+        let columns = Float(max(a.columns, 1))
         let epsilon: Float = 1e-7
         var total: Double = 0
-        for i in a.values.indices {
-            let p = a.values[i]
-            let target = t.values[i]
-            switch self {
-            case .softmax:
-                if wanted, target > 0 { total -= Double(target * log(max(p, epsilon))) }
-                gradient?.values[i] = (p - target) / rows
-            case .sigmoid:
+        a.values.withUnsafeBufferPointer { a in
+            t.values.withUnsafeBufferPointer { t in
                 if wanted {
-                    total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
+                    for i in 0..<a.count {
+                        let (p, target) = (a[i], t[i])
+                        switch self {
+                        case .softmax:
+                            if target > 0 { total -= Double(target * log(max(p, epsilon))) }
+                        case .sigmoid:
+                            total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
+                        case .linear, .relu, .tanh:
+                            total += Double((p - target) * (p - target))
+                        }
+                    }
                 }
-                gradient?.values[i] = (p - target) / rows
-            case .linear, .relu, .tanh:
-                let difference = p - target
-                total += Double(difference * difference)
-                let derivative: Float
-                switch self {
-                case .relu: derivative = z.values[i] > 0 ? 1 : 0
-                case .tanh: derivative = 1 - p * p
-                default: derivative = 1
+                guard gradient != nil else { return }
+                z.values.withUnsafeBufferPointer { z in
+                    gradient!.values.withUnsafeMutableBufferPointer { g in
+                        switch self {
+                        case .softmax, .sigmoid:
+                            let scale = 1 / rows
+                            for i in 0..<a.count { g[i] = (a[i] - t[i]) * scale }
+                        case .linear:
+                            let scale = 2 / (rows * columns)
+                            for i in 0..<a.count { g[i] = (a[i] - t[i]) * scale }
+                        case .relu:
+                            let scale = 2 / (rows * columns)
+                            for i in 0..<a.count { g[i] = z[i] > 0 ? (a[i] - t[i]) * scale : 0 }
+                        case .tanh:
+                            let scale = 2 / (rows * columns)
+                            for i in 0..<a.count { g[i] = (a[i] - t[i]) * (1 - a[i] * a[i]) * scale }
+                        }
+                    }
                 }
-                gradient?.values[i] = 2 * difference * derivative / (rows * Float(a.columns))
             }
         }
         switch self {

@@ -40,14 +40,14 @@ extension Kprune {
         @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
         var method: MethodArgument?
 
-        @Option(help: "Passes over the calibration data.")
-        var epochs: Int = FineTuneOptions().epochs
+        @Option(help: "Passes over the calibration data (default: automatic, at least 100 and at least 2,000 steps).")
+        var epochs: Int?
 
         @Option(help: "Samples per step.")
         var batchSize: Int = FineTuneOptions().batchSize
 
-        @Option(help: "Adam's learning rate.")
-        var learningRate: Double = FineTuneOptions().learningRate
+        @Option(help: "The momentum step (default: automatic, from the calibration data's curvature).")
+        var learningRate: Double?
 
         @Option(help: "Seed for the split and the shuffles: the same seed gives the same output file.")
         var seed: UInt64 = FineTuneOptions().seed
@@ -86,9 +86,9 @@ extension Kprune {
             if let method, method != .magnitude, features == nil {
                 throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --features")
             }
-            guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+            if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
             guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-            guard learningRate.isFinite, learningRate > 0 else {
+            if let learningRate, !(learningRate.isFinite && learningRate > 0) {
                 throw ValidationError("--learning-rate must be a positive number")
             }
             guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1 else {
@@ -147,6 +147,7 @@ extension Kprune {
                     if let accuracy = metrics.accuracy { text += String(format: ", accuracy %.3f", accuracy) }
                     return text
                 }
+                line += "\n  fine-tune: \(tune.trainSamples) samples, \(tune.epochs) epochs, \(tune.steps) steps"
                 line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
             }
             for note in report.notes { line += "\n  note: \(note)" }
