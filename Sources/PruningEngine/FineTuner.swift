@@ -81,7 +81,8 @@ struct FineTuner {
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let report = FineTuneReport(before: before, after: metrics(trained, trainedBias),
                                     trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows, steps: steps,
-                                    trainSeconds: seconds, gflop: FlopCounter.shared.gflop)
+                                    trainSeconds: seconds, gflop: FlopCounter.shared.gflop,
+                                    activation: activation.name, activationLayer: nil, objective: activation.lossName)
         return Result(kernel: trained, bias: trainedBias, report: report)
     }
 
