@@ -22,6 +22,10 @@ and then checks that:
   - the kernel kept its input values wherever it is not zero, and the slots
     are zero where the kernel newly became zero and unchanged elsewhere.
 
+With --fine-tune, the report must name the activation the manifest gives as
+output_activation, and a fixture with an unfollowable_layer must be refused
+in one line naming that layer, with no output written.
+
 Prints one PASS/FAIL line per fixture and ends with `interop: N passed, M failed`;
 exits 1 if any failed.
 """
@@ -260,6 +264,26 @@ def check_loaded(entry, out, fixtures_dir, target, kout, problems):
         problems.check(np.all(np.isfinite(output)), "predict gave non-finite values")
 
 
+def check_refusal(binary, entry, fixtures_dir, sparsity, workdir, fine_tune):
+    """A fine-tune through a layer kprune cannot follow: one error line, exit 1, input kept, no output."""
+    problems = Problems()
+    source = os.path.join(fixtures_dir, entry["file"])
+    copy = os.path.join(workdir, os.path.basename(entry["file"]))
+    out = os.path.join(workdir, "out-" + os.path.basename(entry["file"]))
+    shutil.copyfile(source, copy)
+    hash_before = sha256(copy)
+    features = write_features(entry, workdir)
+    _, result = run_kprune(binary, entry, copy, out, sparsity, fine_tune, features)
+    problems.check(result.returncode == 1, "exit %d, expected 1" % result.returncode)
+    lines = result.stderr.strip().splitlines()
+    problems.check(len(lines) == 1 and entry["unfollowable_layer"] in lines[0] and "--method magnitude" in lines[0],
+                   "stderr %r does not name %s in one line" % (result.stderr.strip()[-300:],
+                                                                entry["unfollowable_layer"]))
+    problems.check(sha256(copy) == hash_before, "kprune changed its input file")
+    problems.check(not os.path.exists(out), "an output was written")
+    return problems
+
+
 def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None):
     problems = Problems()
     source = os.path.join(fixtures_dir, entry["file"])
@@ -293,6 +317,11 @@ def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None
         check_kernel_and_slots(before, after, entry, target, method, problems, fine_tuned=bool(fine_tune))
         if fine_tune:
             problems.check(method == fine_tune, "JSON method %r, expected %r" % (method, fine_tune))
+            tune = record.get("fine_tune") if isinstance(record, dict) else None
+            activation = tune.get("activation") if isinstance(tune, dict) else None
+            if entry.get("output_activation"):
+                problems.check(activation == entry["output_activation"], "fine-tune activation %r, expected %r" % (
+                    activation, entry["output_activation"]))
         kout = after[entry["kernel_dataset"]][()]
     if entry["file"].endswith(".keras"):
         check_zip(copy, out, problems)
@@ -328,7 +357,10 @@ def main():
             continue
         workdir = tempfile.mkdtemp(prefix="kprune-interop-")
         try:
-            problems = check_fixture(binary, entry, fixtures_dir, args.sparsity, workdir, args.fine_tune)
+            if args.fine_tune and entry.get("unfollowable_layer"):
+                problems = check_refusal(binary, entry, fixtures_dir, args.sparsity, workdir, args.fine_tune)
+            else:
+                problems = check_fixture(binary, entry, fixtures_dir, args.sparsity, workdir, args.fine_tune)
         except Exception as error:  # report and go on to the next fixture
             problems = ["%s: %s" % (type(error).__name__, str(error).splitlines()[0] if str(error) else "")]
         finally:

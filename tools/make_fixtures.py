@@ -14,6 +14,10 @@ found by matching the values Keras holds in memory, then every fixture is
 loaded again to check the entry. Entries for fixtures/keras20, made by
 tools/make_fixtures_keras20.py, are merged in when present.
 
+Fixtures added later are made by the functions listed in K2_ADDED and
+K3_ADDED. `--only keras3/NAME ...` makes just those files and merges their
+entries into the existing manifest, leaving every other fixture as it is.
+
 The HDF5 files Keras writes come out byte-identical from run to run. Two kinds
 differ in a few bytes only: .keras zips, because Keras stamps the save time
 into metadata.json and the zip entry of model.weights.h5 and, for nested
@@ -54,6 +58,8 @@ K3_WRITER = "keras %s" % keras.__version__
 SEED = 1234
 DENSE_IN, DENSE_HIDDEN, DENSE_OUT = 8, 16, 4
 IMAGE = (8, 8, 3)
+ZIP_NOTE = ("Zip entries are stored (not deflated); metadata.json and config.json are dated "
+            "1980-01-01, model.weights.h5 carries the save time.")
 
 
 # ---------------------------------------------------------------- training
@@ -221,7 +227,7 @@ def k2_sequential():
     ])
 
 
-def make_keras2(root, entries):
+def make_keras2(root, entries, only=None):
     out = os.path.join(root, "keras2")
     L = tf_keras.layers
     Adam = tf_keras.optimizers.Adam
@@ -234,6 +240,12 @@ def make_keras2(root, entries):
     def add(path, model, fmt="keras2-h5", needs_layer=False, input_shape=(DENSE_IN,), notes="", **kw):
         entries.append(describe(path, root, fmt, K2_WRITER, "tf_keras", model, "k2",
                                 needs_layer, input_shape, notes, **kw))
+
+    if only is not None:
+        for name, maker in K2_ADDED:
+            if "keras2/" + name in only:
+                maker(save, add)
+        return
 
     # sequential.h5 and its weights-only twin.
     fresh_k2()
@@ -346,9 +358,12 @@ def make_keras2(root, entries):
     logits = L.Dense(DENSE_OUT)(hidden)
     outputs = L.Activation("softmax")(logits)
     model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 8)
-    add(save(model, "trailing_activation.h5"), model,
+    add(save(model, "trailing_activation.h5"), model, extra={"output_activation": "softmax"},
         notes="Functional Dense -> Dense -> Activation('softmax'): the output layer has no "
               "weights, so the final kernel layer is the Dense before it.")
+
+    for _, maker in K2_ADDED:
+        maker(save, add)
 
 
 # ---------------------------------------------------------------- Keras 3
@@ -363,7 +378,7 @@ def k3_sequential(dtype=None, use_bias=True):
     ])
 
 
-def make_keras3(root, entries):
+def make_keras3(root, entries, only=None):
     out = os.path.join(root, "keras3")
     L = keras.layers
     Adam = keras.optimizers.Adam
@@ -380,8 +395,13 @@ def make_keras3(root, entries):
         entries.append(describe(path, root, fmt, K3_WRITER, "keras3", model, "k3",
                                 needs_layer, input_shape, notes, **kw))
 
-    zip_note = ("Zip entries are stored (not deflated); metadata.json and config.json are dated "
-                "1980-01-01, model.weights.h5 carries the save time.")
+    if only is not None:
+        for name, maker in K3_ADDED:
+            if "keras3/" + name in only:
+                maker(save, add)
+        return
+
+    zip_note = ZIP_NOTE
 
     # sequential in all three Keras 3 formats, from one model.
     fresh_k3()
@@ -491,6 +511,80 @@ def make_keras3(root, entries):
               "kernel_dataset is the pointwise kernel, the one that mixes channels like a "
               "Dense kernel. " + zip_note)
 
+    for _, maker in K3_ADDED:
+        maker(save, add)
+
+
+# ---------------------------------------------------------------- added later
+#
+# Each maker gets its format's save and add. `output_activation` names the activation Keras applies
+# between the final kernel layer and the output, which a fine-tune's loss must follow;
+# `unfollowable_layer` names a layer there that a fine-tune cannot follow.
+
+
+def k2_trailing_softmax(save, add):
+    L = tf_keras.layers
+    fresh_k2()
+    model = tf_keras.Sequential([
+        tf_keras.Input(shape=(DENSE_IN,)),
+        L.Dense(DENSE_HIDDEN, activation="relu"),
+        L.Dense(DENSE_OUT),
+        L.Dropout(0.25),
+        L.Softmax(),
+    ])
+    fit_once(model, tf_keras.optimizers.Adam(), (DENSE_IN,), SEED + 12)
+    add(save(model, "trailing_softmax.h5"), model, extra={"output_activation": "softmax"},
+        notes="Sequential Dense -> Dense (linear) -> Dropout -> Softmax layer: the outputs are the "
+              "softmax of the final Dense's.")
+
+
+def k3_trailing_activation(save, add):
+    L = keras.layers
+    fresh_k3()
+    inputs = keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    outputs = L.Activation("softmax")(L.Dense(DENSE_OUT)(hidden))
+    model = fit_once(keras.Model(inputs, outputs), keras.optimizers.Adam(), (DENSE_IN,), SEED + 8)
+    add(save(model, "trailing_activation.keras"), model, extra={"output_activation": "softmax"},
+        notes="Functional Dense -> Dense -> Activation('softmax'), as keras2/trailing_activation.h5. "
+              + ZIP_NOTE)
+
+
+def k3_trailing_softmax(save, add):
+    L = keras.layers
+    fresh_k3()
+    model = keras.Sequential([
+        keras.Input(shape=(DENSE_IN,)),
+        L.Dense(DENSE_HIDDEN, activation="relu"),
+        L.Dense(DENSE_OUT),
+        L.Dropout(0.25),
+        L.Softmax(),
+    ])
+    fit_once(model, keras.optimizers.Adam(), (DENSE_IN,), SEED + 12)
+    add(save(model, "trailing_softmax.keras"), model, extra={"output_activation": "softmax"},
+        notes="Sequential Dense -> Dense (linear) -> Dropout -> Softmax layer, as "
+              "keras2/trailing_softmax.h5. " + ZIP_NOTE)
+
+
+def k3_trailing_rescaling(save, add):
+    L = keras.layers
+    fresh_k3()
+    inputs = keras.Input(shape=(DENSE_IN,))
+    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
+    outputs = L.Rescaling(0.5, name="rescaling")(L.Dense(DENSE_OUT)(hidden))
+    model = fit_once(keras.Model(inputs, outputs), keras.optimizers.Adam(), (DENSE_IN,), SEED + 13)
+    add(save(model, "trailing_rescaling.keras"), model, extra={"unfollowable_layer": "rescaling"},
+        notes="Functional Dense -> Dense -> Rescaling(0.5): the outputs are scaled after the final "
+              "Dense, which a fine-tune cannot follow; magnitude pruning still applies. " + ZIP_NOTE)
+
+
+K2_ADDED = [("trailing_softmax.h5", k2_trailing_softmax)]
+K3_ADDED = [
+    ("trailing_activation.keras", k3_trailing_activation),
+    ("trailing_softmax.keras", k3_trailing_softmax),
+    ("trailing_rescaling.keras", k3_trailing_rescaling),
+]
+
 
 # ---------------------------------------------------------------- malformed
 
@@ -555,15 +649,46 @@ def keras20_entries(root):
     return entries
 
 
+def make_only(root, manifest, only, parser):
+    """Make the named added fixtures and put their entries where a full run would."""
+    known = set(["keras2/" + n for n, _ in K2_ADDED] + ["keras3/" + n for n, _ in K3_ADDED])
+    if only - known:
+        parser.error("not an added fixture: %s (added: %s)" % (", ".join(sorted(only - known)),
+                                                              ", ".join(sorted(known))))
+    with open(manifest) as handle:
+        entries = json.load(handle)["fixtures"]
+    made = []
+    make_keras2(root, made, only=only)
+    make_keras3(root, made, only=only)
+    for entry in made:
+        check_entry(entry, root)
+        files = [e["file"] for e in entries]
+        if entry["file"] in files:
+            entries[files.index(entry["file"])] = entry
+        else:
+            directory = entry["file"].split("/")[0] + "/"
+            same = [i for i, e in enumerate(entries) if e["file"].startswith(directory)]
+            entries.insert(same[-1] + 1 if same else len(entries), entry)
+        print("%-32s %-18s %s" % (entry["file"], entry["format"], entry.get("kernel_dataset")))
+    fixturelib.write_manifest(manifest, entries)
+    print("made %d fixtures, merged into %s" % (len(made), manifest))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "..", "fixtures"))
     parser.add_argument("--keras20-only", action="store_true",
                         help="only merge fixtures/keras20/entries.json into the existing manifest")
+    parser.add_argument("--only", nargs="+", metavar="FILE",
+                        help="make only these added fixtures (keras2/NAME, keras3/NAME) and merge their "
+                             "entries into the existing manifest")
     args = parser.parse_args()
     root = os.path.abspath(args.out)
     manifest = os.path.join(root, "manifest.json")
+    if args.only:
+        make_only(root, manifest, set(args.only), parser)
+        return
     if args.keras20_only:
         with open(manifest) as handle:
             entries = [e for e in json.load(handle)["fixtures"] if not e["file"].startswith("keras20/")]

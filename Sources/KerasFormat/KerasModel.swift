@@ -215,6 +215,13 @@ extension KerasModel {
         return .found(layer)
     }
 
+    /// How the layer's outputs reach the model's output: the layers in between when the config says.
+    public func outputTrail(of layer: LayerInfo) -> OutputTrail {
+        guard let config else { return .unclear("the file has no model config") }
+        let byPath = Dictionary(layers.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        return config.trail(from: layer.path) { path, _ in byPath[path]?.kernelIndex != nil }
+    }
+
     /// The layer to prune: `name` when given, else the final layer.
     ///
     /// `name` matches a layer's full path (`outer/head`) or, when unique, its own name.

@@ -10,6 +10,8 @@ public struct LayerConfig: Sendable, Equatable {
     public var model: ModelConfig?
     /// Names of the layers whose outputs feed this one (functional models only).
     public var inboundLayers: [String]
+    /// What the layer does to values at inference, for the layers kprune can follow without weights.
+    public var effect: InferenceEffect
 
     /// Whether this layer is a model used as a layer.
     public var isModel: Bool { model != nil }
@@ -73,7 +75,9 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
         return LayerConfig(name: name, className: className, activation: config["activation"]?.string,
-                           model: model, inboundLayers: inbound)
+                           model: model, inboundLayers: inbound,
+                           effect: InferenceEffect(className: className, config: config,
+                                                   inboundNodes: entry["inbound_nodes"]))
     }
 
     /// Collects the layer names a node or output list refers to, in order, without repeats.

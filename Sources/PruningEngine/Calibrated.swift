@@ -25,11 +25,9 @@ enum Calibrated {
         guard case .float(let bits) = kernel.storedType else {
             throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)")
         }
-        guard let activation = Activation(keras: layer.activation) else {
-            throw PruningError(.unsupportedType,
-                               "the layer's activation '\(layer.activation ?? "?")' has no loss kprune can follow",
-                               hint: "use --method magnitude, or a layer with softmax, sigmoid, linear, relu or tanh")
-        }
+        let (activation, source, trailNote) = try lossActivation(own: layer.activation, of: layer.path,
+                                                                 trail: model.outputTrail(of: layer),
+                                                                 hasConfig: model.config != nil)
         let bias = layer.bias
         let (original, originalBias) = try File.withOpen(model.weightsFile) { file in
             let root = try file.root()
@@ -53,6 +51,7 @@ enum Calibrated {
         var tuner = FineTuner(data: data, activation: activation, options: options, storedBits: bits)
         tuner.progress = progress
         var result = tuner.run(kernel: original, bias: originalBias, target: target)
+        result.report.activationLayer = source
         if bias == nil { result.bias = originalBias }
 
         // Write: the archive's staged weights in place, or a full copy opened through libhdf5.
@@ -81,7 +80,79 @@ enum Calibrated {
             kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
             size: kernel.count, zerosBefore: original.values.filter { $0 == 0 }.count, zerosAfter: zeros,
             targetZeros: target, method: options.method.rawValue, optimizerSlots: slots.count, passes: 1, seconds: 0,
-            notes: layer.className == nil ? ["no model config: the layer was taken as Dense"] : [],
+            notes: (layer.className == nil ? [Self.noConfigNote] : []) + (trailNote.map { [$0] } ?? []),
             fineTune: result.report)
+    }
+
+    static let noConfigNote =
+        "no model config: the layer was taken as a Dense layer whose linear outputs are the model's"
+
+    /// The activation the loss follows: the layer's own, then those of the layers between it and the model's
+    /// output, which may only pass values through, reshape them, or apply one more activation to a linear
+    /// layer's outputs.
+    ///
+    /// - Parameters:
+    ///   - ownName: the activation the layer's config names.
+    ///   - layer: the layer's path.
+    ///   - trail: how its outputs reach the model's output.
+    ///   - hasConfig: whether the file has a model config (without one, the report already says so).
+    /// - Returns: the activation, the layer that applies it, and a note when the config does not say what
+    ///   follows the layer (the layer's own activation is then used).
+    /// - Throws: `PruningError` when an activation or a layer on the way changes the outputs in a way the
+    ///   fine-tune cannot follow.
+    static func lossActivation(own ownName: String?, of layer: LayerPath, trail: OutputTrail, hasConfig: Bool) throws
+        -> (activation: Activation, source: String, note: String?)
+    {
+        guard let own = Activation(keras: ownName) else {
+            throw PruningError(.unsupportedType,
+                               "the layer's activation '\(ownName ?? "?")' has no loss kprune can follow",
+                               hint: "use --method magnitude, or a layer with softmax, sigmoid, linear, relu or tanh")
+        }
+        var activation = own
+        var source = layer.description
+        let steps: [TrailingLayer]
+        switch trail {
+        case .hidden:
+            return (own, source, nil)
+        case .unclear(let reason):
+            let note = !hasConfig ? nil
+                : "the loss follows \(source)'s own activation (\(own.name)); what follows the layer is unclear: "
+                    + reason
+            return (own, source, note)
+        case .through(let trail):
+            steps = trail
+        }
+        func refusal(_ step: TrailingLayer, _ reason: String) -> PruningError {
+            PruningError(.unsupportedType,
+                         "\(layer)'s outputs reach the model's output through \(step), \(reason)",
+                         hint: "use --method magnitude")
+        }
+        var reshapedBy: TrailingLayer? = nil
+        for step in steps {
+            switch step.effect {
+            case .none:
+                continue
+            case .reshape:
+                reshapedBy = reshapedBy ?? step
+            case .activation(let name):
+                guard let next = Activation(keras: name) else {
+                    throw refusal(step, "an activation the fine-tune has no loss for")
+                }
+                if next == .linear { continue }
+                guard activation == .linear else {
+                    throw refusal(step, "which applies \(name) on top of \(source)'s \(activation.name); "
+                                          + "the fine-tune's loss follows one activation only")
+                }
+                if next == .softmax, let reshapedBy {
+                    throw refusal(step, "a softmax over outputs \(reshapedBy.path) reshaped, which the fine-tune's "
+                                          + "loss cannot follow")
+                }
+                activation = next
+                source = step.path.description
+            case .unknown:
+                throw refusal(step, "which changes them in a way the fine-tune's loss cannot follow")
+            }
+        }
+        return (activation, source, nil)
     }
 }

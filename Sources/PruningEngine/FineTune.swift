@@ -66,10 +66,18 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var trainSeconds: Double
     /// Floating-point operations of the matrix products during training, in units of 10^9.
     public var gflop: Double
+    /// The activation the loss follows (`softmax`, `sigmoid`, `linear`, `relu`, `tanh`): the layer's own,
+    /// or one a later layer applies to its outputs on the way to the model's output.
+    public var activation: String
+    /// The layer whose activation that is.
+    public var activationLayer: String?
+    /// The loss minimised, in words (`cross-entropy`).
+    public var objective: String
 
     enum CodingKeys: String, CodingKey {
-        case before, after, epochs, steps, gflop
+        case before, after, epochs, steps, gflop, activation, objective
         case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
+        case activationLayer = "activation_layer"
     }
 }
 

@@ -102,7 +102,8 @@ struct FineTuner {
         let report = FineTuneReport(before: before, after: metrics(trained, trainedBias),
                                     trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows,
                                     epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
-                                    trainSeconds: seconds, gflop: FlopCounter.shared.gflop)
+                                    trainSeconds: seconds, gflop: FlopCounter.shared.gflop,
+                                    activation: activation.name, activationLayer: nil, objective: activation.lossName)
         return Result(kernel: trained, bias: trainedBias, report: report)
     }
 

@@ -23,6 +23,27 @@ enum Activation: Sendable, Equatable {
         }
     }
 
+    /// The name Keras gives it.
+    var name: String {
+        switch self {
+        case .softmax: "softmax"
+        case .sigmoid: "sigmoid"
+        case .linear: "linear"
+        case .relu: "relu"
+        case .tanh: "tanh"
+        }
+    }
+
+    /// The loss the fine-tune minimises for it, in words.
+    var lossName: String {
+        switch self {
+        case .softmax: "cross-entropy"
+        case .sigmoid: "binary cross-entropy"
+        case .linear: "mean squared error"
+        case .relu, .tanh: "squared error of the \(name) outputs"
+        }
+    }
+
     /// Applies the activation to a batch of pre-activations, row by row, in place.
     func apply(_ z: inout Matrix) {
         let columns = z.columns

@@ -42,7 +42,7 @@ public struct PruningError: Error, CustomStringConvertible, Sendable {
         public static let nonFinite = Code(.nonFinite)
         /// The kernel already has more zeros than the target; only a fine-tune with data can regrow weights.
         public static let tooManyZeros = Code(.tooManyZeros)
-        /// The kernel's element type is not a float type kprune handles.
+        /// The kernel's element type, its layer, or what follows the layer is of a kind kprune cannot handle.
         public static let unsupportedType = Code(.unsupportedType)
     }
 

@@ -149,6 +149,8 @@ extension Kprune {
                 }
                 line += "\n  fine-tune: \(tune.trainSamples) samples, \(tune.epochs) epochs, \(tune.steps) steps"
                 line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
+                line += "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
+                    + "'\(tune.activationLayer ?? report.layer)'"
             }
             for note in report.notes { line += "\n  note: \(note)" }
             return line

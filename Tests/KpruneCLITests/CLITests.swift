@@ -264,6 +264,45 @@ struct Run {
         let text = try Run(["convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
                             "--force"])
         #expect(text.stdout.contains("held out (12 samples): before loss"))
+        #expect(text.stdout.contains(
+            "loss: mean squared error, following the linear activation of layer 'dense_1'"))
+    }
+
+    @Test func reportsTheActivationOfALayerAfterTheFinalOne() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras3/trailing_activation.keras").path)
+        var values: [Float] = []
+        for row in 0..<100 { for column in 0..<16 { values.append(Float((row * 5 + column * 3) % 13) / 6 - 1) } }
+        writeNPY(directory.file("h.npy"), rows: 100, columns: 16, values: values)
+        writeNPY(directory.file("y.npy"), rows: 100, columns: 1, values: (0..<100).map { Float($0 % 4) })
+        let arguments = ["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+                         "--labels", directory.file("y.npy"), "--epochs", "3"]
+        let run = try Run(arguments + ["--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["layer"] as? String == "dense_1")
+        let tune = try #require(object["fine_tune"] as? [String: Any])
+        #expect(tune["activation"] as? String == "softmax")
+        #expect(tune["activation_layer"] as? String == "activation")
+        #expect(tune["objective"] as? String == "cross-entropy")
+        let text = try Run(arguments + ["--force"])
+        #expect(text.stdout.contains("loss: cross-entropy, following the softmax activation of layer 'activation'"))
+    }
+
+    @Test func refusesToFineTuneThroughALayerItCannotFollow() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras3/trailing_rescaling.keras").path)
+        writeNPY(directory.file("h.npy"), rows: 20, columns: 16, values: (0..<320).map { Float($0 % 7) / 7 })
+        let run = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy")])
+        #expect(run.status == 1)
+        #expect(run.stderrLines == [
+            "error: \(input): dense_1's outputs reach the model's output through rescaling (Rescaling), which changes "
+                + "them in a way the fine-tune's loss cannot follow (use --method magnitude)",
+        ])
+        #expect(try directory.listing() == ["h.npy", "trailing_rescaling.keras"])
+        let magnitude = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+                                 "--method", "magnitude"])
+        #expect(magnitude.status == 0, "\(magnitude.stderr)")
     }
 }
 

@@ -1,7 +1,7 @@
 import CalibrationData
 import Foundation
 import HDF5
-import KerasFormat
+@testable import KerasFormat
 @testable import PruningEngine
 import TestSupport
 import Testing
@@ -14,7 +14,10 @@ import Testing
         guard let model = try? KerasModel.open(fixture.path),
               let layer = try? model.targetLayer(named: fixture.needsLayer == true ? fixture.layerArgument : nil)
         else { return false }
-        return Activation(keras: layer.activation) != nil && (layer.className ?? "Dense") == "Dense"
+        let followed = try? Calibrated.lossActivation(own: layer.activation, of: layer.path,
+                                                      trail: model.outputTrail(of: layer),
+                                                      hasConfig: model.config != nil)
+        return followed != nil && (layer.className ?? "Dense") == "Dense"
     }
 
     func features(_ directory: TemporaryDirectory, rows: Int, columns: Int, seed: UInt64) -> String {
@@ -56,6 +59,78 @@ import Testing
             try $0.root().dataset(report.kernelDataset).readAll(as: Float.self)
         }
         #expect(stored.filter { $0 == 0 }.count == target)
+    }
+
+    /// A linear Dense followed by a softmax layer is fine-tuned with cross-entropy, so class ids are labels.
+    @Test(arguments: Fixtures.convertible.filter { $0.outputActivation != nil })
+    func followsTheActivationAfterTheFinalLayer(_ fixture: Fixture) throws {
+        let directory = TemporaryDirectory()
+        let fanIn = try #require(fixture.kernelShape?.first)
+        let units = try #require(fixture.kernelShape?.last)
+        let h = features(directory, rows: 200, columns: fanIn, seed: 6)
+        writeNPY(directory.file("y.npy"), rows: 200, columns: 1, values: (0..<200).map { Float($0 % units) })
+        let report = try convert(fixture, directory, sparsity: 0.5, features: h, labels: directory.file("y.npy"))
+        let tune = try #require(report.fineTune)
+        #expect(tune.activation == fixture.outputActivation)
+        #expect(tune.objective == "cross-entropy")
+        #expect(tune.activationLayer != nil && tune.activationLayer != report.layer)
+        #expect(tune.after.accuracy != nil, "class ids are read as labels of a classifier")
+        #expect(report.notes.isEmpty)
+    }
+
+    @Test(arguments: Fixtures.convertible.filter { $0.unfollowableLayer != nil })
+    func refusesALayerAfterTheFinalOneItCannotFollow(_ fixture: Fixture) throws {
+        let directory = TemporaryDirectory()
+        let h = features(directory, rows: 50, columns: try #require(fixture.kernelShape?.first), seed: 7)
+        for method in [PruningMethod.mask, .l1] {
+            let error = try #require(throws: PruningError.self) {
+                try convert(fixture, directory, sparsity: 0.5, features: h, method: method)
+            }
+            #expect(error.message.contains(try #require(fixture.unfollowableLayer)))
+            #expect(error.hint == "use --method magnitude")
+        }
+        #expect(try directory.listing().allSatisfy { $0.hasSuffix(".npy") }, "no output left behind")
+        let report = try convert(fixture, directory, sparsity: 0.5, features: h, method: .magnitude)
+        #expect(report.fineTune == nil && report.zerosAfter == 32)
+    }
+
+    @Test func composesTheLayersOnTheWayToTheOutput() throws {
+        let head = LayerPath(models: [], name: "head")
+        func step(_ name: String, _ className: String, _ effect: InferenceEffect) -> TrailingLayer {
+            TrailingLayer(path: LayerPath(models: [], name: name), className: className, effect: effect)
+        }
+        func follow(_ own: String?, _ steps: [TrailingLayer]) throws -> (Activation, String, String?) {
+            try Calibrated.lossActivation(own: own, of: head, trail: .through(steps), hasConfig: true)
+        }
+        let dropout = step("drop", "Dropout", .none)
+        let softmax = step("probs", "Softmax", .activation("softmax"))
+        let linear = step("same", "Activation", .activation("linear"))
+        #expect(try follow("linear", []) == (.linear, "head", nil))
+        #expect(try follow("linear", [dropout, softmax, linear]) == (.softmax, "probs", nil))
+        #expect(try follow("sigmoid", [dropout, linear]) == (.sigmoid, "head", nil))
+        #expect(try follow(nil, [step("flat", "Flatten", .reshape), step("r", "ReLU", .activation("relu"))])
+            == (.relu, "r", nil))
+
+        let refusals: [(String?, [TrailingLayer], String)] = [
+            ("relu", [softmax], "on top of head's relu"),
+            ("linear", [step("act", "Activation", .activation("gelu"))], "act (Activation gelu)"),
+            ("linear", [step("flat", "Reshape", .reshape), softmax], "reshaped"),
+            ("linear", [dropout, step("scale", "Rescaling", .unknown)], "scale (Rescaling)"),
+        ]
+        for (own, steps, expected) in refusals {
+            let error = try #require(throws: PruningError.self) { try follow(own, steps) }
+            #expect(error.message.contains(expected), "\(error.message)")
+            #expect(error.hint == "use --method magnitude")
+        }
+
+        #expect(try Calibrated.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)
+            == (.tanh, "head", nil))
+        let unclear = try Calibrated.lossActivation(own: "linear", of: head, trail: .unclear("add merges 2 inputs"),
+                                                    hasConfig: true)
+        #expect(unclear.activation == .linear)
+        #expect(unclear.note?.contains("add merges 2 inputs") == true)
+        #expect(try Calibrated.lossActivation(own: nil, of: head, trail: .unclear("no config"), hasConfig: false).note
+            == nil)
     }
 
     @Test(arguments: [PruningMethod.mask, .l1])

@@ -13,12 +13,17 @@ public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
     public let kernelDtype: String?
     public let kernelNans: Int?
     public let optimizerSlotDatasets: [String]?
+    /// The activation Keras applies between the final kernel layer and the output, for the loss to follow.
+    public let outputActivation: String?
+    /// A layer between the final kernel layer and the output that a fine-tune cannot follow.
+    public let unfollowableLayer: String?
 
     enum CodingKeys: String, CodingKey {
         case file, format
         case finalLayer = "final_layer", finalLayerPath = "final_layer_path", needsLayer = "needs_layer"
         case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", kernelDtype = "kernel_dtype"
         case kernelNans = "kernel_nans", optimizerSlotDatasets = "optimizer_slot_datasets"
+        case outputActivation = "output_activation", unfollowableLayer = "unfollowable_layer"
     }
 
     /// The fixture's absolute path.
