@@ -45,12 +45,21 @@ enum Calibrated {
         let features = try ArraySource.open(calibration.features, stagingDirectory: staging)
         let labels = try calibration.labels.map { try ArraySource.open($0, stagingDirectory: staging) }
         let options = calibration.options
-        let data = try CalibrationSet.load(features: features, labels: labels, kernel: original, bias: originalBias,
-                                           activation: activation, validationSplit: options.validationSplit,
-                                           seed: options.seed)
-        var tuner = FineTuner(data: data, activation: activation, options: options, storedBits: bits)
+        // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
+        let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
+        let streamed = bytes > options.inMemoryLimit
+        let data: any TrainingData = streamed
+            ? try StreamedCalibration(features: features, labels: labels, kernel: original, bias: originalBias,
+                                      activation: activation, validationSplit: options.validationSplit,
+                                      seed: options.seed)
+            : try CalibrationSet.load(features: features, labels: labels, kernel: original, bias: originalBias,
+                                      activation: activation, validationSplit: options.validationSplit,
+                                      seed: options.seed)
+        var tuner = try FineTuner(data: data, activation: activation, options: options, storedBits: bits,
+                                  units: original.columns)
         tuner.progress = progress
-        var result = tuner.run(kernel: original, bias: originalBias, target: target)
+        var result = try tuner.run(kernel: original, bias: originalBias, target: target)
+        result.report.streamed = streamed
         result.report.activationLayer = source
         if bias == nil { result.bias = originalBias }
 

@@ -23,9 +23,12 @@ public struct FineTuneOptions: Sendable {
     public var seed: UInt64
     /// The fraction of the samples held out to measure before and after.
     public var validationSplit: Double
+    /// Calibration data up to this many bytes (as float32) is read into memory; larger data is streamed from
+    /// its files in blocks.
+    public var inMemoryLimit: Int
 
     public init(method: PruningMethod = .mask, epochs: Int? = nil, batchSize: Int = 64, learningRate: Double? = nil,
-                seed: UInt64 = 0, validationSplit: Double = 0.1)
+                seed: UInt64 = 0, validationSplit: Double = 0.1, inMemoryLimit: Int = 1 << 30)
     {
         self.method = method
         self.epochs = epochs
@@ -33,6 +36,7 @@ public struct FineTuneOptions: Sendable {
         self.learningRate = learningRate
         self.seed = seed
         self.validationSplit = validationSplit
+        self.inMemoryLimit = inMemoryLimit
     }
 }
 
@@ -62,6 +66,8 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var heldOutSamples: Int
     public var epochs: Int
     public var steps: Int
+    /// Whether the calibration data was streamed from its files rather than read whole.
+    public var streamed: Bool = false
     /// Wall time of the training alone (data loading and writing excluded).
     public var trainSeconds: Double
     /// Floating-point operations of the matrix products during training, in units of 10^9.
@@ -75,14 +81,14 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var objective: String
 
     enum CodingKeys: String, CodingKey {
-        case before, after, epochs, steps, gflop, activation, objective
+        case before, after, epochs, steps, streamed, gflop, activation, objective
         case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
         case activationLayer = "activation_layer"
     }
 }
 
-/// The calibration samples, checked against the layer and split into training and held-out rows.
-struct CalibrationSet {
+/// The calibration samples in memory, checked against the layer and split into training and held-out rows.
+struct CalibrationSet: TrainingData {
     let train: Matrix
     let heldOut: Matrix
     /// Training targets: the original layer's outputs, averaged with the labels when given.
@@ -92,33 +98,37 @@ struct CalibrationSet {
     let heldOutTeacher: Matrix
     /// Class ids of the held-out rows, when labels are given and the layer classifies.
     let heldOutClasses: [Int]?
+    let inputScales: [Float]
 
-    /// Reads features (and labels) and builds targets from the original kernel and bias.
-    static func load(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float],
-                     activation: Activation, validationSplit: Double, seed: UInt64) throws -> CalibrationSet
-    {
-        let units = kernel.columns
+    var trainCount: Int { train.rows }
+    var heldOutCount: Int { heldOut.rows }
+
+    /// Checks that `features` fit a layer with `kernel`; the error names the file.
+    static func check(features: ArraySource, kernel: Matrix) throws {
         guard features.columns == kernel.rows else {
             throw DataError(features.name,
                             "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
                             hint: "give the final layer's inputs, one row per sample")
         }
         guard features.rows >= 2 else { throw DataError(features.name, "at least two samples are needed") }
+    }
+
+    /// Reads features (and labels) and builds targets from the original kernel and bias.
+    static func load(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float],
+                     activation: Activation, validationSplit: Double, seed: UInt64) throws -> CalibrationSet
+    {
+        try check(features: features, kernel: kernel)
+        let decoder = try labels.map {
+            try LabelDecoder($0, samples: features.rows, units: kernel.columns, activation: activation)
+        }
         let x = Matrix(rows: features.rows, columns: features.columns, values: try features.readAll())
         if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
             throw DataError(features.name, "features hold NaN or infinity (row \(bad / x.columns))",
                             hint: "clean the calibration data")
         }
-        var teacher = Matrix(zeros: x.rows, units)
-        forward(x, kernel, bias, activation, into: &teacher)
-
-        var targets = teacher
-        var classes: [Int]? = nil
-        if let labels {
-            let y = try labelRows(labels, samples: x.rows, units: units, activation: activation)
-            for i in targets.values.indices { targets.values[i] = 0.5 * teacher.values[i] + 0.5 * y.matrix.values[i] }
-            classes = y.classes
-        }
+        let y = try decoder.map { try $0.decode(labels!.readAll(), firstRow: 0) }
+        let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
+                                                      labels: y?.matrix)
 
         var random = SplitMix64(seed: seed)
         var order = Array(0..<x.rows)
@@ -127,49 +137,54 @@ struct CalibrationSet {
         if validationSplit > 0 { heldCount = min(max(heldCount, 1), x.rows - 1) }
         let held = Array(order.prefix(heldCount)).sorted()
         let train = Array(order.dropFirst(heldCount)).sorted()
-        return CalibrationSet(train: x.rows(train), heldOut: x.rows(held), trainTargets: targets.rows(train),
+        let trainX = x.rows(train)
+        return CalibrationSet(train: trainX, heldOut: x.rows(held), trainTargets: targets.rows(train),
                               heldOutTargets: targets.rows(held), heldOutTeacher: teacher.rows(held),
-                              heldOutClasses: classes.map { c in held.map { c[$0] } })
+                              heldOutClasses: y?.classes.map { c in held.map { c[$0] } },
+                              inputScales: rootMeanSquares(trainX))
     }
 
-    /// Labels as target rows: class ids become one-hot rows; rows of the layer's width are taken as they are.
-    private static func labelRows(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws
-        -> (matrix: Matrix, classes: [Int]?)
+    /// Each column's root-mean-square.
+    static func rootMeanSquares(_ x: Matrix) -> [Float] {
+        var sums = [Float](repeating: 0, count: x.columns)
+        for row in 0..<x.rows {
+            for i in 0..<x.columns { sums[i] += x[row, i] * x[row, i] }
+        }
+        return sums.map { ($0 / Float(max(x.rows, 1))).squareRoot() }
+    }
+
+    func sample(limit: Int, seed: UInt64) -> (x: Matrix, targets: Matrix) {
+        var rows = Array(0..<train.rows)
+        if rows.count > limit {
+            var random = SplitMix64(seed: seed)
+            random.shuffle(&rows)
+            rows = Array(rows.prefix(limit)).sorted()
+        }
+        return (train.rows(rows), trainTargets.rows(rows))
+    }
+
+    func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Matrix, Matrix) -> Void,
+                      epochEnded: (Int) -> Void)
     {
-        guard labels.rows == samples else {
-            throw DataError(labels.name, "\(labels.rows) labels for \(samples) samples",
-                            hint: "give one label per feature row")
-        }
-        let values = try labels.readAll()
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(labels.name, "labels hold NaN or infinity (row \(bad / max(labels.columns, 1)))")
-        }
-        let classifies = activation == .softmax || activation == .sigmoid
-        if labels.columns == 1, units > 1, classifies {
-            var matrix = Matrix(zeros: samples, units)
-            var classes: [Int] = []
-            for (row, value) in values.enumerated() {
-                guard value == value.rounded(), value >= 0, Int(value) < units else {
-                    throw DataError(labels.name, "label \(value) in row \(row) is not a class id in 0..<\(units)")
+        var random = SplitMix64(seed: seed)
+        var order = Array(0..<train.rows)
+        for epoch in 0..<epochs {
+            random.shuffle(&order)
+            for start in stride(from: 0, to: order.count, by: batchSize) {
+                let rows = Array(order[start..<min(start + batchSize, order.count)])
+                // The full batch uses the training rows as they are; mini-batches gather theirs.
+                if rows.count == train.rows {
+                    body(train, trainTargets)
+                } else {
+                    body(train.rows(rows), trainTargets.rows(rows))
                 }
-                matrix[row, Int(value)] = 1
-                classes.append(Int(value))
             }
-            return (matrix, classes)
+            epochEnded(epoch + 1)
         }
-        guard labels.columns == units else {
-            throw DataError(labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
-                            hint: "give class ids, one-hot rows or one target per output")
-        }
-        let matrix = Matrix(rows: samples, columns: units, values: values)
-        guard classifies else { return (matrix, nil) }
-        if units == 1 {
-            guard values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
-                throw DataError(labels.name, "sigmoid labels must lie in [0, 1]")
-            }
-            return (matrix, values.map { $0 >= 0.5 ? 1 : 0 })
-        }
-        return (matrix, (0..<samples).map { matrix.argmax(row: $0) })
+    }
+
+    func forEachHeldOut(_ body: (HeldOutBlock) -> Void) {
+        body(HeldOutBlock(x: heldOut, targets: heldOutTargets, teacher: heldOutTeacher, classes: heldOutClasses))
     }
 }
 

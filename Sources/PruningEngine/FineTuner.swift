@@ -2,7 +2,7 @@ import Foundation
 
 /// Fine-tunes a Dense layer's kernel and bias to an exact zero count on calibration data.
 struct FineTuner {
-    let data: CalibrationSet
+    let data: any TrainingData
     let activation: Activation
     let options: FineTuneOptions
     /// Width of the stored kernel elements: kept weights must stay non-zero once stored.
@@ -19,21 +19,15 @@ struct FineTuner {
     /// Passes over the training rows: the option, or the automatic count.
     let epochs: Int
 
-    init(data: CalibrationSet, activation: Activation, options: FineTuneOptions, storedBits: Int) {
+    init(data: any TrainingData, activation: Activation, options: FineTuneOptions, storedBits: Int, units: Int) throws {
         self.data = data
         self.activation = activation
         self.options = options
         self.storedBits = storedBits
-        var rows = Array(0..<data.train.rows)
-        if rows.count > 1024 {
-            var random = SplitMix64(seed: options.seed &+ 3)
-            random.shuffle(&rows)
-            rows = Array(rows.prefix(1024)).sorted()
-        }
-        sample = (data.train.rows(rows), data.trainTargets.rows(rows))
-        curvature = max(Self.lipschitz(sample.x, units: data.trainTargets.columns, activation: activation), 1e-12)
+        sample = try data.sample(limit: 1024, seed: options.seed &+ 3)
+        curvature = max(Self.lipschitz(sample.x, units: units, activation: activation), 1e-12)
         rate = options.learningRate.map(Float.init) ?? 1 / curvature
-        let batches = max(1, (data.train.rows + options.batchSize - 1) / options.batchSize)
+        let batches = max(1, (data.trainCount + options.batchSize - 1) / options.batchSize)
         epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: batches)
     }
 
@@ -44,7 +38,8 @@ struct FineTuner {
         guard let progress else { return }
         var masked = kernel
         masked.zero(outside: mask)
-        let loss = metrics(masked, bias).loss
+        // A read error here also ends the training pass that follows, which reports it.
+        guard let loss = try? metrics(masked, bias).loss else { return }
         progress(ConversionProgress(fraction: start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
                                     detail: String(format: "%@ epoch %d/%d, held-out loss %.4f", label, epoch, epochs,
                                                    loss)))
@@ -58,14 +53,7 @@ struct FineTuner {
 
     /// Each input's root-mean-square over the training rows: a weight matters in proportion to its
     /// magnitude times the scale of the input it multiplies.
-    var inputScales: [Float] {
-        let x = data.train
-        var sums = [Float](repeating: 0, count: x.columns)
-        for row in 0..<x.rows {
-            for i in 0..<x.columns { sums[i] += x[row, i] * x[row, i] }
-        }
-        return sums.map { ($0 / Float(max(x.rows, 1))).squareRoot() }
-    }
+    var inputScales: [Float] { data.inputScales }
 
     /// The positions to keep: the `keep` largest scores `|w_ij| · scale_i`, lower index first on ties.
     func keepMask(_ kernel: Matrix, keep: Int, scales: [Float]) -> [Bool] {
@@ -81,16 +69,16 @@ struct FineTuner {
     }
 
     /// Runs the chosen method from `kernel` and `bias` to exactly `target` zeros in the kernel.
-    func run(kernel: Matrix, bias: [Float], target: Int) -> Result {
-        let before = metrics(kernel, bias)
+    func run(kernel: Matrix, bias: [Float], target: Int) throws -> Result {
+        let before = try metrics(kernel, bias)
         let started = ContinuousClock.now
         FlopCounter.shared.reset()
         var (trained, trainedBias, steps): (Matrix, [Float], Int)
         switch options.method {
         case .mask:
-            (trained, trainedBias, steps) = gradualMask(kernel: kernel, bias: bias, target: target)
+            (trained, trainedBias, steps) = try gradualMask(kernel: kernel, bias: bias, target: target)
         case .l1:
-            (trained, trainedBias, steps) = l1Path(kernel: kernel, bias: bias, target: target)
+            (trained, trainedBias, steps) = try l1Path(kernel: kernel, bias: bias, target: target)
         case .magnitude:
             let keep = Self.keepMask(kernel.values, keep: kernel.values.count - target)
             trained = kernel
@@ -99,8 +87,8 @@ struct FineTuner {
             steps = 0
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        let report = FineTuneReport(before: before, after: metrics(trained, trainedBias),
-                                    trainSamples: data.train.rows, heldOutSamples: data.heldOut.rows,
+        let report = FineTuneReport(before: before, after: try metrics(trained, trainedBias),
+                                    trainSamples: data.trainCount, heldOutSamples: data.heldOutCount,
                                     epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
                                     trainSeconds: seconds, gflop: FlopCounter.shared.gflop,
                                     activation: activation.name, activationLayer: nil, objective: activation.lossName)
@@ -115,10 +103,10 @@ struct FineTuner {
     /// The schedule runs over the first 70% of the steps from the kernel's own zero fraction (so a kernel
     /// with too many zeros regrows along the way); then the exact mask is fixed and the kept weights and
     /// the bias are fine-tuned alone.
-    private func gradualMask(kernel: Matrix, bias: [Float], target: Int) -> (Matrix, [Float], Int) {
+    private func gradualMask(kernel: Matrix, bias: [Float], target: Int) throws -> (Matrix, [Float], Int) {
         let n = kernel.values.count
         let keepTarget = n - target
-        let batches = max(1, (data.train.rows + options.batchSize - 1) / options.batchSize)
+        let batches = max(1, (data.trainCount + options.batchSize - 1) / options.batchSize)
         let steps = max(1, epochs * batches)
         let pruneEnd = max(1, Int(Double(steps) * 0.7))
         // About 50 re-rankings over the schedule (TF-MOT likewise updates its masks every so many steps).
@@ -133,7 +121,7 @@ struct FineTuner {
         var optimizer = Momentum(kernel: n, bias: bias.count, rate: rate)
         var fixed = false
         var step = 0
-        forEachBatch(epochs: epochs, seed: options.seed &+ 1, { rows in
+        try forEachBatch(epochs: epochs, seed: options.seed &+ 1, { x, targets in
             if !fixed, step >= pruneEnd {
                 mask = keepMask(weights, keep: keepTarget, scales: scales)
                 weights.zero(outside: mask)
@@ -145,7 +133,7 @@ struct FineTuner {
                 mask = keepMask(weights, keep: n - Int((sparsity * Double(n)).rounded()), scales: scales)
                 weights.zero(outside: mask)
             }
-            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
+            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
             if fixed {
                 gradKernel.zero(outside: mask)
             }
@@ -169,7 +157,7 @@ struct FineTuner {
     /// the zero count reaches the target, then bisected until it is exact or the bracket is tight. The
     /// solution with the most zeros not above the target is projected exactly (its smallest scored weights
     /// zeroed), and the support and the bias are fine-tuned to undo the shrinkage.
-    private func l1Path(kernel: Matrix, bias: [Float], target: Int) -> (Matrix, [Float], Int) {
+    private func l1Path(kernel: Matrix, bias: [Float], target: Int) throws -> (Matrix, [Float], Int) {
         let n = kernel.values.count
         let scales = inputScales.map { max($0, 1e-12) }
         let (pathX, pathTargets) = sample
@@ -252,7 +240,7 @@ struct FineTuner {
         var weights = start.0
         weights.zero(outside: mask)
         var tunedBias = start.1
-        steps += trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, epochs / 2),
+        steps += try trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, epochs / 2),
                                 label: "l1 debias")
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, tunedBias, steps)
@@ -314,9 +302,6 @@ struct FineTuner {
         return (w, b, used)
     }
 
-    /// Every training row, in order: the full batch.
-    private var allRows: [Int] { Array(0..<data.train.rows) }
-
     /// An upper bound on the loss gradient's Lipschitz constant in the kernel and the bias: the largest
     /// eigenvalue of [X 1]ᵀ[X 1] / rows (by power iteration) times the loss's curvature bound in the
     /// pre-activations.
@@ -355,12 +340,12 @@ struct FineTuner {
     /// Momentum steps on the kept weights and the bias, shuffled mini-batches.
     /// - Returns: the steps taken.
     private func trainOnSupport(_ weights: inout Matrix, _ bias: inout [Float], mask: [Bool], epochs: Int,
-                                label: String) -> Int
+                                label: String) throws -> Int
     {
         var optimizer = Momentum(kernel: weights.values.count, bias: bias.count, rate: rate)
         var steps = 0
-        forEachBatch(epochs: epochs, seed: options.seed &+ 2, { rows in
-            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, rows: rows)
+        try forEachBatch(epochs: epochs, seed: options.seed &+ 2, { x, targets in
+            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
             gradKernel.zero(outside: mask)
             optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
             weights.zero(outside: mask)
@@ -371,28 +356,15 @@ struct FineTuner {
         return steps
     }
 
-    /// Shuffled mini-batches of training rows, epoch after epoch, in an order fixed by `seed`.
-    private func forEachBatch(epochs: Int, seed: UInt64, _ body: ([Int]) -> Void, epochEnded: (Int) -> Void = { _ in }) {
-        var random = SplitMix64(seed: seed)
-        var order = Array(0..<data.train.rows)
-        for epoch in 0..<epochs {
-            random.shuffle(&order)
-            for start in stride(from: 0, to: order.count, by: options.batchSize) {
-                body(Array(order[start..<min(start + options.batchSize, order.count)]))
-            }
-            epochEnded(epoch + 1)
-        }
+    /// Shuffled mini-batches of training rows with their targets, epoch after epoch, in an order fixed by
+    /// `seed`.
+    private func forEachBatch(epochs: Int, seed: UInt64, _ body: (Matrix, Matrix) -> Void,
+                              epochEnded: (Int) -> Void = { _ in }) throws
+    {
+        try data.forEachBatch(epochs: epochs, batchSize: options.batchSize, seed: seed, body, epochEnded: epochEnded)
     }
 
     // MARK: Gradient and metrics
-
-    /// The loss gradient on the given training rows, for the masked kernel and the bias.
-    private func gradient(_ kernel: Matrix, _ bias: [Float], mask: [Bool]?, rows: [Int]) -> (Matrix, [Float]) {
-        // The full batch uses the training rows as they are; mini-batches gather theirs.
-        let whole = rows.count == data.train.rows
-        return gradient(kernel, bias, mask: mask, x: whole ? data.train : data.train.rows(rows),
-                        targets: whole ? data.trainTargets : data.trainTargets.rows(rows))
-    }
 
     /// The loss gradient on the rows `x` with their `targets`, for the kernel (masked, when a mask is given)
     /// and the bias.
@@ -427,23 +399,30 @@ struct FineTuner {
     }
 
     /// Loss, agreement with the original layer and accuracy on the held-out rows.
-    func metrics(_ kernel: Matrix, _ bias: [Float]) -> SplitMetrics {
-        let x = data.heldOut
-        guard x.rows > 0 else { return SplitMetrics(loss: 0, agreement: 1, accuracy: nil) }
-        var outputs = Matrix(zeros: x.rows, kernel.columns)
-        var pre = Matrix(zeros: x.rows, kernel.columns)
-        forward(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
-        var none: Matrix? = nil
-        let loss = activation.loss(outputs: outputs, preActivations: pre, targets: data.heldOutTargets, gradient: &none)
-        var agree = 0
-        var correct = 0
-        for row in 0..<x.rows {
-            let predicted = decision(outputs, row)
-            if predicted == decision(data.heldOutTeacher, row) { agree += 1 }
-            if let classes = data.heldOutClasses, predicted == classes[row] { correct += 1 }
+    func metrics(_ kernel: Matrix, _ bias: [Float]) throws -> SplitMetrics {
+        guard data.heldOutCount > 0 else { return SplitMetrics(loss: 0, agreement: 1, accuracy: nil) }
+        var loss: Double = 0
+        var (rows, agree, correct) = (0, 0, 0)
+        var classified = false
+        try data.forEachHeldOut { block in
+            let x = block.x
+            var outputs = Matrix(zeros: x.rows, kernel.columns)
+            var pre = Matrix(zeros: x.rows, kernel.columns)
+            forward(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+            var none: Matrix? = nil
+            loss += activation.loss(outputs: outputs, preActivations: pre, targets: block.targets, gradient: &none)
+                * Double(x.rows)
+            for row in 0..<x.rows {
+                let predicted = decision(outputs, row)
+                if predicted == decision(block.teacher, row) { agree += 1 }
+                if let classes = block.classes, predicted == classes[row] { correct += 1 }
+            }
+            classified = block.classes != nil
+            rows += x.rows
         }
-        return SplitMetrics(loss: loss, agreement: Double(agree) / Double(x.rows),
-                            accuracy: data.heldOutClasses.map { _ in Double(correct) / Double(x.rows) })
+        let count = Double(max(rows, 1))
+        return SplitMetrics(loss: loss / count, agreement: Double(agree) / count,
+                            accuracy: classified ? Double(correct) / count : nil)
     }
 
     /// The decision a row's outputs make: the top output, or for one sigmoid unit, whether it exceeds 0.5.

@@ -55,6 +55,11 @@ extension Kprune {
         @Option(help: "Fraction of the calibration rows held out to measure before and after.")
         var validationSplit: Double = FineTuneOptions().validationSplit
 
+        @Option(name: .customLong("in-memory-limit"), help: ArgumentHelp(
+            "Calibration data up to this many MiB (as float32) is read into memory; larger data is streamed from its files in blocks.",
+            valueName: "MiB"))
+        var inMemoryLimit: Int = FineTuneOptions().inMemoryLimit >> 20
+
         @Flag(help: "Replace existing output files.")
         var force = false
 
@@ -91,6 +96,7 @@ extension Kprune {
             if let learningRate, !(learningRate.isFinite && learningRate > 0) {
                 throw ValidationError("--learning-rate must be a positive number")
             }
+            guard inMemoryLimit >= 0 else { throw ValidationError("--in-memory-limit must be 0 or more") }
             guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1 else {
                 throw ValidationError("--validation-split must lie in [0, 1)")
             }
@@ -107,7 +113,7 @@ extension Kprune {
                 let calibration = features.map {
                     Calibration(features: $0, labels: labels, options: FineTuneOptions(
                         method: method?.method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
-                        seed: seed, validationSplit: validationSplit))
+                        seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
                 }
                 let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
                                                 overwrite: force, inPlace: inPlace, calibration: calibration)
@@ -147,7 +153,7 @@ extension Kprune {
                     if let accuracy = metrics.accuracy { text += String(format: ", accuracy %.3f", accuracy) }
                     return text
                 }
-                line += "\n  fine-tune: \(tune.trainSamples) samples, \(tune.epochs) epochs, \(tune.steps) steps"
+                line += "\n  fine-tune: \(tune.trainSamples) samples\(tune.streamed ? " (streamed)" : ""), \(tune.epochs) epochs, \(tune.steps) steps"
                 line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
                 line += "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
                     + "'\(tune.activationLayer ?? report.layer)'"

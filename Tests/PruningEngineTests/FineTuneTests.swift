@@ -183,10 +183,10 @@ import Testing
                                            kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
                                            seed: 0)
         let target = 24  // of 36
-        let mask = FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32)
-            .run(kernel: kernel, bias: bias, target: target)
-        let magnitude = FineTuner(data: data, activation: .softmax, options: FineTuneOptions(method: .magnitude),
-                                  storedBits: 32).run(kernel: kernel, bias: bias, target: target)
+        let mask = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
+                                 units: units).run(kernel: kernel, bias: bias, target: target)
+        let magnitude = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(method: .magnitude),
+                                      storedBits: 32, units: units).run(kernel: kernel, bias: bias, target: target)
         #expect(mask.kernel.values.filter { $0 == 0 }.count == target)
         #expect(magnitude.kernel.values.filter { $0 == 0 }.count == target)
         #expect(mask.report.after.agreement > magnitude.report.after.agreement)

@@ -1,0 +1,197 @@
+import CalibrationData
+import Foundation
+
+/// Calibration data read from its files a block of rows at a time, for data larger than memory: memory use
+/// is bounded by a window of blocks whatever the number of rows.
+///
+/// - The held-out rows are chosen by a hash of the seed and the row number, so the split needs no memory.
+/// - Each epoch visits the blocks in a shuffled order and shuffles the training rows within a window of
+///   blocks (as a shuffle buffer does), so mini-batches mix rows from across the file.
+/// - Targets are computed per block from the original kernel and bias, and the labels of the same rows.
+/// - A first pass over the data checks every value (NaN, label range) before training starts, and takes the
+///   inputs' scales.
+final class StreamedCalibration: TrainingData {
+    let features: ArraySource
+    let labels: ArraySource?
+    let decoder: LabelDecoder?
+    let kernel: Matrix
+    let bias: [Float]
+    let activation: Activation
+    let validationSplit: Double
+    let seed: UInt64
+    /// Rows per block read.
+    let blockRows: Int
+    /// Blocks per shuffle window.
+    let windowBlocks: Int
+
+    private(set) var trainCount = 0
+    private(set) var heldOutCount = 0
+    private(set) var inputScales: [Float] = []
+
+    var blocks: Int { (features.rows + blockRows - 1) / blockRows }
+
+    /// - Parameter blockBytes: the size of a block of feature rows; a window holds 16 blocks.
+    init(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float], activation: Activation,
+         validationSplit: Double, seed: UInt64, blockBytes: Int = 4 << 20) throws
+    {
+        try CalibrationSet.check(features: features, kernel: kernel)
+        self.features = features
+        self.labels = labels
+        decoder = try labels.map {
+            try LabelDecoder($0, samples: features.rows, units: kernel.columns, activation: activation)
+        }
+        self.kernel = kernel
+        self.bias = bias
+        self.activation = activation
+        self.validationSplit = validationSplit
+        self.seed = seed
+        blockRows = max(1, min(features.rows, blockBytes / max(4 * features.columns, 1)))
+        windowBlocks = 16
+        try survey()
+    }
+
+    /// Whether row `row` is held out: a hash of the seed and the row, compared with the split.
+    func isHeldOut(_ row: Int) -> Bool {
+        guard validationSplit > 0 else { return false }
+        var mix = SplitMix64(seed: seed ^ (UInt64(row) &* 0xD1B5_4A32_D192_ED03))
+        return Double(mix.next() >> 11) / Double(1 << 53) < validationSplit
+    }
+
+    /// Rows of block `index`: features, label targets and classes.
+    private func read(block index: Int) throws -> (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?) {
+        let range = (index * blockRows)..<min(features.rows, (index + 1) * blockRows)
+        return try read(rows: range)
+    }
+
+    private func read(rows range: Range<Int>) throws -> (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?) {
+        var x = Matrix(zeros: range.count, features.columns)
+        try x.values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
+        if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(features.name, "features hold NaN or infinity (row \(range.lowerBound + bad / x.columns))",
+                            hint: "clean the calibration data")
+        }
+        guard let labels, let decoder else { return (range, x, nil, nil) }
+        var values = [Float](repeating: 0, count: range.count * labels.columns)
+        try values.withUnsafeMutableBufferPointer { try labels.read(rows: range, into: $0) }
+        let decoded = try decoder.decode(values, firstRow: range.lowerBound)
+        return (range, x, decoded.matrix, decoded.classes)
+    }
+
+    /// The first pass: checks every row, counts the split and takes the training rows' scales.
+    private func survey() throws {
+        var sums = [Double](repeating: 0, count: features.columns)
+        for index in 0..<blocks {
+            let block = try read(block: index)
+            for (offset, row) in block.range.enumerated() {
+                if isHeldOut(row) {
+                    heldOutCount += 1
+                    continue
+                }
+                trainCount += 1
+                for i in 0..<features.columns {
+                    let value = Double(block.x[offset, i])
+                    sums[i] += value * value
+                }
+            }
+        }
+        guard trainCount > 0 else {
+            throw DataError(features.name, "no training rows are left after holding out \(heldOutCount)",
+                            hint: "lower --validation-split")
+        }
+        inputScales = sums.map { Float(($0 / Double(trainCount)).squareRoot()) }
+    }
+
+    /// Training rows of a block with their targets.
+    private func trainingRows(of block: Int) throws -> (x: Matrix, targets: Matrix) {
+        let data = try read(block: block)
+        let kept = (0..<data.range.count).filter { !isHeldOut(data.range.lowerBound + $0) }
+        let x = data.x.rows(kept)
+        let labels = data.labels?.rows(kept)
+        return (x, PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels).targets)
+    }
+
+    func sample(limit: Int, seed: UInt64) throws -> (x: Matrix, targets: Matrix) {
+        // Every training row when there are no more than the limit; else rows drawn at random (seeded)
+        // from the whole file, read one by one.
+        var chosen: [Int] = []
+        if trainCount <= limit {
+            chosen = (0..<features.rows).filter { !isHeldOut($0) }
+        } else {
+            var random = SplitMix64(seed: seed)
+            var seen = Set<Int>()
+            while seen.count < limit {
+                let row = Int(random.next() % UInt64(features.rows))
+                if !isHeldOut(row) { seen.insert(row) }
+            }
+            chosen = seen.sorted()
+        }
+        var x = Matrix(zeros: chosen.count, features.columns)
+        var labels: Matrix? = nil
+        var start = 0
+        while start < chosen.count {
+            // Consecutive rows are read together.
+            var end = start + 1
+            while end < chosen.count, chosen[end] == chosen[end - 1] + 1 { end += 1 }
+            let data = try read(rows: chosen[start]..<(chosen[end - 1] + 1))
+            for offset in 0..<(end - start) {
+                for i in 0..<x.columns { x[start + offset, i] = data.x[offset, i] }
+            }
+            if let block = data.labels {
+                if labels == nil { labels = Matrix(zeros: chosen.count, block.columns) }
+                for offset in 0..<(end - start) {
+                    for j in 0..<block.columns { labels![start + offset, j] = block[offset, j] }
+                }
+            }
+            start = end
+        }
+        return (x, PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels).targets)
+    }
+
+    func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Matrix, Matrix) -> Void,
+                      epochEnded: (Int) -> Void) throws
+    {
+        var random = SplitMix64(seed: seed)
+        var order = Array(0..<blocks)
+        for epoch in 0..<epochs {
+            random.shuffle(&order)
+            // Rows carried over from the last window, so that every batch but an epoch's last is full.
+            var carried: (x: Matrix, targets: Matrix)? = nil
+            for windowStart in stride(from: 0, to: order.count, by: windowBlocks) {
+                var poolX: [Float] = carried?.x.values ?? []
+                var poolTargets: [Float] = carried?.targets.values ?? []
+                for block in order[windowStart..<min(windowStart + windowBlocks, order.count)] {
+                    let rows = try trainingRows(of: block)
+                    poolX += rows.x.values
+                    poolTargets += rows.targets.values
+                }
+                let pool = (x: Matrix(rows: poolX.count / features.columns, columns: features.columns, values: poolX),
+                            targets: Matrix(rows: poolTargets.count / kernel.columns, columns: kernel.columns,
+                                            values: poolTargets))
+                var rows = Array(0..<pool.x.rows)
+                random.shuffle(&rows)
+                let full = rows.count / batchSize * batchSize
+                for start in stride(from: 0, to: full, by: batchSize) {
+                    let batch = Array(rows[start..<(start + batchSize)])
+                    body(pool.x.rows(batch), pool.targets.rows(batch))
+                }
+                let rest = Array(rows[full...])
+                carried = (pool.x.rows(rest), pool.targets.rows(rest))
+            }
+            if let carried, carried.x.rows > 0 { body(carried.x, carried.targets) }
+            epochEnded(epoch + 1)
+        }
+    }
+
+    func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws {
+        guard heldOutCount > 0 else { return }
+        for index in 0..<blocks {
+            let data = try read(block: index)
+            let kept = (0..<data.range.count).filter { isHeldOut(data.range.lowerBound + $0) }
+            guard !kept.isEmpty else { continue }
+            let x = data.x.rows(kept)
+            let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
+                                                           labels: data.labels?.rows(kept))
+            body(HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } }))
+        }
+    }
+}

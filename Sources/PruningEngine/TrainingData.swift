@@ -1,0 +1,111 @@
+import CalibrationData
+import Foundation
+
+/// Calibration rows as the fine-tune consumes them: shuffled mini-batches of training rows with their
+/// targets, a sample of training rows for full-batch work, and the held-out rows for measuring.
+///
+/// `CalibrationSet` holds every row in memory; `StreamedCalibration` reads blocks of rows from the files
+/// as it goes, for data larger than memory.
+protocol TrainingData {
+    var trainCount: Int { get }
+    var heldOutCount: Int { get }
+    /// Each input's root-mean-square over the training rows.
+    var inputScales: [Float] { get }
+    /// Up to `limit` training rows, a sample fixed by `seed` (every training row when there are no more),
+    /// with their targets.
+    func sample(limit: Int, seed: UInt64) throws -> (x: Matrix, targets: Matrix)
+    /// Mini-batches of training rows and their targets, epoch after epoch, in an order fixed by `seed`.
+    func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Matrix, Matrix) -> Void,
+                      epochEnded: (Int) -> Void) throws
+    /// The held-out rows, a block at a time.
+    func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws
+}
+
+/// Held-out rows with what they are measured against.
+struct HeldOutBlock {
+    let x: Matrix
+    /// The objective's targets.
+    let targets: Matrix
+    /// The original layer's outputs, for agreement.
+    let teacher: Matrix
+    /// Class ids, when labels are given and the layer classifies.
+    let classes: [Int]?
+}
+
+/// Turns label rows into target rows: class ids become one-hot rows; rows of the layer's width are taken as
+/// they are. The checks that need the whole array (its shape) are made once; each block's values are checked
+/// as it is decoded.
+struct LabelDecoder {
+    let name: String
+    let units: Int
+    let columns: Int
+    let activation: Activation
+
+    init(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws {
+        guard labels.rows == samples else {
+            throw DataError(labels.name, "\(labels.rows) labels for \(samples) samples",
+                            hint: "give one label per feature row")
+        }
+        let classIds = labels.columns == 1 && units > 1 && activation.classifies
+        guard classIds || labels.columns == units else {
+            throw DataError(labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
+                            hint: "give class ids, one-hot rows or one target per output")
+        }
+        name = labels.name
+        self.units = units
+        columns = labels.columns
+        self.activation = activation
+    }
+
+    /// Target rows and, when the layer classifies, class ids for `values` (rows from `firstRow` on).
+    func decode(_ values: [Float], firstRow: Int) throws -> (matrix: Matrix, classes: [Int]?) {
+        let rows = values.count / max(columns, 1)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(name, "labels hold NaN or infinity (row \(firstRow + bad / max(columns, 1)))")
+        }
+        if columns == 1, units > 1, activation.classifies {
+            var matrix = Matrix(zeros: rows, units)
+            var classes: [Int] = []
+            classes.reserveCapacity(rows)
+            for (row, value) in values.enumerated() {
+                guard value == value.rounded(), value >= 0, Int(value) < units else {
+                    throw DataError(name, "label \(value) in row \(firstRow + row) is not a class id in 0..<\(units)")
+                }
+                matrix[row, Int(value)] = 1
+                classes.append(Int(value))
+            }
+            return (matrix, classes)
+        }
+        let matrix = Matrix(rows: rows, columns: units, values: values)
+        guard activation.classifies else { return (matrix, nil) }
+        if units == 1 {
+            guard values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                throw DataError(name, "sigmoid labels must lie in [0, 1]")
+            }
+            return (matrix, values.map { $0 >= 0.5 ? 1 : 0 })
+        }
+        return (matrix, (0..<rows).map { matrix.argmax(row: $0) })
+    }
+}
+
+extension Activation {
+    /// Whether the outputs are class scores (softmax, sigmoid), so that labels may be class ids.
+    var classifies: Bool { self == .softmax || self == .sigmoid }
+}
+
+/// The fine-tune's targets for rows `x`: the original layer's outputs, averaged with the label rows when
+/// given.
+func targets(_ x: Matrix, kernel: Matrix, bias: [Float], activation: Activation, labels: Matrix?)
+    -> (targets: Matrix, teacher: Matrix)
+{
+    var teacher = Matrix(zeros: x.rows, kernel.columns)
+    forward(x, kernel, bias, activation, into: &teacher)
+    guard let labels else { return (teacher, teacher) }
+    var mixed = teacher
+    mixed.values.withUnsafeMutableBufferPointer { mixed in
+        labels.values.withUnsafeBufferPointer { labels in
+            for i in 0..<mixed.count { mixed[i] = 0.5 * mixed[i] + 0.5 * labels[i] }
+        }
+    }
+    return (mixed, teacher)
+}
