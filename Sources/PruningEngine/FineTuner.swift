@@ -164,7 +164,7 @@ struct FineTuner {
         let step = 1 / curvature
         // Iterations: few while the strength is bracketed (those solutions only need their zero count
         // roughly), more while it is bisected, and the chosen strength's solve runs to convergence. The
-        // whole path gets at most about 10^10 multiply-adds' worth of full-batch iterations.
+        // whole path gets at most about 4·10^9 multiply-adds' worth of full-batch iterations (at least 600).
         let perIteration = 2 * Double(pathX.rows) * Double(kernel.rows) * Double(kernel.columns)
         var budget = max(600, Int(4e9 / max(perIteration, 1)))
         var steps = 0
