@@ -113,6 +113,17 @@ struct CalibrationSet: TrainingData {
         guard features.rows >= 2 else { throw DataError(features.name, "at least two samples are needed") }
     }
 
+    /// Reads rows `range` of the features, refusing NaN and infinity with the row's number.
+    static func read(_ features: ArraySource, rows range: Range<Int>) throws -> Matrix {
+        var x = Matrix(zeros: range.count, features.columns)
+        try x.values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
+        if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(features.name, "features hold NaN or infinity (row \(range.lowerBound + bad / x.columns))",
+                            hint: "clean the calibration data")
+        }
+        return x
+    }
+
     /// Reads features (and labels) and builds targets from the original kernel and bias.
     static func load(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float],
                      activation: Activation, validationSplit: Double, seed: UInt64) throws -> CalibrationSet
@@ -121,11 +132,7 @@ struct CalibrationSet: TrainingData {
         let decoder = try labels.map {
             try LabelDecoder($0, samples: features.rows, units: kernel.columns, activation: activation)
         }
-        let x = Matrix(rows: features.rows, columns: features.columns, values: try features.readAll())
-        if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(features.name, "features hold NaN or infinity (row \(bad / x.columns))",
-                            hint: "clean the calibration data")
-        }
+        let x = try read(features, rows: 0..<features.rows)
         let y = try decoder.map { try $0.decode(labels!.readAll(), firstRow: 0) }
         let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
                                                       labels: y?.matrix)

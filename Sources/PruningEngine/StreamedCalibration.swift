@@ -64,12 +64,7 @@ final class StreamedCalibration: TrainingData {
     }
 
     private func read(rows range: Range<Int>) throws -> (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?) {
-        var x = Matrix(zeros: range.count, features.columns)
-        try x.values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
-        if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(features.name, "features hold NaN or infinity (row \(range.lowerBound + bad / x.columns))",
-                            hint: "clean the calibration data")
-        }
+        let x = try CalibrationSet.read(features, rows: range)
         guard let labels, let decoder else { return (range, x, nil, nil) }
         var values = [Float](repeating: 0, count: range.count * labels.columns)
         try values.withUnsafeMutableBufferPointer { try labels.read(rows: range, into: $0) }
