@@ -6,6 +6,8 @@ public enum InferenceEffect: Sendable, Equatable {
     case none
     /// Keeps every value and changes only the shape: `Flatten`, `Reshape`.
     case reshape
+    /// Averages over the positions of each channel: `GlobalAveragePooling1D/2D/3D`.
+    case pool
     /// Applies the named activation: an `Activation` layer, a `Softmax` layer over the last axis, or a
     /// `ReLU` layer without a cap, slope or threshold.
     case activation(String)
@@ -30,6 +32,9 @@ public enum InferenceEffect: Sendable, Equatable {
             self = inboundNodes.map(Self.callsWithTraining) == true ? .unknown : .none
         case "Flatten", "Reshape":
             self = .reshape
+        case "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D",
+             "GlobalAvgPool2D", "GlobalAvgPool3D":
+            self = .pool
         case "Activation":
             self = config["activation"]?.string.map(InferenceEffect.activation) ?? .unknown
         case "Softmax":

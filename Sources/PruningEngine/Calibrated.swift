@@ -4,42 +4,94 @@ import HDF5
 import KerasFormat
 
 /// The conversion with calibration data: the kernel and bias are read whole, fine-tuned to the exact count,
-/// and written back through libhdf5 (which converts to the stored type), with the kernel's optimizer slots
-/// zeroed where the kernel newly became zero.
+/// and written through the same write-back as data-free pruning, with the kernel's optimizer slots zeroed
+/// where the kernel newly became zero.
 enum Calibrated {
+    /// Layer classes the fine-tune handles: the kernel reshaped to (inputs per output position) × (output
+    /// channels) maps a row of inputs (for a convolution, one patch: kernel positions, then input channels,
+    /// in the kernel's own order) to the outputs at one position.
+    static let matrixClasses: Set<String> = [
+        "Dense", "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D",
+        "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D",
+    ]
+
     static func run(model: KerasModel, layer: LayerInfo, kernel: WeightInfo, slots: [WeightInfo], target: Int,
                     calibration: Calibration, output: AtomicOutput,
                     progress: (@Sendable (ConversionProgress) -> Void)?) throws -> ConversionReport
     {
-        // The fine-tune models the layer as x · kernel + bias: a Dense layer. Without a config the class is
-        // unknown and a 2-D kernel is taken as Dense, which the report notes.
-        if let className = layer.className, className != "Dense" {
-            throw PruningError(.unsupportedType, "fine-tuning handles Dense layers; \(layer.path) is \(className)",
-                               hint: "use --method magnitude for this layer")
-        }
-        guard kernel.shape.count == 2 else {
+        // Without a config the class is unknown and a 2-D kernel is taken as Dense, which the report notes.
+        if let className = layer.className, !matrixClasses.contains(className) {
             throw PruningError(.unsupportedType,
-                               "fine-tuning needs a Dense kernel (2 dimensions); \(kernel.dataset) has \(kernel.shape.count)",
+                               "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)",
                                hint: "use --method magnitude for this layer")
         }
-        guard case .float(let bits) = kernel.storedType else {
-            throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)")
+        guard kernel.shape.count >= 2, layer.className != nil || kernel.shape.count == 2 else {
+            throw PruningError(.unsupportedType,
+                               "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel",
+                               hint: "use --method magnitude for this layer")
         }
+        guard case .float(let bits) = kernel.storedType, [16, 32, 64].contains(bits) else {
+            throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",
+                               hint: "kprune prunes float16, float32 and float64 kernels")
+        }
+        let perPosition = kernel.shape.count > 2
         let (activation, source, trailNote) = try lossActivation(own: layer.activation, of: layer.path,
                                                                  trail: model.outputTrail(of: layer),
-                                                                 hasConfig: model.config != nil)
+                                                                 hasConfig: model.config != nil,
+                                                                 perPosition: perPosition)
         let bias = layer.bias
+        let units = kernel.shape[kernel.shape.count - 1]
         let (original, originalBias) = try File.withOpen(model.weightsFile) { file in
             let root = try file.root()
             let values = try root.dataset(kernel.dataset).readAll(as: Float.self)
             let biasValues = try bias.map { try root.dataset($0.dataset).readAll(as: Float.self) }
-            return (Matrix(rows: kernel.shape[0], columns: kernel.shape[1], values: values),
-                    biasValues ?? [Float](repeating: 0, count: kernel.shape[1]))
+            return (Matrix(rows: kernel.count / max(units, 1), columns: units, values: values),
+                    biasValues ?? [Float](repeating: 0, count: units))
         }
-        if original.values.contains(where: { !$0.isFinite }) {
-            throw PruningError(.nonFinite, "the kernel \(kernel.dataset) holds NaN or infinite values",
+        if original.values.contains(where: { !$0.isFinite }) || originalBias.contains(where: { !$0.isFinite }) {
+            throw PruningError(.nonFinite, "the layer \(layer.path) holds NaN or infinite weights",
                                hint: "the model's weights are broken; retrain or restore them")
         }
+        let result = try fineTune(original, originalBias, hasBias: bias != nil, activation: activation,
+                                  storedBits: bits, target: target, calibration: calibration, output: output, progress: progress)
+        var report = result.report
+        report.activationLayer = source
+
+        let replacements = bias.map { [Replacement(weight: $0, values: result.bias)] } ?? []
+        let outcome: WriteBack.Outcome
+        if bits == 64 {
+            outcome = try WriteBack.write(Double.self, model: model, kernel: kernel, slots: slots,
+                                          replacements: replacements, output: output) { _, _, _ in
+                (replacing(with: result.kernel.values), 0)
+            }
+        } else {
+            outcome = try WriteBack.write(Float.self, model: model, kernel: kernel, slots: slots,
+                                          replacements: replacements, output: output) { _, _, _ in
+                (replacing(with: result.kernel.values), 0)
+            }
+        }
+        guard outcome.zeros == target else {
+            throw PruningError(.invalidTarget, "wrote \(outcome.zeros) zeros in \(kernel.dataset), not the target \(target)")
+        }
+        var notes: [String] = []
+        if layer.className == nil { notes.append(Self.noConfigNote) }
+        if let trailNote { notes.append(trailNote) }
+        if report.chosen != calibration.options.method.rawValue {
+            notes.append(chosenNote(report))
+        }
+        return ConversionReport(
+            input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
+            kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
+            size: kernel.count, zerosBefore: original.values.filter { $0 == 0 }.count, zerosAfter: outcome.zeros,
+            targetZeros: target, method: calibration.options.method.rawValue, optimizerSlots: outcome.slotsRewritten,
+            passes: outcome.passes, seconds: 0, notes: notes, fineTune: report)
+    }
+
+    /// Reads the calibration data (whole, or streamed above the memory limit) and runs the fine-tune.
+    private static func fineTune(_ kernel: Matrix, _ bias: [Float], hasBias: Bool, activation: Activation,
+                                 storedBits: Int, target: Int, calibration: Calibration, output: AtomicOutput,
+                                 progress: (@Sendable (ConversionProgress) -> Void)?) throws -> FineTuner.Result
+    {
         let directory = (output.destination as NSString).deletingLastPathComponent
         let staging = directory.isEmpty ? "." : directory
         let features = try ArraySource.open(calibration.features, stagingDirectory: staging)
@@ -49,48 +101,41 @@ enum Calibrated {
         let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
         let streamed = bytes > options.inMemoryLimit
         let data: any TrainingData = streamed
-            ? try StreamedCalibration(features: features, labels: labels, kernel: original, bias: originalBias,
+            ? try StreamedCalibration(features: features, labels: labels, kernel: kernel, bias: bias,
                                       activation: activation, validationSplit: options.validationSplit,
-                                      seed: options.seed)
-            : try CalibrationSet.load(features: features, labels: labels, kernel: original, bias: originalBias,
+                                      seed: options.seed, centred: hasBias)
+            : try CalibrationSet.load(features: features, labels: labels, kernel: kernel, bias: bias,
                                       activation: activation, validationSplit: options.validationSplit,
-                                      seed: options.seed)
-        var tuner = try FineTuner(data: data, activation: activation, options: options, storedBits: bits,
-                                  units: original.columns)
+                                      seed: options.seed, centred: hasBias)
+        var tuner = try FineTuner(data: data, activation: activation, options: options, storedBits: storedBits,
+                                  units: kernel.columns, hasBias: hasBias)
         tuner.progress = progress
-        var result = try tuner.run(kernel: original, bias: originalBias, target: target)
+        var result = try tuner.run(kernel: kernel, bias: bias, target: target)
         result.report.streamed = streamed
-        result.report.activationLayer = source
-        if bias == nil { result.bias = originalBias }
+        return result
+    }
 
-        // Write: the archive's staged weights in place, or a full copy opened through libhdf5.
-        if model.format != .keras3Archive { try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath) }
-        let written = model.format == .keras3Archive ? model.weightsFile : output.temporaryPath
-        let zeros = try File.withOpen(written, mode: .readWrite) { file in
-            let root = try file.root()
-            let kernelDataset = try root.dataset(kernel.dataset)
-            try kernelDataset.writeAll(result.kernel.values)
-            if let bias { try root.dataset(bias.dataset).writeAll(result.bias) }
-            for slot in slots {
-                let dataset = try root.dataset(slot.dataset)
-                var values = try dataset.readAll(as: Float.self)
-                for i in values.indices where result.kernel.values[i] == 0 && original.values[i] != 0 { values[i] = 0 }
-                try dataset.writeAll(values)
+    /// The rewrite that stores the fine-tuned kernel: every segment's values replaced by the result's.
+    private static func replacing<T: KernelElement>(with values: [Float]) -> KernelRewrite<T> {
+        KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
+            var zeros = 0
+            for (offset, index) in range.enumerated() {
+                let value = T(values[index])
+                if !newlyZero.isEmpty { newlyZero[offset] = value == 0 && buffer[offset] != 0 }
+                buffer[offset] = value
+                zeros += value == 0 ? 1 : 0
             }
-            // What was stored, counted back: the count is exact on disk, not only in memory.
-            return try kernelDataset.readAll(as: Float.self).filter { $0 == 0 }.count
+            return zeros
         }
-        precondition(zeros == target, "stored \(zeros) zeros, target \(target)")
-        if model.format == .keras3Archive {
-            try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile)
-        }
-        return ConversionReport(
-            input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
-            kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
-            size: kernel.count, zerosBefore: original.values.filter { $0 == 0 }.count, zerosAfter: zeros,
-            targetZeros: target, method: options.method.rawValue, optimizerSlots: slots.count, passes: 1, seconds: 0,
-            notes: (layer.className == nil ? [Self.noConfigNote] : []) + (trailNote.map { [$0] } ?? []),
-            fineTune: result.report)
+    }
+
+    /// Says which candidate was written and by how much it beat the method's own result.
+    static func chosenNote(_ report: FineTuneReport) -> String {
+        let own = report.candidates.first
+        let chosen = report.candidates.first { $0.method == report.chosen }
+        guard let own, let chosen else { return "wrote the \(report.chosen) result" }
+        return String(format: "wrote the %@ result: its held-out loss %.4f is below the %@ result's %.4f",
+                      chosen.method, chosen.heldOut.loss, own.method, own.heldOut.loss)
     }
 
     static let noConfigNote =
@@ -109,7 +154,8 @@ enum Calibrated {
     ///   follows the layer (the layer's own activation is then used).
     /// - Throws: `PruningError` when an activation or a layer on the way changes the outputs in a way the
     ///   fine-tune cannot follow.
-    static func lossActivation(own ownName: String?, of layer: LayerPath, trail: OutputTrail, hasConfig: Bool) throws
+    static func lossActivation(own ownName: String?, of layer: LayerPath, trail: OutputTrail, hasConfig: Bool,
+                               perPosition: Bool = false) throws
         -> (activation: Activation, source: String, note: String?)
     {
         guard let own = Activation(keras: ownName) else {
@@ -138,10 +184,17 @@ enum Calibrated {
         }
         var reshapedBy: TrailingLayer? = nil
         for step in steps {
+            // A convolution is fine-tuned one output position at a time: once positions are pooled or
+            // flattened together, what follows no longer applies to a single position's outputs.
+            if perPosition, step.effect == .reshape || step.effect == .pool {
+                let note = "the loss is taken at each output position on \(source)'s \(activation.name) outputs; "
+                    + "the model then combines positions (\(step))"
+                return (activation, source, note)
+            }
             switch step.effect {
             case .none:
                 continue
-            case .reshape:
+            case .reshape, .pool:
                 reshapedBy = reshapedBy ?? step
             case .activation(let name):
                 guard let next = Activation(keras: name) else {

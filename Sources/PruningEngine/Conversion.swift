@@ -145,124 +145,30 @@ public enum Converter {
         }
     }
 
-    /// The kernel and its slots as pass 1 found them: where they are, and whether they move directly.
-    private struct Located {
-        var segmentation: Segmentation
-        /// Byte offsets of the kernel and each slot when all can move by `pread`/`pwrite`; nil otherwise.
-        var direct: (kernel: Int, slots: [Int])?
-        var kernelBytes: Range<Int>?
-    }
-
+    /// Data-free pruning: pass 1 selects the exact cut, the write-back's pass applies it.
     private static func run<T: KernelElement>(_ type: T.Type, model: KerasModel, kernel: WeightInfo,
                                               slots: [WeightInfo], target targetZeros: Int, output: AtomicOutput,
                                               progress report: (@Sendable (ConversionProgress) -> Void)?) throws
         -> ConversionReport
     {
-        let archive = model.format == .keras3Archive
-        // The staged weights of an archive are this run's own copy, rewritten in place.
-        let input = try FileDescriptor(path: model.weightsFile, flags: archive ? O_RDWR : O_RDONLY)
-
-        let located = try File.withOpen(model.weightsFile) { file in
-            try locate(T.self, kernel: kernel, slots: slots, in: file, descriptor: input)
+        var selected: MagnitudeSelection<T>? = nil
+        let outcome = try WriteBack.write(T.self, model: model, kernel: kernel, slots: slots, output: output,
+                                          readPasses: 1, report: report) { source, segmentation, progress in
+            let selection = try MagnitudeSelector.select(source, segmentation: segmentation, target: targetZeros,
+                                                         path: kernel.dataset, progress: progress)
+            selected = selection
+            return (MagnitudePruner.rewrite(selection), selection.passes)
         }
-        // Each segment is read twice: once to select, once to write.
-        let progress = ProgressCounter(total: 2 * located.segmentation.segments.count, report: report)
-        let selection: MagnitudeSelection<T>
-        let zerosAfter: Int
-        if let direct = located.direct {
-            let destination = archive ? input : try FileDescriptor(path: output.temporaryPath, flags: O_RDWR)
-            if !archive {
-                try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath, excluding: located.kernelBytes)
-            }
-            let store = { (offset: Int, writing: FileDescriptor) in
-                DirectStore<T>(reading: input, writing: writing, byteOffset: offset)
-            }
-            let source = store(direct.kernel, input)
-            let target = store(direct.kernel, destination)
-            let slotStores = direct.slots.map { (source: store($0, input), destination: store($0, destination)) }
-            selection = try MagnitudeSelector.select(source, segmentation: located.segmentation,
-                                                     target: targetZeros, path: kernel.dataset, progress: progress)
-            zerosAfter = try MagnitudePruner.apply(
-                selection, source: source, destination: target,
-                slots: slotStores.map { MagnitudePruner.Slot(source: $0.source, destination: $0.destination) },
-                segmentation: located.segmentation, progress: progress)
-            try destination.close()
-        } else {
-            selection = try File.withOpen(model.weightsFile) { file in
-                try MagnitudeSelector.select(HDF5Store<T>(try file.root().dataset(kernel.dataset)),
-                                             segmentation: located.segmentation, target: targetZeros,
-                                             path: kernel.dataset, progress: progress)
-            }
-            zerosAfter = try writeThroughLibrary(selection, model: model, kernel: kernel, slots: slots,
-                                                 segmentation: located.segmentation, input: input, output: output,
-                                                 progress: progress)
+        guard let selection = selected, outcome.zeros == targetZeros else {
+            throw PruningError(.invalidTarget, "wrote \(outcome.zeros) zeros in \(kernel.dataset), not the target \(targetZeros)",
+                               hint: "the kernel changed while it was read")
         }
-        if archive { try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile) }
-        precondition(zerosAfter == targetZeros, "wrote \(zerosAfter) zeros, target \(targetZeros)")
         return ConversionReport(
             input: model.path, output: output.destination, format: model.format.rawValue, layer: "",
             kernelDataset: kernel.dataset, kernelShape: kernel.shape, dtype: kernel.storedType.description,
-            size: kernel.count, zerosBefore: selection.zerosBefore, zerosAfter: zerosAfter, targetZeros: targetZeros,
-            method: "magnitude", optimizerSlots: selection.threshold == nil ? 0 : slots.count,
-            passes: selection.passes + 1, seconds: 0, notes: [])
-    }
-
-    /// Where the kernel and its slots are, and whether they all move directly.
-    private static func locate<T: KernelElement>(_ type: T.Type, kernel: WeightInfo, slots: [WeightInfo], in file: File,
-                                                 descriptor: FileDescriptor) throws -> Located
-    {
-        let root = try file.root()
-        let dataset = try root.dataset(kernel.dataset)
-        let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(),
-                                        storedBytes: storedBytes(kernel.storedType))
-        var located = Located(segmentation: segmentation, direct: nil, kernelBytes: nil)
-        guard let offset = try DirectStore<T>.directOffset(of: dataset, in: file, descriptor: descriptor) else {
-            return located
-        }
-        let slotOffsets = try slots.compactMap { slot in
-            try DirectStore<T>.directOffset(of: root.dataset(slot.dataset), in: file, descriptor: descriptor)
-        }
-        if slotOffsets.count == slots.count {
-            located.direct = (offset, slotOffsets)
-            located.kernelBytes = offset..<(offset + kernel.count * MemoryLayout<T>.stride)
-        }
-        return located
-    }
-
-    /// The second pass through libhdf5, for kernels or slots that are chunked, filtered or converted.
-    private static func writeThroughLibrary<T: KernelElement>(
-        _ selection: MagnitudeSelection<T>, model: KerasModel, kernel: WeightInfo, slots: [WeightInfo],
-        segmentation: Segmentation, input: FileDescriptor, output: AtomicOutput, progress: ProgressCounter
-    ) throws -> Int {
-        let cache = segmentation.chunkCacheBytes
-        if model.format == .keras3Archive {
-            try input.close()
-            return try File.withOpen(model.weightsFile, mode: .readWrite) { file in
-                let root = try file.root()
-                let store = HDF5Store<T>(try root.dataset(kernel.dataset, chunkCacheBytes: cache))
-                let slotStores = try slots.map { slot in
-                    let slotStore = HDF5Store<T>(try root.dataset(slot.dataset, chunkCacheBytes: cache))
-                    return MagnitudePruner.Slot<T>(source: slotStore, destination: slotStore)
-                }
-                return try MagnitudePruner.apply(selection, source: store, destination: store, slots: slotStores,
-                                                 segmentation: segmentation, progress: progress)
-            }
-        }
-        try FileCopy.copy(from: model.weightsFile, to: output.temporaryPath)
-        return try File.withOpen(model.weightsFile) { inputFile in
-            try File.withOpen(output.temporaryPath, mode: .readWrite) { outputFile in
-                let open = { (file: File, path: String) in
-                    HDF5Store<T>(try file.root().dataset(path, chunkCacheBytes: cache))
-                }
-                let slotStores = try slots.map { slot in
-                    MagnitudePruner.Slot<T>(source: try open(inputFile, slot.dataset),
-                                            destination: try open(outputFile, slot.dataset))
-                }
-                return try MagnitudePruner.apply(selection, source: try open(inputFile, kernel.dataset),
-                                                 destination: try open(outputFile, kernel.dataset), slots: slotStores,
-                                                 segmentation: segmentation, progress: progress)
-            }
-        }
+            size: kernel.count, zerosBefore: selection.zerosBefore, zerosAfter: outcome.zeros, targetZeros: targetZeros,
+            method: "magnitude", optimizerSlots: outcome.slotsRewritten,
+            passes: outcome.passes, seconds: 0, notes: [])
     }
 
     static func storedBytes(_ type: StoredType) -> Int {

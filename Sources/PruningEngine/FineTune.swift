@@ -79,11 +79,37 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     public var activationLayer: String?
     /// The loss minimised, in words (`cross-entropy`).
     public var objective: String
+    /// The candidate written: the method's own result (`mask`, `l1`) or `magnitude`, the data-free result at
+    /// the same count, when that does better on the held-out rows.
+    public var chosen: String
+    /// Every candidate with how it does on the held-out rows (on the training sample when none are held
+    /// out), the method's own result first.
+    public var candidates: [CandidateReport]
+    /// Whether the layer's bias was trained (a layer without a bias has none to train).
+    public var biasTrained: Bool
 
     enum CodingKeys: String, CodingKey {
-        case before, after, epochs, steps, streamed, gflop, activation, objective
+        case before, after, epochs, steps, streamed, gflop, activation, objective, chosen, candidates
         case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
-        case activationLayer = "activation_layer"
+        case activationLayer = "activation_layer", biasTrained = "bias_trained"
+    }
+}
+
+/// One result the fine-tune could write, and how it does.
+public struct CandidateReport: Sendable, Encodable, Equatable {
+    /// `mask`, `l1` or `magnitude`.
+    public var method: String
+    /// Loss, agreement and accuracy on the held-out rows.
+    public var heldOut: SplitMetrics
+
+    init(method: String, held_out: SplitMetrics) {
+        self.method = method
+        heldOut = held_out
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method
+        case heldOut = "held_out"
     }
 }
 
@@ -98,7 +124,7 @@ struct CalibrationSet: TrainingData {
     let heldOutTeacher: Matrix
     /// Class ids of the held-out rows, when labels are given and the layer classifies.
     let heldOutClasses: [Int]?
-    let inputScales: [Float]
+    let standardizer: Standardizer
 
     var trainCount: Int { train.rows }
     var heldOutCount: Int { heldOut.rows }
@@ -124,40 +150,46 @@ struct CalibrationSet: TrainingData {
         return x
     }
 
-    /// Reads features (and labels) and builds targets from the original kernel and bias.
+    /// Reads features (and labels), builds targets from the original kernel and bias on the raw rows, splits
+    /// the rows, and moves them into the standardized coordinates of the training rows.
+    /// - Parameter centred: whether the layer has a bias to absorb the columns' means.
     static func load(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float],
-                     activation: Activation, validationSplit: Double, seed: UInt64) throws -> CalibrationSet
+                     activation: Activation, validationSplit: Double, seed: UInt64, centred: Bool) throws
+        -> CalibrationSet
     {
         try check(features: features, kernel: kernel)
         let decoder = try labels.map {
             try LabelDecoder($0, samples: features.rows, units: kernel.columns, activation: activation)
         }
         let x = try read(features, rows: 0..<features.rows)
-        let y = try decoder.map { try $0.decode(labels!.readAll(), firstRow: 0) }
+        var y: (matrix: Matrix, classes: [Int]?)? = nil
+        if let decoder, let labels { y = try decoder.decode(labels.readAll(), firstRow: 0) }
         let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
                                                       labels: y?.matrix)
+        try checkTargets(teacher, features: features.name)
 
-        var random = SplitMix64(seed: seed)
-        var order = Array(0..<x.rows)
-        random.shuffle(&order)
-        var heldCount = Int((validationSplit * Double(x.rows)).rounded())
-        if validationSplit > 0 { heldCount = min(max(heldCount, 1), x.rows - 1) }
-        let held = Array(order.prefix(heldCount)).sorted()
-        let train = Array(order.dropFirst(heldCount)).sorted()
-        let trainX = x.rows(train)
-        return CalibrationSet(train: trainX, heldOut: x.rows(held), trainTargets: targets.rows(train),
+        let split = HeldOutSplit(rows: x.rows, fraction: validationSplit, seed: seed)
+        let held = (0..<x.rows).filter { split.contains($0) }
+        let train = (0..<x.rows).filter { !split.contains($0) }
+        var trainX = x.rows(train)
+        var heldX = x.rows(held)
+        var (sums, squares) = ([Double](repeating: 0, count: x.columns), [Double](repeating: 0, count: x.columns))
+        Standardizer.moments(trainX, into: &sums, &squares)
+        let standardizer = Standardizer(sums: sums, squares: squares, count: trainX.rows, centred: centred)
+        standardizer.apply(&trainX)
+        standardizer.apply(&heldX)
+        return CalibrationSet(train: trainX, heldOut: heldX, trainTargets: targets.rows(train),
                               heldOutTargets: targets.rows(held), heldOutTeacher: teacher.rows(held),
                               heldOutClasses: y?.classes.map { c in held.map { c[$0] } },
-                              inputScales: rootMeanSquares(trainX))
+                              standardizer: standardizer)
     }
 
-    /// Each column's root-mean-square.
-    static func rootMeanSquares(_ x: Matrix) -> [Float] {
-        var sums = [Float](repeating: 0, count: x.columns)
-        for row in 0..<x.rows {
-            for i in 0..<x.columns { sums[i] += x[row, i] * x[row, i] }
+    /// Refuses rows on which the original layer's outputs are not finite: they overflow float32.
+    static func checkTargets(_ teacher: Matrix, features name: String) throws {
+        if let bad = teacher.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(name, "the layer's outputs on these features overflow (row \(bad / max(teacher.columns, 1)))",
+                            hint: "the features are far outside the range the model was trained on")
         }
-        return sums.map { ($0 / Float(max(x.rows, 1))).squareRoot() }
     }
 
     func sample(limit: Int, seed: UInt64) -> (x: Matrix, targets: Matrix) {
@@ -177,8 +209,13 @@ struct CalibrationSet: TrainingData {
         var order = Array(0..<train.rows)
         for epoch in 0..<epochs {
             random.shuffle(&order)
-            for start in stride(from: 0, to: order.count, by: batchSize) {
-                let rows = Array(order[start..<min(start + batchSize, order.count)])
+            // Rows that do not fill a batch join the epoch's last one: a batch of a few rows has a far
+            // larger curvature than the step is sized for.
+            let batches = max(1, order.count / batchSize)
+            for batch in 0..<batches {
+                let start = batch * batchSize
+                let end = batch == batches - 1 ? order.count : start + batchSize
+                let rows = Array(order[start..<end])
                 // The full batch uses the training rows as they are; mini-batches gather theirs.
                 if rows.count == train.rows {
                     body(train, trainTargets)

@@ -1,10 +1,17 @@
 import Foundation
 
 /// Fine-tunes a Dense layer's kernel and bias to an exact zero count on calibration data.
+///
+/// The work happens in the data's standardized coordinates (`Standardizer`), so that neither the method nor
+/// its result depends on the units of the features. The result is the better, on the held-out rows and by
+/// the fine-tune's own objective, of the method's kernel and the data-free magnitude kernel at the same
+/// count: a fine-tune never ships a kernel worse than pruning without data would.
 struct FineTuner {
     let data: any TrainingData
     let activation: Activation
     let options: FineTuneOptions
+    /// Whether the layer has a bias; without one the bias stays zero and is not reported as trained.
+    let hasBias: Bool
     /// Width of the stored kernel elements: kept weights must stay non-zero once stored.
     let storedBits: Int
     /// Told after each epoch (and each L1 solve) how far the fine-tune has come.
@@ -19,16 +26,18 @@ struct FineTuner {
     /// Passes over the training rows: the option, or the automatic count.
     let epochs: Int
 
-    init(data: any TrainingData, activation: Activation, options: FineTuneOptions, storedBits: Int, units: Int) throws {
+    init(data: any TrainingData, activation: Activation, options: FineTuneOptions, storedBits: Int, units: Int,
+         hasBias: Bool = true) throws
+    {
         self.data = data
         self.activation = activation
         self.options = options
         self.storedBits = storedBits
+        self.hasBias = hasBias
         sample = try data.sample(limit: 1024, seed: options.seed &+ 3)
-        curvature = max(Self.lipschitz(sample.x, units: units, activation: activation), 1e-12)
+        curvature = max(Self.lipschitz(sample.x, units: units, activation: activation, bias: hasBias), 1e-12)
         rate = options.learningRate.map(Float.init) ?? 1 / curvature
-        let batches = max(1, (data.trainCount + options.batchSize - 1) / options.batchSize)
-        epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: batches)
+        epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: data.batchesPerEpoch(options.batchSize))
     }
 
     /// Reports an epoch's end with the held-out loss of the current weights.
@@ -55,7 +64,8 @@ struct FineTuner {
     /// magnitude times the scale of the input it multiplies.
     var inputScales: [Float] { data.inputScales }
 
-    /// The positions to keep: the `keep` largest scores `|w_ij| · scale_i`, lower index first on ties.
+    /// The positions to keep: the `keep` largest scores `|w_ij| · scale_i`, lowest indices pruned first on
+    /// ties.
     func keepMask(_ kernel: Matrix, keep: Int, scales: [Float]) -> [Bool] {
         var scores = kernel.values
         let columns = kernel.columns
@@ -68,46 +78,94 @@ struct FineTuner {
         return Self.keepMask(scores, keep: keep)
     }
 
-    /// Runs the chosen method from `kernel` and `bias` to exactly `target` zeros in the kernel.
+    /// Runs the chosen method from `kernel` and `bias` (in the data's own coordinates) to exactly `target`
+    /// zeros in the kernel, and keeps the better of its result and the data-free magnitude result.
+    /// - Throws: `PruningError.diverged` when the method ends with weights that are not finite; errors
+    ///   reading streamed data.
     func run(kernel: Matrix, bias: [Float], target: Int) throws -> Result {
-        let before = try metrics(kernel, bias)
+        let standardizer = data.standardizer
+        let start = standardizer.into(kernel: kernel, bias: bias)
+        let before = try metrics(start.kernel, start.bias)
         let started = ContinuousClock.now
         FlopCounter.shared.reset()
         var (trained, trainedBias, steps): (Matrix, [Float], Int)
         switch options.method {
         case .mask:
-            (trained, trainedBias, steps) = try gradualMask(kernel: kernel, bias: bias, target: target)
+            (trained, trainedBias, steps) = try gradualMask(kernel: start.kernel, bias: start.bias, target: target)
         case .l1:
-            (trained, trainedBias, steps) = try l1Path(kernel: kernel, bias: bias, target: target)
+            (trained, trainedBias, steps) = try l1Path(kernel: start.kernel, bias: start.bias, target: target)
         case .magnitude:
-            let keep = Self.keepMask(kernel.values, keep: kernel.values.count - target)
-            trained = kernel
-            for i in trained.values.indices where !keep[i] { trained.values[i] = 0 }
-            trainedBias = bias
-            steps = 0
+            (trained, trainedBias, steps) = (start.kernel, start.bias, 0)
+            trained.zero(outside: Self.keepMask(kernel.values, keep: kernel.values.count - target))
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        let report = FineTuneReport(before: before, after: try metrics(trained, trainedBias),
+        let gflop = FlopCounter.shared.gflop
+        guard trained.values.allSatisfy(\.isFinite), trainedBias.allSatisfy(\.isFinite) else {
+            throw PruningError(.diverged, "the fine-tune diverged: its weights are no longer finite numbers",
+                               hint: "lower the learning rate, or prune without training")
+        }
+        let mask = trained.values.map { $0 != 0 }
+        var (plain, plainBias) = standardizer.out(kernel: trained, bias: trainedBias)
+        plain.zero(outside: mask)
+        if !hasBias { plainBias = bias }
+        keepNonZero(&plain, mask: mask, shadow: trained)
+
+        var candidates = [Candidate(method: options.method.rawValue, kernel: plain, bias: plainBias)]
+        // The data-free result at the same count, when it exists: pruning alone cannot regrow weights.
+        if options.method != .magnitude, kernel.values.count - kernel.values.filter({ $0 != 0 }).count <= target {
+            var pruned = kernel
+            pruned.zero(outside: Self.keepMask(kernel.values, keep: kernel.values.count - target))
+            candidates.append(Candidate(method: PruningMethod.magnitude.rawValue, kernel: pruned, bias: bias))
+        }
+        for index in candidates.indices {
+            let moved = standardizer.into(kernel: candidates[index].kernel, bias: candidates[index].bias)
+            candidates[index].metrics = try metrics(moved.kernel, moved.bias)
+        }
+        // The lowest held-out loss wins; on a tie, the method's own result.
+        let best = candidates.indices.min { candidates[$0].loss < candidates[$1].loss } ?? 0
+        let chosen = candidates[best]
+        guard let after = chosen.metrics, after.loss.isFinite else {
+            throw PruningError(.diverged, "the fine-tune diverged: its held-out loss is not a finite number",
+                               hint: "lower the learning rate, or prune without training")
+        }
+        let report = FineTuneReport(before: before, after: after,
                                     trainSamples: data.trainCount, heldOutSamples: data.heldOutCount,
                                     epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
-                                    trainSeconds: seconds, gflop: FlopCounter.shared.gflop,
-                                    activation: activation.name, activationLayer: nil, objective: activation.lossName)
-        return Result(kernel: trained, bias: trainedBias, report: report)
+                                    trainSeconds: seconds, gflop: gflop,
+                                    activation: activation.name, activationLayer: nil, objective: activation.lossName,
+                                    chosen: chosen.method,
+                                    candidates: candidates.compactMap { candidate in
+                                        candidate.metrics.map { CandidateReport(method: candidate.method, held_out: $0) }
+                                    },
+                                    biasTrained: hasBias && options.method != .magnitude)
+        return Result(kernel: chosen.kernel, bias: chosen.bias, report: report)
+    }
+
+    /// A kernel and bias that could be written, with how they do on the held-out rows.
+    private struct Candidate {
+        let method: String
+        let kernel: Matrix
+        let bias: [Float]
+        var metrics: SplitMetrics? = nil
+        var loss: Double { metrics.map { $0.loss.isFinite ? $0.loss : .infinity } ?? .infinity }
     }
 
     // MARK: Mask
 
-    /// Gradual magnitude pruning on TF-MOT's cubic schedule. Pruned weights are reset to zero at each mask
-    /// update but keep receiving gradients, so a pruned weight the gradient keeps pushing grows back into the
-    /// top scores at a later update.
+    /// Gradual magnitude pruning on TF-MOT's cubic schedule, with regrowth.
+    ///
+    /// The model trained is always the masked one: pruned weights stay at zero. Each pruned weight keeps an
+    /// average of its gradient (its momentum velocity), and at each mask update it competes with the kept
+    /// weights by the value one Newton step would give it, `|mean gradient| / h` with `h` a bound on its
+    /// curvature, so a weight the loss keeps asking for grows back. A weight whose state changes restarts
+    /// at zero velocity, which keeps re-entering weights from overshooting.
     /// The schedule runs over the first 70% of the steps from the kernel's own zero fraction (so a kernel
     /// with too many zeros regrows along the way); then the exact mask is fixed and the kept weights and
-    /// the bias are fine-tuned alone.
+    /// the bias are fine-tuned alone, with a step decaying to zero.
     private func gradualMask(kernel: Matrix, bias: [Float], target: Int) throws -> (Matrix, [Float], Int) {
         let n = kernel.values.count
         let keepTarget = n - target
-        let batches = max(1, (data.trainCount + options.batchSize - 1) / options.batchSize)
-        let steps = max(1, epochs * batches)
+        let steps = max(1, epochs * data.batchesPerEpoch(options.batchSize))
         let pruneEnd = max(1, Int(Double(steps) * 0.7))
         // About 50 re-rankings over the schedule (TF-MOT likewise updates its masks every so many steps).
         let frequency = max(1, pruneEnd / 50)
@@ -119,31 +177,43 @@ struct FineTuner {
         let scales = inputScales
         var mask = Self.keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
         var optimizer = Momentum(kernel: n, bias: bias.count, rate: rate)
+        // A pruned weight's mean gradient is its velocity times (1 - momentum) / rate.
+        let regrowth = (1 - optimizer.momentum) / (rate * activation.weightCurvature(units: kernel.columns))
+        func update(keep: Int) {
+            var scores = weights.values
+            for i in 0..<n {
+                let value = mask[i] ? weights.values[i] : optimizer.kernelVelocity[i] * regrowth
+                scores[i] = abs(value) * scales[i / weights.columns]
+            }
+            let next = Self.keepMask(scores, keep: keep)
+            for i in 0..<n where next[i] != mask[i] { optimizer.kernelVelocity[i] = 0 }
+            mask = next
+            weights.zero(outside: mask)
+        }
         var fixed = false
         var step = 0
         try forEachBatch(epochs: epochs, seed: options.seed &+ 1, { x, targets in
             if !fixed, step >= pruneEnd {
-                mask = keepMask(weights, keep: keepTarget, scales: scales)
-                weights.zero(outside: mask)
+                update(keep: keepTarget)
                 optimizer.stop(outside: mask)
                 fixed = true
             } else if !fixed, step % frequency == 0 {
                 let progress = Double(step) / Double(pruneEnd)
                 let sparsity = final + (initial - final) * pow(1 - progress, 3)
-                mask = keepMask(weights, keep: n - Int((sparsity * Double(n)).rounded()), scales: scales)
-                weights.zero(outside: mask)
+                update(keep: n - Int((sparsity * Double(n)).rounded()))
             }
             var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
-            if fixed {
-                gradKernel.zero(outside: mask)
-            }
-            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
+            if fixed { gradKernel.zero(outside: mask) }
+            // Once the mask is fixed the step decays linearly to zero, so the kept weights settle at the
+            // minimum instead of jittering around it with the mini-batches' noise.
+            let decay = fixed ? Float(max(steps - step, 1)) / Float(max(steps - pruneEnd, 1)) : 1
+            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias, scale: decay)
+            weights.zero(outside: mask)
             step += 1
         }, epochEnded: { epoch in
             reportEpoch("mask", epoch, of: epochs, weights, bias, mask: mask, from: 0, to: 1)
         })
-        if !fixed { mask = keepMask(weights, keep: keepTarget, scales: scales) }
-        weights.zero(outside: mask)
+        if !fixed { update(keep: keepTarget) }
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, bias, step)
     }
@@ -305,13 +375,13 @@ struct FineTuner {
     /// An upper bound on the loss gradient's Lipschitz constant in the kernel and the bias: the largest
     /// eigenvalue of [X 1]ᵀ[X 1] / rows (by power iteration) times the loss's curvature bound in the
     /// pre-activations.
-    private static func lipschitz(_ x: Matrix, units: Int, activation: Activation) -> Float {
+    private static func lipschitz(_ x: Matrix, units: Int, activation: Activation, bias: Bool) -> Float {
         // The bias is a weight on a constant input of 1: the rows get a column of ones.
-        let columns = x.columns + 1
+        let columns = x.columns + (bias ? 1 : 0)
         var augmented = Matrix(zeros: x.rows, columns)
         for row in 0..<x.rows {
             for i in 0..<x.columns { augmented[row, i] = x[row, i] }
-            augmented[row, x.columns] = 1
+            if bias { augmented[row, x.columns] = 1 }
         }
         var v = Matrix(rows: columns, columns: 1, values: [Float](repeating: 1, count: columns))
         var eigenvalue: Float = 0
@@ -344,10 +414,13 @@ struct FineTuner {
     {
         var optimizer = Momentum(kernel: weights.values.count, bias: bias.count, rate: rate)
         var steps = 0
+        let total = max(1, epochs * data.batchesPerEpoch(options.batchSize))
         try forEachBatch(epochs: epochs, seed: options.seed &+ 2, { x, targets in
             var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
             gradKernel.zero(outside: mask)
-            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias)
+            // The step decays linearly to zero over the pass.
+            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias,
+                           scale: Float(max(total - steps, 1)) / Float(total))
             weights.zero(outside: mask)
             steps += 1
         }, epochEnded: { epoch in
@@ -386,6 +459,7 @@ struct FineTuner {
         var gradKernel = Matrix(zeros: kernel.rows, kernel.columns)
         BLAS.gemm(x, transposeA: true, dz, into: &gradKernel)
         var gradBias = [Float](repeating: 0, count: bias.count)
+        guard hasBias else { return (gradKernel, gradBias) }
         let columns = dz.columns
         dz.values.withUnsafeBufferPointer { dz in
             gradBias.withUnsafeMutableBufferPointer { gradBias in
@@ -398,9 +472,18 @@ struct FineTuner {
         return (gradKernel, gradBias)
     }
 
-    /// Loss, agreement with the original layer and accuracy on the held-out rows.
+    /// Loss, agreement with the original layer and accuracy on the held-out rows; without held-out rows,
+    /// loss and agreement with the targets on the training sample.
     func metrics(_ kernel: Matrix, _ bias: [Float]) throws -> SplitMetrics {
-        guard data.heldOutCount > 0 else { return SplitMetrics(loss: 0, agreement: 1, accuracy: nil) }
+        guard data.heldOutCount > 0 else {
+            var outputs = Matrix(zeros: sample.x.rows, kernel.columns)
+            var pre = outputs
+            forward(sample.x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+            var none: Matrix? = nil
+            let loss = activation.loss(outputs: outputs, preActivations: pre, targets: sample.targets, gradient: &none)
+            let agree = (0..<sample.x.rows).filter { decision(outputs, $0) == decision(sample.targets, $0) }.count
+            return SplitMetrics(loss: loss, agreement: Double(agree) / Double(max(sample.x.rows, 1)), accuracy: nil)
+        }
         var loss: Double = 0
         var (rows, agree, correct) = (0, 0, 0)
         var classified = false
@@ -433,8 +516,9 @@ struct FineTuner {
 
     // MARK: Exact count
 
-    /// The positions to keep: the `keep` largest magnitudes, lower index first on ties. Linear time: the
-    /// cut is found by quickselect, then one pass keeps what lies above it and the first ties.
+    /// The positions to keep: the `keep` largest magnitudes. Among equal magnitudes at the cut the lowest
+    /// row-major indices are pruned first (the higher ones kept), as data-free pruning does. Linear time: the
+    /// cut is found by quickselect, then one pass keeps what lies above it and the last ties.
     static func keepMask(_ values: [Float], keep: Int) -> [Bool] {
         var mask = [Bool](repeating: false, count: values.count)
         guard keep > 0 else { return mask }
@@ -449,7 +533,7 @@ struct FineTuner {
                     mask[index] = true
                     ties -= 1
                 }
-                for index in 0..<values.count where ties > 0 && abs(values[index]) == cut {
+                for index in stride(from: values.count - 1, through: 0, by: -1) where ties > 0 && abs(values[index]) == cut {
                     mask[index] = true
                     ties -= 1
                 }
@@ -487,9 +571,11 @@ struct Momentum {
         self.rate = rate
     }
 
-    /// `v <- mu v - rate g`, `w <- w + mu v - rate g`.
-    mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float]) {
-        let (mu, rate) = (momentum, rate)
+    /// `v <- mu v - rate g`, `w <- w + mu v - rate g`, with the rate multiplied by `scale` (a decay).
+    mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float],
+                       scale: Float = 1)
+    {
+        let (mu, rate) = (momentum, rate * scale)
         func update(_ values: UnsafeMutableBufferPointer<Float>, _ velocity: UnsafeMutableBufferPointer<Float>,
                     _ gradients: UnsafeBufferPointer<Float>)
         {

@@ -44,6 +44,17 @@ enum Activation: Sendable, Equatable {
         }
     }
 
+    /// A bound on the loss's second derivative in one kernel weight on standardized inputs (unit second
+    /// moment): the curvature of the loss in one pre-activation. Cross-entropy through softmax or sigmoid
+    /// has `p (1 - p) <= 1/4`; the squared errors, averaged over `units` outputs, `2 / units` (relu and tanh
+    /// only flatten it).
+    func weightCurvature(units: Int) -> Float {
+        switch self {
+        case .softmax, .sigmoid: 0.25
+        case .linear, .relu, .tanh: 2 / Float(max(units, 1))
+        }
+    }
+
     /// Applies the activation to a batch of pre-activations, row by row, in place.
     func apply(_ z: inout Matrix) {
         let columns = z.columns

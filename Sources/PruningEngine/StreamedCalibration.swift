@@ -17,8 +17,9 @@ final class StreamedCalibration: TrainingData {
     let kernel: Matrix
     let bias: [Float]
     let activation: Activation
-    let validationSplit: Double
-    let seed: UInt64
+    let split: HeldOutSplit
+    /// Whether the columns are centred (the layer has a bias to absorb their means).
+    let centred: Bool
     /// Rows per block read.
     let blockRows: Int
     /// Blocks per shuffle window.
@@ -26,13 +27,13 @@ final class StreamedCalibration: TrainingData {
 
     private(set) var trainCount = 0
     private(set) var heldOutCount = 0
-    private(set) var inputScales: [Float] = []
+    private(set) var standardizer = Standardizer(sums: [], squares: [], count: 0, centred: false)
 
     var blocks: Int { (features.rows + blockRows - 1) / blockRows }
 
     /// - Parameter blockBytes: the size of a block of feature rows; a window holds 16 blocks.
     init(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float], activation: Activation,
-         validationSplit: Double, seed: UInt64, blockBytes: Int = 4 << 20) throws
+         validationSplit: Double, seed: UInt64, centred: Bool, blockBytes: Int = 4 << 20) throws
     {
         try CalibrationSet.check(features: features, kernel: kernel)
         self.features = features
@@ -43,19 +44,15 @@ final class StreamedCalibration: TrainingData {
         self.kernel = kernel
         self.bias = bias
         self.activation = activation
-        self.validationSplit = validationSplit
-        self.seed = seed
+        split = HeldOutSplit(rows: features.rows, fraction: validationSplit, seed: seed)
+        self.centred = centred
         blockRows = max(1, min(features.rows, blockBytes / max(4 * features.columns, 1)))
         windowBlocks = 16
         try survey()
     }
 
-    /// Whether row `row` is held out: a hash of the seed and the row, compared with the split.
-    func isHeldOut(_ row: Int) -> Bool {
-        guard validationSplit > 0 else { return false }
-        var mix = SplitMix64(seed: seed ^ (UInt64(row) &* 0xD1B5_4A32_D192_ED03))
-        return Double(mix.next() >> 11) / Double(1 << 53) < validationSplit
-    }
+    /// Whether row `row` is held out.
+    func isHeldOut(_ row: Int) -> Bool { split.contains(row) }
 
     /// Rows of block `index`: features, label targets and classes.
     private func read(block index: Int) throws -> (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?) {
@@ -72,37 +69,37 @@ final class StreamedCalibration: TrainingData {
         return (range, x, decoded.matrix, decoded.classes)
     }
 
-    /// The first pass: checks every row, counts the split and takes the training rows' scales.
+    /// The first pass: checks every row and the layer's outputs on it, counts the split and takes the
+    /// training rows' moments.
     private func survey() throws {
         var sums = [Double](repeating: 0, count: features.columns)
+        var squares = sums
         for index in 0..<blocks {
             let block = try read(block: index)
-            for (offset, row) in block.range.enumerated() {
-                if isHeldOut(row) {
-                    heldOutCount += 1
-                    continue
-                }
-                trainCount += 1
-                for i in 0..<features.columns {
-                    let value = Double(block.x[offset, i])
-                    sums[i] += value * value
-                }
-            }
+            let teacher = PruningEngine.targets(block.x, kernel: kernel, bias: bias, activation: activation,
+                                                labels: nil).teacher
+            try CalibrationSet.checkTargets(teacher, features: features.name)
+            let kept = (0..<block.range.count).filter { !isHeldOut(block.range.lowerBound + $0) }
+            heldOutCount += block.range.count - kept.count
+            trainCount += kept.count
+            Standardizer.moments(block.x.rows(kept), into: &sums, &squares)
         }
         guard trainCount > 0 else {
             throw DataError(features.name, "no training rows are left after holding out \(heldOutCount)",
                             hint: "lower --validation-split")
         }
-        inputScales = sums.map { Float(($0 / Double(trainCount)).squareRoot()) }
+        standardizer = Standardizer(sums: sums, squares: squares, count: trainCount, centred: centred)
     }
 
     /// Training rows of a block with their targets.
     private func trainingRows(of block: Int) throws -> (x: Matrix, targets: Matrix) {
         let data = try read(block: block)
         let kept = (0..<data.range.count).filter { !isHeldOut(data.range.lowerBound + $0) }
-        let x = data.x.rows(kept)
+        var x = data.x.rows(kept)
         let labels = data.labels?.rows(kept)
-        return (x, PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels).targets)
+        let targets = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels)
+        standardizer.apply(&x)
+        return (x, targets.targets)
     }
 
     func sample(limit: Int, seed: UInt64) throws -> (x: Matrix, targets: Matrix) {
@@ -139,7 +136,9 @@ final class StreamedCalibration: TrainingData {
             }
             start = end
         }
-        return (x, PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels).targets)
+        let targets = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels)
+        standardizer.apply(&x)
+        return (x, targets.targets)
     }
 
     func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Matrix, Matrix) -> Void,
@@ -164,15 +163,26 @@ final class StreamedCalibration: TrainingData {
                                             values: poolTargets))
                 var rows = Array(0..<pool.x.rows)
                 random.shuffle(&rows)
+                // The last full batch of the window waits: the epoch's leftover rows join it at the end.
                 let full = rows.count / batchSize * batchSize
-                for start in stride(from: 0, to: full, by: batchSize) {
+                let emitted = max(0, full - batchSize)
+                for start in stride(from: 0, to: emitted, by: batchSize) {
                     let batch = Array(rows[start..<(start + batchSize)])
                     body(pool.x.rows(batch), pool.targets.rows(batch))
                 }
-                let rest = Array(rows[full...])
+                let rest = Array(rows[emitted...])
                 carried = (pool.x.rows(rest), pool.targets.rows(rest))
             }
-            if let carried, carried.x.rows > 0 { body(carried.x, carried.targets) }
+            // Carried rows are at most a full batch and a part: one batch, or a full one and the part joined.
+            if let carried, carried.x.rows > 0 {
+                if carried.x.rows >= 2 * batchSize {
+                    let rows = Array(0..<carried.x.rows)
+                    body(carried.x.rows(Array(rows[..<batchSize])), carried.targets.rows(Array(rows[..<batchSize])))
+                    body(carried.x.rows(Array(rows[batchSize...])), carried.targets.rows(Array(rows[batchSize...])))
+                } else {
+                    body(carried.x, carried.targets)
+                }
+            }
             epochEnded(epoch + 1)
         }
     }
@@ -183,9 +193,10 @@ final class StreamedCalibration: TrainingData {
             let data = try read(block: index)
             let kept = (0..<data.range.count).filter { isHeldOut(data.range.lowerBound + $0) }
             guard !kept.isEmpty else { continue }
-            let x = data.x.rows(kept)
+            var x = data.x.rows(kept)
             let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
                                                            labels: data.labels?.rows(kept))
+            standardizer.apply(&x)
             body(HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } }))
         }
     }

@@ -33,7 +33,7 @@ public enum ZeroTarget: Sendable, Equatable {
 /// A pruning request that cannot be carried out on this kernel.
 public struct PruningError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
-        private enum Kind: Hashable, Sendable { case invalidTarget, nonFinite, tooManyZeros, unsupportedType }
+        private enum Kind: Hashable, Sendable { case invalidTarget, nonFinite, tooManyZeros, unsupportedType, diverged }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
         /// The sparsity or zero count does not fit the kernel.
@@ -44,6 +44,8 @@ public struct PruningError: Error, CustomStringConvertible, Sendable {
         public static let tooManyZeros = Code(.tooManyZeros)
         /// The kernel's element type, its layer, or what follows the layer is of a kind kprune cannot handle.
         public static let unsupportedType = Code(.unsupportedType)
+        /// The fine-tune ended with weights or a loss that are not finite numbers.
+        public static let diverged = Code(.diverged)
     }
 
     public var code: Code

@@ -9,8 +9,9 @@ import Foundation
 protocol TrainingData {
     var trainCount: Int { get }
     var heldOutCount: Int { get }
-    /// Each input's root-mean-square over the training rows.
-    var inputScales: [Float] { get }
+    /// The coordinates the rows are given in: the training rows' columns standardized. Targets and the
+    /// teacher's outputs are those of the original layer on the raw rows.
+    var standardizer: Standardizer { get }
     /// Up to `limit` training rows, a sample fixed by `seed` (every training row when there are no more),
     /// with their targets.
     func sample(limit: Int, seed: UInt64) throws -> (x: Matrix, targets: Matrix)
@@ -19,6 +20,15 @@ protocol TrainingData {
                       epochEnded: (Int) -> Void) throws
     /// The held-out rows, a block at a time.
     func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws
+}
+
+extension TrainingData {
+    /// Each input's weight in a kernel entry's importance, in the standardized coordinates: 1 for columns
+    /// that vary, 0 for constant ones.
+    var inputScales: [Float] { standardizer.live }
+
+    /// Mini-batches per epoch: rows that do not fill a batch join the epoch's last one.
+    func batchesPerEpoch(_ batchSize: Int) -> Int { max(1, trainCount / max(batchSize, 1)) }
 }
 
 /// Held-out rows with what they are measured against.

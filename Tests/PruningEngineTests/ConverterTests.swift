@@ -168,8 +168,8 @@ func withWeights<R>(_ path: String, _ body: (String) throws -> R) throws -> R {
                                                                      limits: .init(inMemory: inMemory, gather: gather))
                         #expect(selection.zerosBefore == 1)
                         #expect(selection.threshold == Threshold(value: 0.5, ties: 13))
-                        let zeros = try MagnitudePruner.apply(selection, source: from, destination: to, slots: [],
-                                                              segmentation: segmentation)
+                        let zeros = try WriteBack.apply(MagnitudePruner.rewrite(selection), source: from,
+                                                        destination: to, slots: [], segmentation: segmentation).zeros
                         #expect(zeros == target)
                     }
                 }

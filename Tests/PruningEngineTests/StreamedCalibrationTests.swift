@@ -61,12 +61,16 @@ import Testing
         let source = try ArraySource.open(directory.file("h.npy"))
         let data = try StreamedCalibration(features: source, labels: nil,
                                            kernel: Matrix(rows: 2, columns: 1, values: [0.01, 0.02]), bias: [0],
-                                           activation: .linear, validationSplit: 0.2, seed: 9, blockBytes: 8 * 7)
+                                           activation: .linear, validationSplit: 0.2, seed: 9, centred: true,
+                                           blockBytes: 8 * 7)
         #expect(data.blockRows == 7)
         #expect(data.trainCount + data.heldOutCount == rows)
+        // Rows arrive standardized: column 0 is mapped back to the row number.
+        let (mean, scale) = (data.standardizer.means[0], data.standardizer.scales[0])
+        func number(_ x: Matrix, _ row: Int) -> Int { Int((x[row, 0] * scale + mean).rounded()) }
         var held = Set<Int>()
         try data.forEachHeldOut { block in
-            for row in 0..<block.x.rows { held.insert(Int(block.x[row, 0])) }
+            for row in 0..<block.x.rows { held.insert(number(block.x, row)) }
         }
         #expect(held.count == data.heldOutCount)
         var epochs: [[Int]] = []
@@ -75,7 +79,7 @@ import Testing
         try data.forEachBatch(epochs: 2, batchSize: 32, seed: 1, { x, targets in
             #expect(targets.rows == x.rows)
             sizes.append(x.rows)
-            for row in 0..<x.rows { seen.append(Int(x[row, 0])) }
+            for row in 0..<x.rows { seen.append(number(x, row)) }
         }, epochEnded: { _ in
             epochs.append(seen)
             seen = []
