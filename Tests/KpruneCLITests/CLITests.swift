@@ -289,6 +289,23 @@ struct Run {
         #expect(text.stdout.contains("loss: cross-entropy, following the softmax activation of layer 'activation'"))
     }
 
+    @Test func refusesSoftmaxLabelRowsThatAreNotDistributionsInOneLine() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/trailing_softmax.h5").path)
+        writeNPY(directory.file("h.npy"), rows: 40, columns: 16, values: (0..<640).map { Float($0 % 9) / 9 - 0.4 })
+        var rows = (0..<40).flatMap { row in (0..<4).map { Float($0 == row % 4 ? 1 : 0) } }
+        rows[4 * 33 + 1] = -1  // row 33: [-1, 1, 0, 1] sums to 1 but is not a distribution
+        rows[4 * 33 + 3] = 1
+        writeNPY(directory.file("y.npy"), rows: 40, columns: 4, values: rows)
+        let run = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+                           "--labels", directory.file("y.npy"), "--epochs", "1"])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1, "\(run.stderr)")
+        #expect(run.stderrLines.first?.hasPrefix("error: \(directory.file("y.npy")): label row 33 ") == true,
+                "\(run.stderr)")
+        #expect(try directory.listing() == ["h.npy", "trailing_softmax.h5", "y.npy"])
+    }
+
     @Test func refusesToFineTuneThroughALayerItCannotFollow() throws {
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras3/trailing_rescaling.keras").path)
