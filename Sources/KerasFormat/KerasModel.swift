@@ -162,7 +162,7 @@ public final class KerasModel {
         do {
             json = try JSONValue.parse(text)
         } catch {
-            throw KerasFormatError(.malformed, file: file, "model config is not valid JSON")
+            throw KerasFormatError(.malformed, file: file, "model config is not valid JSON (\(error))")
         }
         do {
             return try ModelConfig.parse(json)
