@@ -189,7 +189,8 @@ def bidirectional():
     return keras.Sequential([
         keras.Input(shape=SEQUENCE),
         L.Bidirectional(L.GRU(UNITS), name="bigru"),
-        L.Dense(DENSE_OUT, name="head"),
+        # Named by default ("dense", as its saveable group), so that the name is one in every format.
+        L.Dense(DENSE_OUT),
     ])
 
 
@@ -235,13 +236,13 @@ def make_models(root, entries):
     model = fit_once(bidirectional(), True, SEQUENCE, SEED + 4)
     path = os.path.join(out, "bidirectional.keras")
     model.save(path)
-    entries.append(describe(path, root, model, ["head"], "kernel", True, "keras3-keras", False, SEQUENCE,
-                            "Sequential (5, 3) -> Bidirectional(GRU(6)) 'bigru' -> Dense(4) 'head'. The GRUs' "
+    entries.append(describe(path, root, model, ["dense"], "kernel", True, "keras3-keras", False, SEQUENCE,
+                            "Sequential (5, 3) -> Bidirectional(GRU(6)) 'bigru' -> Dense(4) 'dense'. The GRUs' "
                             "variables sit below the wrapper: /layers/bidirectional/forward_layer/cell/vars and "
                             "backward_layer/cell/vars."))
     weights = os.path.join(out, "bidirectional.weights.h5")
     model.save_weights(weights)
-    entries.append(describe(weights, root, model, ["head"], "kernel", True, "keras3-weights-h5", True, SEQUENCE,
+    entries.append(describe(weights, root, model, ["dense"], "kernel", True, "keras3-weights-h5", True, SEQUENCE,
                             "Weights of bidirectional.keras: no config, so kprune needs --layer.",
                             architecture="extra/keras3/bidirectional.keras"))
 
