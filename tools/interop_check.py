@@ -345,6 +345,11 @@ def main():
     fixtures_dir = os.path.abspath(args.fixtures)
     with open(os.path.join(fixtures_dir, "manifest.json")) as handle:
         entries = json.load(handle)["fixtures"]
+    # tools/make_fixtures_extra.py's fixtures, listed with paths relative to fixtures/ as well.
+    extra = os.path.join(fixtures_dir, "extra", "manifest.json")
+    if os.path.exists(extra):
+        with open(extra) as handle:
+            entries += json.load(handle)["fixtures"]
 
     passed = failed = skipped = 0
     for entry in entries:

@@ -50,9 +50,14 @@ def find_layer(model, layer_path):
 
 
 def kernel_values(model, entry):
-    """The final layer's kernel as Keras holds it after loading."""
-    layer = find_layer(model, entry["final_layer_path"])
-    variable = getattr(layer, entry.get("kernel_variable", "kernel"))
+    """The final layer's kernel as Keras holds it after loading.
+
+    `kernel_variable` may be a dotted path for wrapped layers: `cell.kernel` (LSTM), `layer.kernel`
+    (TimeDistributed).
+    """
+    variable = find_layer(model, entry["final_layer_path"])
+    for part in entry.get("kernel_variable", "kernel").split("."):
+        variable = getattr(variable, part)
     return np.asarray(variable.numpy())
 
 

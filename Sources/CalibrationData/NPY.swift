@@ -43,6 +43,8 @@ struct NPY: ArrayBackend {
     let dtype: DType
     let rows: Int
     let columns: Int
+    /// The dimensions after the first: a row's elements in C order run over these, last fastest.
+    let trailingShape: [Int]
     let fortranOrder: Bool
     let path: String
 
@@ -98,7 +100,8 @@ struct NPY: ArrayBackend {
                             hint: "the file may be truncated")
         }
         let backend = NPY(descriptor: box, dataOffset: dataOffset, dtype: dtype, rows: shape.first ?? 1,
-                          columns: shape.dropFirst().reduce(1, *), fortranOrder: order == "True", path: name)
+                          columns: shape.dropFirst().reduce(1, *), trailingShape: Array(shape.dropFirst()),
+                          fortranOrder: order == "True", path: name)
         return ArraySource(name: name, shape: shape, kind: dtype.elementKind, backend: backend)
     }
 
@@ -121,13 +124,34 @@ struct NPY: ArrayBackend {
             try readConverting(count: range.count * columns, at: first) { index, value in buffer[index] = value }
             return
         }
-        // Column-major: each column's rows are contiguous.
+        // Column-major: element [i, j, k] sits at i + j·d0 + k·d0·d1, so each of the row's elements is a run of
+        // contiguous rows. Row element `column` (C order over the trailing dimensions, last fastest) is the
+        // run numbered by the same indices taken first fastest.
         for column in 0..<columns {
-            let first = dataOffset + (column * rows + range.lowerBound) * dtype.size
+            let first = dataOffset + (fortranRun(ofColumn: column) * rows + range.lowerBound) * dtype.size
             try readConverting(count: range.count, at: first) { index, value in
                 buffer[index * columns + column] = value
             }
         }
+    }
+
+    /// For a Fortran-order array, which run of `rows` contiguous elements holds the row element `column`.
+    ///
+    /// `column` numbers the trailing indices (j, k, ...) in C order; the run number is j + k·d1 + ...
+    func fortranRun(ofColumn column: Int) -> Int {
+        var remainder = column
+        var indices = [Int](repeating: 0, count: trailingShape.count)
+        for axis in trailingShape.indices.reversed() {
+            indices[axis] = remainder % trailingShape[axis]
+            remainder /= trailingShape[axis]
+        }
+        var run = 0
+        var stride = 1
+        for axis in trailingShape.indices {
+            run += indices[axis] * stride
+            stride *= trailingShape[axis]
+        }
+        return run
     }
 
     /// Reads `count` elements from byte `offset` in pieces and hands each, as float32, to `store`.

@@ -126,6 +126,55 @@ public final class Group: Node {
         }
     }
 
+    /// How a name is linked into its parent group.
+    public enum LinkKind: Sendable, Equatable {
+        /// An ordinary link: the object itself.
+        case hard
+        /// A soft link, a path resolved when opened (possibly to another object in the file).
+        case soft(target: String)
+        /// An external link to an object in another file.
+        case external(file: String, path: String)
+        /// A user-defined link type.
+        case other
+    }
+
+    /// How the last component of `relativePath` is linked. The corresponding C functions are `H5Lget_info`,
+    /// `H5Lget_val` and `H5Lunpack_elink_val`.
+    ///
+    /// - Throws: `HDF5Error` with code `.notFound` when there is no such link.
+    public func linkKind(of relativePath: String) throws -> LinkKind {
+        let target = childPath(relativePath)
+        guard try contains(relativePath) else {
+            throw HDF5Error(code: .notFound, operation: "H5Lget_info", file: file.path, object: target)
+        }
+        var info = H5L_info_t()
+        guard H5Lget_info(file.handle.id, target, &info, defaultPropertyList) >= 0 else {
+            throw error(.readFailed, "H5Lget_info", object: target)
+        }
+        switch info.type {
+        case H5L_TYPE_HARD:
+            return .hard
+        case H5L_TYPE_SOFT, H5L_TYPE_EXTERNAL:
+            let size = info.u.val_size
+            var value = [UInt8](repeating: 0, count: size + 1)
+            guard H5Lget_val(file.handle.id, target, &value, size, defaultPropertyList) >= 0 else {
+                throw error(.readFailed, "H5Lget_val", object: target)
+            }
+            if info.type == H5L_TYPE_SOFT {
+                return .soft(target: String(decoding: value.prefix { $0 != 0 }, as: UTF8.self))
+            }
+            var flags: UInt32 = 0
+            var fileName: UnsafePointer<CChar>? = nil
+            var objectPath: UnsafePointer<CChar>? = nil
+            guard H5Lunpack_elink_val(&value, size, &flags, &fileName, &objectPath) >= 0,
+                  let fileName, let objectPath
+            else { throw error(.readFailed, "H5Lunpack_elink_val", object: target) }
+            return .external(file: String(cString: fileName), path: String(cString: objectPath))
+        default:
+            return .other
+        }
+    }
+
     /// Opens a sub-group by relative or absolute path.
     ///
     /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.

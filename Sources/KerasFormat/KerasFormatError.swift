@@ -4,7 +4,7 @@
 public struct KerasFormatError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
-            case notKeras, unsupported, noSuchLayer, ambiguousLayer, noKernel, malformed
+            case notKeras, unsupported, noSuchLayer, ambiguousLayer, noKernel, malformed, recurrentLayer, outputName
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -20,6 +20,10 @@ public struct KerasFormatError: Error, CustomStringConvertible, Sendable {
         public static let noKernel = Code(.noKernel)
         /// The file claims to be Keras but contradicts itself (missing weights, bad config).
         public static let malformed = Code(.malformed)
+        /// The last weighted layer is recurrent, which is pruned only when named.
+        public static let recurrentLayer = Code(.recurrentLayer)
+        /// The output's name does not fit the input's format.
+        public static let outputName = Code(.outputName)
     }
 
     public var code: Code

@@ -21,29 +21,69 @@ public struct WeightInfo: Sendable, Equatable {
     public var name: String
     /// The absolute path of its dataset in the HDF5 file.
     public var dataset: String
+    /// The weight's shape as stored (Keras order); empty for a scalar, or for a link that was not followed.
     public var shape: [Int]
+    /// The element type as stored.
     public var storedType: StoredType
+    /// How the name is linked when it is not the dataset itself (`a soft link to /x`), else nil. Linked
+    /// weights are never followed: writing through one would change another dataset or another file.
+    public var link: String? = nil
 
+    /// The number of elements.
     public var count: Int { shape.reduce(1, *) }
 }
 
 /// A layer and its stored weights.
 public struct LayerInfo: Sendable, Equatable {
+    /// Where the layer sits: its nested models' names and its own.
     public var path: LayerPath
     /// The Keras class from the config, when the file has one.
     public var className: String?
+    /// For a wrapper (`TimeDistributed`, `Bidirectional`), the class of the layer it wraps.
+    public var wrappedClassName: String?
     /// The activation from the config, when it is a plain name.
     public var activation: String?
+    /// Every weight stored for the layer, in the layer's order, including those of sublayers nested below it.
     public var weights: [WeightInfo]
-    /// Which of `weights` is the kernel, if the layer has one.
+    /// Which of `weights` is the kernel, if the layer has a usable one.
     public var kernelIndex: Int?
+    /// Why a layer whose class has a kernel has no usable one (no weights, a 1-D kernel, a linked kernel), as a
+    /// clause: `its kernel 'dense/kernel:0' is 1-D (shape [64])`.
+    public var kernelProblem: String?
 
+    /// Finds the layer's kernel from its class and weights.
+    init(path: LayerPath, className: String?, wrappedClassName: String? = nil, activation: String?,
+         weights: [WeightInfo])
+    {
+        self.path = path
+        self.className = className
+        self.wrappedClassName = wrappedClassName
+        self.activation = activation
+        self.weights = weights
+        (kernelIndex, kernelProblem) = Self.findKernel(className: className, wrapped: wrappedClassName,
+                                                       weights: weights)
+    }
+
+    /// The kernel, when the layer has a usable one.
     public var kernel: WeightInfo? { kernelIndex.map { weights[$0] } }
     /// The bias: the first weight after the kernel whose shape is the kernel's last dimension.
     public var bias: WeightInfo? {
         guard let kernelIndex, let units = weights[kernelIndex].shape.last else { return nil }
         return weights.dropFirst(kernelIndex + 1).first { $0.shape == [units] }
     }
+
+    /// Whether the layer is recurrent (`LSTM`, `GRU`, `SimpleRNN`, `Bidirectional`, a `TimeDistributed`
+    /// recurrent layer...): kprune prunes it only when `--layer` names it.
+    public var isRecurrent: Bool {
+        [className, wrappedClassName].contains { $0.map(Self.recurrentClasses.contains) == true }
+    }
+
+    /// Whether the layer owns weights that a final-layer search must not pass over: a kernel, a broken
+    /// kernel, or recurrent weights.
+    var endsSearch: Bool { kernelIndex != nil || kernelProblem != nil || (isRecurrent && !weights.isEmpty) }
+
+    /// `name (Class)` for messages.
+    var described: String { "'\(path)'" + (className.map { " (\($0))" } ?? "") }
 
     /// Classes whose kernel is a known weight: the index of the weight that is the kernel.
     static let kernelIndexByClass: [String: Int] = [
@@ -54,22 +94,63 @@ public struct LayerInfo: Sendable, Equatable {
         "DepthwiseConv1D": 0, "DepthwiseConv2D": 0,
         "SeparableConv1D": 1, "SeparableConv2D": 1, "SeparableConvolution1D": 1, "SeparableConvolution2D": 1,
         "LocallyConnected1D": 0, "LocallyConnected2D": 0,
+        // Recurrent layers store kernel, recurrent_kernel, bias: the input kernel comes first.
+        "LSTM": 0, "GRU": 0, "SimpleRNN": 0, "CuDNNLSTM": 0, "CuDNNGRU": 0,
+        "ConvLSTM1D": 0, "ConvLSTM2D": 0, "ConvLSTM3D": 0,
+    ]
+
+    /// Recurrent classes, and the wrapper that makes any layer recurrent.
+    static let recurrentClasses: Set<String> = [
+        "LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "RNN",
+        "Bidirectional",
     ]
 
     /// Weight names that mark a kernel in layers of other classes.
     static let kernelNames: Set<String> = ["kernel", "pointwise_kernel"]
 
-    /// Finds the kernel: by class where the class is known, else by the weight's own name, and only a
-    /// weight of rank 2 or more.
-    static func findKernel(className: String?, weights: [WeightInfo]) -> Int? {
-        if let className, let index = kernelIndexByClass[className] {
-            return index < weights.count && weights[index].shape.count >= 2 ? index : nil
+    /// Finds the kernel: by class where the class is known (a `TimeDistributed` layer by the class it wraps),
+    /// else by the weight's own name. Only a dataset of its own of rank 2 or more is a kernel; otherwise the
+    /// problem says why a layer of a class with a kernel has none.
+    static func findKernel(className: String?, wrapped: String?, weights: [WeightInfo])
+        -> (index: Int?, problem: String?)
+    {
+        let effective = className == "TimeDistributed" ? wrapped ?? className : className
+        if className == "Bidirectional" {
+            return (nil, weights.isEmpty ? nil : "it holds two input kernels, forward and backward")
         }
-        return weights.firstIndex { weight in
-            let last = weight.name.split(separator: "/").last.map { String($0.split(separator: ":")[0]) }
-            return last.map(kernelNames.contains) == true && weight.shape.count >= 2
+        let index: Int
+        if let effective, let known = kernelIndexByClass[effective] {
+            guard !weights.isEmpty else { return (nil, "it has no weights in the file") }
+            guard known < weights.count else { return (nil, "it has \(weights.count) weights, no kernel among them") }
+            index = known
+        } else {
+            let named = weights.firstIndex { weight in
+                let last = weight.name.split(separator: "/").last.map { String($0.split(separator: ":")[0]) }
+                return last.map(kernelNames.contains) == true
+            }
+            guard let named else { return (nil, nil) }
+            index = named
+        }
+        let kernel = weights[index]
+        if let link = kernel.link {
+            return (nil, "its kernel '\(kernel.name)' is \(link), not a dataset of its own")
+        }
+        switch kernel.shape.count {
+        case 0: return (nil, "its kernel '\(kernel.name)' is a scalar")
+        case 1: return (nil, "its kernel '\(kernel.name)' is 1-D (shape \(kernel.shape))")
+        default: return (index, nil)
         }
     }
+}
+
+/// In which order a file lists its layers.
+public enum LayerOrder: String, Sendable {
+    /// The model's forward order, from its config.
+    case forward
+    /// The order of the file's `layer_names` attribute: the model's layer order, without the graph.
+    case layerNames = "layer_names"
+    /// The order of the groups in the file (by name), which need not be the model's order.
+    case file
 }
 
 /// A Keras model file, opened for reading: its format, config, layers and optimizer state.
@@ -84,7 +165,8 @@ public final class KerasModel {
     public let kerasVersion: String?
     /// The model config, absent for weights-only files.
     public let config: ModelConfig?
-    /// Layers in forward order (config order; `layer_names` or group order without a config).
+    /// Layers in forward order (config order; `layer_names` or group order without a config: see
+    /// `layerOrder`).
     public let layers: [LayerInfo]
     /// Optimizer state stored beside the weights, in stored order.
     public let optimizerWeights: [WeightInfo]
@@ -162,7 +244,7 @@ public final class KerasModel {
         do {
             json = try JSONValue.parse(text)
         } catch {
-            throw KerasFormatError(.malformed, file: file, "model config is not valid JSON")
+            throw KerasFormatError(.malformed, file: file, "model config is not valid JSON (\(error))")
         }
         do {
             return try ModelConfig.parse(json)
@@ -173,6 +255,12 @@ public final class KerasModel {
 }
 
 extension KerasModel {
+    /// How `layers` is ordered.
+    public var layerOrder: LayerOrder {
+        if config != nil { return .forward }
+        return format == .keras2WeightsH5 ? .layerNames : .file
+    }
+
     /// Layers owning a kernel, in forward order: the candidates for `--layer`.
     public var kernelLayers: [LayerInfo] { layers.filter { $0.kernelIndex != nil } }
 
@@ -183,19 +271,32 @@ extension KerasModel {
     public var finalLayer: LayerInfo? {
         switch finalLayerSearch() {
         case .found(let layer): layer
-        case .unclear: nil
+        default: nil
         }
     }
 
     /// Why the file does not name one final layer, or nil when it does.
-    public var finalLayerProblem: String? {
-        switch finalLayerSearch() {
-        case .found: nil
-        case .unclear(let reason): reason
+    public var finalLayerProblem: String? { finalLayerSearch().problem }
+
+    private enum Search {
+        case found(LayerInfo)
+        case unclear(String)
+        /// The last weighted layer is recurrent.
+        case recurrent(LayerInfo)
+        /// The last weighted layer's kernel is missing or unusable.
+        case broken(LayerInfo, String)
+
+        var problem: String? {
+            switch self {
+            case .found: nil
+            case .unclear(let reason): reason
+            case .recurrent(let layer):
+                "the last weighted layer \(layer.described) is recurrent, and kprune prunes a recurrent layer only "
+                    + "when --layer names it"
+            case .broken(let layer, let problem): "the final layer \(layer.described): \(problem)"
+            }
         }
     }
-
-    private enum Search { case found(LayerInfo), unclear(String) }
 
     private func finalLayerSearch() -> Search {
         let byPath = Dictionary(layers.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
@@ -203,7 +304,9 @@ extension KerasModel {
             // layer_names gives the layers' order but not the graph: several outputs cannot be ruled out.
             return .unclear("the file has no model config, so it does not say which layer is final")
         }
-        let perOutput = config.finalKernelLayers { path, _ in byPath[path]?.kernelIndex != nil }
+        // The search stops at any weighted layer, usable or not, so that a broken or recurrent final layer is
+        // reported rather than passed over for the layer before it.
+        let perOutput = config.finalKernelLayers { path, _ in byPath[path]?.endsSearch == true }
         let distinct = perOutput.flatMap { $0 }.reduce(into: [LayerPath]()) { if !$0.contains($1) { $0.append($1) } }
         if perOutput.count > 1 {
             return .unclear("the model has \(perOutput.count) outputs")
@@ -212,6 +315,8 @@ extension KerasModel {
             return distinct.isEmpty ? .unclear("no layer with a kernel leads to the output")
                 : .unclear("the output is fed by \(distinct.count) branches with kernels")
         }
+        if let problem = layer.kernelProblem, !layer.isRecurrent { return .broken(layer, problem) }
+        if layer.isRecurrent { return .recurrent(layer) }
         return .found(layer)
     }
 
@@ -229,9 +334,21 @@ extension KerasModel {
     public func targetLayer(named name: String?) throws -> LayerInfo {
         let candidates = kernelLayers.map(\.path.description).joined(separator: ", ")
         guard let name else {
-            if let layer = finalLayer { return layer }
-            throw KerasFormatError(.ambiguousLayer, file: path, finalLayerProblem ?? "no final layer",
-                                   hint: "choose one with --layer: \(candidates.isEmpty ? "none has a kernel" : candidates)")
+            let search = finalLayerSearch()
+            let choose = "choose one with --layer: \(candidates.isEmpty ? "none has a kernel" : candidates)"
+            switch search {
+            case .found(let layer):
+                return layer
+            case .unclear:
+                throw KerasFormatError(.ambiguousLayer, file: path, search.problem ?? "no final layer", hint: choose)
+            case .recurrent:
+                throw KerasFormatError(.recurrentLayer, file: path, search.problem ?? "recurrent final layer",
+                                       hint: choose)
+            case .broken:
+                throw KerasFormatError(.malformed, file: path, search.problem ?? "broken final layer",
+                                       hint: "the file may be damaged; another layer may be named with --layer: "
+                                           + (candidates.isEmpty ? "none has a kernel" : candidates))
+            }
         }
         let matches = layers.filter { $0.path.description == name }
         let byOwnName = matches.isEmpty ? layers.filter { $0.path.name == name } : matches
@@ -245,6 +362,10 @@ extension KerasModel {
                                    hint: "give the full path: \(paths)")
         }
         let layer = byOwnName[0]
+        if let problem = layer.kernelProblem {
+            throw KerasFormatError(.noKernel, file: path, "layer \(layer.described): \(problem)",
+                                   hint: "layers with a kernel: \(candidates.isEmpty ? "none" : candidates)")
+        }
         guard layer.kernelIndex != nil else {
             throw KerasFormatError(.noKernel, file: path, "layer '\(name)' has no kernel",
                                    hint: "layers with a kernel: \(candidates.isEmpty ? "none" : candidates)")

@@ -20,22 +20,23 @@ enum LegacyLayout {
             for (path, layer) in config.flattened() where !layer.isModel {
                 let outer = path.models.first ?? path.name
                 guard let all = stored[outer] else {
-                    layers.append(LayerInfo(path: path, className: layer.className, activation: layer.activation,
-                                            weights: [], kernelIndex: nil))
+                    layers.append(LayerInfo(path: path, className: layer.className,
+                                            wrappedClassName: layer.wrappedClassName, activation: layer.activation,
+                                            weights: []))
                     continue
                 }
                 // A nested model keeps all its layers' weights in one group; a weight belongs to the inner
                 // layer whose name is one of the scopes in the weight's name.
                 let own = path.models.isEmpty ? all : all.filter { scopes(of: $0.name).contains(path.name) }
-                layers.append(LayerInfo(path: path, className: layer.className, activation: layer.activation,
-                                        weights: own,
-                                        kernelIndex: LayerInfo.findKernel(className: layer.className, weights: own)))
+                layers.append(LayerInfo(path: path, className: layer.className,
+                                        wrappedClassName: layer.wrappedClassName, activation: layer.activation,
+                                        weights: own))
             }
         } else {
             for name in layerNames {
                 let own = stored[name] ?? []
                 layers.append(LayerInfo(path: LayerPath(models: [], name: name), className: nil, activation: nil,
-                                        weights: own, kernelIndex: LayerInfo.findKernel(className: nil, weights: own)))
+                                        weights: own))
             }
         }
 
@@ -49,12 +50,18 @@ enum LegacyLayout {
     }
 
     /// The weights a group lists in `weight_names`, in that order, each at `<group>/<weight name>`.
+    ///
+    /// A weight whose name is a soft or external link is listed with its link and not opened.
     static func weights(of group: Group) throws -> [WeightInfo] {
         guard try group.hasAttribute("weight_names") else { return [] }
         return try group.attribute("weight_names").strings().map { name in
             guard try group.contains(name) else {
                 throw KerasFormatError(.malformed, file: group.file.path,
                                        "weight_names lists '\(name)' but \(group.path) has no such dataset")
+            }
+            if let link = try linkDescription(group.linkKind(of: name)) {
+                let path = (group.path == "/" ? "" : group.path) + "/" + name
+                return WeightInfo(name: name, dataset: path, shape: [], storedType: .other("link"), link: link)
             }
             let dataset = try group.dataset(name)
             return WeightInfo(name: name, dataset: dataset.path, shape: dataset.shape, storedType: dataset.storedType)
@@ -64,5 +71,15 @@ enum LegacyLayout {
     /// The scopes of a weight name: `outer/head/kernel:0` -> `[outer, head]`.
     static func scopes(of name: String) -> [String] {
         Array(name.split(separator: "/").dropLast().map(String.init))
+    }
+
+    /// Words for a link that is not the object itself; nil for an ordinary (hard) link.
+    static func linkDescription(_ kind: Group.LinkKind) -> String? {
+        switch kind {
+        case .hard: nil
+        case .soft(let target): "a soft link to \(target)"
+        case .external(let file, let path): "an external link to \(file):\(path)"
+        case .other: "a user-defined link"
+        }
     }
 }

@@ -4,6 +4,8 @@ public struct LayerConfig: Sendable, Equatable {
     public var name: String
     /// The Keras class, e.g. `Dense`, `Conv2D`, `Sequential`.
     public var className: String
+    /// For a wrapper (`TimeDistributed`, `Bidirectional`), the class of the layer it wraps.
+    public var wrappedClassName: String? = nil
     /// The activation named in the config (`softmax`, `linear`), when it is a plain name.
     public var activation: String?
     /// For a nested model, its own config.
@@ -74,8 +76,8 @@ public struct ModelConfig: Sendable, Equatable {
             model?.name = name
         }
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
-        return LayerConfig(name: name, className: className, activation: config["activation"]?.string,
-                           model: model, inboundLayers: inbound,
+        return LayerConfig(name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
+                           activation: config["activation"]?.string, model: model, inboundLayers: inbound,
                            effect: InferenceEffect(className: className, config: config,
                                                    inboundNodes: entry["inbound_nodes"]))
     }

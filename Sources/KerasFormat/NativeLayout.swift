@@ -61,10 +61,10 @@ enum NativeLayout {
                 continue
             }
             let root = try file.root()
-            let weights = try root.contains("\(path)/vars") ? try variables(in: root.group("\(path)/vars")) : []
+            let weights = try root.contains(path) ? try allVariables(below: root.group(path)) : []
             layers.append(LayerInfo(path: LayerPath(models: prefix, name: layer.name), className: layer.className,
-                                    activation: layer.activation, weights: weights,
-                                    kernelIndex: LayerInfo.findKernel(className: layer.className, weights: weights)))
+                                    wrappedClassName: layer.wrappedClassName, activation: layer.activation,
+                                    weights: weights))
         }
     }
 
@@ -79,22 +79,52 @@ enum NativeLayout {
             if try root.contains("\(path)/layers") {
                 try collectGroups(group: "\(path)/layers", prefix: prefix + [name], file: file, into: &layers)
             }
-            guard try root.contains("\(path)/vars") else { continue }
-            let weights = try variables(in: root.group("\(path)/vars"))
+            guard try root.kind(of: path) == .group else { continue }
+            let weights = try allVariables(below: root.group(path), skippingModels: true)
             if weights.isEmpty { continue }
-            // With no class to go by, the first variable is taken as the kernel when it is a matrix or more.
-            let kernel = weights[0].shape.count >= 2 ? 0 : nil
-            layers.append(LayerInfo(path: LayerPath(models: prefix, name: name), className: nil, activation: nil,
-                                    weights: weights, kernelIndex: kernel))
+            var layer = LayerInfo(path: LayerPath(models: prefix, name: name), className: nil, activation: nil,
+                                  weights: weights)
+            // With no class to go by, the layer's own first variable is taken as the kernel when it is a matrix
+            // or more; variables of sublayers (a wrapper's cells) are listed but not taken.
+            let own = weights[0].name.hasPrefix("vars/") && weights[0].link == nil && weights[0].shape.count >= 2
+            layer.kernelIndex = own ? 0 : nil
+            layer.kernelProblem = nil
+            layers.append(layer)
         }
     }
 
-    /// The datasets of a `vars` group in numeric order (`0`, `1`, ..., `10`).
-    static func variables(in group: Group) throws -> [WeightInfo] {
+    /// A layer's variables: its own `vars`, then those of the sublayers nested below it (a wrapper's
+    /// `forward_layer/cell/vars`, a `TimeDistributed` layer's `layer/vars`), depth first, named by their path
+    /// below the layer (`forward_layer/cell/vars/0`). Forward sublayers come before backward ones.
+    /// - Parameter skippingModels: leave out a nested model's `layers` group, which holds layers of its own.
+    static func allVariables(below group: Group, skippingModels: Bool = false, prefix: String = "") throws
+        -> [WeightInfo]
+    {
+        var found: [WeightInfo] = []
+        if try group.contains("vars"), try group.kind(of: "vars") == .group {
+            found += try variables(in: group.group("vars"), prefix: prefix)
+        }
+        let children = try group.childNames().filter { $0 != "vars" && !(skippingModels && $0 == "layers") }
+            .sorted { ($0.hasPrefix("forward") ? 0 : 1, $0) < ($1.hasPrefix("forward") ? 0 : 1, $1) }
+        for child in children where try group.kind(of: child) == .group {
+            found += try allVariables(below: group.group(child), skippingModels: skippingModels,
+                                      prefix: prefix + child + "/")
+        }
+        return found
+    }
+
+    /// The datasets of a `vars` group in numeric order (`0`, `1`, ..., `10`), named `<prefix>vars/<i>`.
+    ///
+    /// A variable that is a soft or external link is listed with its link and not opened.
+    static func variables(in group: Group, prefix: String = "") throws -> [WeightInfo] {
         let names = try group.childNames().compactMap { name in Int(name).map { ($0, name) } }.sorted { $0.0 < $1.0 }
         return try names.map { _, name in
+            if let link = try LegacyLayout.linkDescription(group.linkKind(of: name)) {
+                return WeightInfo(name: "\(prefix)vars/\(name)", dataset: "\(group.path)/\(name)", shape: [],
+                                  storedType: .other("link"), link: link)
+            }
             let dataset = try group.dataset(name)
-            return WeightInfo(name: "vars/\(name)", dataset: dataset.path, shape: dataset.shape,
+            return WeightInfo(name: "\(prefix)vars/\(name)", dataset: dataset.path, shape: dataset.shape,
                               storedType: dataset.storedType)
         }
     }

@@ -8,9 +8,11 @@ public struct InspectionReport: Sendable, Encodable {
         public var dataset: String
         public var shape: [Int]
         public var dtype: String
-        /// Zero elements; nil for non-float weights.
+        /// Zero elements; nil for non-float weights and for links, which are not followed.
         public var zeros: Int?
         public var role: String?
+        /// How the name is linked when it is not the dataset itself (`a soft link to /x`).
+        public var link: String?
     }
 
     public struct Layer: Sendable, Encodable {
@@ -32,12 +34,16 @@ public struct InspectionReport: Sendable, Encodable {
     public var finalLayer: String?
     /// Why no final layer is named, when none is.
     public var finalLayerProblem: String?
+    /// The order of `layers`: `forward` (from the config), `layer_names` (the file's list of the model's
+    /// layers), or `file` (the groups' order in the file, which need not be the model's).
+    public var layerOrder: String
     public var layers: [Layer]
     public var optimizerWeights: Int
 
     enum CodingKeys: String, CodingKey {
         case file, format, layers
         case kerasVersion = "keras_version", finalLayer = "final_layer", finalLayerProblem = "final_layer_problem"
+        case layerOrder = "layer_order"
         case optimizerWeights = "optimizer_weights"
     }
 }
@@ -54,8 +60,10 @@ public enum Inspector {
                 let weights = try layer.weights.enumerated().map { index, weight in
                     InspectionReport.Weight(
                         name: weight.name, dataset: weight.dataset, shape: weight.shape,
-                        dtype: weight.storedType.description, zeros: try zeroCount(root.dataset(weight.dataset)),
-                        role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil))
+                        dtype: weight.storedType.description,
+                        zeros: weight.link == nil ? try zeroCount(root.dataset(weight.dataset)) : nil,
+                        role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil),
+                        link: weight.link)
                 }
                 return InspectionReport.Layer(name: layer.path.description, className: layer.className,
                                               activation: layer.activation, final: layer.path == final,
@@ -64,7 +72,7 @@ public enum Inspector {
         }
         return InspectionReport(file: path, format: model.format.rawValue, kerasVersion: model.kerasVersion,
                                 finalLayer: final?.description, finalLayerProblem: model.finalLayerProblem,
-                                layers: layers, optimizerWeights: model.optimizerWeights.count)
+                                layerOrder: model.layerOrder.rawValue, layers: layers, optimizerWeights: model.optimizerWeights.count)
     }
 
     /// Counts zero elements of a float dataset in bounded memory; nil for other types.

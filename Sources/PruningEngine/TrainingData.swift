@@ -88,14 +88,37 @@ struct LabelDecoder {
         }
         let matrix = Matrix(rows: rows, columns: units, values: values)
         guard activation.classifies else { return (matrix, nil) }
-        if units == 1 {
-            guard values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
-                throw DataError(name, "sigmoid labels must lie in [0, 1]")
+        if units == 1 || activation == .sigmoid {
+            if let bad = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+                throw DataError(name, "label \(values[bad]) in row \(firstRow + bad / columns) is outside [0, 1]",
+                                hint: "sigmoid labels are probabilities, one per output")
             }
-            return (matrix, values.map { $0 >= 0.5 ? 1 : 0 })
+            if units == 1 { return (matrix, values.map { $0 >= 0.5 ? 1 : 0 }) }
+        } else {
+            try checkDistributions(values, rows: rows, firstRow: firstRow)
         }
         return (matrix, (0..<rows).map { matrix.argmax(row: $0) })
     }
+
+    /// Softmax label rows must be one-hot or soft labels: non-negative and summing to 1 within
+    /// `LabelDecoder.sumTolerance`.
+    private func checkDistributions(_ values: [Float], rows: Int, firstRow: Int) throws {
+        for row in 0..<rows {
+            let slice = values[(row * columns)..<((row + 1) * columns)]
+            if let negative = slice.first(where: { $0 < 0 }) {
+                throw DataError(name, "label row \(firstRow + row) holds \(negative), not a probability",
+                                hint: "give class ids, or rows that are one-hot or sum to 1")
+            }
+            let sum = slice.reduce(0.0) { $0 + Double($1) }
+            guard abs(sum - 1) <= Self.sumTolerance else {
+                throw DataError(name, "label row \(firstRow + row) sums to \(Float(sum)), not 1",
+                                hint: "give class ids, or rows that are one-hot or sum to 1")
+            }
+        }
+    }
+
+    /// How far a softmax label row's sum may stray from 1.
+    static let sumTolerance = 1e-3
 }
 
 extension Activation {

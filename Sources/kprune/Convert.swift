@@ -118,6 +118,8 @@ extension Kprune {
                 let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
                                                 overwrite: force, inPlace: inPlace, calibration: calibration)
                 do {
+                    // A name Keras would not load is refused before any work; in place, the name is the input's.
+                    if !inPlace { try OutputName.check(output: destination, forInput: input) }
                     // No display, no callback: a fine-tune then skips measuring each epoch.
                     var onProgress: (@Sendable (ConversionProgress) -> Void)? = nil
                     if progress.enabled {

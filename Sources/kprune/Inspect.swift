@@ -5,7 +5,7 @@ import PruningEngine
 extension Kprune {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a Keras file's format, layers in forward order, weights and zero counts.")
+            abstract: "Show a Keras file's format, its layers (in forward order when it has a config), every weight and its zero count.")
 
         @Argument(help: "A Keras file: .h5, .keras or .weights.h5.")
         var input: String
@@ -31,7 +31,11 @@ extension Kprune {
             } else {
                 lines.append("final layer: none (\(report.finalLayerProblem ?? "unknown"); choose with --layer)")
             }
-            lines.append("layers in forward order:")
+            switch report.layerOrder {
+            case "forward": lines.append("layers in forward order:")
+            case "layer_names": lines.append("layers in the order of the file's layer_names (no config: the graph is unknown):")
+            default: lines.append("layers in the file's order, not the forward order (the file has no config):")
+            }
             for layer in report.layers {
                 let marker = layer.final ? "* " : "  "
                 var heading = "\(marker)\(layer.name)"
@@ -43,6 +47,7 @@ extension Kprune {
                     var line = "      \(weight.name) \(shape) \(weight.dtype)"
                     if let zeros = weight.zeros { line += " zeros=\(zeros)" }
                     if let role = weight.role { line += " [\(role)]" }
+                    if let link = weight.link { line += " (\(link), not followed)" }
                     lines.append(line)
                 }
             }

@@ -29,6 +29,49 @@ import ZIPFoundation
         #expect(try ArraySource.open(path).readAll() == matrix)
     }
 
+    /// numpy's `np.asfortranarray` layout: element [i, j, k, ...] at i + j·d0 + k·d0·d1 + ...
+    static func fortranLayout(of cOrder: [Float], shape: [Int]) -> [Float] {
+        var result = [Float](repeating: .nan, count: cOrder.count)
+        for flat in cOrder.indices {
+            var remainder = flat
+            var index = [Int](repeating: 0, count: shape.count)
+            for axis in shape.indices.reversed() {
+                index[axis] = remainder % shape[axis]
+                remainder /= shape[axis]
+            }
+            var offset = 0
+            var stride = 1
+            for axis in shape.indices {
+                offset += index[axis] * stride
+                stride *= shape[axis]
+            }
+            result[offset] = cOrder[flat]
+        }
+        return result
+    }
+
+    @Test(arguments: [[2, 3, 4], [3, 2, 2, 3], [4, 1, 3]])
+    func readsFortranOrderOfThreeOrMoreDimensionsAsTheCOrderArray(_ shape: [Int]) throws {
+        let directory = TemporaryDirectory()
+        let count = shape.reduce(1, *)
+        let values = (0..<count).map { Float($0) * 0.5 - 3 }
+        let cPath = directory.file("c.npy")
+        let fPath = directory.file("f.npy")
+        writeNPY(cPath, descr: "<f4", shape: shape, data: littleEndian(values.map(\.bitPattern)))
+        let fortran = Self.fortranLayout(of: values, shape: shape)
+        #expect(fortran != values, "the layouts differ, so the test can tell them apart")
+        writeNPY(fPath, descr: "<f4", fortran: true, shape: shape, data: littleEndian(fortran.map(\.bitPattern)))
+        let cArray = try ArraySource.open(cPath)
+        let fArray = try ArraySource.open(fPath)
+        #expect(fArray.shape == shape && fArray.columns == cArray.columns)
+        #expect(try fArray.readAll() == values)
+        // A range of rows in the middle, as the streamed reader asks for them.
+        let rows = 1..<shape[0]
+        var part = [Float](repeating: 0, count: rows.count * fArray.columns)
+        try part.withUnsafeMutableBufferPointer { try fArray.read(rows: rows, into: $0) }
+        #expect(part == Array(values[(rows.lowerBound * fArray.columns)...]))
+    }
+
     @Test func convertsEveryElementType() throws {
         let directory = TemporaryDirectory()
         let cases: [(String, [UInt8], ElementKind)] = [

@@ -19,7 +19,7 @@ import Testing
         if fixture.needsLayer == true {
             #expect(model.finalLayer == nil)
             let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: nil) }
-            #expect(error.code == .ambiguousLayer)
+            #expect(error.code == (fixture.recurrentFinalLayer != nil ? .recurrentLayer : .ambiguousLayer))
             #expect(error.hint?.contains(try #require(fixture.finalLayer)) == true, "candidates are listed")
         }
         let layer = try model.targetLayer(named: fixture.needsLayer == true ? fixture.layerArgument : nil)

@@ -189,6 +189,33 @@ struct Run {
             try FileManager.default.removeItem(atPath: input)
             return [directory.file("sparse.h5"), "--sparsity", "0.5"]
         }, status: 1, message: "regrowing weights needs calibration data"),
+        Case(name: ".keras input with an .h5 output", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
+             "-o", directory.file("out.h5")]
+        }, status: 1, message: "does not end in .keras, so Keras would not load it as the keras3-keras file it is (name the output "),
+        Case(name: "Keras 3 .weights.h5 input with a plain .h5 output", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras3/sequential.weights.h5").path), "--sparsity", "0.5",
+             "--layer", "dense_1", "-o", directory.file("w.h5")]
+        }, status: 1, message: "does not end in .weights.h5"),
+        Case(name: ".h5 input with a .keras output", arguments: { directory in
+            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "0.5",
+             "-o", directory.file("out.keras")]
+        }, status: 1, message: "does not end in .h5 or .hdf5"),
+        Case(name: "final Dense with a 1-D kernel (h5py copy)", arguments: { directory in
+            [try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/kernel_1d.h5").path),
+             "--sparsity", "0.5"]
+        }, status: 1, message: "the final layer 'dense_1' (Dense): its kernel 'dense_1/kernel:0' is 1-D"),
+        Case(name: "final Dense whose kernel is a soft link (h5py copy)", arguments: { directory in
+            [try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/kernel_soft_link.h5").path),
+             "--sparsity", "0.5"]
+        }, status: 1, message: "is a soft link to /model_weights/dense/dense/kernel:0"),
+        Case(name: "final Dense with empty weight_names (h5py copy)", arguments: { directory in
+            [try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/empty_weight_names.h5").path),
+             "--sparsity", "0.5"]
+        }, status: 1, message: "the final layer 'dense_1' (Dense): it has no weights in the file"),
+        Case(name: "recurrent last layer", arguments: { directory in
+            [try directory.copy(Fixtures.named("extra/keras3/lstm_last.keras").path), "--sparsity", "0.5"]
+        }, status: 1, message: "the last weighted layer 'lstm' (LSTM) is recurrent"),
         Case(name: "no such file", arguments: { directory in
             [directory.file("absent.h5"), "--sparsity", "0.5"]
         }, status: 1, message: "no such file"),
@@ -289,6 +316,23 @@ struct Run {
         #expect(text.stdout.contains("loss: cross-entropy, following the softmax activation of layer 'activation'"))
     }
 
+    @Test func refusesSoftmaxLabelRowsThatAreNotDistributionsInOneLine() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/trailing_softmax.h5").path)
+        writeNPY(directory.file("h.npy"), rows: 40, columns: 16, values: (0..<640).map { Float($0 % 9) / 9 - 0.4 })
+        var rows = (0..<40).flatMap { row in (0..<4).map { Float($0 == row % 4 ? 1 : 0) } }
+        rows[4 * 33 + 1] = -1  // row 33: [-1, 1, 0, 1] sums to 1 but is not a distribution
+        rows[4 * 33 + 3] = 1
+        writeNPY(directory.file("y.npy"), rows: 40, columns: 4, values: rows)
+        let run = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+                           "--labels", directory.file("y.npy"), "--epochs", "1"])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1, "\(run.stderr)")
+        #expect(run.stderrLines.first?.hasPrefix("error: \(directory.file("y.npy")): label row 33 ") == true,
+                "\(run.stderr)")
+        #expect(try directory.listing() == ["h.npy", "trailing_softmax.h5", "y.npy"])
+    }
+
     @Test func refusesToFineTuneThroughALayerItCannotFollow() throws {
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras3/trailing_rescaling.keras").path)
@@ -324,6 +368,52 @@ struct Run {
             let kernel = try #require(weights.first { $0["role"] as? String == "kernel" })
             #expect(kernel["shape"] as? [Int] == fixture.kernelShape || fixture.file.contains("separable"))
         }
+    }
+
+    @Test func outputsEndingAsTheFormatDemandsAreWritten() throws {
+        let directory = TemporaryDirectory()
+        let weights = try directory.copy(Fixtures.named("keras3/sequential.weights.h5").path)
+        #expect(try Run(["convert", weights, "--sparsity", "0.5", "--layer", "dense_1",
+                         "-o", directory.file("ok.weights.h5")]).status == 0)
+        let h5 = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        #expect(try Run(["convert", h5, "--sparsity", "0.5", "-o", directory.file("ok.hdf5")]).status == 0)
+        let archive = try directory.copy(Fixtures.named("keras3/sequential.keras").path)
+        #expect(try Run(["convert", archive, "--sparsity", "0.5", "-o", directory.file("ok.keras")]).status == 0)
+    }
+
+    @Test func listsEveryWeightNestedBelowALayer() throws {
+        let run = try Run(["inspect", Fixtures.named("extra/keras3/bidirectional.keras").path, "--json"])
+        #expect(run.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["layer_order"] as? String == "forward")
+        let layers = try #require(object["layers"] as? [[String: Any]])
+        let wrapper = try #require(layers.first { $0["name"] as? String == "bigru" })
+        let names = (wrapper["weights"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(names == ["forward_layer/cell/vars/0", "forward_layer/cell/vars/1", "forward_layer/cell/vars/2",
+                          "backward_layer/cell/vars/0", "backward_layer/cell/vars/1", "backward_layer/cell/vars/2"])
+        let text = try Run(["inspect", Fixtures.named("extra/keras3/bidirectional.keras").path])
+        #expect(text.stdout.contains("      backward_layer/cell/vars/2 (2, 18) float32 zeros=0"))
+    }
+
+    @Test func saysAWeightsFileListsLayersInItsOwnOrder() throws {
+        let path = Fixtures.named("keras3/many_layers.weights.h5").path
+        let text = try Run(["inspect", path])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("layers in the file's order, not the forward order (the file has no config):"))
+        #expect(!text.stdout.contains("layers in forward order"))
+        let json = try Run(["inspect", path, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["layer_order"] as? String == "file")
+        let forward = try Run(["inspect", Fixtures.named("keras3/many_layers.keras").path])
+        #expect(forward.stdout.contains("layers in forward order:"))
+    }
+
+    @Test func marksALinkedKernelAndDoesNotFollowIt() throws {
+        let path = Fixtures.directory.appendingPathComponent("extra/malformed/kernel_soft_link.h5").path
+        let run = try Run(["inspect", path])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("final layer: none (the final layer 'dense_1' (Dense): its kernel"))
+        #expect(run.stdout.contains("(a soft link to /model_weights/dense/dense/kernel:0, not followed)"))
     }
 
     @Test func failsWithOneLineOnBadInput() throws {

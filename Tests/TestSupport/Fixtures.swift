@@ -17,6 +17,10 @@ public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
     public let outputActivation: String?
     /// A layer between the final kernel layer and the output that a fine-tune cannot follow.
     public let unfollowableLayer: String?
+    /// The last weighted layer when it is recurrent, which kprune prunes only when `--layer` names it.
+    public let recurrentFinalLayer: String?
+    /// The Keras class of the layer `final_layer` names.
+    public let finalLayerClass: String?
 
     enum CodingKeys: String, CodingKey {
         case file, format
@@ -24,6 +28,7 @@ public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
         case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", kernelDtype = "kernel_dtype"
         case kernelNans = "kernel_nans", optimizerSlotDatasets = "optimizer_slot_datasets"
         case outputActivation = "output_activation", unfollowableLayer = "unfollowable_layer"
+        case recurrentFinalLayer = "recurrent_final_layer", finalLayerClass = "final_layer_class"
     }
 
     /// The fixture's absolute path.
@@ -41,15 +46,16 @@ public enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("fixtures")
 
-    /// Every fixture the manifest lists.
-    public static let all: [Fixture] = {
+    /// Every fixture the manifests list: `fixtures/manifest.json` (tools/make_fixtures.py), then
+    /// `fixtures/extra/manifest.json` (tools/make_fixtures_extra.py), whose paths are also relative to `fixtures/`.
+    public static let all: [Fixture] = ["manifest.json", "extra/manifest.json"].flatMap { name -> [Fixture] in
         struct Manifest: Decodable { let fixtures: [Fixture] }
-        let url = directory.appendingPathComponent("manifest.json")
+        let url = directory.appendingPathComponent(name)
         guard let data = FileManager.default.contents(atPath: url.path),
               let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
         else { preconditionFailure("cannot read \(url.path)") }
         return manifest.fixtures
-    }()
+    }
 
     /// The Keras fixtures kprune converts.
     public static let convertible: [Fixture] = all.filter(\.isConvertible)

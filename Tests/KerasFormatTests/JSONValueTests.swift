@@ -1,0 +1,40 @@
+import Foundation
+@testable import KerasFormat
+import TestSupport
+import Testing
+
+/// Model configs as Python's `json` writes them, non-finite floats included.
+@Suite struct JSONValueTests {
+    @Test func readsPythonsNonFiniteLiterals() throws {
+        let value = try JSONValue.parse(#"{"max_value": Infinity, "min": -Infinity, "x": NaN, "list": [NaN, 1]}"#)
+        #expect(value["max_value"]?.number == .infinity)
+        #expect(value["min"]?.number == -.infinity)
+        #expect(value["x"]?.number?.isNaN == true)
+        #expect(value["list"]?.array?.count == 2)
+    }
+
+    @Test func readsStandardJSON() throws {
+        let text = #" {"a": [1, -2.5e3, 0, 0.125, true, false, null], "s": "q\"\\\/\n\u00e9\ud83d\ude00", "o": {}} "#
+        let value = try JSONValue.parse(text)
+        #expect(value["a"] == .array([.number(1), .number(-2500), .number(0), .number(0.125), .bool(true),
+                                      .bool(false), .null]))
+        #expect(value["s"]?.string == "q\"\\/\né😀")
+        #expect(value["o"] == .object([:]))
+        let strings = try JSONValue.parse(#"["NaN", "Infinity"]"#)
+        #expect(strings == .array([.string("NaN"), .string("Infinity")]), "quoted, they stay strings")
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\": 1,}", "01", "1.", "'a'", "nan", "inf", "-NaN", "+1", "[1] x",
+                      "{\"a\" 1}", "\"\u{1}\"", "// c\n1"])
+    func refusesWhatPythonRefuses(_ text: String) {
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(text) }
+    }
+
+    /// Real Keras writes `"max_value": Infinity` for `ReLU(max_value=inf)`; the file must open.
+    @Test(arguments: ["extra/keras2/relu_inf.h5", "extra/keras3/relu_inf.keras"])
+    func opensKerasFilesWhoseConfigHoldsInfinity(_ file: String) throws {
+        let model = try KerasModel.open(Fixtures.named(file).path)
+        #expect(model.finalLayer?.path.name == "head")
+        #expect(model.layers.contains { $0.className == "ReLU" })
+    }
+}

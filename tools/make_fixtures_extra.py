@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Generate kprune's extra fixtures: configs holding Infinity, recurrent layers, a Bidirectional GRU,
+and malformed copies of a Keras file.
+
+Run from the repository root with the project venv (versions pinned in tools/requirements.txt):
+
+    .venv/bin/python tools/make_fixtures_extra.py [--out fixtures/extra]
+
+Writes fixtures/extra/keras2 (tf_keras), fixtures/extra/keras3 (Keras 3), fixtures/extra/malformed
+(h5py edits of a Keras file, not Keras output) and fixtures/extra/manifest.json. Manifest entries have the
+same keys as fixtures/manifest.json and their paths are relative to fixtures/, so that
+tools/interop_check.py and the Swift tests read them beside the main manifest. They live apart from
+tools/make_fixtures.py's output because a full run of that script replaces fixtures/keras2, keras3 and
+malformed.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.experimental.enable_op_determinism()
+
+import keras  # noqa: E402
+import tf_keras  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
+import kerasload  # noqa: E402
+
+K2_WRITER = "tf_keras %s" % tf_keras.__version__
+K3_WRITER = "keras %s" % keras.__version__
+SEED = 4321
+DENSE_IN, DENSE_HIDDEN, DENSE_OUT = 8, 16, 4
+SEQUENCE = (5, 3)  # time steps, features
+UNITS = 6
+
+
+def fit_once(model, keras3, input_shape, seed):
+    """Adam and one short fit, so optimizer slots exist and are non-zero."""
+    optimizer = keras.optimizers.Adam() if keras3 else tf_keras.optimizers.Adam()
+    model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError() if keras3 else "mse")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((32,) + tuple(input_shape)).astype("float32")
+    y = rng.standard_normal((32,) + tuple(model.output_shape[1:])).astype("float32")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+def fresh(keras3, seed):
+    if keras3:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+    else:
+        tf_keras.backend.clear_session()
+        tf_keras.utils.set_random_seed(seed)
+
+
+def kernel_of(layer, variable):
+    value = layer
+    for part in variable.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def optimizer_slots(model, kernel, keras3):
+    """Adam's two slots for `kernel`, as variables."""
+    optimizer = model.optimizer
+    if keras3:
+        variables = list(optimizer.variables)
+        stem = kernel.path.replace("/", "_")
+        wanted = ["%s/%s_%s" % (optimizer.name, stem, slot) for slot in ("momentum", "velocity")]
+        names = [v.path for v in variables]
+    else:
+        variables = list(optimizer.variables())
+        wanted = ["%s/%s/%s" % (optimizer.name, slot, kernel.name) for slot in ("m", "v")]
+        names = [v.name for v in variables]
+    missing = [name for name in wanted if name not in names]
+    if missing:
+        raise RuntimeError("optimizer has no slot %s (has %s)" % (missing, names))
+    return [variables[names.index(name)] for name in wanted]
+
+
+def describe(path, root, model, layer_path, variable, keras3, fmt, needs_layer, input_shape, notes,
+             architecture=None, extra=None):
+    """A manifest entry read back from the saved file, as tools/make_fixtures.py writes them."""
+    layer = kerasload.find_layer(model, layer_path)
+    kernel = kernel_of(layer, variable)
+    owner = kernel_of(layer, variable.rsplit(".", 1)[0]) if "." in variable else layer
+    bias = getattr(owner, "bias", None)
+    entry = {
+        "file": fixturelib.relative(path, root),
+        "format": fmt,
+        "writer": K3_WRITER if keras3 else K2_WRITER,
+        "loader": "keras3" if keras3 else "tf_keras",
+        "architecture": architecture,
+        "final_layer": layer.name,
+        "final_layer_path": list(layer_path),
+        "final_layer_class": type(layer).__name__,
+        "kernel_variable": variable,
+        "needs_layer": needs_layer,
+    }
+    with fixturelib.open_weights_h5(path) as h5:
+        value = np.asarray(kernel.numpy())
+        kernel_path = fixturelib.find_by_value(h5, value, optimizer=False)
+        entry["kernel_dataset"] = kernel_path
+        entry["kernel_shape"] = list(value.shape)
+        entry["kernel_dtype"] = str(h5[kernel_path].dtype)
+        entry["kernel_zeros"] = int(np.count_nonzero(value == 0))
+        entry["kernel_nans"] = 0
+        entry["bias_dataset"] = (fixturelib.find_by_value(h5, np.asarray(bias.numpy()), optimizer=False)
+                                 if bias is not None else None)
+        entry["optimizer_slot_datasets"] = []
+        if fmt != "keras2-weights-h5":
+            for slot in optimizer_slots(model, kernel, keras3):
+                entry["optimizer_slot_datasets"].append(
+                    fixturelib.find_by_value(h5, np.asarray(slot.numpy()), optimizer=True))
+        entry.update(fixturelib.describe_kernel_location(h5, kernel_path))
+    entry["input_shape"] = list(input_shape)
+    entry["input_dtype"] = "float32"
+    entry["bytes"] = os.path.getsize(path)
+    entry.update(extra or {})
+    entry["notes"] = notes
+    return entry
+
+
+def check_entry(entry, root):
+    """Load the fixture in its Keras; the kernel it holds must be the file's, and predict finite."""
+    path = os.path.join(root, entry["file"])
+    model = kerasload.load_model(entry, path, root)
+    loaded = kerasload.kernel_values(model, entry)
+    with fixturelib.open_weights_h5(path) as h5:
+        if not np.array_equal(loaded, h5[entry["kernel_dataset"]][()]):
+            raise RuntimeError("%s: loaded kernel differs from %s" % (entry["file"], entry["kernel_dataset"]))
+    for output in kerasload.predict(model, entry):
+        if not np.all(np.isfinite(output)):
+            raise RuntimeError("%s: predict gave non-finite values" % entry["file"])
+
+
+# ---------------------------------------------------------------- models
+
+
+def relu_inf(keras3):
+    """Dense -> ReLU(max_value=inf) -> Dense: the config holds `"max_value": Infinity`."""
+    K = keras if keras3 else tf_keras
+    L = K.layers
+    return K.Sequential([
+        K.Input(shape=(DENSE_IN,)),
+        L.Dense(DENSE_HIDDEN),
+        L.ReLU(max_value=float("inf"), name="relu_inf"),
+        L.Dense(DENSE_OUT, name="head"),
+    ])
+
+
+def lstm_last(keras3):
+    K = keras if keras3 else tf_keras
+    return K.Sequential([K.Input(shape=SEQUENCE), K.layers.LSTM(UNITS, name="lstm")])
+
+
+def lstm_dense(keras3):
+    K = keras if keras3 else tf_keras
+    L = K.layers
+    return K.Sequential([K.Input(shape=SEQUENCE), L.LSTM(UNITS, name="lstm"), L.Dense(DENSE_OUT, name="head")])
+
+
+def time_distributed(keras3):
+    K = keras if keras3 else tf_keras
+    L = K.layers
+    return K.Sequential([
+        K.Input(shape=SEQUENCE),
+        L.LSTM(UNITS, return_sequences=True, name="lstm"),
+        L.TimeDistributed(L.Dense(DENSE_OUT, name="inner"), name="per_step"),
+    ])
+
+
+def bidirectional():
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input(shape=SEQUENCE),
+        L.Bidirectional(L.GRU(UNITS), name="bigru"),
+        # Named by default ("dense", as its saveable group), so that the name is one in every format.
+        L.Dense(DENSE_OUT),
+    ])
+
+
+def make_models(root, entries):
+    for keras3, directory, suffix, fmt in ((False, "keras2", ".h5", "keras2-h5"),
+                                           (True, "keras3", ".keras", "keras3-keras")):
+        out = os.path.join(root, "extra", directory)
+
+        def save(model, name):
+            path = os.path.join(out, name)
+            model.save(path)
+            return path
+
+        fresh(keras3, SEED)
+        model = fit_once(relu_inf(keras3), keras3, (DENSE_IN,), SEED)
+        entries.append(describe(save(model, "relu_inf" + suffix), root, model, ["head"], "kernel", keras3, fmt,
+                                False, (DENSE_IN,),
+                                "Sequential Dense -> ReLU(max_value=inf) -> Dense 'head': Python's json writes "
+                                "the config's max_value as the bare literal Infinity."))
+
+        fresh(keras3, SEED + 1)
+        model = fit_once(lstm_last(keras3), keras3, SEQUENCE, SEED + 1)
+        entries.append(describe(save(model, "lstm_last" + suffix), root, model, ["lstm"], "cell.kernel", keras3,
+                                fmt, True, SEQUENCE,
+                                "Sequential (5, 3) -> LSTM(6): the last weighted layer is recurrent, so kprune "
+                                "refuses to pick it implicitly; --layer lstm prunes its input kernel.",
+                                extra={"recurrent_final_layer": "lstm"}))
+
+        fresh(keras3, SEED + 2)
+        model = fit_once(lstm_dense(keras3), keras3, SEQUENCE, SEED + 2)
+        entries.append(describe(save(model, "lstm_dense" + suffix), root, model, ["head"], "kernel", keras3, fmt,
+                                False, SEQUENCE, "Sequential (5, 3) -> LSTM(6) -> Dense(4) 'head'."))
+
+        fresh(keras3, SEED + 3)
+        model = fit_once(time_distributed(keras3), keras3, SEQUENCE, SEED + 3)
+        entries.append(describe(save(model, "time_distributed" + suffix), root, model, ["per_step"],
+                                "layer.kernel", keras3, fmt, False, SEQUENCE,
+                                "Sequential (5, 3) -> LSTM(6, return_sequences) -> TimeDistributed(Dense(4)) "
+                                "'per_step': the final kernel is the wrapped Dense's."))
+
+    out = os.path.join(root, "extra", "keras3")
+    fresh(True, SEED + 4)
+    model = fit_once(bidirectional(), True, SEQUENCE, SEED + 4)
+    path = os.path.join(out, "bidirectional.keras")
+    model.save(path)
+    entries.append(describe(path, root, model, ["dense"], "kernel", True, "keras3-keras", False, SEQUENCE,
+                            "Sequential (5, 3) -> Bidirectional(GRU(6)) 'bigru' -> Dense(4) 'dense'. The GRUs' "
+                            "variables sit below the wrapper: /layers/bidirectional/forward_layer/cell/vars and "
+                            "backward_layer/cell/vars."))
+    weights = os.path.join(out, "bidirectional.weights.h5")
+    model.save_weights(weights)
+    entries.append(describe(weights, root, model, ["dense"], "kernel", True, "keras3-weights-h5", True, SEQUENCE,
+                            "Weights of bidirectional.keras: no config, so kprune needs --layer.",
+                            architecture="extra/keras3/bidirectional.keras"))
+
+
+# ---------------------------------------------------------------- malformed copies
+
+
+def make_malformed(root):
+    """h5py edits of the Keras-made keras2/sequential.h5 (Dense -> Dense 'dense_1'), each breaking the final
+    layer's kernel.
+
+    Returns descriptions for the manifest's `malformed` list. These files are not Keras output.
+    """
+    source = os.path.join(root, "keras2", "sequential.h5")
+    out = os.path.join(root, "extra", "malformed")
+    kernel = "/model_weights/dense_1/dense_1/kernel:0"
+    other = "/model_weights/dense/dense/kernel:0"
+    made = []
+
+    def copy(name, what):
+        path = os.path.join(out, name)
+        shutil.copyfile(source, path)
+        made.append({"file": fixturelib.relative(path, root), "writer": "h5py %s" % h5py.__version__,
+                     "source": fixturelib.relative(source, root), "final_layer": "dense_1", "notes": what})
+        return h5py.File(path, "r+")
+
+    with copy("kernel_1d.h5", "The final Dense's kernel replaced by a 1-D dataset of its values.") as f:
+        values = f[kernel][()].ravel()
+        del f[kernel]
+        f.create_dataset(kernel, data=values)
+    with copy("kernel_scalar.h5", "The final Dense's kernel replaced by a scalar dataset.") as f:
+        del f[kernel]
+        f.create_dataset(kernel, data=np.float32(0.5))
+    with copy("kernel_soft_link.h5", "The final Dense's kernel replaced by a soft link to the first Dense's "
+                                     "kernel (%s)." % other) as f:
+        del f[kernel]
+        f[kernel] = h5py.SoftLink(other)
+    target = os.path.join(out, "external_target.h5")
+    with h5py.File(target, "w") as t:
+        t.create_dataset("kernel", data=np.ones((DENSE_HIDDEN, DENSE_OUT), dtype="float32"))
+    with copy("kernel_external_link.h5", "The final Dense's kernel replaced by an external link to "
+                                         "external_target.h5:/kernel (16x4 ones, made by h5py).") as f:
+        del f[kernel]
+        f[kernel] = h5py.ExternalLink("external_target.h5", "/kernel")
+    with copy("empty_weight_names.h5", "The final Dense's group keeps its datasets but its weight_names "
+                                       "attribute is an empty list.") as f:
+        f["/model_weights/dense_1"].attrs["weight_names"] = np.array([], dtype=h5py.string_dtype())
+    return made
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"),
+                        help="the fixtures directory; files go to its extra/ folder")
+    args = parser.parse_args()
+    root = os.path.abspath(args.out)
+    for sub in ("keras2", "keras3", "malformed"):
+        shutil.rmtree(os.path.join(root, "extra", sub), ignore_errors=True)
+        os.makedirs(os.path.join(root, "extra", sub))
+    entries = []
+    make_models(root, entries)
+    for entry in entries:
+        check_entry(entry, root)
+    malformed = make_malformed(root)
+    manifest = os.path.join(root, "extra", "manifest.json")
+    import json
+    with open(manifest, "w") as handle:
+        json.dump({"fixtures": entries, "malformed": malformed}, handle, indent=2)
+        handle.write("\n")
+    for entry in entries:
+        print("%-40s %-18s %s" % (entry["file"], entry["format"], entry["kernel_dataset"]))
+    print("wrote %d fixtures, %d malformed copies and %s" % (len(entries), len(malformed), manifest))
+
+
+if __name__ == "__main__":
+    main()
