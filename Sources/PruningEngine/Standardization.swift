@@ -11,10 +11,11 @@ import Foundation
 /// changes nothing but float rounding.
 ///
 /// A column that does not vary (its spread is below 10^-5 of its root-mean-square, which float32 cannot
-/// tell from noise) is constant: its `z` is 0 and it is not `live`. Without a bias to absorb a shift the
-/// columns are scaled by their root-mean-square and not centred.
+/// tell from noise) is not `live`: its `z` is 0, its weights are 0 in the standardized coordinates, and the
+/// bias absorbs its constant value times its weights, exactly. Without a bias to absorb a shift the columns
+/// are scaled by their root-mean-square and not centred; only all-zero columns are then not live.
 struct Standardizer: Sendable, Equatable {
-    /// Subtracted from each column (all zero when not centring).
+    /// Subtracted from each column (all zero when not centring); a constant column's constant value.
     let means: [Float]
     /// Each column is divided by this; 1 for constant columns.
     let scales: [Float]
@@ -36,10 +37,10 @@ struct Standardizer: Sendable, Equatable {
         for i in sums.indices {
             let mean = sums[i] / n
             let meanSquare = squares[i] / n
-            let spread = centred ? max(meanSquare - mean * mean, 0).squareRoot() : meanSquare.squareRoot()
             let rms = meanSquare.squareRoot()
+            let spread = centred ? max(meanSquare - mean * mean, 0).squareRoot() : rms
+            if centred, mean.isFinite { means[i] = Float(mean) }
             guard spread.isFinite, spread > 1e-5 * rms, Float(spread) > 0 else { continue }
-            means[i] = centred ? Float(mean) : 0
             scales[i] = Float(spread)
             live[i] = 1
         }
@@ -82,27 +83,28 @@ struct Standardizer: Sendable, Equatable {
         }
     }
 
-    /// The kernel and bias in the standardized coordinates: `W' = diag(scale) · W`, `b' = b + mean · W`.
+    /// The kernel and bias in the standardized coordinates: `W' = diag(scale) · W` (0 on columns that are
+    /// not live), `b' = b + mean · W`.
     func into(kernel: Matrix, bias: [Float]) -> (kernel: Matrix, bias: [Float]) {
         var scaled = kernel
         var shifted = bias
         for i in 0..<kernel.rows {
             for j in 0..<kernel.columns {
-                scaled[i, j] = kernel[i, j] * scales[i]
+                scaled[i, j] = live[i] == 0 ? 0 : kernel[i, j] * scales[i]
                 shifted[j] += means[i] * kernel[i, j]
             }
         }
         return (scaled, shifted)
     }
 
-    /// The kernel and bias back in the data's own coordinates: `W = diag(1 / scale) · W'`,
-    /// `b = b' - mean · W`. Zeros of `W'` stay exact zeros.
+    /// The kernel and bias back in the data's own coordinates: `W = diag(1 / scale) · W'` (0 on columns that
+    /// are not live), `b = b' - mean · W`. Zeros of `W'` stay exact zeros.
     func out(kernel: Matrix, bias: [Float]) -> (kernel: Matrix, bias: [Float]) {
         var plain = kernel
         var shifted = bias
         for i in 0..<kernel.rows {
             for j in 0..<kernel.columns {
-                let value = kernel[i, j] / scales[i]
+                let value = live[i] == 0 ? 0 : kernel[i, j] / scales[i]
                 plain[i, j] = value
                 shifted[j] -= means[i] * value
             }
