@@ -100,13 +100,10 @@ enum Calibrated {
         // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
         let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
         let streamed = bytes > options.inMemoryLimit
-        let data: any TrainingData = streamed
-            ? try StreamedCalibration(features: features, labels: labels, kernel: kernel, bias: bias,
-                                      activation: activation, validationSplit: options.validationSplit,
-                                      seed: options.seed, centred: hasBias)
-            : try CalibrationSet.load(features: features, labels: labels, kernel: kernel, bias: bias,
-                                      activation: activation, validationSplit: options.validationSplit,
-                                      seed: options.seed, centred: hasBias)
+        // The same rows in the same order either way: in memory, each block is read once and kept.
+        let data = try CalibrationRows(features: features, labels: labels, kernel: kernel, bias: bias,
+                                           activation: activation, validationSplit: options.validationSplit,
+                                           seed: options.seed, centred: hasBias, retainsBlocks: !streamed)
         var tuner = try FineTuner(data: data, activation: activation, options: options, storedBits: storedBits,
                                   units: kernel.columns, hasBias: hasBias)
         tuner.progress = progress

@@ -248,7 +248,6 @@ struct FineTuner {
                                         scales: scales, step: step, iterations: limit)
             budget -= used
             steps += used
-            if ProcessInfo.processInfo.environment["KPRUNE_DBG"] != nil { print("DBG solve", strength, zeros(w), used, (try? metrics(w, b).loss) ?? -1) }
             progress?(ConversionProgress(fraction: min(0.5, 0.03 * Double(solves)),
                                          detail: String(format: "l1 strength %.3g: %d of %d zeros", strength,
                                                         zeros(w), target)))
@@ -311,7 +310,6 @@ struct FineTuner {
         var weights = start.0
         weights.zero(outside: mask)
         var tunedBias = start.1
-        if ProcessInfo.processInfo.environment["KPRUNE_DBG"] != nil { print("DBG projected", (try? metrics(weights, tunedBias).loss) ?? -1, shortfall.count) }
         steps += try trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, epochs / 2),
                                 label: "l1 debias")
         keepNonZero(&weights, mask: mask, shadow: weights)

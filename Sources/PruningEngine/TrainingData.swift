@@ -4,8 +4,8 @@ import Foundation
 /// Calibration rows as the fine-tune consumes them: shuffled mini-batches of training rows with their
 /// targets, a sample of training rows for full-batch work, and the held-out rows for measuring.
 ///
-/// `CalibrationSet` holds every row in memory; `StreamedCalibration` reads blocks of rows from the files
-/// as it goes, for data larger than memory.
+/// `CalibrationRows` reads blocks of rows from the files, or keeps them in memory; tests may supply their
+/// own rows.
 protocol TrainingData {
     var trainCount: Int { get }
     var heldOutCount: Int { get }

@@ -179,9 +179,9 @@ import Testing
         let bias = [Float](repeating: 0, count: units)
         let directory = TemporaryDirectory()
         writeNPY(directory.file("x.npy"), rows: rows, columns: inputs, values: x.values)
-        let data = try CalibrationSet.load(features: ArraySource.open(directory.file("x.npy")), labels: nil,
-                                           kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
-                                           seed: 0, centred: true)
+        let data = try CalibrationRows(features: ArraySource.open(directory.file("x.npy")), labels: nil,
+                                       kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
+                                       seed: 0, centred: true, retainsBlocks: true)
         let target = 24  // of 36
         let mask = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
                                  units: units).run(kernel: kernel, bias: bias, target: target)

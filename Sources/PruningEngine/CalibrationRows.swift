@@ -1,8 +1,10 @@
 import CalibrationData
 import Foundation
 
-/// Calibration data read from its files a block of rows at a time, for data larger than memory: memory use
-/// is bounded by a window of blocks whatever the number of rows.
+/// Calibration data taken a block of rows at a time. Streamed from its files (for data larger than memory,
+/// memory use is bounded by a window of blocks whatever the number of rows), or with every block retained
+/// in memory after its first read. Both give the same rows in the same order, so the memory setting never
+/// changes the output.
 ///
 /// - The held-out rows are chosen by a hash of the seed and the row number, so the split needs no memory.
 /// - Each epoch visits the blocks in a shuffled order and shuffles the training rows within a window of
@@ -10,7 +12,7 @@ import Foundation
 /// - Targets are computed per block from the original kernel and bias, and the labels of the same rows.
 /// - A first pass over the data checks every value (NaN, label range) before training starts, and takes the
 ///   inputs' scales.
-final class StreamedCalibration: TrainingData {
+final class CalibrationRows: TrainingData {
     let features: ArraySource
     let labels: ArraySource?
     let decoder: LabelDecoder?
@@ -24,6 +26,14 @@ final class StreamedCalibration: TrainingData {
     let blockRows: Int
     /// Blocks per shuffle window.
     let windowBlocks: Int
+    /// Whether blocks are kept in memory once read, instead of read again from the files.
+    let retainsBlocks: Bool
+    private var rawBlocks: [Int: Block] = [:]
+    private var trainingBlocks: [Int: (x: Matrix, targets: Matrix)] = [:]
+    private var heldOutBlocks: [Int: HeldOutBlock] = [:]
+
+    /// A block's rows as read: features, label targets and class ids.
+    typealias Block = (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?)
 
     private(set) var trainCount = 0
     private(set) var heldOutCount = 0
@@ -32,10 +42,13 @@ final class StreamedCalibration: TrainingData {
     var blocks: Int { (features.rows + blockRows - 1) / blockRows }
 
     /// - Parameter blockBytes: the size of a block of feature rows; a window holds 16 blocks.
+    /// - Parameter retainsBlocks: keep every block in memory after its first read.
     init(features: ArraySource, labels: ArraySource?, kernel: Matrix, bias: [Float], activation: Activation,
-         validationSplit: Double, seed: UInt64, centred: Bool, blockBytes: Int = 4 << 20) throws
+         validationSplit: Double, seed: UInt64, centred: Bool, retainsBlocks: Bool = false,
+         blockBytes: Int = 4 << 20) throws
     {
-        try CalibrationSet.check(features: features, kernel: kernel)
+        try Self.check(features: features, kernel: kernel)
+        self.retainsBlocks = retainsBlocks
         self.features = features
         self.labels = labels
         decoder = try labels.map {
@@ -49,19 +62,59 @@ final class StreamedCalibration: TrainingData {
         blockRows = max(1, min(features.rows, blockBytes / max(4 * features.columns, 1)))
         windowBlocks = 16
         try survey()
+        if retainsBlocks {
+            // Every block was kept by the survey: standardize once, then keep only what training uses.
+            for index in 0..<blocks {
+                trainingBlocks[index] = try readTrainingRows(of: index)
+                heldOutBlocks[index] = try readHeldOutRows(of: index)
+            }
+            rawBlocks = [:]
+        }
     }
 
     /// Whether row `row` is held out.
     func isHeldOut(_ row: Int) -> Bool { split.contains(row) }
 
-    /// Rows of block `index`: features, label targets and classes.
-    private func read(block index: Int) throws -> (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?) {
-        let range = (index * blockRows)..<min(features.rows, (index + 1) * blockRows)
-        return try read(rows: range)
+    /// Checks that `features` fit a layer with `kernel`; the error names the file.
+    static func check(features: ArraySource, kernel: Matrix) throws {
+        guard features.columns == kernel.rows else {
+            throw DataError(features.name,
+                            "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
+                            hint: "give the final layer's inputs, one row per sample")
+        }
+        guard features.rows >= 2 else { throw DataError(features.name, "at least two samples are needed") }
     }
 
-    private func read(rows range: Range<Int>) throws -> (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?) {
-        let x = try CalibrationSet.read(features, rows: range)
+    /// Reads rows `range` of the features, refusing NaN and infinity with the row's number.
+    static func read(_ features: ArraySource, rows range: Range<Int>) throws -> Matrix {
+        var x = Matrix(zeros: range.count, features.columns)
+        try x.values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
+        if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(features.name, "features hold NaN or infinity (row \(range.lowerBound + bad / x.columns))",
+                            hint: "clean the calibration data")
+        }
+        return x
+    }
+
+    /// Refuses rows on which the original layer's outputs are not finite: they overflow float32.
+    static func checkTeacher(_ teacher: Matrix, firstRow: Int, features name: String) throws {
+        if let bad = teacher.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(name, "the layer's outputs overflow on these features (row \(firstRow + bad / max(teacher.columns, 1)))",
+                            hint: "the features are far outside the range the model was trained on")
+        }
+    }
+
+    /// Rows of block `index`: features, label targets and classes.
+    private func read(block index: Int) throws -> Block {
+        if let block = rawBlocks[index] { return block }
+        let range = (index * blockRows)..<min(features.rows, (index + 1) * blockRows)
+        let block = try read(rows: range)
+        if retainsBlocks { rawBlocks[index] = block }
+        return block
+    }
+
+    private func read(rows range: Range<Int>) throws -> Block {
+        let x = try Self.read(features, rows: range)
         guard let labels, let decoder else { return (range, x, nil, nil) }
         var values = [Float](repeating: 0, count: range.count * labels.columns)
         try values.withUnsafeMutableBufferPointer { try labels.read(rows: range, into: $0) }
@@ -78,7 +131,7 @@ final class StreamedCalibration: TrainingData {
             let block = try read(block: index)
             let teacher = PruningEngine.targets(block.x, kernel: kernel, bias: bias, activation: activation,
                                                 labels: nil).teacher
-            try CalibrationSet.checkTargets(teacher, features: features.name)
+            try Self.checkTeacher(teacher, firstRow: block.range.lowerBound, features: features.name)
             let kept = (0..<block.range.count).filter { !isHeldOut(block.range.lowerBound + $0) }
             heldOutCount += block.range.count - kept.count
             trainCount += kept.count
@@ -93,6 +146,11 @@ final class StreamedCalibration: TrainingData {
 
     /// Training rows of a block with their targets.
     private func trainingRows(of block: Int) throws -> (x: Matrix, targets: Matrix) {
+        if let rows = trainingBlocks[block] { return rows }
+        return try readTrainingRows(of: block)
+    }
+
+    private func readTrainingRows(of block: Int) throws -> (x: Matrix, targets: Matrix) {
         let data = try read(block: block)
         let kept = (0..<data.range.count).filter { !isHeldOut(data.range.lowerBound + $0) }
         var x = data.x.rows(kept)
@@ -190,14 +248,21 @@ final class StreamedCalibration: TrainingData {
     func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws {
         guard heldOutCount > 0 else { return }
         for index in 0..<blocks {
-            let data = try read(block: index)
-            let kept = (0..<data.range.count).filter { isHeldOut(data.range.lowerBound + $0) }
-            guard !kept.isEmpty else { continue }
-            var x = data.x.rows(kept)
-            let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
-                                                           labels: data.labels?.rows(kept))
-            standardizer.apply(&x)
-            body(HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } }))
+            guard let block = try heldOutBlocks[index] ?? readHeldOutRows(of: index) else { continue }
+            body(block)
         }
+    }
+
+    /// The held-out rows of a block with their targets, the teacher's outputs and the classes; nil when the
+    /// block has none.
+    private func readHeldOutRows(of index: Int) throws -> HeldOutBlock? {
+        let data = try read(block: index)
+        let kept = (0..<data.range.count).filter { isHeldOut(data.range.lowerBound + $0) }
+        guard !kept.isEmpty else { return nil }
+        var x = data.x.rows(kept)
+        let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
+                                                       labels: data.labels?.rows(kept))
+        standardizer.apply(&x)
+        return HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } })
     }
 }
