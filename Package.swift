@@ -69,7 +69,9 @@ let package = Package(
                            .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
-        .testTarget(name: "PruningEngineTests", dependencies: ["PruningEngine", "KerasFormat", "HDF5", "TestSupport"],
+        .testTarget(name: "PruningEngineTests",
+                    dependencies: ["PruningEngine", "KerasFormat", "HDF5", "TestSupport",
+                                   .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                     swiftSettings: strict),
         .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "HDF5", "TestSupport"],
                     swiftSettings: strict),

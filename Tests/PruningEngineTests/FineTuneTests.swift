@@ -5,6 +5,7 @@ import HDF5
 @testable import PruningEngine
 import TestSupport
 import Testing
+import ZIPFoundation
 
 /// Fine-tunes with calibration data made here: seeded random inputs for the fixture's final layer.
 @Suite struct FineTuneTests {
@@ -162,6 +163,12 @@ import Testing
         _ = try convert(fixture, directory, sparsity: 0.8, features: h, seed: 8, output: directory.file("c.keras"))
         #expect(contents(directory.file("a.keras")) == contents(directory.file("b.keras")))
         #expect(contents(directory.file("a.keras")) != contents(directory.file("c.keras")))
+        // Nothing in the archive comes from the clock: every member keeps the input's name, order and time.
+        func members(_ path: String) throws -> [String] {
+            let archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            return archive.map { "\($0.path) \($0.fileAttributes[.modificationDate].map { "\($0)" } ?? "none")" }
+        }
+        #expect(try members(directory.file("a.keras")) == members(fixture.path))
     }
 
     /// With inputs of very different scales, ranking by |w| alone prunes the weights that matter; the mask
