@@ -177,10 +177,15 @@ def run_kprune(binary, entry, copy, out, sparsity, fine_tune=None, features=None
     return command, subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
+# Layer classes kprune fine-tunes (None: a weights-only file, taken as Dense when its kernel is 2-D).
+FINE_TUNED_CLASSES = (None, "Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D")
+
+
 def write_features(entry, workdir):
-    """Seeded inputs for the final layer, one row per sample: any inputs of the right width exercise the
-    fine-tune's write-back, which is what Keras checks here (quality is tools/bench_quality.py's job)."""
-    rows, fan_in = 128, entry["kernel_shape"][0]
+    """Seeded inputs for the final layer, one row per sample (for a convolution, one patch: kernel positions
+    times input channels): any inputs of the right width exercise the fine-tune's write-back, which is what
+    Keras checks here (quality is tools/bench_quality.py's job)."""
+    rows, fan_in = 128, int(np.prod(entry["kernel_shape"][:-1]))
     path = os.path.join(workdir, "features.npy")
     np.save(path, np.random.default_rng(0).standard_normal((rows, fan_in)).astype("float32"))
     return path
@@ -355,7 +360,8 @@ def main():
     for entry in entries:
         if entry["format"] == "not-keras" or entry.get("kernel_nans", 0) > 0:
             continue
-        if args.fine_tune and (len(entry["kernel_shape"]) != 2 or entry.get("final_layer_class") not in ("Dense", None)):
+        if args.fine_tune and (entry.get("final_layer_class") not in FINE_TUNED_CLASSES
+                               or (entry.get("final_layer_class") is None and len(entry["kernel_shape"]) != 2)):
             skipped += 1
             continue
         if args.only and args.only not in entry["file"]:
