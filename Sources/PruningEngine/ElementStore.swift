@@ -63,7 +63,10 @@ final class DirectStore<T: KernelElement>: ElementStore<T> {
               1.littleEndian == 1, let range = try dataset.contiguousByteRange(),
               range.count == dataset.count * MemoryLayout<T>.stride
         else { return nil }
-        let offset = range.lowerBound + (try file.userBlockSize())
+        // `H5Dget_offset` counts from the start of the file, user block included (libhdf5 adds the base
+        // address), so the elements must lie after the block.
+        let offset = range.lowerBound
+        guard offset >= (try file.userBlockSize()) else { return nil }
         // The first elements, a flat range that may span lines and partial rows of any kernel shape.
         let probe = 0..<min(dataset.count, 1024)
         var viaLibrary = [T](repeating: 0, count: probe.count)
