@@ -34,6 +34,15 @@ import Testing
         #expect(offset != nil, "the kernel moves directly past the user block")
     }
 
+    @Test func theUserBlockFixtureConverts() throws {
+        let directory = TemporaryDirectory()
+        let fixture = Fixtures.named("keras2/user_block.h5")
+        let report = try Converter.convert(ConversionRequest(input: fixture.path, output: directory.file("out.h5"),
+                                                             target: .sparsity(0.8)))
+        #expect(report.format == "keras2-h5")
+        #expect(report.zerosAfter == 51)
+    }
+
     @Test func aSignatureInsideOtherDataIsNotHDF5() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("fake.h5")
