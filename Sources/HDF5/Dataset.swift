@@ -222,12 +222,8 @@ public final class Dataset: Node {
     /// - Precondition: `buffer.count` equals `range.count`, and `range` lies inside the dataset.
     /// - Throws: `HDF5Error` with code `.readFailed` and libhdf5's reason.
     public func read<T: HDF5Scalar>(elements range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
-        precondition(buffer.count == range.count, "buffer holds \(buffer.count) elements, range \(range.count)")
-        var offset = 0
-        for block in Hyperslab.blocks(covering: range, of: shape) {
-            let part = UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + block.elements)])
-            try read(start: block.start, count: block.count, into: part)
-            offset += block.elements
+        try forEachBlock(of: range, buffer: buffer.count) { block, part in
+            try read(start: block.start, count: block.count, into: UnsafeMutableBufferPointer(rebasing: buffer[part]))
         }
     }
 
@@ -237,11 +233,19 @@ public final class Dataset: Node {
     /// - Precondition: `buffer.count` equals `range.count`, and `range` lies inside the dataset.
     /// - Throws: `HDF5Error` with code `.writeFailed` and libhdf5's reason.
     public func write<T: HDF5Scalar>(elements range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
-        precondition(buffer.count == range.count, "buffer holds \(buffer.count) elements, range \(range.count)")
+        try forEachBlock(of: range, buffer: buffer.count) { block, part in
+            try write(start: block.start, count: block.count, from: UnsafeBufferPointer(rebasing: buffer[part]))
+        }
+    }
+
+    /// Calls `body` with each block of a flat range and the part of the range's buffer it fills.
+    private func forEachBlock(of range: Range<Int>, buffer elements: Int,
+                              _ body: (Hyperslab, Range<Int>) throws -> Void) throws
+    {
+        precondition(elements == range.count, "buffer holds \(elements) elements, range \(range.count)")
         var offset = 0
         for block in Hyperslab.blocks(covering: range, of: shape) {
-            let part = UnsafeBufferPointer(rebasing: buffer[offset..<(offset + block.elements)])
-            try write(start: block.start, count: block.count, from: part)
+            try body(block, offset..<(offset + block.elements))
             offset += block.elements
         }
     }

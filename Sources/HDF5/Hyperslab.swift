@@ -15,6 +15,7 @@ public struct Hyperslab: Equatable, Sendable, CustomStringConvertible {
     /// The number of elements in the block.
     public var elements: Int { count.reduce(1, *) }
 
+    /// The corner and extents, for messages.
     public var description: String { "start \(start) count \(count)" }
 
     /// The fewest rectangular blocks that together hold the flat, row-major range `range` of an array of

@@ -6,6 +6,13 @@ import Testing
 /// Shapes of rank 1 to 5 whose dimensions are not all equal, so a transposed index would show.
 let flatRangeShapes: [[Int]] = [[7], [3, 5], [2, 3, 4], [2, 1, 3, 4], [2, 3, 1, 2, 3]]
 
+/// Calls `body` with every flat range `lower..<upper` of `total` elements, empty ones included.
+func forEveryRange(_ total: Int, _ body: (Range<Int>) throws -> Void) rethrows {
+    for lower in 0...total {
+        for upper in lower...total { try body(lower..<upper) }
+    }
+}
+
 /// The flat, row-major indices a block covers, in row-major order.
 func flatIndices(of block: Hyperslab, in shape: [Int]) -> [Int] {
     var indices: [Int] = []
@@ -26,14 +33,11 @@ func flatIndices(of block: Hyperslab, in shape: [Int]) -> [Int] {
     @Test(arguments: flatRangeShapes)
     func blocksTileEveryFlatRangeInOrder(_ shape: [Int]) {
         let total = shape.reduce(1, *)
-        for lower in 0...total {
-            for upper in lower...total {
-                let blocks = Hyperslab.blocks(covering: lower..<upper, of: shape)
-                #expect(blocks.flatMap { flatIndices(of: $0, in: shape) } == Array(lower..<upper),
-                        "\(lower)..<\(upper) of \(shape)")
-                #expect(blocks.count <= 2 * shape.count - 1)
-                #expect(blocks.allSatisfy { $0.elements > 0 && $0.start.count == shape.count })
-            }
+        forEveryRange(total) { range in
+            let blocks = Hyperslab.blocks(covering: range, of: shape)
+            #expect(blocks.flatMap { flatIndices(of: $0, in: shape) } == Array(range), "\(range) of \(shape)")
+            #expect(blocks.count <= 2 * shape.count - 1)
+            #expect(blocks.allSatisfy { $0.elements > 0 && $0.start.count == shape.count })
         }
     }
 
@@ -99,12 +103,10 @@ enum TestLayout: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let dataset = try file.root().dataset("data")
             #expect(dataset.shape == shape)
             if layout != .contiguous { #expect(try dataset.layout() == .chunked(layout.chunks(for: shape) ?? [])) }
-            for lower in 0...total {
-                for upper in lower...total {
-                    var values = [Float](repeating: -1, count: upper - lower)
-                    try values.withUnsafeMutableBufferPointer { try dataset.read(elements: lower..<upper, into: $0) }
-                    #expect(values == (lower..<upper).map(Float.init), "\(lower)..<\(upper)")
-                }
+            try forEveryRange(total) { range in
+                var values = [Float](repeating: -1, count: range.count)
+                try values.withUnsafeMutableBufferPointer { try dataset.read(elements: range, into: $0) }
+                #expect(values == range.map(Float.init), "\(range)")
             }
         }
     }
@@ -118,15 +120,12 @@ enum TestLayout: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let original = (0..<total).map(Double.init)
         try File.withOpen(path, mode: .readWrite) { file in
             let dataset = try file.root().dataset("data")
-            for lower in 0...total {
-                for upper in lower...total {
-                    let marks = (lower..<upper).map { -Double($0) - 1 }
-                    try marks.withUnsafeBufferPointer { try dataset.write(elements: lower..<upper, from: $0) }
-                    let written = try dataset.readAll(as: Double.self)
-                    let expected = original.indices.map { (lower..<upper).contains($0) ? -Double($0) - 1 : original[$0] }
-                    #expect(written == expected, "\(lower)..<\(upper)")
-                    try dataset.writeAll(original)
-                }
+            try forEveryRange(total) { range in
+                let marks = range.map { -Double($0) - 1 }
+                try marks.withUnsafeBufferPointer { try dataset.write(elements: range, from: $0) }
+                let written = try dataset.readAll(as: Double.self)
+                #expect(written == original.indices.map { range.contains($0) ? -Double($0) - 1 : original[$0] }, "\(range)")
+                try dataset.writeAll(original)
             }
         }
     }
