@@ -73,7 +73,8 @@ enum Calibrated {
             if let bias { try root.dataset(bias.dataset).writeAll(result.bias) }
             for slot in slots {
                 let dataset = try root.dataset(slot.dataset)
-                var values = try dataset.readAll(as: Float.self)
+                // As float64, which holds float16, float32 and float64 slots exactly: kept entries must not move.
+                var values = try dataset.readAll(as: Double.self)
                 for i in values.indices where result.kernel.values[i] == 0 && original.values[i] != 0 { values[i] = 0 }
                 try dataset.writeAll(values)
             }
