@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a file's first bytes say it is.
-enum FileKind: Equatable {
+enum FileKind {
     case hdf5, zip, other
 
     /// The HDF5 format signature, `\u{89}HDF\r\n\u{1a}\n`.
