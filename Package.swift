@@ -59,7 +59,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // Fixture manifest and temporary directories, shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["TestEnvironment"], path: "Tests/TestSupport",
+                swiftSettings: strict),
+        // Process-wide settings for the test binary (libhdf5's file locking off), applied before main.
+        .target(name: "TestEnvironment", path: "Tests/TestEnvironment"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "HDF5", "TestSupport"],
                     swiftSettings: strict),

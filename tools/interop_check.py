@@ -20,7 +20,8 @@ and then checks that:
     slots (for .keras: the inner model.weights.h5, and every other zip entry
     byte for byte);
   - the kernel kept its input values wherever it is not zero, and the slots
-    are zero where the kernel newly became zero and unchanged elsewhere.
+    are zero where the kernel newly became zero and unchanged elsewhere;
+  - a file with an HDF5 user block (user_block_bytes) keeps the block byte for byte.
 
 With --fine-tune, the report must name the activation the manifest gives as
 output_activation, and a fixture with an unfollowable_layer must be refused
@@ -289,6 +290,14 @@ def check_refusal(binary, entry, fixtures_dir, sparsity, workdir, fine_tune):
     return problems
 
 
+def check_user_block(before, after, size, problems):
+    """The output keeps the input's HDF5 user block, byte for byte."""
+    with h5py.File(after, "r") as h5:
+        problems.check(h5.userblock_size == size, "user block of %d bytes, expected %d" % (h5.userblock_size, size))
+    with open(before, "rb") as old, open(after, "rb") as new:
+        problems.check(old.read(size) == new.read(size), "the user block's bytes changed")
+
+
 def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None):
     problems = Problems()
     source = os.path.join(fixtures_dir, entry["file"])
@@ -330,6 +339,8 @@ def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None
         kout = after[entry["kernel_dataset"]][()]
     if entry["file"].endswith(".keras"):
         check_zip(copy, out, problems)
+    if entry.get("user_block_bytes"):
+        check_user_block(copy, out, entry["user_block_bytes"], problems)
     if entry["loader"] is not None:
         check_loaded(entry, out, fixtures_dir, target, kout, problems)
     return problems

@@ -16,7 +16,8 @@ tools/make_fixtures_keras20.py, are merged in when present.
 
 Fixtures added later are made by the functions listed in K2_ADDED and
 K3_ADDED. `--only keras3/NAME ...` makes just those files and merges their
-entries into the existing manifest, leaving every other fixture as it is.
+entries into the existing manifest, leaving every other fixture as it is (a
+Keras 3 maker named NAME.keras also writes NAME.h5 from the same model).
 
 The HDF5 files Keras writes come out byte-identical from run to run. Two kinds
 differ in a few bytes only: .keras zips, because Keras stamps the save time
@@ -578,11 +579,140 @@ def k3_trailing_rescaling(save, add):
               "Dense, which a fine-tune cannot follow; magnitude pruning still applies. " + ZIP_NOTE)
 
 
-K2_ADDED = [("trailing_softmax.h5", k2_trailing_softmax)]
+# Convolution heads: the final weighted layer is a convolution whose kernel has many input rows and
+# few output channels, so a flat range of it spans lines of the last dimension without filling rows of
+# the first. Shapes are (kernel dims..., in, out); the first dimension is often 1.
+CONV_HEADS = {
+    # name: (input shape, layer maker(L) for the head, trailing layers(L), note)
+    "conv1x1_head": ((2, 2, 8), lambda L: L.Conv2D(256, 1, name="head"), lambda L: [],
+                     "Conv2D 1x1 head 8 -> 256 channels on a 2x2x8 input: kernel 1x1x8x256, first dimension 1."),
+    "conv3x3_head": ((5, 5, 128), lambda L: L.Conv2D(7, 3, name="head"),
+                     lambda L: [L.GlobalAveragePooling2D(), L.Softmax()],
+                     "Conv2D 3x3 head 128 -> 7 channels, then GlobalAveragePooling2D and Softmax: "
+                     "kernel 3x3x128x7."),
+    "conv1d_head": ((4, 8), lambda L: L.Conv1D(256, 1, name="head"), lambda L: [],
+                    "Conv1D head, kernel size 1, 8 -> 256 channels: kernel 1x8x256."),
+    "conv3d_head": ((4, 4, 4, 8), lambda L: L.Conv3D(32, 3, name="head"), lambda L: [],
+                    "Conv3D 3x3x3 head 8 -> 32 channels: kernel 3x3x3x8x32."),
+}
+# The Keras 2 1x1 head is full size, as in a real network: 240 -> 256 channels (kernel 1x1x240x256,
+# 61,440 weights in one row of the first dimension).
+K2_CONV1X1_INPUT = (2, 2, 240)
+FLOAT64_IN = 2048
+# Heads kept at the size of the real layers that showed the problem (3x3x128x7 and 3x3x3x8x32: 8,064 and
+# 6,912 weights, over 100 KB with Adam's slots).
+FULL_SIZE_HEADS = {"conv3x3_head", "conv3d_head"}
+
+
+def conv_head_extra(name):
+    return {"full_size_layer": True} if name in FULL_SIZE_HEADS else None
+
+
+def k2_conv_head(name, input_shape=None, note=None, extra=None):
+    shape, head, trailing, default_note = CONV_HEADS[name]
+    shape = input_shape or shape
+
+    def make(save, add):
+        L = tf_keras.layers
+        fresh_k2()
+        model = tf_keras.Sequential([tf_keras.Input(shape=shape), head(L)] + trailing(L))
+        fit_once(model, tf_keras.optimizers.Adam(), shape, SEED + 20)
+        add(save(model, name + ".h5"), model, input_shape=shape, extra=extra or conv_head_extra(name),
+            notes=(note or default_note) + " Full model with Adam state.")
+    return make
+
+
+def k3_conv_head(name):
+    shape, head, trailing, note = CONV_HEADS[name]
+
+    def make(save, add):
+        L = keras.layers
+        fresh_k3()
+        model = keras.Sequential([keras.Input(shape=shape), head(L)] + trailing(L))
+        fit_once(model, keras.optimizers.Adam(), shape, SEED + 20)
+        add(save(model, name + ".keras"), model, input_shape=shape, extra=conv_head_extra(name),
+            notes=note + " " + ZIP_NOTE)
+        # Saved last: the legacy .h5 save drops the optimizer from the compile config (see sequential.h5).
+        add(save(model, name + ".h5"), model, fmt="keras3-h5", input_shape=shape, extra=conv_head_extra(name),
+            notes=note + " Legacy HDF5 from Keras 3, with Adam state.")
+    return make
+
+
+def k2_float64(save, add):
+    L = tf_keras.layers
+    fresh_k2()
+    tf_keras.backend.set_floatx("float64")
+    try:
+        model = tf_keras.Sequential([tf_keras.Input(shape=(FLOAT64_IN,)), L.Dense(1)])
+        fit_once(model, tf_keras.optimizers.Adam(), (FLOAT64_IN,), SEED + 21, dtype="float64")
+        path = save(model, "float64.h5")
+    finally:
+        tf_keras.backend.set_floatx("float32")
+    add(path, model, input_shape=(FLOAT64_IN,), input_dtype="float64",
+        notes="Built under floatx float64: Dense 2048 -> 1, kernel 2048x1, weights and Adam slots "
+              "stored as float64.")
+
+
+def k3_float64(save, add):
+    L = keras.layers
+    fresh_k3()
+    model = keras.Sequential([keras.Input(shape=(FLOAT64_IN,), dtype="float64"), L.Dense(1, dtype="float64")])
+    fit_once(model, keras.optimizers.Adam(), (FLOAT64_IN,), SEED + 21, dtype="float64")
+    add(save(model, "float64.keras"), model, input_shape=(FLOAT64_IN,), input_dtype="float64",
+        notes="Dense 2048 -> 1 with dtype float64: kernel 2048x1, weights and Adam slots stored as "
+              "float64. " + ZIP_NOTE)
+    add(save(model, "float64.h5"), model, fmt="keras3-h5", input_shape=(FLOAT64_IN,), input_dtype="float64",
+        notes="Dense 2048 -> 1 with dtype float64, legacy HDF5 from Keras 3, with Adam state.")
+
+
+USER_BLOCK_TEXT = ("This HDF5 file carries a user block, added by h5jam: the HDF5 signature and data follow it "
+                   "at offset 1024, and addresses inside the file count from there. ")
+
+
+def k2_user_block(save, add):
+    """sequential.h5's model, saved by tf_keras and given a 1,024-byte user block by h5jam."""
+    fresh_k2()
+    model = fit_once(k2_sequential(), tf_keras.optimizers.Adam(), (DENSE_IN,), SEED)
+    plain = save(model, "user_block.plain.h5")
+    path = os.path.join(os.path.dirname(plain), "user_block.h5")
+    block = plain + ".ub"
+    try:
+        with open(block, "w") as handle:
+            # Longer than 512 bytes, so h5jam rounds the block up to 1,024.
+            handle.write((USER_BLOCK_TEXT * 4)[:700] + "\n")
+        if os.path.exists(path):
+            os.remove(path)
+        subprocess.run(["h5jam", "-i", plain, "-u", block, "-o", path], check=True)
+    finally:
+        for leftover in (plain, block):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+    add(path, model, extra={"user_block_bytes": 1024, "made_by": "h5jam -i sequential.h5 -u TEXT -o user_block.h5"},
+        notes="The sequential.h5 model saved by tf_keras, then given a 1,024-byte HDF5 user block "
+              "(700 bytes of text, padded) by h5jam: the HDF5 signature sits at offset 1024.")
+
+
+K2_ADDED = [
+    ("trailing_softmax.h5", k2_trailing_softmax),
+    ("conv1x1_head.h5", k2_conv_head(
+        "conv1x1_head", K2_CONV1X1_INPUT, extra={"full_size_layer": True},
+        note="Conv2D 1x1 head 240 -> 256 channels on a 2x2x240 input, full size: kernel 1x1x240x256, "
+             "61,440 weights in one row of the first dimension.")),
+    ("conv3x3_head.h5", k2_conv_head("conv3x3_head")),
+    ("conv1d_head.h5", k2_conv_head("conv1d_head")),
+    ("conv3d_head.h5", k2_conv_head("conv3d_head")),
+    ("float64.h5", k2_float64),
+    ("user_block.h5", k2_user_block),
+]
 K3_ADDED = [
     ("trailing_activation.keras", k3_trailing_activation),
     ("trailing_softmax.keras", k3_trailing_softmax),
     ("trailing_rescaling.keras", k3_trailing_rescaling),
+    ("conv1x1_head.keras", k3_conv_head("conv1x1_head")),
+    ("conv3x3_head.keras", k3_conv_head("conv3x3_head")),
+    ("conv1d_head.keras", k3_conv_head("conv1d_head")),
+    ("conv3d_head.keras", k3_conv_head("conv3d_head")),
+    ("float64.keras", k3_float64),
 ]
 
 
@@ -625,8 +755,11 @@ def check_entry(entry, root):
         for output in kerasload.predict(model, entry):
             if not np.all(np.isfinite(output)):
                 raise RuntimeError("%s: predict gave non-finite values" % entry["file"])
-    if entry["bytes"] >= 100 * 1024:
-        raise RuntimeError("%s is %d bytes, fixtures must stay under 100 KB" % (entry["file"], entry["bytes"]))
+    # A layer kept at a real network's size (full_size_layer) may take up to 1.5 MB.
+    limit = 1536 * 1024 if entry.get("full_size_layer") else 100 * 1024
+    if entry["bytes"] >= limit:
+        raise RuntimeError("%s is %d bytes, fixtures must stay under %d KB" % (entry["file"], entry["bytes"],
+                                                                             limit // 1024))
 
 
 def keras20_entries(root):

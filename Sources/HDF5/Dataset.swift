@@ -134,7 +134,7 @@ public final class Dataset: Node {
     }
 
     /// Where the elements lie in the file, for a contiguous dataset whose storage is allocated: the byte
-    /// range from the start of the file. Nil for chunked, compact or unallocated storage.
+    /// range from the start of the file, a user block included. Nil for chunked, compact or unallocated storage.
     ///
     /// The corresponding C functions are `H5Dget_offset` and `H5Dget_storage_size`.
     public func contiguousByteRange() throws -> Range<Int>? {
@@ -213,6 +213,40 @@ public final class Dataset: Node {
     public func write<T: HDF5Scalar>(start: [Int], count: [Int], from buffer: UnsafeBufferPointer<T>) throws {
         try transfer(start: start, count: count, elements: buffer.count, code: .writeFailed, operation: "H5Dwrite") {
             H5Dwrite(handle.id, T.memoryKind.nativeType, $0, $1, defaultPropertyList, buffer.baseAddress)
+        }
+    }
+
+    /// Reads the flat, row-major range `range` into `buffer`, converting to `T`: any range of any rank, moved
+    /// as the fewest rectangular blocks (`Hyperslab.blocks(covering:of:)`), one `H5Dread` each.
+    ///
+    /// - Precondition: `buffer.count` equals `range.count`, and `range` lies inside the dataset.
+    /// - Throws: `HDF5Error` with code `.readFailed` and libhdf5's reason.
+    public func read<T: HDF5Scalar>(elements range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
+        try forEachBlock(of: range, buffer: buffer.count) { block, part in
+            try read(start: block.start, count: block.count, into: UnsafeMutableBufferPointer(rebasing: buffer[part]))
+        }
+    }
+
+    /// Writes `buffer` to the flat, row-major range `range`, converting from `T` to the stored type, as the
+    /// fewest rectangular blocks, one `H5Dwrite` each.
+    ///
+    /// - Precondition: `buffer.count` equals `range.count`, and `range` lies inside the dataset.
+    /// - Throws: `HDF5Error` with code `.writeFailed` and libhdf5's reason.
+    public func write<T: HDF5Scalar>(elements range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
+        try forEachBlock(of: range, buffer: buffer.count) { block, part in
+            try write(start: block.start, count: block.count, from: UnsafeBufferPointer(rebasing: buffer[part]))
+        }
+    }
+
+    /// Calls `body` with each block of a flat range and the part of the range's buffer it fills.
+    private func forEachBlock(of range: Range<Int>, buffer elements: Int,
+                              _ body: (Hyperslab, Range<Int>) throws -> Void) throws
+    {
+        precondition(elements == range.count, "buffer holds \(elements) elements, range \(range.count)")
+        var offset = 0
+        for block in Hyperslab.blocks(covering: range, of: shape) {
+            try body(block, offset..<(offset + block.elements))
+            offset += block.elements
         }
     }
 

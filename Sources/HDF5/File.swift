@@ -44,6 +44,23 @@ public final class File {
         self.handle = Handle(id, closeName: "H5Fclose", closer: H5Fclose)
     }
 
+    /// Creates a new, empty file opened for writing; close it with `close()`.
+    ///
+    /// - Throws: `HDF5Error` with code `.openFailed` when the file exists or cannot be created.
+    /// The corresponding C function is `H5Fcreate` (with `H5F_ACC_EXCL`: an existing file is never replaced).
+    public static func create(_ path: String) throws -> File {
+        Library.ensureInitialized()
+        let id = H5Fcreate(path, kp_H5F_ACC_EXCL(), defaultPropertyList, defaultPropertyList)
+        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Fcreate", file: path, object: nil) }
+        return File(path: path, mode: .readWrite, handle: Handle(id, closeName: "H5Fclose", closer: H5Fclose))
+    }
+
+    private init(path: String, mode: Mode, handle: Handle) {
+        self.path = path
+        self.mode = mode
+        self.handle = handle
+    }
+
     /// Closes the file, flushing what was written.
     ///
     /// - Throws: `HDF5Error` with code `.closeFailed` when the flush or close fails.

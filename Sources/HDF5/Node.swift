@@ -198,4 +198,43 @@ public final class Group: Node {
         }
         return try Dataset(file: file, path: childPath(name), chunkCacheBytes: chunkCacheBytes)
     }
+
+    /// Creates a float dataset, filled with zeros, at a name relative to this group.
+    ///
+    /// - Parameters:
+    ///   - name: the new dataset's name (its parent group must exist).
+    ///   - shape: the extent of each dimension; fixed.
+    ///   - bits: 32 or 64, stored as little-endian IEEE floats.
+    ///   - chunks: chunk dimensions for a chunked layout; nil for a contiguous one.
+    ///   - gzip: a deflate level (1–9) for a chunked layout; nil for none.
+    /// - Throws: `HDF5Error` with code `.failed` when libhdf5 refuses the layout or name.
+    /// The corresponding C functions are `H5Screate_simple`, `H5Pset_chunk`, `H5Pset_deflate` and `H5Dcreate2`.
+    public func createDataset(_ name: String, shape: [Int], bits: Int = 32, chunks: [Int]? = nil,
+                              gzip: Int? = nil) throws -> Dataset
+    {
+        precondition(bits == 32 || bits == 64, "float datasets are 32 or 64 bits")
+        precondition(gzip == nil || chunks != nil, "compression needs a chunked layout")
+        Library.ensureInitialized()
+        var dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(shape.count), &dims, nil)
+        guard space >= 0 else { throw error(.failed, "H5Screate_simple", object: childPath(name)) }
+        defer { H5Sclose(space) }
+        let create = H5Pcreate(kp_H5P_DATASET_CREATE())
+        guard create >= 0 else { throw error(.failed, "H5Pcreate", object: childPath(name)) }
+        defer { H5Pclose(create) }
+        if let chunks {
+            var chunkDims = chunks.map { hsize_t($0) }
+            if H5Pset_chunk(create, Int32(chunks.count), &chunkDims) < 0 {
+                throw error(.failed, "H5Pset_chunk", object: childPath(name))
+            }
+        }
+        if let gzip, H5Pset_deflate(create, UInt32(gzip)) < 0 {
+            throw error(.failed, "H5Pset_deflate", object: childPath(name))
+        }
+        let type = bits == 32 ? kp_H5T_IEEE_F32LE() : kp_H5T_IEEE_F64LE()
+        let id = H5Dcreate2(handle.id, name, type, space, defaultPropertyList, create, defaultPropertyList)
+        guard id >= 0 else { throw error(.failed, "H5Dcreate2", object: childPath(name)) }
+        try Handle(id, closeName: "H5Dclose", closer: H5Dclose).close(file: file.path, object: childPath(name))
+        return try dataset(name)
+    }
 }

@@ -4,8 +4,7 @@ import KerasFormat
 
 /// Where a kernel's (or slot's) elements are read from and written to, by flat row-major ranges.
 ///
-/// Ranges are segments (whole rows of the first dimension) or, for sampling, runs inside one line of the
-/// last dimension.
+/// Any range of the elements can be moved: segments, sampled runs inside one line, or a probe spanning lines.
 class ElementStore<T: KernelElement> {
     /// Whether disjoint ranges may be read and written from several threads at once.
     var allowsConcurrentIO: Bool { false }
@@ -21,42 +20,19 @@ class ElementStore<T: KernelElement> {
 /// layout, filter or float width.
 final class HDF5Store<T: KernelElement>: ElementStore<T> {
     let dataset: Dataset
-    private let shape: [Int]
-    private let rowElements: Int
 
     init(_ dataset: Dataset) {
         self.dataset = dataset
-        shape = dataset.shape
-        rowElements = max(shape.dropFirst().reduce(1, *), 1)
     }
 
     override var allowsConcurrentIO: Bool { File.libraryIsThreadSafe }
 
-    private func hyperslab(_ range: Range<Int>) -> (start: [Int], count: [Int]) {
-        if range.lowerBound % rowElements == 0, range.count % rowElements == 0 || range.upperBound == shape.reduce(1, *) {
-            let rows = (range.count + rowElements - 1) / rowElements
-            return ([range.lowerBound / rowElements] + [Int](repeating: 0, count: shape.count - 1),
-                    [rows] + Array(shape.dropFirst()))
-        }
-        let line = shape.last ?? 1
-        precondition(range.lowerBound / line == (range.upperBound - 1) / line, "range spans lines and rows")
-        var start: [Int] = [range.lowerBound % line]
-        var remainder = range.lowerBound / line
-        for extent in shape.dropLast().reversed() {
-            start.insert(remainder % extent, at: 0)
-            remainder /= extent
-        }
-        return (start, [Int](repeating: 1, count: shape.count - 1) + [range.count])
-    }
-
     override func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
-        let (start, count) = hyperslab(range)
-        try dataset.read(start: start, count: count, into: buffer)
+        try dataset.read(elements: range, into: buffer)
     }
 
     override func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
-        let (start, count) = hyperslab(range)
-        try dataset.write(start: start, count: count, from: buffer)
+        try dataset.write(elements: range, from: buffer)
     }
 }
 
@@ -87,21 +63,17 @@ final class DirectStore<T: KernelElement>: ElementStore<T> {
               1.littleEndian == 1, let range = try dataset.contiguousByteRange(),
               range.count == dataset.count * MemoryLayout<T>.stride
         else { return nil }
-        let offset = range.lowerBound + (try file.userBlockSize())
-        let probe = min(dataset.count, 1024)
-        var viaLibrary = [T](repeating: 0, count: probe)
-        var viaOffset = [T](repeating: 0, count: probe)
-        let store = HDF5Store<T>(dataset)
-        // The probe is read by single lines of the last dimension or whole rows, as the store allows.
-        let line = dataset.shape.last ?? 1
-        let probeRange = 0..<(probe <= line ? probe : (probe / line) * line)
-        try viaLibrary.withUnsafeMutableBufferPointer {
-            try store.read(probeRange, into: UnsafeMutableBufferPointer(rebasing: $0[probeRange]))
-        }
+        // `H5Dget_offset` counts from the start of the file, user block included (libhdf5 adds the base
+        // address), so the elements must lie after the block.
+        let offset = range.lowerBound
+        guard offset >= (try file.userBlockSize()) else { return nil }
+        // The first elements, a flat range that may span lines and partial rows of any kernel shape.
+        let probe = 0..<min(dataset.count, 1024)
+        var viaLibrary = [T](repeating: 0, count: probe.count)
+        var viaOffset = [T](repeating: 0, count: probe.count)
+        try viaLibrary.withUnsafeMutableBufferPointer { try HDF5Store<T>(dataset).read(probe, into: $0) }
         let direct = DirectStore(reading: descriptor, writing: descriptor, byteOffset: offset)
-        try viaOffset.withUnsafeMutableBufferPointer {
-            try direct.read(probeRange, into: UnsafeMutableBufferPointer(rebasing: $0[probeRange]))
-        }
+        try viaOffset.withUnsafeMutableBufferPointer { try direct.read(probe, into: $0) }
         let same = zip(viaLibrary, viaOffset).allSatisfy { $0.magnitudeKey == $1.magnitudeKey && $0.sign == $1.sign }
         return same ? offset : nil
     }

@@ -60,6 +60,19 @@ import ZIPFoundation
             try $0.root().dataset(report.kernelDataset).readAll(as: Float.self)
         }
         #expect(stored.filter { $0 == 0 }.count == target)
+        // The optimizer slots change only where the kernel was newly pruned, exactly, whatever their width.
+        let read = { (path: String, dataset: String) in
+            try withWeights(path) { weights in
+                try File.withOpen(weights) { try $0.root().dataset(dataset).readAll(as: Double.self) }
+            }
+        }
+        let originalKernel = try read(fixture.path, report.kernelDataset)
+        for slot in fixture.optimizerSlotDatasets ?? [] {
+            let before = try read(fixture.path, slot)
+            let after = try read(report.output, slot)
+            let moved = before.indices.filter { after[$0] != (stored[$0] == 0 && originalKernel[$0] != 0 ? 0 : before[$0]) }
+            #expect(moved.count == 0, "\(slot): entries changed where the kernel was kept")
+        }
     }
 
     /// A linear Dense followed by a softmax layer is fine-tuned with cross-entropy, so class ids are labels.

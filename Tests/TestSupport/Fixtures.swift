@@ -1,5 +1,6 @@
 public import Foundation
 public import Testing
+import TestEnvironment
 
 /// One entry of `fixtures/manifest.json`: what real Keras wrote and reports about a fixture.
 public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
@@ -132,4 +133,24 @@ public func bigEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
 /// Writes a float32 matrix as `.npy`.
 public func writeNPY(_ path: String, rows: Int, columns: Int, values: [Float]) {
     writeNPY(path, descr: "<f4", shape: columns == 1 ? [rows] : [rows, columns], data: littleEndian(values.map(\.bitPattern)))
+}
+
+/// Runs a command-line tool found on `PATH` (`h5repack`, `h5jam`) and fails unless it exits 0.
+///
+/// The child inherits the test process's open descriptors; `TestEnvironment` turns libhdf5's file locking
+/// off so that a lock held through such a copy cannot stop another test from opening its files.
+public func runTool(_ name: String, _ arguments: [String]) throws {
+    precondition(kp_test_file_locking_disabled() != 0, "libhdf5 file locking is on in the test process")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [name] + arguments
+    let errors = Pipe()
+    process.standardError = errors
+    try process.run()
+    process.waitUntilExit()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    guard process.terminationStatus == 0 else {
+        struct ToolFailed: Error, CustomStringConvertible { let description: String }
+        throw ToolFailed(description: "\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(message)")
+    }
 }
