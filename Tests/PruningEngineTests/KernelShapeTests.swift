@@ -120,17 +120,18 @@ func expectedPruning(_ values: [Double], target: Int) -> [Double] {
                 let from = DirectStore<T>(reading: reading, writing: writing, byteOffset: offset)
                 let selection = try MagnitudeSelector.select(from, segmentation: segmentation, target: target,
                                                              path: "/kernel", limits: limits)
-                let zeros = try MagnitudePruner.apply(selection, source: from, destination: from, slots: [],
-                                                      segmentation: segmentation)
+                let zeros = try WriteBack.apply(MagnitudePruner.rewrite(selection), source: from, destination: from, slots: [],
+                                               segmentation: segmentation).zeros
                 return (zeros, true)
             }
             return try File.withOpen(output, mode: .readWrite) { destination in
                 let from = HDF5Store<T>(dataset)
                 let selection = try MagnitudeSelector.select(from, segmentation: segmentation, target: target,
                                                              path: "/kernel", limits: limits)
-                let zeros = try MagnitudePruner.apply(
-                    selection, source: from, destination: HDF5Store<T>(try destination.root().dataset("kernel")),
-                    slots: [], segmentation: segmentation)
+                let zeros = try WriteBack.apply(
+                    MagnitudePruner.rewrite(selection), source: from,
+                    destination: HDF5Store<T>(try destination.root().dataset("kernel")),
+                    slots: [], segmentation: segmentation).zeros
                 return (zeros, false)
             }
         }
