@@ -57,17 +57,20 @@ enum Calibrated {
         var report = result.report
         report.activationLayer = source
 
-        let replacements = bias.map { [Replacement(weight: $0, values: result.bias)] } ?? []
+        // The data-free result keeps the stored values themselves (at their full width) and the bias.
+        let dataFree = report.chosen == PruningMethod.magnitude.rawValue
+        let replacements = dataFree ? [] : bias.map { [Replacement(weight: $0, values: result.bias)] } ?? []
+        let kept = result.kernel.values.map { $0 != 0 }
         let outcome: WriteBack.Outcome
         if bits == 64 {
             outcome = try WriteBack.write(Double.self, model: model, kernel: kernel, slots: slots,
                                           replacements: replacements, output: output) { _, _, _ in
-                (replacing(with: result.kernel.values), 0)
+                (dataFree ? keeping(kept) : replacing(with: result.kernel.values), 0)
             }
         } else {
             outcome = try WriteBack.write(Float.self, model: model, kernel: kernel, slots: slots,
                                           replacements: replacements, output: output) { _, _, _ in
-                (replacing(with: result.kernel.values), 0)
+                (dataFree ? keeping(kept) : replacing(with: result.kernel.values), 0)
             }
         }
         guard outcome.zeros == target else {
@@ -113,6 +116,20 @@ enum Calibrated {
     }
 
     /// The rewrite that stores the fine-tuned kernel: every segment's values replaced by the result's.
+    /// The rewrite that zeroes the weights outside `kept` and leaves the others as stored.
+    private static func keeping<T: KernelElement>(_ kept: [Bool]) -> KernelRewrite<T> {
+        KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
+            var zeros = 0
+            for (offset, index) in range.enumerated() {
+                let pruned = !kept[index]
+                if !newlyZero.isEmpty { newlyZero[offset] = pruned && buffer[offset] != 0 }
+                if pruned { buffer[offset] = 0 }
+                zeros += buffer[offset] == 0 ? 1 : 0
+            }
+            return zeros
+        }
+    }
+
     private static func replacing<T: KernelElement>(with values: [Float]) -> KernelRewrite<T> {
         KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
             var zeros = 0

@@ -86,8 +86,9 @@ import Testing
 
     /// A step far too large wrecks the method's result; the data-free kernel is written instead, exactly as
     /// data-free pruning writes it, and the report says so.
-    @Test func magnitudeIsWrittenWhenTheMethodDoesWorse() throws {
-        let fixture = Fixtures.named("keras2/sequential.h5")
+    @Test(arguments: ["keras2/sequential.h5", "keras2/float64.h5"])
+    func magnitudeIsWrittenWhenTheMethodDoesWorse(_ name: String) throws {
+        let fixture = Fixtures.named(name)
         let directory = TemporaryDirectory()
         let fanIn = try #require(fixture.kernelShape?.first)
         var random = SplitMix64(seed: 2)
@@ -213,6 +214,40 @@ import Testing
             let value = Double(analytic?.values[i] ?? .nan)
             #expect(abs(numeric - value) <= 2e-3 + 2e-2 * abs(numeric), "\(activation) entry \(i)")
         }
+    }
+}
+
+/// Convolution heads fine-tune on patch rows, to the exact count, whatever the kernel's rank and layout.
+@Suite struct ConvolutionFineTuneTests {
+    static let heads = Fixtures.convertible.filter { fixture in
+        (fixture.kernelShape?.count ?? 0) > 2
+            && ["Conv1D", "Conv2D", "Conv3D"].contains(fixture.finalLayerClass ?? "")
+            && fixture.needsLayer != true
+    }
+
+    @Test(arguments: heads, [PruningMethod.mask, .l1])
+    func reachesTheExactCount(_ fixture: Fixture, _ method: PruningMethod) throws {
+        let directory = TemporaryDirectory()
+        let shape = try #require(fixture.kernelShape)
+        let patch = shape.dropLast().reduce(1, *)
+        var random = SplitMix64(seed: 8)
+        let rows = 96
+        writeNPY(directory.file("p.npy"), rows: rows, columns: patch,
+                 values: (0..<(rows * patch)).map { _ in Float(random.next() % 2000) / 1000 - 1 })
+        let output = directory.file(fixture.file.hasSuffix(".keras") ? "out.keras" : "out.h5")
+        let report = try Converter.convert(ConversionRequest(
+            input: fixture.path, output: output, target: .sparsity(0.9),
+            calibration: Calibration(features: directory.file("p.npy"),
+                                     options: FineTuneOptions(method: method, epochs: 4))))
+        let target = try ZeroTarget.sparsity(0.9).count(forSize: shape.reduce(1, *))
+        #expect(report.zerosAfter == target)
+        let tune = try #require(report.fineTune)
+        #expect(tune.trainSamples + tune.heldOutSamples == rows)
+        let model = try KerasModel.open(output)
+        let stored = try File.withOpen(model.weightsFile) {
+            try $0.root().dataset(report.kernelDataset).readAll(as: Float.self)
+        }
+        #expect(stored.filter { $0 == 0 }.count == target)
     }
 }
 
