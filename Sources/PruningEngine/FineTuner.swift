@@ -21,7 +21,7 @@ struct FineTuner {
     let sample: (x: Matrix, targets: Matrix)
     /// An upper bound on the full-batch loss gradient's Lipschitz constant, from the sample.
     let curvature: Float
-    /// The momentum step: the option, or `1 / curvature`.
+    /// The momentum step: the option, or one over the curvature mini-batches meet.
     let rate: Float
     /// Passes over the training rows: the option, or the automatic count.
     let epochs: Int
@@ -36,7 +36,9 @@ struct FineTuner {
         self.hasBias = hasBias
         sample = try data.sample(limit: 1024, seed: options.seed &+ 3)
         curvature = max(Self.lipschitz(sample.x, units: units, activation: activation, bias: hasBias), 1e-12)
-        rate = options.learningRate.map(Float.init) ?? 1 / curvature
+        let batchCurvature = Self.batchLipschitz(sample.x, full: curvature, batchSize: options.batchSize,
+                                                 units: units, activation: activation, bias: hasBias)
+        rate = options.learningRate.map(Float.init) ?? 1 / batchCurvature
         epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: data.batchesPerEpoch(options.batchSize))
     }
 
@@ -373,8 +375,8 @@ struct FineTuner {
     }
 
     /// An upper bound on the loss gradient's Lipschitz constant in the kernel and the bias: the largest
-    /// eigenvalue of [X 1]ᵀ[X 1] / rows (by power iteration) times the loss's curvature bound in the
-    /// pre-activations.
+    /// eigenvalue of [X 1]ᵀ[X 1] / rows (by power iteration from a seeded start) times the loss's curvature
+    /// bound in the pre-activations.
     private static func lipschitz(_ x: Matrix, units: Int, activation: Activation, bias: Bool) -> Float {
         // The bias is a weight on a constant input of 1: the rows get a column of ones.
         let columns = x.columns + (bias ? 1 : 0)
@@ -383,28 +385,47 @@ struct FineTuner {
             for i in 0..<x.columns { augmented[row, i] = x[row, i] }
             if bias { augmented[row, x.columns] = 1 }
         }
-        var v = Matrix(rows: columns, columns: 1, values: [Float](repeating: 1, count: columns))
+        // [X 1]ᵀ[X 1] and [X 1][X 1]ᵀ share their non-zero eigenvalues: iterate on the smaller side.
+        let wide = x.rows < columns
+        let size = wide ? x.rows : columns
+        var random = SplitMix64(seed: 0x5EED)
+        var v = Matrix(rows: size, columns: 1, values: (0..<size).map { _ in Float(random.next() % 1000 + 1) / 1000 })
         var eigenvalue: Float = 0
-        for _ in 0..<50 {
-            var xv = Matrix(zeros: x.rows, 1)
-            BLAS.gemm(augmented, v, into: &xv)
-            var next = Matrix(zeros: columns, 1)
-            BLAS.gemm(augmented, transposeA: true, xv, into: &next, alpha: 1 / Float(max(x.rows, 1)))
+        for _ in 0..<100 {
+            var middle = Matrix(zeros: wide ? columns : x.rows, 1)
+            var next = Matrix(zeros: size, 1)
+            if wide {
+                BLAS.gemm(augmented, transposeA: true, v, into: &middle)
+                BLAS.gemm(augmented, middle, into: &next, alpha: 1 / Float(max(x.rows, 1)))
+            } else {
+                BLAS.gemm(augmented, v, into: &middle)
+                BLAS.gemm(augmented, transposeA: true, middle, into: &next, alpha: 1 / Float(max(x.rows, 1)))
+            }
             let norm = next.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { return 0 }
             eigenvalue = norm / max(v.values.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-30)
             v.values = next.values.map { $0 / norm }
         }
         // Power iteration approaches the largest eigenvalue from below: a margin keeps the bound above it.
-        eigenvalue *= 1.05
-        let units = Float(units)
-        let curvature: Float
-        switch activation {
-        case .softmax: curvature = 1
-        case .sigmoid: curvature = 0.25
-        case .linear, .relu, .tanh: curvature = 2 / max(units, 1)
+        return eigenvalue * 1.05 * activation.preActivationCurvature(units: units)
+    }
+
+    /// The curvature a mini-batch step meets: a batch of fewer rows than inputs has a far larger largest
+    /// eigenvalue than all rows together. The largest of the full-sample bound and the bounds of up to 8
+    /// seeded batches of `batchSize` rows from the sample, with a margin of 10%.
+    private static func batchLipschitz(_ x: Matrix, full: Float, batchSize: Int, units: Int,
+                                       activation: Activation, bias: Bool) -> Float
+    {
+        guard x.rows > batchSize else { return full }
+        var random = SplitMix64(seed: 0xBA7C)
+        var order = Array(0..<x.rows)
+        random.shuffle(&order)
+        var largest = full
+        for batch in 0..<min(8, x.rows / batchSize) {
+            let rows = x.rows(Array(order[(batch * batchSize)..<((batch + 1) * batchSize)]))
+            largest = max(largest, 1.1 * lipschitz(rows, units: units, activation: activation, bias: bias))
         }
-        return eigenvalue * curvature
+        return largest
     }
 
     /// Momentum steps on the kept weights and the bias, shuffled mini-batches.

@@ -44,6 +44,17 @@ enum Activation: Sendable, Equatable {
         }
     }
 
+    /// A bound on the loss's curvature in the pre-activations of one row: the Hessian of cross-entropy
+    /// through softmax has eigenvalues below 1 (1/4 through sigmoid); squared errors averaged over `units`
+    /// outputs have `2 / units`.
+    func preActivationCurvature(units: Int) -> Float {
+        switch self {
+        case .softmax: 1
+        case .sigmoid: 0.25
+        case .linear, .relu, .tanh: 2 / Float(max(units, 1))
+        }
+    }
+
     /// A bound on the loss's second derivative in one kernel weight on standardized inputs (unit second
     /// moment): the curvature of the loss in one pre-activation. Cross-entropy through softmax or sigmoid
     /// has `p (1 - p) <= 1/4`; the squared errors, averaged over `units` outputs, `2 / units` (relu and tanh
