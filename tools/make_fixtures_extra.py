@@ -19,23 +19,16 @@ import os
 import shutil
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
-os.environ.setdefault("PYTHONHASHSEED", "0")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
-tf.config.experimental.enable_op_determinism()
+import tensorflow as tf  # noqa: E402,F401
 
 import keras  # noqa: E402
 import tf_keras  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixturelib  # noqa: E402
 import kerasload  # noqa: E402
 
