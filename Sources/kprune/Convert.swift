@@ -159,6 +159,8 @@ extension Kprune {
                 line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
                 line += "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
                     + "'\(tune.activationLayer ?? report.layer)'"
+                let candidates = tune.candidates.map { String(format: "%@ %.4f", $0.method, $0.heldOut.loss) }
+                line += "\n  held-out loss by candidate: \(candidates.joined(separator: ", ")); wrote \(tune.chosen)"
             }
             for note in report.notes { line += "\n  note: \(note)" }
             return line
