@@ -102,9 +102,9 @@ public struct CandidateReport: Sendable, Encodable, Equatable {
     /// Loss, agreement and accuracy on the held-out rows.
     public var heldOut: SplitMetrics
 
-    init(method: String, held_out: SplitMetrics) {
+    init(method: String, heldOut: SplitMetrics) {
         self.method = method
-        heldOut = held_out
+        self.heldOut = heldOut
     }
 
     enum CodingKeys: String, CodingKey {

@@ -85,34 +85,15 @@ struct FineTuner {
     /// - Throws: `PruningError.diverged` when the method ends with weights that are not finite; errors
     ///   reading streamed data.
     func run(kernel: Matrix, bias: [Float], target: Int) throws -> Result {
-        let standardizer = data.standardizer
-        let start = standardizer.into(kernel: kernel, bias: bias)
+        let start = data.standardizer.into(kernel: kernel, bias: bias)
         let before = try metrics(start.kernel, start.bias)
         let started = ContinuousClock.now
         FlopCounter.shared.reset()
-        var (trained, trainedBias, steps): (Matrix, [Float], Int)
-        switch options.method {
-        case .mask:
-            (trained, trainedBias, steps) = try gradualMask(kernel: start.kernel, bias: start.bias, target: target)
-        case .l1:
-            (trained, trainedBias, steps) = try l1Path(kernel: start.kernel, bias: start.bias, target: target)
-        case .magnitude:
-            (trained, trainedBias, steps) = (start.kernel, start.bias, 0)
-            trained.zero(outside: Self.keepMask(kernel.values, keep: kernel.values.count - target))
-        }
+        let (trained, trainedBias, steps) = try train(kernel: start.kernel, bias: start.bias, target: target)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let gflop = FlopCounter.shared.gflop
-        guard trained.values.allSatisfy(\.isFinite), trainedBias.allSatisfy(\.isFinite) else {
-            throw PruningError(.diverged, "the fine-tune diverged: its weights are no longer finite numbers",
-                               hint: "lower the learning rate, or prune without training")
-        }
-        let mask = trained.values.map { $0 != 0 }
-        var (plain, plainBias) = standardizer.out(kernel: trained, bias: trainedBias)
-        plain.zero(outside: mask)
-        if !hasBias { plainBias = bias }
-        keepNonZero(&plain, mask: mask, shadow: trained)
 
-        var candidates = [Candidate(method: options.method.rawValue, kernel: plain, bias: plainBias)]
+        var candidates = [try ownResult(trained, trainedBias, originalBias: bias)]
         // The data-free result at the same count, when it exists: pruning alone cannot regrow weights.
         if options.method != .magnitude, kernel.values.count - kernel.values.filter({ $0 != 0 }).count <= target {
             var pruned = kernel
@@ -120,12 +101,11 @@ struct FineTuner {
             candidates.append(Candidate(method: PruningMethod.magnitude.rawValue, kernel: pruned, bias: bias))
         }
         for index in candidates.indices {
-            let moved = standardizer.into(kernel: candidates[index].kernel, bias: candidates[index].bias)
+            let moved = data.standardizer.into(kernel: candidates[index].kernel, bias: candidates[index].bias)
             candidates[index].metrics = try metrics(moved.kernel, moved.bias)
         }
         // The lowest held-out loss wins; on a tie, the method's own result.
-        let best = candidates.indices.min { candidates[$0].loss < candidates[$1].loss } ?? 0
-        let chosen = candidates[best]
+        let chosen = candidates[candidates.indices.min { candidates[$0].loss < candidates[$1].loss } ?? 0]
         guard let after = chosen.metrics, after.loss.isFinite else {
             throw PruningError(.diverged, "the fine-tune diverged: its held-out loss is not a finite number",
                                hint: "lower the learning rate, or prune without training")
@@ -137,10 +117,40 @@ struct FineTuner {
                                     activation: activation.name, activationLayer: nil, objective: activation.lossName,
                                     chosen: chosen.method,
                                     candidates: candidates.compactMap { candidate in
-                                        candidate.metrics.map { CandidateReport(method: candidate.method, held_out: $0) }
+                                        candidate.metrics.map { CandidateReport(method: candidate.method, heldOut: $0) }
                                     },
                                     biasTrained: hasBias && options.method != .magnitude)
         return Result(kernel: chosen.kernel, bias: chosen.bias, report: report)
+    }
+
+    /// Runs the chosen method in the standardized coordinates.
+    /// - Returns: the kernel (exactly `target` zeros), the bias, and the optimizer steps taken.
+    private func train(kernel: Matrix, bias: [Float], target: Int) throws -> (Matrix, [Float], Int) {
+        switch options.method {
+        case .mask:
+            return try gradualMask(kernel: kernel, bias: bias, target: target)
+        case .l1:
+            return try l1Path(kernel: kernel, bias: bias, target: target)
+        case .magnitude:
+            var pruned = kernel
+            pruned.zero(outside: Self.keepMask(kernel.values, keep: kernel.values.count - target))
+            return (pruned, bias, 0)
+        }
+    }
+
+    /// The method's result back in the data's own coordinates, its zeros exactly where the method put them.
+    /// - Throws: `PruningError.diverged` when a weight is not a finite number.
+    private func ownResult(_ trained: Matrix, _ trainedBias: [Float], originalBias: [Float]) throws -> Candidate {
+        guard trained.values.allSatisfy(\.isFinite), trainedBias.allSatisfy(\.isFinite) else {
+            throw PruningError(.diverged, "the fine-tune diverged: its weights are no longer finite numbers",
+                               hint: "lower the learning rate, or prune without training")
+        }
+        let mask = trained.values.map { $0 != 0 }
+        var (plain, plainBias) = data.standardizer.out(kernel: trained, bias: trainedBias)
+        plain.zero(outside: mask)
+        if !hasBias { plainBias = originalBias }
+        keepNonZero(&plain, mask: mask, shadow: trained)
+        return Candidate(method: options.method.rawValue, kernel: plain, bias: plainBias)
     }
 
     /// A kernel and bias that could be written, with how they do on the held-out rows.
