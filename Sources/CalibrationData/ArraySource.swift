@@ -116,10 +116,21 @@ struct HDF5Array: ArrayBackend {
         do {
             let file = try File(path: path)
             let root = try file.root()
-            guard try root.contains(name), try root.kind(of: name) == .dataset else {
-                throw DataError(display, "no dataset \(name) in \(path)")
+            guard try root.contains(name) else { throw DataError(display, "no dataset \(name) in \(path)") }
+            if let link = try Self.linkDescription(root.linkKind(of: name)) {
+                throw DataError(display, "\(name) in \(path) is \(link), which kprune does not follow",
+                                hint: "store the array in the file itself")
             }
+            guard try root.kind(of: name) == .dataset else { throw DataError(display, "no dataset \(name) in \(path)") }
             let dataset = try root.dataset(name)
+            if let outside = dataset.outsideStorage {
+                throw DataError(display, "dataset \(name) is \(outside); kprune reads only bytes inside the file",
+                                hint: "store the array in the file itself")
+            }
+            if let problem = try dataset.allocationProblem() {
+                throw DataError(display, "dataset \(name) is \(problem)",
+                                hint: "the file may be truncated or crafted; write the data with h5py or numpy")
+            }
             let kind: ElementKind
             switch dataset.storedType {
             case .float: kind = .float
@@ -131,6 +142,16 @@ struct HDF5Array: ArrayBackend {
                                backend: HDF5Array(file: file, dataset: dataset))
         } catch let error as HDF5Error {
             throw DataError(display, "cannot read \(path): \(error)")
+        }
+    }
+
+    /// Words for a link that is not the object itself; nil for an ordinary link.
+    private static func linkDescription(_ kind: Group.LinkKind) -> String? {
+        switch kind {
+        case .hard: nil
+        case .soft(let target): "a soft link to \(target)"
+        case .external(let file, let path): "an external link to \(file):\(path)"
+        case .other: "a user-defined link"
         }
     }
 

@@ -48,6 +48,9 @@ struct NPY: ArrayBackend {
     let fortranOrder: Bool
     let path: String
 
+    /// The longest header read: numpy writes a few hundred bytes; anything near this is not an array header.
+    static let maximumHeaderBytes = 1 << 20
+
     static func open(_ path: String, name: String) throws -> ArraySource {
         try open(box: FileHandleBox(path: path, name: name), name: name)
     }
@@ -72,6 +75,15 @@ struct NPY: ArrayBackend {
         default:
             throw DataError(name, "unsupported .npy version \(major)")
         }
+        var info = stat()
+        guard fstat(box.descriptor, &info) == 0 else {
+            throw DataError(name, "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        let fileSize = Int(info.st_size)
+        guard headerLength <= maximumHeaderBytes, headerStart + headerLength <= fileSize else {
+            throw DataError(name, "the .npy header claims \(headerLength) bytes in a file of \(fileSize)",
+                            hint: "headers are at most \(maximumHeaderBytes) bytes; the file is corrupt or crafted")
+        }
         var header = [UInt8](repeating: 0, count: headerLength)
         let read = header.withUnsafeMutableBytes { pread(box.descriptor, $0.baseAddress, headerLength, off_t(headerStart)) }
         guard read == headerLength else { throw DataError(name, "truncated .npy header") }
@@ -93,9 +105,16 @@ struct NPY: ArrayBackend {
             return value
         }
         let dataOffset = headerStart + headerLength
-        let elements = shape.reduce(1, *)
-        var info = stat()
-        guard fstat(box.descriptor, &info) == 0, Int(info.st_size) >= dataOffset + elements * dtype.size else {
+        var bytes = dtype.size
+        // Zero extents are skipped so that no partial product (a row's length) can overflow either.
+        for dimension in shape where dimension > 0 {
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
+            guard !overflow else {
+                throw DataError(name, "shape \(shape) overflows a 64-bit size", hint: "the header is corrupt or crafted")
+            }
+            bytes = product
+        }
+        guard shape.contains(0) || fileSize - dataOffset >= bytes else {
             throw DataError(name, "the file is shorter than its header says (shape \(shape))",
                             hint: "the file may be truncated")
         }

@@ -123,9 +123,7 @@ enum NativeLayout {
                 return WeightInfo(name: "\(prefix)vars/\(name)", dataset: "\(group.path)/\(name)", shape: [],
                                   storedType: .other("link"), link: link)
             }
-            let dataset = try group.dataset(name)
-            return WeightInfo(name: "\(prefix)vars/\(name)", dataset: dataset.path, shape: dataset.shape,
-                              storedType: dataset.storedType)
+            return try LegacyLayout.weightInfo(group.dataset(name), name: "\(prefix)vars/\(name)")
         }
     }
 }
