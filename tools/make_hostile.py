@@ -14,6 +14,7 @@ storage and external links point at `hostile_victim.bin`, a file in the same dir
 import argparse
 import os
 import shutil
+import zipfile
 
 import h5py
 import numpy as np
@@ -113,6 +114,31 @@ def main():
             np.array([0, 1, np.iinfo(np.int64).max, 2], dtype="<i8"))
     np.save(os.path.join(out, "hostile_labels_uint64_max.npy"),
             np.array([0, 1, np.iinfo(np.uint64).max, 2], dtype="<u8"))
+
+    # .keras: the real archive plus a 256 MiB member of zeros, deflated to about 0.25 MB.
+    path = os.path.join(out, "hostile_big_asset.keras")
+    shutil.copyfile("fixtures/keras3/sequential.keras", path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("assets/big.bin", "w", force_zip64=True) as member:
+            block = bytes(1 << 20)
+            for _ in range(256):
+                member.write(block)
+    # .npz: a stored member and a deflated one of 256 MiB of zeros (about 0.25 MB), with 64 columns.
+    big = np.lib.format.open_memmap(os.path.join(out, "big_features.npy.tmp"), mode="w+", dtype="<f4",
+                                    shape=((256 << 20) // 256, 64))
+    del big
+    path = os.path.join(out, "hostile_big_member.npz")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(os.path.join(out, "big_features.npy.tmp"), "big.npy")
+        archive.writestr(zipfile.ZipInfo("small.npy"), _npy_bytes(np.arange(64, dtype="<f4").reshape(4, 16)))
+    os.remove(os.path.join(out, "big_features.npy.tmp"))
+
+
+def _npy_bytes(array):
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ public final class ArraySource {
     /// The array's full shape.
     public let shape: [Int]
     public let kind: ElementKind
-    private let backend: any ArrayBackend
+    let backend: any ArrayBackend
 
     /// Rows: the first dimension.
     public var rows: Int { shape.first ?? 0 }
@@ -34,8 +34,8 @@ public final class ArraySource {
 
     /// Opens `name`: a `.npy` file, `file.npz:member`, or `file.h5:/dataset`.
     ///
-    /// - Parameter stagingDirectory: where a compressed `.npz` member is extracted; the system's temporary
-    ///   directory when nil.
+    /// - Parameter stagingDirectory: unused, kept for source compatibility: `.npz` members are read in place
+    ///   (stored) or decompressed as they are read (deflated), never extracted.
     /// - Throws: `DataError` saying what is missing or unreadable.
     public static func open(_ name: String, stagingDirectory: String? = nil) throws -> ArraySource {
         let (path, member) = split(name)
@@ -50,7 +50,7 @@ public final class ArraySource {
                 throw DataError(name, "an .npz file holds several arrays",
                                 hint: "name one as \(path):NAME; it holds \(try NPZ.memberNames(path).joined(separator: ", "))")
             }
-            source = try NPZ.open(path, member: member, name: name, stagingDirectory: stagingDirectory)
+            source = try NPZ.open(path, member: member, name: name)
         } else if lower.hasSuffix(".npy") {
             if member != nil { throw DataError(name, "an .npy file holds one array", hint: "give the file alone") }
             source = try NPY.open(path, name: name)

@@ -97,4 +97,35 @@ import Testing
         #expect(run.stderrLines.count == 1, "\(run.stderr)")
         #expect(run.stderr.contains("groups nest more than 64 deep"), "\(run.stderr)")
     }
+
+    /// A 0.25 MB `.keras` holding a 256 MiB member of zeros: the member is streamed zip to zip, so the run's
+    /// memory stays far below the member's size, and the output keeps every member.
+    @Test func streamsLargeArchiveMembers() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.hostilePath("hostile_big_asset.keras"))
+        let run = try Run(["convert", input, "--sparsity", "0.5", "-o", directory.file("out.keras")])
+        #expect(run.status == 0, "\(run.stderr)")
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        #expect(usage.ru_maxrss < 200 * 1024, "peak RSS of a child \(usage.ru_maxrss) KiB")
+        #expect(try Self.members(input) == Self.members(directory.file("out.keras")))
+    }
+
+    /// Member names and uncompressed sizes, as `unzip -Z` lists them.
+    static func members(_ path: String) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unzip")
+        process.arguments = ["-Zl", path]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        // Each member line: permissions, version, system, size, ..., name; keep the size and the name.
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 10, fields[0].count == 10, fields[2] == "unx" else { return nil }
+            return "\(fields[3]) \(fields[fields.count - 1])"
+        }
+    }
 }
