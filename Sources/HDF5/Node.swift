@@ -106,6 +106,9 @@ public final class Group: Node {
         return names.list
     }
 
+    /// The most `/`-separated components a path may have; Keras weight paths have a handful.
+    public static let maximumPathComponents = 256
+
     /// Whether `relativePath` (one or more `/`-separated names, which may themselves be Keras weight names)
     /// leads to an object. Each link along the way is checked from this group's own handle, as `H5Lexists`
     /// requires, so the cost grows with the relative path only, never with this group's depth in the file.
@@ -115,6 +118,13 @@ public final class Group: Node {
     public func contains(_ relativePath: String) throws -> Bool {
         Library.ensureInitialized()
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: true)
+        // Each step resolves the prefix so far: the cost grows with the square of the component count.
+        guard components.count <= Group.maximumPathComponents else {
+            throw HDF5Error(code: .tooLarge, operation: "H5Lexists", file: file.path,
+                            object: childPath(String(relativePath.prefix(200))),
+                            stack: ["the path has \(components.count) components, more than "
+                                        + "\(Group.maximumPathComponents)"])
+        }
         // An absolute path resolves from the file's root whatever handle it is given to.
         var prefix = relativePath.hasPrefix("/") ? "/" : ""
         for (position, component) in components.enumerated() {

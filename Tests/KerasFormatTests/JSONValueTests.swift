@@ -70,3 +70,25 @@ import Testing
         #expect(ContinuousClock.now - clock < .seconds(10))
     }
 }
+
+@Suite struct ModelConfigBoundsTests {
+    /// A Sequential nesting `levels` Sequentials, a Dense innermost.
+    static func nested(_ levels: Int) throws -> JSONValue {
+        var inner = #"{"class_name": "Dense", "config": {"name": "head", "units": 2}}"#
+        for level in 0..<levels {
+            inner = #"{"class_name": "Sequential", "config": {"name": "s\#(level)", "layers": [\#(inner)]}}"#
+        }
+        return try JSONValue.parse(#"{"class_name": "Sequential", "config": {"layers": [\#(inner)]}}"#)
+    }
+
+    @Test func parsesNestingUpToTheLimit() throws {
+        let config = try ModelConfig.parse(try Self.nested(ModelConfig.maximumNesting - 1))
+        #expect(config.flattened().count == ModelConfig.maximumNesting)
+    }
+
+    @Test func refusesDeeperNesting() throws {
+        let json = try Self.nested(ModelConfig.maximumNesting + 1)
+        let error = try #require(throws: ConfigError.self) { _ = try ModelConfig.parse(json) }
+        #expect(error.description.contains("models nest more than 64 deep"))
+    }
+}
