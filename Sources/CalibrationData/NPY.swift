@@ -65,7 +65,9 @@ struct NPY: ArrayBackend {
         let fileSize = bytes.size
         var prefix = [UInt8](repeating: 0, count: 12)
         let got = min(fileSize, 12)
-        try prefix.withUnsafeMutableBytes { try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<got]), at: 0) }
+        try prefix.withUnsafeMutableBytes { buffer in
+            try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<got]), at: 0)
+        }
         guard got >= 10, prefix.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else {
             throw DataError(name, "not an .npy file (no NUMPY magic)", hint: "save the array with numpy.save")
         }
@@ -112,7 +114,8 @@ struct NPY: ArrayBackend {
         for dimension in shape where dimension > 0 {
             let (product, overflow) = dataBytes.multipliedReportingOverflow(by: dimension)
             guard !overflow else {
-                throw DataError(name, "shape \(shape) overflows a 64-bit size", hint: "the header is corrupt or crafted")
+                throw DataError(name, "shape \(shape) overflows a 64-bit size",
+                                hint: "the header is corrupt or crafted")
             }
             dataBytes = product
         }

@@ -139,8 +139,8 @@ public struct LayerInfo: Sendable, Equatable {
             return (nil, "its kernel '\(kernel.name)' is \(link), not a dataset of its own")
         }
         if let problem = kernel.storageProblem {
-            return (nil, "its kernel '\(kernel.name)' is \(problem); kprune reads and writes only bytes inside the "
-                        + "file itself")
+            return (nil, "its kernel '\(kernel.name)' is \(problem); kprune prunes only kernels whose bytes all "
+                        + "lie in the file itself")
         }
         switch kernel.shape.count {
         case 0: return (nil, "its kernel '\(kernel.name)' is a scalar")
@@ -385,7 +385,8 @@ extension KerasModel {
     /// Refuses a layer whose bias or kernel optimizer slots are not stored inside the file: writing them
     /// would write into another file or another object. (A kernel stored so has no usable kernel at all.)
     func requireStoredInside(_ layer: LayerInfo) throws {
-        let others = (layer.bias.map { [("bias", $0)] } ?? []) + optimizerSlots(for: layer).slots.map { ("optimizer slot", $0) }
+        let slots = optimizerSlots(for: layer).slots.map { ("optimizer slot", $0) }
+        let others = (layer.bias.map { [("bias", $0)] } ?? []) + slots
         for (role, weight) in others {
             if let problem = weight.storageProblem ?? weight.link {
                 throw KerasFormatError(.unsupported, file: path,

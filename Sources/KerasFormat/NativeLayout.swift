@@ -13,7 +13,8 @@ enum NativeLayout {
     {
         let root = try file.root()
         var layers: [LayerInfo] = []
-        let container = try root.contains("layers") && root.kind(of: "layers") == .group ? try root.group("layers") : nil
+        let hasLayers = try root.contains("layers") && root.kind(of: "layers") == .group
+        let container = hasLayers ? try root.group("layers") : nil
         if let config {
             try collect(model: config, group: container, prefix: [], depth: 0, into: &layers)
         } else if let container {

@@ -89,6 +89,16 @@ import Testing
         }, message: testCase.message, input: testCase.extra.isEmpty ? testCase.file : testCase.extra[1])
     }
 
+    /// `inspect` lists such weights with the reason and reads none of their elements.
+    @Test(arguments: ["hostile_kernel_external_storage.h5", "hostile_kernel_virtual.h5", "hostile_kernel_unallocated.h5"])
+    func inspectsWithoutReadingOutsideStorage(_ file: String) throws {
+        let clock = ContinuousClock.now
+        let run = try Run(["inspect", "--json", Self.hostilePath(file)])
+        #expect(ContinuousClock.now - clock < .seconds(10))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("\"storage_problem\""), "\(run.stdout)")
+    }
+
     @Test func refusesDeeplyNestedGroupsQuickly() throws {
         let clock = ContinuousClock.now
         let run = try Run(["inspect", Self.hostilePath("hostile_deep_groups.weights.h5")])
