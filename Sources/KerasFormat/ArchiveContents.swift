@@ -49,14 +49,17 @@ final class ArchiveContents {
         PendingFiles.shared.remove(stagingDirectory.path)
     }
 
-    static func extract(_ path: String, into directory: String?) throws -> ArchiveContents {
-        let archive: Archive
+    /// Opens the `.keras` zip for reading; `hint` says what may have gone wrong.
+    private static func openArchive(_ path: String, hint: String) throws -> Archive {
         do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)",
-                                   hint: "the .keras file may be truncated")
+            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)", hint: hint)
         }
+    }
+
+    static func extract(_ path: String, into directory: String?) throws -> ArchiveContents {
+        let archive = try openArchive(path, hint: "the .keras file may be truncated")
         let parent = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
         let staging = parent.appendingPathComponent(".kprune-\(UUID().uuidString).staging")
         do {
@@ -121,13 +124,7 @@ final class ArchiveContents {
     /// from `weightsFile`, to `destination`. The same inputs give the same bytes.
     func write(to destination: String, weightsFile: String) throws {
         let url = URL(fileURLWithPath: destination)
-        let source: Archive
-        do {
-            source = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-        } catch {
-            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)",
-                                   hint: "the .keras file may have changed while kprune ran")
-        }
+        let source = try ArchiveContents.openArchive(path, hint: "the .keras file may have changed while kprune ran")
         let entries = Array(source)
         guard entries.map(\.path) == members.map(\.name) else {
             throw KerasFormatError(.malformed, file: path, "the archive's members changed while kprune ran",
