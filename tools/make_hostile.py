@@ -123,6 +123,9 @@ def main():
             block = bytes(1 << 20)
             for _ in range(256):
                 member.write(block)
+    # .keras archives whose inner weights file points elsewhere.
+    _rewrite_keras_weights(out, "hostile_kernel_external_link.keras", _external_link_kernel)
+    _rewrite_keras_weights(out, "hostile_kernel_external_storage.keras", _external_storage_kernel)
     # .npz: a stored member and a deflated one of 256 MiB of zeros (about 0.25 MB), with 64 columns.
     big = np.lib.format.open_memmap(os.path.join(out, "big_features.npy.tmp"), mode="w+", dtype="<f4",
                                     shape=((256 << 20) // 256, 64))
@@ -132,6 +135,37 @@ def main():
         archive.write(os.path.join(out, "big_features.npy.tmp"), "big.npy")
         archive.writestr(zipfile.ZipInfo("small.npy"), _npy_bytes(np.arange(64, dtype="<f4").reshape(4, 16)))
     os.remove(os.path.join(out, "big_features.npy.tmp"))
+
+
+def _rewrite_keras_weights(out, name, edit):
+    """Copies fixtures/keras3/sequential.keras to `name` with its model.weights.h5 changed by `edit(h5file)`."""
+    source = "fixtures/keras3/sequential.keras"
+    weights = os.path.join(out, name + ".weights.tmp")
+    with zipfile.ZipFile(source) as archive:
+        with open(weights, "wb") as f:
+            f.write(archive.read("model.weights.h5"))
+        with h5py.File(weights, "r+") as f:
+            edit(f)
+        with zipfile.ZipFile(os.path.join(out, name), "w") as result:
+            for info in archive.infolist():
+                if info.filename == "model.weights.h5":
+                    with open(weights, "rb") as f:
+                        result.writestr(info, f.read())
+                else:
+                    result.writestr(info, archive.read(info.filename))
+    os.remove(weights)
+
+
+def _external_link_kernel(f):
+    del f["/layers/dense_1/vars/0"]
+    f["/layers/dense_1/vars/0"] = h5py.ExternalLink(os.path.abspath("fixtures/hostile/hostile_victim.h5"), "/kernel")
+
+
+def _external_storage_kernel(f):
+    values = f["/layers/dense_1/vars/0"][()]
+    del f["/layers/dense_1/vars/0"]
+    f.create_dataset("/layers/dense_1/vars/0", shape=values.shape, dtype=values.dtype,
+                     external=[(VICTIM, 0, values.nbytes)])
 
 
 def _npy_bytes(array):

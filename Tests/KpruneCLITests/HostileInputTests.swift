@@ -24,6 +24,8 @@ import Testing
         Case(file: "hostile_kernel_external_link.h5", extra: [], message: "is an external link to"),
         Case(file: "hostile_layer_group_external_link.h5", extra: [], message: "which kprune does not follow"),
         Case(file: "hostile_kernel_unallocated.h5", extra: [], message: "while the file holds only 0 bytes"),
+        Case(file: "hostile_kernel_external_link.keras", extra: [], message: "is an external link to"),
+        Case(file: "hostile_kernel_external_storage.keras", extra: [], message: "external raw file 'hostile_victim.bin'"),
         // The same refusals when the layer is named rather than found.
         Case(file: "hostile_kernel_external_storage.h5", extra: ["--layer", "dense_1"], message: "external raw file"),
         Case(file: "hostile_bias_external_storage.h5", extra: ["--layer", "dense_1"], message: "the bias"),
@@ -77,7 +79,8 @@ import Testing
 
     @Test(arguments: modelCases)
     func refusesModel(_ testCase: Case) throws {
-        try expectRefused({ _ in [testCase.file, "--sparsity", "0.5", "-o", "out.h5"] + testCase.extra },
+        let output = testCase.file.hasSuffix(".keras") ? "out.keras" : "out.h5"
+        try expectRefused({ _ in [testCase.file, "--sparsity", "0.5", "-o", output] + testCase.extra },
                           message: testCase.message, input: testCase.file)
     }
 
