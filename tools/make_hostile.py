@@ -99,6 +99,7 @@ def main():
         f.create_virtual_dataset("/virtual", layout)
         f["/external_link"] = h5py.ExternalLink("hostile_victim.h5", "/kernel")
         f.create_dataset("/rows_2e40", shape=(1 << 40, 16), dtype="<f4", chunks=(1024, 16))
+        f.create_dataset("/count_overflow", shape=(1 << 40, 1 << 40, 1 << 10), dtype="<f4", chunks=(1, 1, 16))
 
     # .npy: a 100-byte file whose version-2 header claims 4 GiB - 1 bytes.
     with open(os.path.join(out, "hostile_header_4gib.npy"), "wb") as f:

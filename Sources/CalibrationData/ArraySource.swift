@@ -140,6 +140,10 @@ struct HDF5Array: ArrayBackend {
             }
             return ArraySource(name: display, shape: dataset.shape, kind: kind,
                                backend: HDF5Array(file: file, dataset: dataset))
+        } catch let error as HDF5Error where error.code == .tooLarge || error.code == .outsideFile {
+            // Refusals of kprune's own, in its own words rather than libhdf5's.
+            throw DataError(display, "\(error.object ?? name): \(error.stack.last ?? error.code.description)",
+                            hint: "the file is corrupt or crafted; write the data with h5py or numpy")
         } catch let error as HDF5Error {
             throw DataError(display, "cannot read \(path): \(error)")
         }

@@ -36,6 +36,8 @@ import Testing
         Case(file: "hostile_features.h5:/virtual", extra: [], message: "virtual dataset"),
         Case(file: "hostile_features.h5:/external_link", extra: [], message: "an external link to hostile_victim.h5"),
         Case(file: "hostile_features.h5:/rows_2e40", extra: [], message: "while the file holds only 0 bytes"),
+        Case(file: "hostile_features.h5:/count_overflow", extra: [],
+             message: "/count_overflow: its element count overflows a 64-bit integer"),
         Case(file: "hostile_header_4gib.npy", extra: [], message: "header claims 4294967295 bytes in a file of 100"),
         Case(file: "hostile_shape_overflow.npy", extra: [], message: "overflows a 64-bit size"),
         Case(file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_1e20.npy"],
