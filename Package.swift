@@ -34,16 +34,22 @@ let package = Package(
         ),
         // Safe Swift layer over libhdf5: owned handles, errors carrying libhdf5's error stack.
         .target(name: "HDF5", dependencies: ["CHDF5"], swiftSettings: strict),
+        // Zip members streamed a bounded buffer at a time: never held whole in memory or extracted to disk.
+        .target(
+            name: "ZipStreaming",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: strict
+        ),
         // Keras file formats: locating layers and weights, reading configs, writing outputs atomically.
         .target(
             name: "KerasFormat",
-            dependencies: ["HDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["HDF5", "ZipStreaming", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
         // Calibration data: arrays from .npy, .npz and HDF5 files, read by rows.
         .target(
             name: "CalibrationData",
-            dependencies: ["HDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["HDF5", "ZipStreaming", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
         // The engine: exact-count pruning of a layer's kernel.

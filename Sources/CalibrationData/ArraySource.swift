@@ -18,7 +18,7 @@ public final class ArraySource {
     /// The array's full shape.
     public let shape: [Int]
     public let kind: ElementKind
-    private let backend: any ArrayBackend
+    let backend: any ArrayBackend
 
     /// Rows: the first dimension.
     public var rows: Int { shape.first ?? 0 }
@@ -34,8 +34,8 @@ public final class ArraySource {
 
     /// Opens `name`: a `.npy` file, `file.npz:member`, or `file.h5:/dataset`.
     ///
-    /// - Parameter stagingDirectory: where a compressed `.npz` member is extracted; the system's temporary
-    ///   directory when nil.
+    /// - Parameter stagingDirectory: unused, kept for source compatibility: `.npz` members are read in place
+    ///   (stored) or decompressed as they are read (deflated), never extracted.
     /// - Throws: `DataError` saying what is missing or unreadable.
     public static func open(_ name: String, stagingDirectory: String? = nil) throws -> ArraySource {
         let (path, member) = split(name)
@@ -50,7 +50,7 @@ public final class ArraySource {
                 throw DataError(name, "an .npz file holds several arrays",
                                 hint: "name one as \(path):NAME; it holds \(try NPZ.memberNames(path).joined(separator: ", "))")
             }
-            source = try NPZ.open(path, member: member, name: name, stagingDirectory: stagingDirectory)
+            source = try NPZ.open(path, member: member, name: name)
         } else if lower.hasSuffix(".npy") {
             if member != nil { throw DataError(name, "an .npy file holds one array", hint: "give the file alone") }
             source = try NPY.open(path, name: name)
@@ -116,10 +116,21 @@ struct HDF5Array: ArrayBackend {
         do {
             let file = try File(path: path)
             let root = try file.root()
-            guard try root.contains(name), try root.kind(of: name) == .dataset else {
-                throw DataError(display, "no dataset \(name) in \(path)")
+            guard try root.contains(name) else { throw DataError(display, "no dataset \(name) in \(path)") }
+            if let link = try Self.linkDescription(root.linkKind(of: name)) {
+                throw DataError(display, "\(name) in \(path) is \(link), which kprune does not follow",
+                                hint: "store the array in the file itself")
             }
+            guard try root.kind(of: name) == .dataset else { throw DataError(display, "no dataset \(name) in \(path)") }
             let dataset = try root.dataset(name)
+            if let outside = dataset.outsideStorage {
+                throw DataError(display, "dataset \(name) is \(outside); kprune reads only bytes inside the file",
+                                hint: "store the array in the file itself")
+            }
+            if let problem = try dataset.allocationProblem() {
+                throw DataError(display, "dataset \(name) is \(problem)",
+                                hint: "the file may be truncated or crafted; write the data with h5py or numpy")
+            }
             let kind: ElementKind
             switch dataset.storedType {
             case .float: kind = .float
@@ -129,8 +140,22 @@ struct HDF5Array: ArrayBackend {
             }
             return ArraySource(name: display, shape: dataset.shape, kind: kind,
                                backend: HDF5Array(file: file, dataset: dataset))
+        } catch let error as HDF5Error where error.code == .tooLarge || error.code == .outsideFile {
+            // Refusals of kprune's own, in its own words rather than libhdf5's.
+            throw DataError(display, "\(error.object ?? name): \(error.stack.last ?? error.code.description)",
+                            hint: "the file is corrupt or crafted; write the data with h5py or numpy")
         } catch let error as HDF5Error {
             throw DataError(display, "cannot read \(path): \(error)")
+        }
+    }
+
+    /// Words for a link that is not the object itself; nil for an ordinary link.
+    private static func linkDescription(_ kind: Group.LinkKind) -> String? {
+        switch kind {
+        case .hard: nil
+        case .soft(let target): "a soft link to \(target)"
+        case .external(let file, let path): "an external link to \(file):\(path)"
+        case .other: "a user-defined link"
         }
     }
 

@@ -38,7 +38,7 @@ struct NPY: ArrayBackend {
         }
     }
 
-    let descriptor: FileHandleBox
+    let bytes: any ByteSource
     let dataOffset: Int
     let dtype: DType
     let rows: Int
@@ -48,13 +48,26 @@ struct NPY: ArrayBackend {
     let fortranOrder: Bool
     let path: String
 
+    /// The longest header read: numpy writes a few hundred bytes; anything near this is not an array header.
+    static let maximumHeaderBytes = 1 << 20
+
     static func open(_ path: String, name: String) throws -> ArraySource {
-        try open(box: FileHandleBox(path: path, name: name), name: name)
+        let box = try FileHandleBox(path: path, name: name)
+        var info = stat()
+        guard fstat(box.descriptor, &info) == 0 else {
+            throw DataError(name, "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        return try open(bytes: FileBytes(box: box, base: 0, size: Int(info.st_size), name: name), name: name)
     }
 
-    static func open(box: FileHandleBox, name: String) throws -> ArraySource {
+    /// Reads an array from `bytes`: a whole `.npy` file, a stored `.npz` member in place, or a streamed one.
+    static func open(bytes: any ByteSource, name: String) throws -> ArraySource {
+        let fileSize = bytes.size
         var prefix = [UInt8](repeating: 0, count: 12)
-        let got = prefix.withUnsafeMutableBytes { pread(box.descriptor, $0.baseAddress, 12, 0) }
+        let got = min(fileSize, 12)
+        try prefix.withUnsafeMutableBytes { buffer in
+            try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<got]), at: 0)
+        }
         guard got >= 10, prefix.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else {
             throw DataError(name, "not an .npy file (no NUMPY magic)", hint: "save the array with numpy.save")
         }
@@ -72,9 +85,12 @@ struct NPY: ArrayBackend {
         default:
             throw DataError(name, "unsupported .npy version \(major)")
         }
+        guard headerLength <= maximumHeaderBytes, headerStart + headerLength <= fileSize else {
+            throw DataError(name, "the .npy header claims \(headerLength) bytes in a file of \(fileSize)",
+                            hint: "headers are at most \(maximumHeaderBytes) bytes; the file is corrupt or crafted")
+        }
         var header = [UInt8](repeating: 0, count: headerLength)
-        let read = header.withUnsafeMutableBytes { pread(box.descriptor, $0.baseAddress, headerLength, off_t(headerStart)) }
-        guard read == headerLength else { throw DataError(name, "truncated .npy header") }
+        try header.withUnsafeMutableBytes { try bytes.read(into: $0, at: headerStart) }
         let text = String(decoding: header, as: UTF8.self)
         guard let descr = field(text, #"'descr'\s*:\s*'([^']*)'"#),
               let order = field(text, #"'fortran_order'\s*:\s*(True|False)"#),
@@ -93,13 +109,21 @@ struct NPY: ArrayBackend {
             return value
         }
         let dataOffset = headerStart + headerLength
-        let elements = shape.reduce(1, *)
-        var info = stat()
-        guard fstat(box.descriptor, &info) == 0, Int(info.st_size) >= dataOffset + elements * dtype.size else {
+        var dataBytes = dtype.size
+        // Zero extents are skipped so that no partial product (a row's length) can overflow either.
+        for dimension in shape where dimension > 0 {
+            let (product, overflow) = dataBytes.multipliedReportingOverflow(by: dimension)
+            guard !overflow else {
+                throw DataError(name, "shape \(shape) overflows a 64-bit size",
+                                hint: "the header is corrupt or crafted")
+            }
+            dataBytes = product
+        }
+        guard shape.contains(0) || fileSize - dataOffset >= dataBytes else {
             throw DataError(name, "the file is shorter than its header says (shape \(shape))",
                             hint: "the file may be truncated")
         }
-        let backend = NPY(descriptor: box, dataOffset: dataOffset, dtype: dtype, rows: shape.first ?? 1,
+        let backend = NPY(bytes: bytes, dataOffset: dataOffset, dtype: dtype, rows: shape.first ?? 1,
                           columns: shape.dropFirst().reduce(1, *), trailingShape: Array(shape.dropFirst()),
                           fortranOrder: order == "True", path: name)
         return ArraySource(name: name, shape: shape, kind: dtype.elementKind, backend: backend)
@@ -162,10 +186,9 @@ struct NPY: ArrayBackend {
         while done < count {
             let n = min(piece, count - done)
             let bytes = n * dtype.size
-            let got = raw.withUnsafeMutableBytes { pread(descriptor.descriptor, $0.baseAddress, bytes,
-                                                         off_t(offset + done * dtype.size)) }
-            guard got == bytes else {
-                throw DataError(path, "cannot read the array's data", hint: "the file may be truncated")
+            try raw.withUnsafeMutableBytes { buffer in
+                try self.bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<bytes]),
+                                    at: offset + done * dtype.size)
             }
             raw.withUnsafeBytes { convert($0, count: n) { store(done + $0, $1) } }
             done += n
@@ -193,6 +216,38 @@ struct NPY: ArrayBackend {
             default: value = Float(load(UInt64.self, index))
             }
             store(index, value)
+        }
+    }
+}
+
+/// Where an array's bytes come from, addressed from the array file's first byte.
+protocol ByteSource: Sendable {
+    /// The number of bytes.
+    var size: Int { get }
+    /// Fills `buffer` from byte `offset` on; throws `DataError` when the bytes are not all there.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws
+}
+
+/// Bytes of a file read in place with `pread`: a whole `.npy` file, or a stored `.npz` member at `base`.
+struct FileBytes: ByteSource {
+    let box: FileHandleBox
+    let base: Int
+    let size: Int
+    let name: String
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        guard offset >= 0, buffer.count <= size - offset else {
+            throw DataError(name, "cannot read the array's data: it ends early", hint: "the file may be truncated")
+        }
+        var done = 0
+        while done < buffer.count {
+            let got = pread(box.descriptor, buffer.baseAddress.map { $0 + done }, buffer.count - done,
+                            off_t(base + offset + done))
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else {
+                throw DataError(name, "cannot read the array's data", hint: "the file may be truncated")
+            }
+            done += got
         }
     }
 }

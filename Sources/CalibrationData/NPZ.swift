@@ -1,8 +1,9 @@
 import Foundation
 import ZIPFoundation
+import ZipStreaming
 
-/// numpy's `.npz`: a zip of `.npy` members (stored by `numpy.savez`, deflated by `savez_compressed`). The
-/// member asked for is extracted to a private staging file, then read as `.npy`.
+/// numpy's `.npz`: a zip of `.npy` members (stored by `numpy.savez`, deflated by `savez_compressed`). A stored
+/// member is read in place; a deflated one is decompressed as it is read. Nothing is extracted.
 enum NPZ {
     static func archive(_ path: String) throws -> Archive {
         do {
@@ -19,32 +20,47 @@ enum NPZ {
         }
     }
 
-    static func open(_ path: String, member: String, name: String, stagingDirectory: String?) throws -> ArraySource {
+    static func open(_ path: String, member: String, name: String) throws -> ArraySource {
         let zip = try archive(path)
         guard let entry = zip[member + ".npy"] ?? zip[member] else {
             throw DataError(name, "no array '\(member)' in \(path)",
                             hint: "it holds \(try memberNames(path).joined(separator: ", "))")
         }
-        let parent = URL(fileURLWithPath: stagingDirectory ?? NSTemporaryDirectory())
-        let staging = parent.appendingPathComponent(".kprune-\(UUID().uuidString).npz")
-        let file = staging.appendingPathComponent("member.npy")
         do {
-            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
-            _ = try zip.extract(entry, to: file)
-        } catch {
-            do { try FileManager.default.removeItem(at: staging) } catch { /* nothing was made */ }
-            throw DataError(name, "cannot extract '\(member)' from \(path): \(error)")
+            if let range = try StoredMember.dataRange(of: entry.path, in: path) {
+                // numpy.savez stores members uncompressed: read them in place.
+                let box = try FileHandleBox(path: path, name: name)
+                return try NPY.open(bytes: FileBytes(box: box, base: range.lowerBound, size: range.count, name: name),
+                                    name: name)
+            }
+            // numpy.savez_compressed deflates them: stream, a bounded buffer at a time.
+            let reader = try MemberReader(archivePath: path, memberPath: entry.path)
+            let source = try NPY.open(bytes: StreamedBytes(reader: reader, name: name), name: name)
+            if let npy = source.backend as? NPY, npy.fortranOrder, npy.columns > 1 {
+                throw DataError(name, "a compressed .npz member in Fortran order cannot be read by rows",
+                                hint: "save it with numpy.savez (uncompressed) or in C order")
+            }
+            return source
+        } catch let error as ZipStreamError {
+            throw DataError(name, "cannot read '\(member)' from \(path): \(error)")
         }
-        let box: FileHandleBox
+    }
+}
+
+/// A compressed `.npz` member's bytes, decompressed as they are read.
+struct StreamedBytes: ByteSource {
+    let reader: MemberReader
+    let name: String
+    var size: Int { reader.size }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        guard offset >= 0, buffer.count <= size - offset else {
+            throw DataError(name, "cannot read the array's data: it ends early", hint: "the archive may be truncated")
+        }
         do {
-            box = try FileHandleBox(path: file.path, name: name)
-        } catch {
-            do { try FileManager.default.removeItem(at: staging) } catch { /* best effort */ }
-            throw error
+            try reader.read(into: buffer, at: offset)
+        } catch let error as ZipStreamError {
+            throw DataError(name, "cannot read the array's data: \(error)", hint: "the archive may be corrupt")
         }
-        // The open descriptor keeps the data: nothing stays on disk, even if the process dies.
-        unlink(file.path)
-        rmdir(staging.path)
-        return try NPY.open(box: box, name: name)
     }
 }

@@ -63,10 +63,21 @@ public final class Dataset: Node {
     public let storedType: StoredType
     /// The byte order of the stored elements.
     public let byteOrder: ByteOrder
+    /// The number of elements, checked not to overflow when the dataset was opened.
+    public let count: Int
+    /// The bytes the dataspace declares: `count` times the stored element size, checked not to overflow.
+    public let declaredBytes: Int
+    /// Why the elements are not inside this file, or nil when they are: external raw storage
+    /// (`H5Pset_external`) or a virtual dataset. Such a dataset is never read or written.
+    public let outsideStorage: String?
 
-    /// Opens the dataset at an absolute path. The corresponding C function is `H5Dopen2`.
-    init(file: File, path: String, chunkCacheBytes: Int?) throws {
+    /// Opens the dataset `name` relative to `parent`'s handle. The corresponding C function is `H5Dopen2`.
+    ///
+    /// - Throws: `HDF5Error` `.tooLarge` when the element count or byte size overflows `Int`.
+    init(parent: Node, name: String, chunkCacheBytes: Int?) throws {
         Library.ensureInitialized()
+        let file = parent.file
+        let path = parent.childPath(name)
         var access = defaultPropertyList
         if let chunkCacheBytes {
             access = H5Pcreate(kp_H5P_DATASET_ACCESS())
@@ -75,7 +86,7 @@ public final class Dataset: Node {
             H5Pset_chunk_cache(access, 100_003, max(chunkCacheBytes, 1 << 20), 1.0)
         }
         defer { if access != defaultPropertyList { H5Pclose(access) } }
-        let id = H5Dopen2(file.handle.id, path, access)
+        let id = H5Dopen2(parent.handle.id, name, access)
         guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Dopen2", file: file.path, object: path) }
         let handle = Handle(id, closeName: "H5Dclose", closer: H5Dclose)
 
@@ -90,12 +101,31 @@ public final class Dataset: Node {
         if rank > 0, H5Sget_simple_extent_dims(space, &dims, nil) < 0 {
             throw HDF5Error.current(.readFailed, "H5Sget_simple_extent_dims", file: file.path, object: path)
         }
+        let tooLarge = { (what: String) in
+            HDF5Error(code: .tooLarge, operation: "H5Sget_simple_extent_dims", file: file.path, object: path,
+                      stack: ["its \(what) overflows a 64-bit integer (shape \(dims))"])
+        }
+        // Zero extents are left out of the check so that no product of the other dimensions (a row's
+        // length, say) can overflow either.
+        var nonZero = 1
+        for dimension in dims where dimension > 0 {
+            guard dimension <= hsize_t(Int.max) else { throw tooLarge("shape") }
+            let (product, overflow) = nonZero.multipliedReportingOverflow(by: Int(dimension))
+            guard !overflow else { throw tooLarge("element count") }
+            nonZero = product
+        }
+        let elements = dims.contains(0) ? 0 : nonZero
         self.shape = dims.map { Int($0) }
+        self.count = elements
 
         let type = H5Dget_type(id)
         guard type >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_type", file: file.path, object: path) }
         defer { H5Tclose(type) }
-        let size = Int(H5Tget_size(type)) * 8
+        let elementBytes = Int(H5Tget_size(type))
+        let (bytes, overflow) = nonZero.multipliedReportingOverflow(by: elementBytes)
+        guard !overflow else { throw tooLarge("size in bytes") }
+        self.declaredBytes = elements == 0 ? 0 : bytes
+        let size = elementBytes * 8
         switch H5Tget_order(type) {
         case H5T_ORDER_LE: self.byteOrder = .littleEndian
         case H5T_ORDER_BE: self.byteOrder = .bigEndian
@@ -109,11 +139,63 @@ public final class Dataset: Node {
         case H5T_OPAQUE: self.storedType = .other("opaque")
         default: self.storedType = .other("unsupported")
         }
+        self.outsideStorage = try Self.outsideStorage(of: id, file: file.path, path: path)
         super.init(file: file, path: path, handle: handle)
     }
 
-    /// The number of elements.
-    public var count: Int { shape.reduce(1, *) }
+    /// Describes storage outside the file: external raw data files or a virtual layout.
+    /// The corresponding C functions are `H5Pget_layout`, `H5Pget_external_count` and `H5Pget_external`.
+    private static func outsideStorage(of id: hid_t, file: String, path: String) throws -> String? {
+        let plist = H5Dget_create_plist(id)
+        guard plist >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_create_plist", file: file, object: path) }
+        defer { H5Pclose(plist) }
+        if H5Pget_layout(plist) == H5D_VIRTUAL {
+            return "a virtual dataset, whose elements come from other datasets (possibly in other files)"
+        }
+        let externals = H5Pget_external_count(plist)
+        guard externals >= 0 else {
+            throw HDF5Error.current(.readFailed, "H5Pget_external_count", file: file, object: path)
+        }
+        guard externals > 0 else { return nil }
+        var name = [CChar](repeating: 0, count: 1024)
+        var offset: off_t = 0
+        var size: hsize_t = 0
+        guard H5Pget_external(plist, 0, name.count, &name, &offset, &size) >= 0 else {
+            throw HDF5Error.current(.readFailed, "H5Pget_external", file: file, object: path)
+        }
+        let first = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "stored in the external raw file '\(first)'" + (externals > 1 ? " and \(externals - 1) more" : "")
+    }
+
+    /// Throws `.outsideFile` when the elements are not inside this file.
+    private func requireInsideFile(_ operation: String) throws {
+        guard let outsideStorage else { return }
+        throw HDF5Error(code: .outsideFile, operation: operation, file: file.path, object: path,
+                        stack: ["its elements are not inside the file: it is \(outsideStorage)"])
+    }
+
+    /// Bytes the file holds for the dataset's elements. The corresponding C function is `H5Dget_storage_size`.
+    public func allocatedBytes() -> Int { Int(clamping: H5Dget_storage_size(handle.id)) }
+
+    /// Why the dataset declares far more than the file holds for it (a clause after "is"), or nil when its size
+    /// is believable.
+    ///
+    /// A contiguous dataset must hold all its declared bytes (a dataset never written reads as its fill value,
+    /// which is not data). A chunked one may be compressed, so it may declare up to `compressionAllowance`
+    /// times what it stores, plus `slackBytes`. Compact datasets live in the object header and always fit.
+    public func allocationProblem(compressionAllowance: Int = 1024, slackBytes: Int = 1 << 20) throws -> String? {
+        let stored = allocatedBytes()
+        switch try layout() {
+        case .compact:
+            return nil
+        case .contiguous:
+            guard stored < declaredBytes else { return nil }
+        case .chunked, .other:
+            let (allowed, overflow) = stored.multipliedReportingOverflow(by: compressionAllowance)
+            guard !overflow, allowed + slackBytes < declaredBytes else { return nil }
+        }
+        return "declared as shape \(shape) (\(declaredBytes) bytes) while the file holds only \(stored) bytes of it"
+    }
 
     /// How the data is laid out. The corresponding C functions are `H5Dget_create_plist`, `H5Pget_layout`
     /// and `H5Pget_chunk`.
@@ -256,6 +338,7 @@ public final class Dataset: Node {
                           _ call: (_ memory: hid_t, _ file: hid_t) -> herr_t) throws
     {
         Library.ensureInitialized()
+        try requireInsideFile(operation)
         let selected = count.reduce(1, *)
         precondition(elements == selected, "buffer holds \(elements) elements, selection \(selected)")
         if selected == 0 { return }

@@ -8,7 +8,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; extensible without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Kind: Hashable, Sendable {
-            case notHDF5, openFailed, notFound, readFailed, writeFailed, closeFailed, unsupportedType, failed
+            case notHDF5, openFailed, notFound, readFailed, writeFailed, closeFailed, unsupportedType, failed,
+                 outsideFile, tooLarge
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -29,6 +30,11 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         public static let unsupportedType = Code(.unsupportedType)
         /// Any other libhdf5 failure.
         public static let failed = Code(.failed)
+        /// The object or its elements live outside the file (an external or soft link, external raw storage,
+        /// a virtual dataset): kprune never reads or writes through them.
+        public static let outsideFile = Code(.outsideFile)
+        /// A dataset whose declared size overflows or far exceeds the bytes the file holds for it.
+        public static let tooLarge = Code(.tooLarge)
 
         public var description: String {
             switch kind {
@@ -40,6 +46,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
             case .closeFailed: "close failed"
             case .unsupportedType: "unsupported type"
             case .failed: "failed"
+            case .outsideFile: "refused: not stored inside the file"
+            case .tooLarge: "refused: larger than the file holds"
             }
         }
     }

@@ -82,6 +82,16 @@ public final class Group: Node {
         super.init(file: file, path: path, handle: Handle(id, closeName: "H5Gclose", closer: H5Gclose))
     }
 
+    /// Opens the group `name` relative to `parent`'s handle: no walk from the root. The corresponding C
+    /// function is `H5Gopen2`.
+    init(parent: Node, name: String) throws {
+        Library.ensureInitialized()
+        let path = parent.childPath(name)
+        let id = H5Gopen2(parent.handle.id, name, defaultPropertyList)
+        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Gopen2", file: parent.file.path, object: path) }
+        super.init(file: parent.file, path: path, handle: Handle(id, closeName: "H5Gclose", closer: H5Gclose))
+    }
+
     /// The kind of object a link points to.
     public enum ChildKind: Sendable, Equatable { case group, dataset, other }
 
@@ -96,27 +106,59 @@ public final class Group: Node {
         return names.list
     }
 
+    /// The most `/`-separated components a path may have; Keras weight paths have a handful.
+    public static let maximumPathComponents = 256
+
     /// Whether `relativePath` (one or more `/`-separated names, which may themselves be Keras weight names)
-    /// leads to an object. Each link along the way is checked, as `H5Lexists` requires.
+    /// leads to an object. Each link along the way is checked from this group's own handle, as `H5Lexists`
+    /// requires, so the cost grows with the relative path only, never with this group's depth in the file.
+    ///
+    /// - Throws: `HDF5Error` `.outsideFile` when a link before the last is not an ordinary (hard) link: an
+    ///   external link would open another file, a soft link would lead elsewhere in this one.
     public func contains(_ relativePath: String) throws -> Bool {
         Library.ensureInitialized()
-        var prefix = path == "/" ? "" : path
-        for component in relativePath.split(separator: "/", omittingEmptySubsequences: true) {
-            prefix += "/" + component
-            let result = H5Lexists(file.handle.id, prefix, defaultPropertyList)
-            if result < 0 { throw error(.failed, "H5Lexists", object: prefix) }
+        let components = relativePath.split(separator: "/", omittingEmptySubsequences: true)
+        // Each step resolves the prefix so far: the cost grows with the square of the component count.
+        guard components.count <= Group.maximumPathComponents else {
+            throw HDF5Error(code: .tooLarge, operation: "H5Lexists", file: file.path,
+                            object: childPath(String(relativePath.prefix(200))),
+                            stack: ["the path has \(components.count) components, more than "
+                                        + "\(Group.maximumPathComponents)"])
+        }
+        // An absolute path resolves from the file's root whatever handle it is given to.
+        var prefix = relativePath.hasPrefix("/") ? "/" : ""
+        for (position, component) in components.enumerated() {
+            prefix += (prefix.isEmpty || prefix == "/" ? "" : "/") + component
+            let result = H5Lexists(handle.id, prefix, defaultPropertyList)
+            if result < 0 { throw error(.failed, "H5Lexists", object: childPath(prefix)) }
             if result == 0 { return false }
+            if position < components.count - 1 { try requireHardLink(prefix) }
         }
         return true
     }
 
-    /// What kind of object `name` is. The corresponding C functions are `H5Oopen` and `H5Iget_type`.
+    /// Throws `.outsideFile` unless `relativePath` (which exists) is an ordinary link to an object in this file.
+    private func requireHardLink(_ relativePath: String) throws {
+        var info = H5L_info_t()
+        guard H5Lget_info(handle.id, relativePath, &info, defaultPropertyList) >= 0 else {
+            throw error(.readFailed, "H5Lget_info", object: childPath(relativePath))
+        }
+        guard info.type == H5L_TYPE_HARD else {
+            throw HDF5Error(code: .outsideFile, operation: "H5Lget_info", file: file.path,
+                            object: childPath(relativePath),
+                            stack: ["it is a soft, external or user-defined link, which kprune does not follow"])
+        }
+    }
+
+    /// What kind of object `name` is: `.other` for a soft, external or user-defined link, which is not
+    /// followed. The corresponding C functions are `H5Lget_info`, `H5Oopen` and `H5Iget_type`.
     public func kind(of name: String) throws -> ChildKind {
         let target = childPath(name)
         guard try contains(name) else {
             throw HDF5Error(code: .notFound, operation: "H5Oopen", file: file.path, object: target)
         }
-        let id = H5Oopen(file.handle.id, target, defaultPropertyList)
+        guard try linkKind(of: name) == .hard else { return .other }
+        let id = H5Oopen(handle.id, name, defaultPropertyList)
         guard id >= 0 else { throw error(.openFailed, "H5Oopen", object: target) }
         defer { H5Oclose(id) }
         switch H5Iget_type(id) {
@@ -148,7 +190,7 @@ public final class Group: Node {
             throw HDF5Error(code: .notFound, operation: "H5Lget_info", file: file.path, object: target)
         }
         var info = H5L_info_t()
-        guard H5Lget_info(file.handle.id, target, &info, defaultPropertyList) >= 0 else {
+        guard H5Lget_info(handle.id, relativePath, &info, defaultPropertyList) >= 0 else {
             throw error(.readFailed, "H5Lget_info", object: target)
         }
         switch info.type {
@@ -157,7 +199,7 @@ public final class Group: Node {
         case H5L_TYPE_SOFT, H5L_TYPE_EXTERNAL:
             let size = info.u.val_size
             var value = [UInt8](repeating: 0, count: size + 1)
-            guard H5Lget_val(file.handle.id, target, &value, size, defaultPropertyList) >= 0 else {
+            guard H5Lget_val(handle.id, relativePath, &value, size, defaultPropertyList) >= 0 else {
                 throw error(.readFailed, "H5Lget_val", object: target)
             }
             if info.type == H5L_TYPE_SOFT {
@@ -175,14 +217,16 @@ public final class Group: Node {
         }
     }
 
-    /// Opens a sub-group by relative or absolute path.
+    /// Opens a sub-group by path relative to this group, from this group's handle.
     ///
-    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.
+    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist, `.outsideFile` when a link on the
+    ///   way is not an ordinary link.
     public func group(_ name: String) throws -> Group {
         guard try contains(name) else {
             throw HDF5Error(code: .notFound, operation: "H5Gopen2", file: file.path, object: childPath(name))
         }
-        return try Group(file: file, path: childPath(name))
+        try requireHardLink(name)
+        return try Group(parent: self, name: name)
     }
 
     /// Opens a dataset by relative or absolute path.
@@ -191,12 +235,14 @@ public final class Group: Node {
     ///   - name: the dataset's path relative to this group.
     ///   - chunkCacheBytes: for chunked datasets, the size of libhdf5's chunk cache for this handle; large
     ///     enough to hold the chunks one streaming step touches, so each chunk is decompressed once.
-    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.
+    /// - Throws: `HDF5Error` with code `.notFound` when it does not exist, `.outsideFile` when a link on the
+    ///   way is not an ordinary link.
     public func dataset(_ name: String, chunkCacheBytes: Int? = nil) throws -> Dataset {
         guard try contains(name) else {
             throw HDF5Error(code: .notFound, operation: "H5Dopen2", file: file.path, object: childPath(name))
         }
-        return try Dataset(file: file, path: childPath(name), chunkCacheBytes: chunkCacheBytes)
+        try requireHardLink(name)
+        return try Dataset(parent: self, name: name, chunkCacheBytes: chunkCacheBytes)
     }
 
     /// Creates a float dataset, filled with zeros, at a name relative to this group.

@@ -3,20 +3,23 @@ import ZIPFoundation
 
 /// A `.keras` archive, read: its config, metadata and the extracted weights file.
 ///
-/// The weights are extracted into a private staging directory removed when this object goes away; the
-/// archive's other members are kept in memory (they are small JSON files) so a rewritten archive can carry
-/// them unchanged.
+/// The weights are extracted into a private staging directory removed when this object goes away. No other
+/// member is held whole: `config.json` and `metadata.json` are read up to a size limit, and a rewritten
+/// archive streams every other member from the input archive to the output, a bounded buffer at a time.
 final class ArchiveContents {
     static let weightsMember = "model.weights.h5"
     static let configMember = "config.json"
     static let metadataMember = "metadata.json"
+    /// The largest `config.json` read: Keras configs are kilobytes; a model of thousands of layers stays
+    /// far below this.
+    static let maximumConfigBytes = 64 << 20
+    /// The largest `metadata.json` read; the rest is informative only.
+    static let maximumMetadataBytes = 1 << 20
 
     /// The archive's path.
     let path: String
     /// The member names in stored order, with their compression and modification time.
     let members: [Member]
-    /// Every member but the weights, by name.
-    let memberData: [String: Data]
     let config: ModelConfig
     let kerasVersion: String?
     /// The extracted weights file.
@@ -29,12 +32,11 @@ final class ArchiveContents {
         let modified: Date
     }
 
-    private init(path: String, members: [Member], memberData: [String: Data],
+    private init(path: String, members: [Member],
                  config: ModelConfig, kerasVersion: String?, weightsFile: String, stagingDirectory: URL)
     {
         self.path = path
         self.members = members
-        self.memberData = memberData
         self.config = config
         self.kerasVersion = kerasVersion
         self.weightsFile = weightsFile
@@ -47,14 +49,17 @@ final class ArchiveContents {
         PendingFiles.shared.remove(stagingDirectory.path)
     }
 
-    static func extract(_ path: String, into directory: String?) throws -> ArchiveContents {
-        let archive: Archive
+    /// Opens the `.keras` zip for reading; `hint` says what may have gone wrong.
+    private static func openArchive(_ path: String, hint: String) throws -> Archive {
         do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)",
-                                   hint: "the .keras file may be truncated")
+            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)", hint: hint)
         }
+    }
+
+    static func extract(_ path: String, into directory: String?) throws -> ArchiveContents {
+        let archive = try openArchive(path, hint: "the .keras file may be truncated")
         let parent = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
         let staging = parent.appendingPathComponent(".kprune-\(UUID().uuidString).staging")
         do {
@@ -84,12 +89,14 @@ final class ArchiveContents {
                 members.append(Member(name: entry.path, compressed: entry.isCompressed, modified: modified))
                 if entry.path == weightsMember {
                     _ = try archive.extract(entry, to: weightsURL)
-                } else {
-                    var bytes = Data()
-                    _ = try archive.extract(entry) { bytes.append($0) }
-                    data[entry.path] = bytes
+                } else if entry.path == configMember || entry.path == metadataMember {
+                    data[entry.path] = try readBounded(entry, of: archive, path: path,
+                                                       limit: entry.path == configMember ? maximumConfigBytes
+                                                           : maximumMetadataBytes)
                 }
             }
+        } catch let error as KerasFormatError {
+            throw error
         } catch {
             throw KerasFormatError(.malformed, file: path, "cannot extract the archive: \(error)",
                                    hint: "the .keras file may be truncated or corrupt")
@@ -107,7 +114,7 @@ final class ArchiveContents {
                 version = nil  // metadata is informative only; the version stays unknown
             }
         }
-        let contents = ArchiveContents(path: path, members: members, memberData: data, config: config,
+        let contents = ArchiveContents(path: path, members: members, config: config,
                                        kerasVersion: version, weightsFile: weightsURL.path, stagingDirectory: staging)
         result = contents
         return contents
@@ -117,10 +124,16 @@ final class ArchiveContents {
     /// from `weightsFile`, to `destination`. The same inputs give the same bytes.
     func write(to destination: String, weightsFile: String) throws {
         let url = URL(fileURLWithPath: destination)
+        let source = try ArchiveContents.openArchive(path, hint: "the .keras file may have changed while kprune ran")
+        let entries = Array(source)
+        guard entries.map(\.path) == members.map(\.name) else {
+            throw KerasFormatError(.malformed, file: path, "the archive's members changed while kprune ran",
+                                   hint: "run again once the file is no longer being written")
+        }
         // The destination is a reserved, empty temporary file; the zip writer creates its own.
         unlink(destination)
         let archive = try Archive(url: url, accessMode: .create)
-        for member in members {
+        for (index, member) in members.enumerated() {
             let method: CompressionMethod = member.compressed ? .deflate : .none
             if member.name == ArchiveContents.weightsMember {
                 let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: weightsFile))
@@ -132,12 +145,22 @@ final class ArchiveContents {
                     return handle.readData(ofLength: chunk)
                 }
             } else {
-                let bytes = memberData[member.name] ?? Data()
-                try archive.addEntry(with: member.name, type: .file, uncompressedSize: Int64(bytes.count),
-                                     modificationDate: member.modified, compressionMethod: method) { position, size in
-                    bytes.subdata(in: Int(position)..<(Int(position) + size))
-                }
+                try MemberStream.copy(member, from: source, entry: entries[index], archivePath: path, to: archive,
+                                      method: method)
             }
         }
+    }
+
+    /// Reads a member whole, refusing one larger than `limit` (by its header, and by what it really holds).
+    private static func readBounded(_ entry: Entry, of archive: Archive, path: String, limit: Int) throws -> Data {
+        let tooLarge = KerasFormatError(.malformed, file: path, "\(entry.path) is larger than \(limit >> 20) MiB",
+                                        hint: "Keras writes it in kilobytes; the archive is corrupt or crafted")
+        guard entry.uncompressedSize <= UInt64(limit) else { throw tooLarge }
+        var bytes = Data()
+        _ = try archive.extract(entry) { chunk in
+            guard bytes.count + chunk.count <= limit else { throw tooLarge }
+            bytes.append(chunk)
+        }
+        return bytes
     }
 }

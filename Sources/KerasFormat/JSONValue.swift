@@ -73,11 +73,14 @@ public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A recursive-descent reader of JSON bytes, with the grammar Python's `json.loads` accepts.
+///
+/// Each byte is looked at a bounded number of times, so parsing is linear in the text; nesting is limited to
+/// `maximumDepth` levels, which bounds the recursion.
 struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     /// Nesting deeper than this is refused rather than risking the stack.
-    private static let maximumDepth = 512
+    static let maximumDepth = 512
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -104,7 +107,7 @@ struct JSONParser {
     }
 
     private mutating func value(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        guard depth < Self.maximumDepth else { throw failure("less deeply nested values") }
+        guard depth < Self.maximumDepth else { throw failure("at most \(Self.maximumDepth) levels of nesting") }
         skipWhitespace()
         guard index < bytes.count else { throw failure("a value") }
         switch bytes[index] {

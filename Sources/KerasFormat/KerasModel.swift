@@ -28,6 +28,9 @@ public struct WeightInfo: Sendable, Equatable {
     /// How the name is linked when it is not the dataset itself (`a soft link to /x`), else nil. Linked
     /// weights are never followed: writing through one would change another dataset or another file.
     public var link: String? = nil
+    /// Why the weight's bytes cannot be trusted to lie inside this file (external raw storage, a virtual
+    /// dataset, a declared size far beyond the bytes stored), as a clause after "is"; nil when they can.
+    public var storageProblem: String? = nil
 
     /// The number of elements.
     public var count: Int { shape.reduce(1, *) }
@@ -134,6 +137,10 @@ public struct LayerInfo: Sendable, Equatable {
         let kernel = weights[index]
         if let link = kernel.link {
             return (nil, "its kernel '\(kernel.name)' is \(link), not a dataset of its own")
+        }
+        if let problem = kernel.storageProblem {
+            return (nil, "its kernel '\(kernel.name)' is \(problem); kprune prunes only kernels whose bytes all "
+                        + "lie in the file itself")
         }
         switch kernel.shape.count {
         case 0: return (nil, "its kernel '\(kernel.name)' is a scalar")
@@ -338,6 +345,7 @@ extension KerasModel {
             let choose = "choose one with --layer: \(candidates.isEmpty ? "none has a kernel" : candidates)"
             switch search {
             case .found(let layer):
+                try requireStoredInside(layer)
                 return layer
             case .unclear:
                 throw KerasFormatError(.ambiguousLayer, file: path, search.problem ?? "no final layer", hint: choose)
@@ -370,7 +378,23 @@ extension KerasModel {
             throw KerasFormatError(.noKernel, file: path, "layer '\(name)' has no kernel",
                                    hint: "layers with a kernel: \(candidates.isEmpty ? "none" : candidates)")
         }
+        try requireStoredInside(layer)
         return layer
+    }
+
+    /// Refuses a layer whose bias or kernel optimizer slots are not stored inside the file: writing them
+    /// would write into another file or another object. (A kernel stored so has no usable kernel at all.)
+    func requireStoredInside(_ layer: LayerInfo) throws {
+        let slots = optimizerSlots(for: layer).slots.map { ("optimizer slot", $0) }
+        let others = (layer.bias.map { [("bias", $0)] } ?? []) + slots
+        for (role, weight) in others {
+            if let problem = weight.storageProblem ?? weight.link {
+                throw KerasFormatError(.unsupported, file: path,
+                                       "the \(role) '\(weight.name)' of layer '\(layer.path)' is \(problem)",
+                                       hint: "kprune reads and writes only bytes inside the file itself; "
+                                           + "store the weights in the file (h5py: copy the dataset)")
+            }
+        }
     }
 }
 

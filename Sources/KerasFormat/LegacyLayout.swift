@@ -63,9 +63,14 @@ enum LegacyLayout {
                 let path = (group.path == "/" ? "" : group.path) + "/" + name
                 return WeightInfo(name: name, dataset: path, shape: [], storedType: .other("link"), link: link)
             }
-            let dataset = try group.dataset(name)
-            return WeightInfo(name: name, dataset: dataset.path, shape: dataset.shape, storedType: dataset.storedType)
+            return try weightInfo(group.dataset(name), name: name)
         }
+    }
+
+    /// A weight read from its dataset, with any reason its bytes may not lie inside the file.
+    static func weightInfo(_ dataset: Dataset, name: String) throws -> WeightInfo {
+        WeightInfo(name: name, dataset: dataset.path, shape: dataset.shape, storedType: dataset.storedType,
+                   storageProblem: try dataset.outsideStorage ?? dataset.allocationProblem())
     }
 
     /// The scopes of a weight name: `outer/head/kernel:0` -> `[outer, head]`.

@@ -28,6 +28,10 @@ public struct ModelConfig: Sendable, Equatable {
     /// For functional models, the layers producing the model's outputs; nil for Sequential.
     public var outputLayers: [String]?
 
+    /// The deepest nesting of models inside models that is parsed; Keras models nest a few levels deep, and
+    /// every walk of the config (`flattened`, `finalKernelLayers`) recurses once per level.
+    public static let maximumNesting = 64
+
     /// Classes that mark a model nested inside another.
     static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
@@ -38,12 +42,15 @@ public struct ModelConfig: Sendable, Equatable {
     /// - Throws: `ConfigError` naming what is missing.
     public static func parse(_ json: JSONValue) throws(ConfigError) -> ModelConfig {
         guard let className = json["class_name"]?.string else { throw ConfigError("no class_name at the top") }
-        return try parseModel(className: className, config: json["config"] ?? .null, fallbackName: nil)
+        return try parseModel(className: className, config: json["config"] ?? .null, fallbackName: nil, depth: 0)
     }
 
-    private static func parseModel(className: String, config: JSONValue, fallbackName: String?) throws(ConfigError)
-        -> ModelConfig
+    private static func parseModel(className: String, config: JSONValue, fallbackName: String?,
+                                   depth: Int) throws(ConfigError) -> ModelConfig
     {
+        guard depth <= maximumNesting else {
+            throw ConfigError("models nest more than \(maximumNesting) deep (Keras files nest a few levels)")
+        }
         let layerList: [JSONValue]
         var name = fallbackName ?? className.lowercased()
         if let list = config.array {
@@ -55,7 +62,7 @@ public struct ModelConfig: Sendable, Equatable {
             throw ConfigError("model \(name) has no layer list")
         }
         var layers: [LayerConfig] = []
-        for entry in layerList { layers.append(try parseLayer(entry)) }
+        for entry in layerList { layers.append(try parseLayer(entry, depth: depth)) }
         var outputs: [String]? = nil
         if className != "Sequential", let outputList = config["output_layers"] {
             outputs = layerReferences(in: outputList)
@@ -64,7 +71,7 @@ public struct ModelConfig: Sendable, Equatable {
         return ModelConfig(name: name, className: className, layers: layers, outputLayers: outputs)
     }
 
-    private static func parseLayer(_ entry: JSONValue) throws(ConfigError) -> LayerConfig {
+    private static func parseLayer(_ entry: JSONValue, depth: Int) throws(ConfigError) -> LayerConfig {
         guard let className = entry["class_name"]?.string else { throw ConfigError("a layer has no class_name") }
         let config = entry["config"] ?? .null
         guard let name = config["name"]?.string ?? entry["name"]?.string else {
@@ -72,7 +79,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         var model: ModelConfig? = nil
         if modelClasses.contains(className) || config["layers"] != nil {
-            model = try parseModel(className: className, config: config, fallbackName: name)
+            model = try parseModel(className: className, config: config, fallbackName: name, depth: depth + 1)
             model?.name = name
         }
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []

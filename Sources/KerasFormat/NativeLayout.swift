@@ -13,10 +13,12 @@ enum NativeLayout {
     {
         let root = try file.root()
         var layers: [LayerInfo] = []
+        let hasLayers = try root.contains("layers") && root.kind(of: "layers") == .group
+        let container = hasLayers ? try root.group("layers") : nil
         if let config {
-            try collect(model: config, group: "/layers", prefix: [], file: file, userPath: userPath, into: &layers)
-        } else {
-            try collectGroups(group: "/layers", prefix: [], file: file, into: &layers)
+            try collect(model: config, group: container, prefix: [], depth: 0, into: &layers)
+        } else if let container {
+            try collectGroups(group: container, prefix: [], depth: 0, into: &layers)
         }
         var optimizer: [WeightInfo] = []
         if try root.contains("optimizer/vars") {
@@ -45,23 +47,43 @@ enum NativeLayout {
         return name.lowercased()
     }
 
-    private static func collect(model: ModelConfig, group: String, prefix: [String], file: File, userPath: String,
+    /// Deepest nesting of models (and of a wrapper's sublayers) followed in the file: Keras models nest a
+    /// handful deep; deeper files are refused rather than walked.
+    static let maximumNesting = 64
+
+    /// Refuses nesting deeper than `maximumNesting`.
+    private static func checkNesting(_ depth: Int, at group: Group) throws {
+        guard depth <= maximumNesting else {
+            throw KerasFormatError(.malformed, file: group.file.path,
+                                   "groups nest more than \(maximumNesting) deep at \(group.path.prefix(200))...",
+                                   hint: "Keras files nest models a few levels deep; the file is corrupt or crafted")
+        }
+    }
+
+    /// Each container group is opened once from its parent's handle, so the walk costs one lookup per object
+    /// whatever the depth (paths resolved from the root made it grow like depth³).
+    private static func collect(model: ModelConfig, group: Group?, prefix: [String], depth: Int,
                                 into layers: inout [LayerInfo]) throws
     {
+        if let group { try checkNesting(depth, at: group) }
         var used: [String: Int] = [:]
         for layer in model.layers {
             let base = snakeCase(layer.className)
             let count = used[base, default: -1] + 1
             used[base] = count
             let saveable = count == 0 ? base : "\(base)_\(count)"
-            let path = "\(group)/\(saveable)"
+            let own = try group.flatMap { group in
+                try group.contains(saveable) && group.kind(of: saveable) == .group ? try group.group(saveable) : nil
+            }
             if let inner = layer.model {
-                try collect(model: inner, group: "\(path)/layers", prefix: prefix + [layer.name], file: file,
-                            userPath: userPath, into: &layers)
+                let innerLayers = try own.flatMap { own in
+                    try own.contains("layers") && own.kind(of: "layers") == .group ? try own.group("layers") : nil
+                }
+                try collect(model: inner, group: innerLayers, prefix: prefix + [layer.name], depth: depth + 1,
+                            into: &layers)
                 continue
             }
-            let root = try file.root()
-            let weights = try root.contains(path) ? try allVariables(below: root.group(path)) : []
+            let weights = try own.map { try allVariables(below: $0) } ?? []
             layers.append(LayerInfo(path: LayerPath(models: prefix, name: layer.name), className: layer.className,
                                     wrappedClassName: layer.wrappedClassName, activation: layer.activation,
                                     weights: weights))
@@ -69,18 +91,18 @@ enum NativeLayout {
     }
 
     /// Without a config: every group under `/layers`, named by its group name, nested models recursed into.
-    private static func collectGroups(group: String, prefix: [String], file: File, into layers: inout [LayerInfo])
+    private static func collectGroups(group: Group, prefix: [String], depth: Int, into layers: inout [LayerInfo])
         throws
     {
-        let root = try file.root()
-        guard try root.contains(group) else { return }
-        for name in try root.group(group).childNames() {
-            let path = "\(group)/\(name)"
-            if try root.contains("\(path)/layers") {
-                try collectGroups(group: "\(path)/layers", prefix: prefix + [name], file: file, into: &layers)
+        try checkNesting(depth, at: group)
+        for name in try group.childNames() {
+            guard try group.kind(of: name) == .group else { continue }
+            let child = try group.group(name)
+            if try child.contains("layers"), try child.kind(of: "layers") == .group {
+                try collectGroups(group: child.group("layers"), prefix: prefix + [name], depth: depth + 1,
+                                  into: &layers)
             }
-            guard try root.kind(of: path) == .group else { continue }
-            let weights = try allVariables(below: root.group(path), skippingModels: true)
+            let weights = try allVariables(below: child, skippingModels: true)
             if weights.isEmpty { continue }
             var layer = LayerInfo(path: LayerPath(models: prefix, name: name), className: nil, activation: nil,
                                   weights: weights)
@@ -97,9 +119,10 @@ enum NativeLayout {
     /// `forward_layer/cell/vars`, a `TimeDistributed` layer's `layer/vars`), depth first, named by their path
     /// below the layer (`forward_layer/cell/vars/0`). Forward sublayers come before backward ones.
     /// - Parameter skippingModels: leave out a nested model's `layers` group, which holds layers of its own.
-    static func allVariables(below group: Group, skippingModels: Bool = false, prefix: String = "") throws
-        -> [WeightInfo]
+    static func allVariables(below group: Group, skippingModels: Bool = false, prefix: String = "",
+                             depth: Int = 0) throws -> [WeightInfo]
     {
+        try checkNesting(depth, at: group)
         var found: [WeightInfo] = []
         if try group.contains("vars"), try group.kind(of: "vars") == .group {
             found += try variables(in: group.group("vars"), prefix: prefix)
@@ -108,7 +131,7 @@ enum NativeLayout {
             .sorted { ($0.hasPrefix("forward") ? 0 : 1, $0) < ($1.hasPrefix("forward") ? 0 : 1, $1) }
         for child in children where try group.kind(of: child) == .group {
             found += try allVariables(below: group.group(child), skippingModels: skippingModels,
-                                      prefix: prefix + child + "/")
+                                      prefix: prefix + child + "/", depth: depth + 1)
         }
         return found
     }
@@ -123,9 +146,7 @@ enum NativeLayout {
                 return WeightInfo(name: "\(prefix)vars/\(name)", dataset: "\(group.path)/\(name)", shape: [],
                                   storedType: .other("link"), link: link)
             }
-            let dataset = try group.dataset(name)
-            return WeightInfo(name: "\(prefix)vars/\(name)", dataset: dataset.path, shape: dataset.shape,
-                              storedType: dataset.storedType)
+            return try LegacyLayout.weightInfo(group.dataset(name), name: "\(prefix)vars/\(name)")
         }
     }
 }

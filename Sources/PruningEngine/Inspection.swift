@@ -13,6 +13,13 @@ public struct InspectionReport: Sendable, Encodable {
         public var role: String?
         /// How the name is linked when it is not the dataset itself (`a soft link to /x`).
         public var link: String?
+        /// Why the elements are not read: stored outside the file, or declared far larger than stored.
+        public var storageProblem: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, dataset, shape, dtype, zeros, role, link
+            case storageProblem = "storage_problem"
+        }
     }
 
     public struct Layer: Sendable, Encodable {
@@ -61,9 +68,10 @@ public enum Inspector {
                     InspectionReport.Weight(
                         name: weight.name, dataset: weight.dataset, shape: weight.shape,
                         dtype: weight.storedType.description,
-                        zeros: weight.link == nil ? try zeroCount(root.dataset(weight.dataset)) : nil,
+                        zeros: weight.link == nil && weight.storageProblem == nil
+                            ? try zeroCount(root.dataset(weight.dataset)) : nil,
                         role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil),
-                        link: weight.link)
+                        link: weight.link, storageProblem: weight.storageProblem)
                 }
                 return InspectionReport.Layer(name: layer.path.description, className: layer.className,
                                               activation: layer.activation, final: layer.path == final,

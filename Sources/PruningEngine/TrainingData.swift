@@ -78,7 +78,8 @@ struct LabelDecoder {
             var classes: [Int] = []
             classes.reserveCapacity(rows)
             for (row, value) in values.enumerated() {
-                guard value == value.rounded(), value >= 0, Int(value) < units else {
+                // Compared as floats before converting: 1e20 or 2^63 would trap in Int(_:).
+                guard value == value.rounded(), value >= 0, value < Float(units) else {
                     throw DataError(name, "label \(value) in row \(firstRow + row) is not a class id in 0..<\(units)")
                 }
                 matrix[row, Int(value)] = 1

@@ -154,3 +154,38 @@ import ZIPFoundation
         #expect(throws: DataError.self) { try ArraySource.open(fixture.path) }
     }
 }
+
+/// `.npz` members are never extracted: stored ones are read in place, deflated ones decompressed as read.
+@Suite struct NPZStreamingTests {
+    static let bigMember = Fixtures.directory.appendingPathComponent("hostile/hostile_big_member.npz").path
+
+    @Test func readsAStoredMemberInPlace() throws {
+        let directory = TemporaryDirectory()
+        let array = try ArraySource.open(Self.bigMember + ":small", stagingDirectory: directory.file("absent"))
+        #expect(array.shape == [4, 16])
+        #expect(try array.readAll() == (0..<64).map(Float.init))
+    }
+
+    /// 256 MiB of float32 zeros deflated to 0.25 MB: read at the end, then the start again (a restart). The
+    /// staging directory given does not exist, so any extraction would fail.
+    @Test func streamsADeflatedMemberWithoutExtractingIt() throws {
+        let directory = TemporaryDirectory()
+        let array = try ArraySource.open(Self.bigMember + ":big", stagingDirectory: directory.file("absent"))
+        #expect(array.shape == [1_048_576, 64])
+        var rows = [Float](repeating: 1, count: 2 * 64)
+        try rows.withUnsafeMutableBufferPointer { try array.read(rows: 1_048_574..<1_048_576, into: $0) }
+        #expect(rows.allSatisfy { $0 == 0 })
+        #expect(try directory.listing().isEmpty, "nothing extracted")
+        rows = [Float](repeating: 1, count: 2 * 64)
+        try rows.withUnsafeMutableBufferPointer { try array.read(rows: 0..<2, into: $0) }
+        #expect(rows.allSatisfy { $0 == 0 })
+    }
+
+    @Test func refusesATruncatedArchiveInOneLine() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("cut.npz")
+        let bytes = contents(Self.bigMember)
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.self) { try ArraySource.open(path + ":big") }
+    }
+}

@@ -109,3 +109,56 @@ import Testing
         #expect(slab == Array(original[28..<32]))
     }
 }
+
+/// Datasets whose bytes are not inside the file, and sizes the file does not hold, from
+/// `fixtures/hostile/hostile_features.h5` (written by tools/make_hostile.py).
+@Suite struct StorageCheckTests {
+    static let path = Fixtures.directory.appendingPathComponent("hostile/hostile_features.h5").path
+
+    @Test(arguments: ["external_storage", "virtual"])
+    func neverReadsStorageOutsideTheFile(_ name: String) throws {
+        try File.withOpen(Self.path) { file in
+            let dataset = try file.root().dataset(name)
+            #expect(dataset.outsideStorage != nil)
+            let error = try #require(throws: HDF5Error.self) { _ = try dataset.readAll(as: Float.self) }
+            #expect(error.code == .outsideFile)
+        }
+    }
+
+    @Test func readsAnOrdinaryDataset() throws {
+        try File.withOpen(Self.path) { file in
+            let dataset = try file.root().dataset("ok")
+            #expect(dataset.outsideStorage == nil)
+            #expect(try dataset.allocationProblem() == nil)
+            #expect(try dataset.readAll(as: Float.self) == (0..<64).map(Float.init))
+        }
+    }
+
+    @Test func neverFollowsAnExternalLink() throws {
+        try File.withOpen(Self.path) { file in
+            let root = try file.root()
+            #expect(try root.kind(of: "external_link") == .other)
+            let error = try #require(throws: HDF5Error.self) { _ = try root.dataset("external_link") }
+            #expect(error.code == .outsideFile)
+            let through = try #require(throws: HDF5Error.self) { _ = try root.contains("external_link/x") }
+            #expect(through.code == .outsideFile)
+        }
+    }
+
+    @Test func flagsADeclaredSizeTheFileDoesNotHold() throws {
+        try File.withOpen(Self.path) { file in
+            let dataset = try file.root().dataset("rows_2e40")
+            #expect(dataset.count == (1 << 40) * 16)
+            let problem = try #require(try dataset.allocationProblem())
+            #expect(problem.contains("while the file holds only 0 bytes"))
+        }
+    }
+
+    @Test func refusesPathsOfTooManyComponents() throws {
+        try File.withOpen(Self.path) { file in
+            let path = Array(repeating: "a", count: Group.maximumPathComponents + 1).joined(separator: "/")
+            let error = try #require(throws: HDF5Error.self) { _ = try file.root().contains(path) }
+            #expect(error.code == .tooLarge)
+        }
+    }
+}

@@ -38,3 +38,57 @@ import Testing
         #expect(model.layers.contains { $0.className == "ReLU" })
     }
 }
+
+@Suite struct JSONBoundsTests {
+    @Test func refusesNestingBeyondTheLimitWithItsOffset() {
+        let text = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(text) }
+        do {
+            _ = try JSONValue.parse(text)
+        } catch {
+            #expect(error.description == "expected at most 512 levels of nesting at byte 512")
+        }
+    }
+
+    @Test func acceptsNestingUpToTheLimit() throws {
+        let text = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+        var value = try JSONValue.parse(text)
+        var depth = 0
+        while let inner = value.array?.first { value = inner; depth += 1 }
+        #expect(depth == 511)
+    }
+
+    /// 2.5 MB of nested arrays and objects, each within the depth limit: linear parsing takes well under a
+    /// second; the quadratic or worse parsing the limit guards against would take minutes.
+    @Test func parsesLargeNestedTextInLinearTime() throws {
+        let unit = String(repeating: "[{\"a\": ", count: 200) + "1" + String(repeating: "}]", count: 200)
+        let text = "[" + Array(repeating: unit, count: 1_400).joined(separator: ",") + "]"
+        #expect(text.utf8.count > 2_500_000)
+        let clock = ContinuousClock.now
+        let value = try JSONValue.parse(text)
+        #expect(value.array?.count == 1_400)
+        #expect(ContinuousClock.now - clock < .seconds(10))
+    }
+}
+
+@Suite struct ModelConfigBoundsTests {
+    /// A Sequential nesting `levels` Sequentials, a Dense innermost.
+    static func nested(_ levels: Int) throws -> JSONValue {
+        var inner = #"{"class_name": "Dense", "config": {"name": "head", "units": 2}}"#
+        for level in 0..<levels {
+            inner = #"{"class_name": "Sequential", "config": {"name": "s\#(level)", "layers": [\#(inner)]}}"#
+        }
+        return try JSONValue.parse(#"{"class_name": "Sequential", "config": {"layers": [\#(inner)]}}"#)
+    }
+
+    @Test func parsesNestingUpToTheLimit() throws {
+        let config = try ModelConfig.parse(try Self.nested(ModelConfig.maximumNesting - 1))
+        #expect(config.flattened().count == ModelConfig.maximumNesting)
+    }
+
+    @Test func refusesDeeperNesting() throws {
+        let json = try Self.nested(ModelConfig.maximumNesting + 1)
+        let error = try #require(throws: ConfigError.self) { _ = try ModelConfig.parse(json) }
+        #expect(error.description.contains("models nest more than 64 deep"))
+    }
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Generate kprune's hostile input files: small, crafted with h5py and numpy (not Keras output), each named
+for the attack it carries. kprune must refuse every one with a one-line error and write nothing.
+
+Run from the repository root with the project venv:
+
+    .venv/bin/python tools/make_hostile.py [--out fixtures/hostile]
+
+Model files start from fixtures/keras2/sequential.h5 (final kernel /model_weights/dense_1/dense_1/kernel:0,
+16x4, bias .../bias:0, Adam slots under /optimizer_weights/Adam/{m,v}/dense_1/kernel:0). External raw
+storage and external links point at `hostile_victim.bin`, a file in the same directory that must never change.
+"""
+
+import argparse
+import os
+import shutil
+import zipfile
+
+import h5py
+import numpy as np
+
+SOURCE = "fixtures/keras2/sequential.h5"
+KERNEL = "/model_weights/dense_1/dense_1/kernel:0"
+BIAS = "/model_weights/dense_1/dense_1/bias:0"
+SLOT = "/optimizer_weights/Adam/m/dense_1/kernel:0"
+VICTIM = "hostile_victim.bin"
+
+
+def copy_model(out, name):
+    path = os.path.join(out, name)
+    shutil.copyfile(SOURCE, path)
+    return path
+
+
+def replace_with_external_storage(path, dataset):
+    """Moves `dataset`'s bytes to the victim file via H5Pset_external (h5py's `external=`)."""
+    with h5py.File(path, "r+") as f:
+        values = f[dataset][()]
+        del f[dataset]
+        f.create_dataset(dataset, shape=values.shape, dtype=values.dtype,
+                         external=[(VICTIM, 0, values.nbytes)])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="fixtures/hostile")
+    out = parser.parse_args().out
+    os.makedirs(out, exist_ok=True)
+    # The victim: bytes that external storage and links point at. Tests check it never changes.
+    with open(os.path.join(out, VICTIM), "wb") as f:
+        f.write(np.arange(1, 65, dtype="<f4").tobytes())
+
+    for name, dataset in [("hostile_kernel_external_storage.h5", KERNEL),
+                          ("hostile_bias_external_storage.h5", BIAS),
+                          ("hostile_slot_external_storage.h5", SLOT)]:
+        replace_with_external_storage(copy_model(out, name), dataset)
+
+    path = copy_model(out, "hostile_kernel_virtual.h5")
+    with h5py.File(path, "r+") as f:
+        values = f[KERNEL][()]
+        f["/elsewhere"] = values
+        del f[KERNEL]
+        layout = h5py.VirtualLayout(shape=values.shape, dtype=values.dtype)
+        layout[:] = h5py.VirtualSource(f["/elsewhere"])
+        f.create_virtual_dataset(KERNEL, layout)
+
+    path = copy_model(out, "hostile_kernel_external_link.h5")
+    with h5py.File(path, "r+") as f:
+        del f[KERNEL]
+        f[KERNEL] = h5py.ExternalLink(os.path.abspath(os.path.join(out, "hostile_victim.h5")), "/kernel")
+    with h5py.File(os.path.join(out, "hostile_victim.h5"), "w") as f:
+        f["/kernel"] = np.arange(1, 65, dtype="<f4").reshape(16, 4)
+
+    path = copy_model(out, "hostile_layer_group_external_link.h5")
+    with h5py.File(path, "r+") as f:
+        del f["/model_weights/dense_1/dense_1"]
+        f["/model_weights/dense_1/dense_1"] = h5py.ExternalLink("hostile_victim.h5", "/")
+
+    # A kernel declaring 2^20 x 2^20 float32 (4 TiB) in chunks never written.
+    path = copy_model(out, "hostile_kernel_unallocated.h5")
+    with h5py.File(path, "r+") as f:
+        del f[KERNEL]
+        f.create_dataset(KERNEL, shape=(1 << 20, 1 << 20), dtype="<f4", chunks=(1024, 1024))
+
+    # Keras 3 weights file with 200 nested models under /layers, each holding the next.
+    with h5py.File(os.path.join(out, "hostile_deep_groups.weights.h5"), "w") as f:
+        group = f.create_group("layers")
+        for _ in range(200):
+            group = group.create_group("sequential").create_group("layers")
+        group.create_group("dense/vars")["0"] = np.ones((4, 2), dtype="<f4")
+
+    # Calibration features.
+    features = np.arange(64, dtype="<f4").reshape(4, 16)
+    with h5py.File(os.path.join(out, "hostile_features.h5"), "w") as f:
+        f["/ok"] = features
+        f.create_dataset("/external_storage", shape=(4, 16), dtype="<f4", external=[(VICTIM, 0, 256)])
+        layout = h5py.VirtualLayout(shape=(4, 16), dtype="<f4")
+        layout[:] = h5py.VirtualSource(f["/ok"])
+        f.create_virtual_dataset("/virtual", layout)
+        f["/external_link"] = h5py.ExternalLink("hostile_victim.h5", "/kernel")
+        f.create_dataset("/rows_2e40", shape=(1 << 40, 16), dtype="<f4", chunks=(1024, 16))
+        f.create_dataset("/count_overflow", shape=(1 << 40, 1 << 40, 1 << 10), dtype="<f4", chunks=(1, 1, 16))
+
+    # .npy: a 100-byte file whose version-2 header claims 4 GiB - 1 bytes.
+    with open(os.path.join(out, "hostile_header_4gib.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x02\x00" + (0xFFFFFFFF).to_bytes(4, "little") + b" " * 88)
+    # .npy: a shape whose element count overflows 64 bits.
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }"
+    header = header.ljust(118) + "\n"
+    with open(os.path.join(out, "hostile_shape_overflow.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 64)
+    # Labels that do not fit an Int once read as float32.
+    np.save(os.path.join(out, "hostile_labels_1e20.npy"), np.array([0, 1, 1e20, 2], dtype="<f8"))
+    np.save(os.path.join(out, "hostile_labels_int64_max.npy"),
+            np.array([0, 1, np.iinfo(np.int64).max, 2], dtype="<i8"))
+    np.save(os.path.join(out, "hostile_labels_uint64_max.npy"),
+            np.array([0, 1, np.iinfo(np.uint64).max, 2], dtype="<u8"))
+
+    # .keras: the real archive plus a 256 MiB member of zeros, deflated to about 0.25 MB.
+    path = os.path.join(out, "hostile_big_asset.keras")
+    shutil.copyfile("fixtures/keras3/sequential.keras", path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("assets/big.bin", "w", force_zip64=True) as member:
+            block = bytes(1 << 20)
+            for _ in range(256):
+                member.write(block)
+    # .keras archives whose inner weights file points elsewhere.
+    _rewrite_keras_weights(out, "hostile_kernel_external_link.keras", _external_link_kernel)
+    _rewrite_keras_weights(out, "hostile_kernel_external_storage.keras", _external_storage_kernel)
+    # .npz: a stored member and a deflated one of 256 MiB of zeros (about 0.25 MB), with 64 columns.
+    big = np.lib.format.open_memmap(os.path.join(out, "big_features.npy.tmp"), mode="w+", dtype="<f4",
+                                    shape=((256 << 20) // 256, 64))
+    del big
+    path = os.path.join(out, "hostile_big_member.npz")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(os.path.join(out, "big_features.npy.tmp"), "big.npy")
+        archive.writestr(zipfile.ZipInfo("small.npy"), _npy_bytes(np.arange(64, dtype="<f4").reshape(4, 16)))
+    os.remove(os.path.join(out, "big_features.npy.tmp"))
+
+
+def _rewrite_keras_weights(out, name, edit):
+    """Copies fixtures/keras3/sequential.keras to `name` with its model.weights.h5 changed by `edit(h5file)`."""
+    source = "fixtures/keras3/sequential.keras"
+    weights = os.path.join(out, name + ".weights.tmp")
+    with zipfile.ZipFile(source) as archive:
+        with open(weights, "wb") as f:
+            f.write(archive.read("model.weights.h5"))
+        with h5py.File(weights, "r+") as f:
+            edit(f)
+        with zipfile.ZipFile(os.path.join(out, name), "w") as result:
+            for info in archive.infolist():
+                if info.filename == "model.weights.h5":
+                    with open(weights, "rb") as f:
+                        result.writestr(info, f.read())
+                else:
+                    result.writestr(info, archive.read(info.filename))
+    os.remove(weights)
+
+
+def _external_link_kernel(f):
+    del f["/layers/dense_1/vars/0"]
+    f["/layers/dense_1/vars/0"] = h5py.ExternalLink(os.path.abspath("fixtures/hostile/hostile_victim.h5"), "/kernel")
+
+
+def _external_storage_kernel(f):
+    values = f["/layers/dense_1/vars/0"][()]
+    del f["/layers/dense_1/vars/0"]
+    f.create_dataset("/layers/dense_1/vars/0", shape=values.shape, dtype=values.dtype,
+                     external=[(VICTIM, 0, values.nbytes)])
+
+
+def _npy_bytes(array):
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    main()
