@@ -24,12 +24,14 @@ import KerasFormat
 /// - `KPRUNE_CHILD_INPUT=N`: set by the parent in a child; the child works on input N only.
 /// - Test hook, honoured only in a child and only when `KPRUNE_TEST_HOOKS=1`: `KPRUNE_TEST_CRASH_ON=NAME[,NAME]`
 ///   makes the child working on an input whose last path component is NAME leave a temporary file and a
-///   staging directory in its output directory, as a conversion would, then raise `SIGSEGV`.
+///   staging directory in its output directory, as a conversion would, then raise `SIGSEGV`;
+///   `KPRUNE_TEST_HANG_ON=NAME[,NAME]` likewise, then waits for a signal.
 enum Isolation {
     static let inProcessVariable = "KPRUNE_IN_PROCESS"
     static let childVariable = "KPRUNE_CHILD_INPUT"
     static let testHooksVariable = "KPRUNE_TEST_HOOKS"
     static let crashOnVariable = "KPRUNE_TEST_CRASH_ON"
+    static let hangOnVariable = "KPRUNE_TEST_HANG_ON"
 
     /// The inputs this process works on itself: in the parent none (each has been worked on in a child by
     /// the time this returns), in a child its one input, with `KPRUNE_IN_PROCESS=1` all of them.
@@ -50,8 +52,9 @@ enum Isolation {
                 throw ValidationError("\(childVariable)=\(value) names no input (it is set by kprune for its own child processes)")
             }
             CrashCleanup.install()
-            if environment[testHooksVariable] == "1", let names = environment[crashOnVariable] {
-                TestHook.crashIfNamed(inputs[index], names: names, scratch: scratch)
+            if environment[testHooksVariable] == "1" {
+                TestHook.run(on: inputs[index], crashOn: environment[crashOnVariable],
+                             hangOn: environment[hangOnVariable], scratch: scratch)
             }
             return [inputs[index]]
         }
@@ -87,6 +90,8 @@ enum Isolation {
                 if status > 128, let signal = Forwarding.received { throw ExitCode(128 + signal) }
             case .signalled(let signal):
                 Leftovers.remove(in: directories, except: before)
+                // Killed by the signal the parent forwarded: the batch stops, with no crash to report.
+                if let received = Forwarding.received { throw ExitCode(128 + received) }
                 ErrorLine.report(ChildCrash(signal: signal, childStderr: outcome.stderr), file: input)
                 failures += 1
             }
@@ -317,6 +322,12 @@ enum Forwarding {
         // Both are initialised here, never first in the handler.
         _ = child
         _ = signalNumber
+        // A caller may have blocked them (Foundation's `Process` passes on a blocked mask); the child
+        // inherits this thread's mask, so both get them.
+        var forwarded = sigset_t()
+        sigemptyset(&forwarded)
+        for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&forwarded, number) }
+        sigprocmask(SIG_UNBLOCK, &forwarded, nil)
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number) { received in
                 Forwarding.signalNumber.pointee = received
@@ -352,13 +363,25 @@ enum CrashCleanup {
     }
 }
 
-/// The crash test hook (see `Isolation`).
+/// The test hooks (see `Isolation`).
 enum TestHook {
-    static func crashIfNamed(_ input: String, names: String, scratch: ScratchDirectories) {
+    static func run(on input: String, crashOn: String?, hangOn: String?, scratch: ScratchDirectories) {
         let name = (input as NSString).lastPathComponent
-        guard names.split(separator: ",").contains(where: { $0 == name }) else { return }
-        let directory = scratch.outputDirectory(for: input)
-        // What a conversion killed midway leaves: a temporary output and a staging directory, unregistered.
+        func named(_ list: String?) -> Bool {
+            list.map { $0.split(separator: ",").contains { $0 == name } } ?? false
+        }
+        if named(crashOn) {
+            litter(scratch.outputDirectory(for: input))
+            raise(SIGSEGV)
+        }
+        if named(hangOn) {
+            litter(scratch.outputDirectory(for: input))
+            while true { pause() }
+        }
+    }
+
+    /// What a conversion killed midway leaves: a temporary output and a staging directory, unregistered.
+    private static func litter(_ directory: String) {
         var template = Array("\(directory)/.kprune-XXXXXX.tmp".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress.map { mkstemps($0, 4) } ?? -1
@@ -367,6 +390,5 @@ enum TestHook {
         let staging = "\(directory)/.kprune-\(UUID().uuidString).staging"
         mkdir(staging, 0o700)
         _ = FileManager.default.createFile(atPath: staging + "/model.weights.h5", contents: Data("partial".utf8))
-        raise(SIGSEGV)
     }
 }
