@@ -391,13 +391,17 @@ def main():
     parser.add_argument("--memory", type=int, default=2 << 30, help="address-space limit in bytes")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report-only", action="store_true", help="print failures but exit 0")
-    parser.add_argument("--keep", action="store_true", help="keep each case's directory")
+    parser.add_argument("--keep", metavar="DIR", help="generate the cases in DIR and keep them there")
+    parser.add_argument("--only", metavar="NAME", help="run only the cases whose file name contains NAME")
     parser.add_argument("--verbose", action="store_true", help="one line per failure")
     args = parser.parse_args()
     binary = str(Path(args.kprune).resolve())
     with tempfile.TemporaryDirectory(prefix="kprune-fuzz-") as temporary:
-        work = Path(temporary)
+        work = Path(args.keep or temporary)
+        work.mkdir(parents=True, exist_ok=True)
         cases = build_corpus(work, args.seed, args.models, args.calibration)
+        if args.only:
+            cases = [case for case in cases if args.only in case[2]]
         passed, failed = 0, 0
         classes, contained = {}, []
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
@@ -414,7 +418,6 @@ def main():
                     passed += 1
         if args.keep:
             print(f"fuzz: cases kept in {work}")
-            input("press return to remove them")
     for (problem, label, command), examples in sorted(classes.items(), key=lambda item: -len(item[1])):
         name, detail = examples[0]
         print(f"  {problem}: {label} ({command}) x{len(examples)}, e.g. {name}: {detail[:300]}")
