@@ -88,6 +88,8 @@ enum Isolation {
                 // 1 is an ordinary failure, cleaned up by the child; anything else ended it early.
                 if status != 1 { Leftovers.remove(in: directories, except: before) }
                 if status > 128, let signal = Forwarding.received { throw ExitCode(128 + signal) }
+                // Standard output was closed (`| head -1`): nobody reads the results of the rest either.
+                if status == 128 + SIGPIPE { throw ExitCode(status) }
             case .signalled(let signal):
                 Leftovers.remove(in: directories, except: before)
                 // Killed by the signal the parent forwarded: the batch stops, with no crash to report.
