@@ -103,6 +103,8 @@ extension Kprune {
         }
 
         func run() throws {
+            // Each input is worked on in a child process (Isolation.swift): here, in the child, its one input.
+            let inputs = try Isolation.inputsForThisProcess(inputs, outputFile: output, outputDirectory: outputDir)
             Signals.install()
             let target: ZeroTarget = sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0)
             let progress = ProgressLine(quiet: quiet)

@@ -14,6 +14,8 @@ extension Kprune {
         var json = false
 
         func run() throws {
+            // The work is done in a child process (Isolation.swift), so a crash on a corrupt file is one line.
+            guard try Isolation.inputsForThisProcess([input]) == [input] else { return }
             let report: InspectionReport
             do {
                 report = try Inspector.inspect(input)

@@ -18,10 +18,11 @@ struct Run {
         preconditionFailure("kprune not found near \(products.path)")
     }()
 
-    init(_ arguments: [String], in directory: String? = nil) throws {
+    init(_ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Run.binary)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()
         let err = Pipe()
