@@ -79,11 +79,14 @@ public enum Converter {
     ///
     /// The input is only ever opened for reading. The output is written to a temporary file beside it and
     /// renamed into place once complete; any failure removes it.
-    /// - Parameter progress: called as the work advances (after each segment, or each fine-tune epoch), from
+    /// - Parameters:
+    ///   - progress: called as the work advances (after each segment, or each fine-tune epoch), from
     ///   any thread.
+    ///   - structureRead: called once the input's structure (format, config, layers, the kernel's and its
+    ///   slots' locations) has been read and checked, before the kernel's values or any calibration data are.
     /// - Throws: `KerasFormatError`, `PruningError`, `OutputError` or `HDF5Error`, each naming what is wrong.
-    public static func convert(_ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil) throws
-        -> ConversionReport
+    public static func convert(_ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil,
+                               structureRead: (() -> Void)? = nil) throws -> ConversionReport
     {
         let clock = ContinuousClock.now
         try checkOutputPath(request)
@@ -98,6 +101,7 @@ public enum Converter {
             target = try request.target.count(forSize: kernel.count)
         }
         let (slots, slotNote) = model.optimizerSlots(for: layer)
+        structureRead?()
 
         var report: ConversionReport
         if let calibration = request.calibration, calibration.options.method != .magnitude {

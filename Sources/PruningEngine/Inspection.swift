@@ -58,8 +58,11 @@ public struct InspectionReport: Sendable, Encodable {
 /// Reads a Keras file's structure and counts the zeros of every weight.
 public enum Inspector {
     /// - Throws: `KerasFormatError` or `HDF5Error` when the file cannot be read as Keras.
-    public static func inspect(_ path: String) throws -> InspectionReport {
+    /// - Parameter structureRead: called once the file's structure (formats, config, layers, weight
+    ///   locations) has been read, before any weight's values are.
+    public static func inspect(_ path: String, structureRead: (() -> Void)? = nil) throws -> InspectionReport {
         let model = try KerasModel.open(path)
+        structureRead?()
         let final = model.finalLayer?.path
         let layers = try File.withOpen(model.weightsFile) { file in
             let root = try file.root()

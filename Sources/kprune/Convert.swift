@@ -129,7 +129,10 @@ extension Kprune {
                             progress.update(step.detail.map { "\(input): \($0)" } ?? input, step.fraction)
                         }
                     }
-                    let report = try Converter.convert(request, progress: onProgress)
+                    StructureDeadline.arm()
+                    defer { StructureDeadline.disarm() }
+                    let report = try Converter.convert(request, progress: onProgress,
+                                                       structureRead: StructureDeadline.disarm)
                     progress.clear()
                     if json {
                         print(jsonLine(report))

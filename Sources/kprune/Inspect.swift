@@ -18,7 +18,9 @@ extension Kprune {
             guard try Isolation.inputsForThisProcess([input]) == [input] else { return }
             let report: InspectionReport
             do {
-                report = try Inspector.inspect(input)
+                StructureDeadline.arm()
+                defer { StructureDeadline.disarm() }
+                report = try Inspector.inspect(input, structureRead: StructureDeadline.disarm)
             } catch {
                 ErrorLine.report(error, file: input)
                 throw ExitCode.failure

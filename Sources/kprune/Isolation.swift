@@ -33,6 +33,9 @@ enum Isolation {
     static let crashOnVariable = "KPRUNE_TEST_CRASH_ON"
     static let hangOnVariable = "KPRUNE_TEST_HANG_ON"
 
+    /// Whether this process is a child working on one input.
+    static var isChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
+
     /// The inputs this process works on itself: in the parent none (each has been worked on in a child by
     /// the time this returns), in a child its one input, with `KPRUNE_IN_PROCESS=1` all of them.
     ///
@@ -103,6 +106,26 @@ enum Isolation {
     }
 }
 
+/// A time limit on reading an input's structure (its format, config, layers and where its weights are),
+/// which takes milliseconds for any real file: a corrupt file can send libhdf5 into an endless loop (a
+/// variable-length string whose global-heap reference points nowhere). The child arms `alarm` before it
+/// opens the input and disarms it once the structure is read; when it fires, the child dies by `SIGALRM` and
+/// the parent reports the input as corrupt, cleaning up as after a crash. The limit is
+/// `KPRUNE_STRUCTURE_SECONDS` (default 30) seconds; 0 turns it off.
+enum StructureDeadline {
+    static let seconds: UInt32 = {
+        guard let text = ProcessInfo.processInfo.environment["KPRUNE_STRUCTURE_SECONDS"], let value = UInt32(text)
+        else { return 30 }
+        return value
+    }()
+
+    /// Arms the limit (in a child process only: the parent never opens an input).
+    static func arm() { if Isolation.isChild { alarm(seconds) } }
+
+    /// Disarms it.
+    static func disarm() { if Isolation.isChild { alarm(0) } }
+}
+
 /// An input whose child process died by a signal.
 struct ChildCrash: Error, CustomStringConvertible {
     var signal: Int32
@@ -110,6 +133,10 @@ struct ChildCrash: Error, CustomStringConvertible {
     var childStderr: Data
 
     var description: String {
+        if signal == SIGALRM {
+            return "kprune stopped on this file: reading its structure took over \(StructureDeadline.seconds) s "
+                + "(the file may be corrupt)"
+        }
         var cause = "signal \(signal)"
         if let name = strsignal(signal) { cause += ": \(String(cString: name))" }
         let printed = String(decoding: childStderr, as: UTF8.self)
