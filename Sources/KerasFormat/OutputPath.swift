@@ -76,10 +76,32 @@ public enum OutputPath {
             throw OutputError(path: destination, "output directory \(parent) does not exist",
                               hint: "create it first or choose another with -o or --output-dir")
         }
-        guard access(parent, W_OK | X_OK) == 0 else {
-            throw OutputError(path: destination, "cannot write in \(parent): \(String(cString: strerror(errno)))",
+        let code = access(parent, W_OK | X_OK) == 0 ? probeWriting(in: parent) : errno
+        guard code == 0 else {
+            throw OutputError(path: destination, "cannot write in \(parent): \(String(cString: strerror(code)))",
                               hint: "choose a writable directory with -o or --output-dir")
         }
+    }
+
+    /// Creates a file in `directory` and removes it: 0 when that works, else the `errno`. Permission bits
+    /// do not tell (root ignores them, and file systems such as sysfs refuse new files to everyone). An
+    /// unnamed file leaves no trace; where the file system has none, a named one lives for two system calls,
+    /// registered for removal.
+    static func probeWriting(in directory: String) -> Int32 {
+        let fd = open(directory, 0o20000000 | O_DIRECTORY | O_WRONLY | O_CLOEXEC, mode_t(0o600))  // O_TMPFILE
+        if fd >= 0 {
+            close(fd)
+            return 0
+        }
+        guard [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) else { return errno }
+        let path = "\(directory)/.kprune-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        PendingFiles.shared.add(path)
+        defer { PendingFiles.shared.remove(path) }
+        let named = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode_t(0o600))
+        guard named >= 0 else { return errno }
+        close(named)
+        unlink(path)
+        return 0
     }
 }
 

@@ -18,10 +18,11 @@ struct Run {
         preconditionFailure("kprune not found near \(products.path)")
     }()
 
-    init(_ arguments: [String], in directory: String? = nil) throws {
+    /// Runs `kprune` (or `executable`, given all its arguments after the first) with `arguments`.
+    init(_ arguments: [String], in directory: String? = nil, executable: String? = nil) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Run.binary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: executable ?? Run.binary)
+        process.arguments = executable == nil ? arguments : Array(arguments.dropFirst())
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()
         let err = Pipe()
