@@ -56,10 +56,12 @@ let package = Package(
         .target(name: "PruningEngine", dependencies: ["KerasFormat", "CalibrationData", "HDF5", "CBLAS"],
                 swiftSettings: strict),
         // The command-line tool.
+        // C interop: the process calls Swift cannot make (variadic `prctl`).
+        .target(name: "CProcess"),
         .executableTarget(
             name: "kprune",
             dependencies: [
-                "PruningEngine", "KerasFormat", "CalibrationData",
+                "PruningEngine", "KerasFormat", "CalibrationData", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

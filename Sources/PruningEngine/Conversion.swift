@@ -90,10 +90,12 @@ public enum Converter {
     {
         let clock = ContinuousClock.now
         try checkOutputPath(request)
-        let output = try AtomicOutput(destination: request.output)
-        defer { output.discard() }
         let directory = (request.output as NSString).deletingLastPathComponent
         let model = try KerasModel.open(request.input, stagingDirectory: directory.isEmpty ? "." : directory)
+        // The zip writer creates its file by name, so an archive is written through a named temporary file.
+        let output = try AtomicOutput(destination: request.output, replacing: request.overwrite || request.inPlace,
+                                      unnamed: model.format != .keras3Archive)
+        defer { output.discard() }
         let layer = try model.targetLayer(named: request.layer)
         guard let kernel = layer.kernel else { preconditionFailure("target layer without a kernel") }
         let target: Int
@@ -127,26 +129,18 @@ public enum Converter {
         return report
     }
 
-    /// Refuses outputs that would overwrite the input or an existing file without being asked to.
+    /// Refuses outputs that cannot be written as asked: see `OutputPath.check`, and an output that is the input
+    /// itself without `--in-place`. Runs again at the start of each conversion, since files may come and go.
     static func checkOutputPath(_ request: ConversionRequest) throws {
         var outputInfo = stat()
-        guard stat(request.output, &outputInfo) == 0 else { return }
-        if (outputInfo.st_mode & S_IFMT) == S_IFDIR {
-            throw OutputError(path: request.output, "output is a directory", hint: "use --output-dir for directories")
-        }
         var inputInfo = stat()
-        if stat(request.input, &inputInfo) == 0, inputInfo.st_dev == outputInfo.st_dev,
-           inputInfo.st_ino == outputInfo.st_ino
+        if stat(request.output, &outputInfo) == 0, stat(request.input, &inputInfo) == 0,
+           inputInfo.st_dev == outputInfo.st_dev, inputInfo.st_ino == outputInfo.st_ino, !request.inPlace
         {
-            if !request.inPlace {
-                throw OutputError(path: request.output, "output is the input file",
-                                  hint: "pass --in-place to replace the input, or choose another output with -o")
-            }
-            return
+            throw OutputError(path: request.output, "output is the input file",
+                              hint: "pass --in-place to replace the input, or choose another output with -o")
         }
-        if !request.overwrite {
-            throw OutputError(path: request.output, "output already exists", hint: "pass --force to replace it")
-        }
+        try OutputPath.check(request.output, replacing: request.overwrite || request.inPlace)
     }
 
     /// Data-free pruning: pass 1 selects the exact cut, the write-back's pass applies it.

@@ -117,7 +117,10 @@ enum WriteBack {
                 outcome = try File.withOpen(model.weightsFile, mode: .readWrite) { try rewriteFiles($0, $0) }
             } else {
                 outcome = try File.withOpen(model.weightsFile) { inputFile in
-                    try File.withOpen(output.temporaryPath, mode: .readWrite) { try rewriteFiles(inputFile, $0) }
+                    // libhdf5 resolves the path it opens, which fails for an unnamed file: it gets a named one.
+                    try File.withOpen(try output.namedTemporaryPath(), mode: .readWrite) {
+                        try rewriteFiles(inputFile, $0)
+                    }
                 }
             }
         }

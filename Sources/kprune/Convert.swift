@@ -76,8 +76,9 @@ extension Kprune {
             guard (sparsity == nil) != (zeros == nil) else {
                 throw ValidationError("give exactly one of --sparsity F or --zeros N")
             }
-            if let sparsity, !(sparsity.isFinite && (0...1).contains(sparsity)) {
-                throw ValidationError("--sparsity \(sparsity) is outside [0, 1]")
+            if let sparsity, !(sparsity.isFinite && (0...1).contains(sparsity)) || sparsity.sign == .minus {
+                throw ValidationError("--sparsity \(sparsity) is outside [0, 1]"
+                                          + (sparsity.sign == .minus ? ": it is negative" : ""))
             }
             if let zeros, zeros < 0 { throw ValidationError("--zeros \(zeros) is negative") }
             if output != nil, inputs.count > 1 {
@@ -91,18 +92,43 @@ extension Kprune {
             if let method, method != .magnitude, features == nil {
                 throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --features")
             }
-            if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-            if let learningRate, !(learningRate.isFinite && learningRate > 0) {
-                throw ValidationError("--learning-rate must be a positive number")
+            try validateTraining()
+        }
+
+        /// The fine-tune's options, each in the range the engine can compute with once converted.
+        private func validateTraining() throws {
+            if let epochs, !Limits.epochs.contains(epochs) {
+                throw ValidationError("--epochs \(epochs) is outside [1, \(Limits.epochs.upperBound)]")
             }
-            guard inMemoryLimit >= 0 else { throw ValidationError("--in-memory-limit must be 0 or more") }
-            guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1 else {
-                throw ValidationError("--validation-split must lie in [0, 1)")
+            guard Limits.batchSize.contains(batchSize) else {
+                throw ValidationError("--batch-size \(batchSize) is outside [1, \(Limits.batchSize.upperBound)]")
+            }
+            if let learningRate {
+                guard learningRate.isFinite, learningRate > 0, learningRate.sign == .plus else {
+                    throw ValidationError("--learning-rate \(learningRate) must be a positive number")
+                }
+                // The fine-tune computes in float32: 1e-300 would become 0 and nothing would train.
+                guard Limits.learningRate.contains(learningRate) else {
+                    throw ValidationError("--learning-rate \(learningRate) is outside [\(Limits.learningRate.lowerBound), "
+                                              + "\(Limits.learningRate.upperBound)], the steps float32 training can take")
+                }
+            }
+            guard Limits.inMemoryMiB.contains(inMemoryLimit) else {
+                throw ValidationError("--in-memory-limit \(inMemoryLimit) is outside [0, \(Limits.inMemoryMiB.upperBound)] MiB")
+            }
+            guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1, validationSplit.sign == .plus else {
+                throw ValidationError("--validation-split \(validationSplit) must lie in [0, 1)")
             }
         }
 
+        /// Where `input`'s output goes.
+        private func destination(for input: String) -> String {
+            inPlace ? input : output ?? Converter.defaultOutputPath(for: input, directory: outputDir)
+        }
+
         func run() throws {
+            // Every output is checked against all inputs before any work, once, in the process that has them all.
+            if !Isolation.isChild { try checkOutputs(inputs.map(destination(for:))) }
             // Each input is worked on in a child process (Isolation.swift): here, in the child, its one input.
             let inputs = try Isolation.inputsForThisProcess(inputs, outputFile: output, outputDirectory: outputDir)
             Signals.install()
@@ -110,8 +136,7 @@ extension Kprune {
             let progress = ProgressLine(quiet: quiet)
             var failures = 0
             for input in inputs {
-                let destination = inPlace ? input
-                    : output ?? Converter.defaultOutputPath(for: input, directory: outputDir)
+                let destination = destination(for: input)
                 let calibration = features.map {
                     Calibration(features: $0, labels: labels, options: FineTuneOptions(
                         method: method?.method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
@@ -148,9 +173,46 @@ extension Kprune {
             if failures > 0 { throw ExitCode.failure }
         }
 
+        /// Refuses, before any work, outputs that collide (two inputs writing one file, or an output that is
+        /// another input: exit 64) and outputs that cannot be written at all (exit 1). An output that already
+        /// exists is left to each conversion, which reports it and goes on with the other inputs.
+        private func checkOutputs(_ destinations: [String]) throws {
+            var firstInput: [String: String] = [:]
+            let inputKeys = Dictionary(inputs.map { (OutputCollisions.key($0), $0) }, uniquingKeysWith: { first, _ in first })
+            var collisions: [String] = []
+            for (input, destination) in zip(inputs, destinations) {
+                let key = OutputCollisions.key(destination)
+                if let earlier = firstInput[key] {
+                    collisions.append("error: \(Escaped.text(destination)): the outputs of \(Escaped.text(earlier)) and "
+                                      + "\(Escaped.text(input)) are the same file (give each input its own output)")
+                } else if let other = inputKeys[key], other != input || !inPlace,
+                          OutputCollisions.key(input) != key
+                {
+                    collisions.append("error: \(Escaped.text(destination)): the output of \(Escaped.text(input)) is the "
+                                      + "input \(Escaped.text(other)) (choose another output with -o or --output-dir)")
+                }
+                firstInput[key] = firstInput[key] ?? input
+            }
+            if !collisions.isEmpty {
+                collisions.forEach(printError)
+                throw ExitCode.validationFailure
+            }
+            var unwritable = 0
+            for destination in destinations {
+                do {
+                    try OutputPath.check(destination, replacing: true)
+                } catch {
+                    ErrorLine.report(error, file: destination)
+                    unwritable += 1
+                }
+            }
+            if unwritable > 0 { throw ExitCode.failure }
+        }
+
         private func summary(_ report: ConversionReport) -> String {
             let shape = report.kernelShape.map(String.init).joined(separator: "x")
-            var line = "\(report.input) -> \(report.output): \(report.layer) kernel \(shape) \(report.dtype), "
+            var line = "\(Escaped.text(report.input)) -> \(Escaped.text(report.output)): \(Escaped.text(report.layer)) "
+                + "kernel \(shape) \(report.dtype), "
             line += "zeros \(report.zerosBefore) -> \(report.zerosAfter) of \(report.size)"
             line += String(format: " (%.2f%%), %@, %.2fs", 100 * Double(report.zerosAfter) / Double(max(report.size, 1)),
                            report.method, report.seconds)
@@ -163,13 +225,36 @@ extension Kprune {
                 line += "\n  fine-tune: \(tune.trainSamples) samples\(tune.streamed ? " (streamed)" : ""), \(tune.epochs) epochs, \(tune.steps) steps"
                 line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
                 line += "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
-                    + "'\(tune.activationLayer ?? report.layer)'"
+                    + "'\(Escaped.text(tune.activationLayer ?? report.layer))'"
                 let candidates = tune.candidates.map { String(format: "%@ %.4f", $0.method, $0.heldOut.loss) }
                 line += "\n  held-out loss by candidate: \(candidates.joined(separator: ", ")); wrote \(tune.chosen)"
             }
-            for note in report.notes { line += "\n  note: \(note)" }
+            for note in report.notes { line += "\n  note: \(Escaped.text(note))" }
             return line
         }
+    }
+}
+
+/// The ranges numeric options are checked against where they are converted.
+enum Limits {
+    static let epochs = 1...1_000_000
+    static let batchSize = 1...(1 << 24)
+    /// float32 keeps these as normal numbers, and steps beyond 1000 only diverge.
+    static let learningRate = 1e-30...1e3
+    /// MiB; shifted to bytes it stays far inside `Int`.
+    static let inMemoryMiB = 0...(1 << 30)
+}
+
+/// Which paths name the same output file.
+enum OutputCollisions {
+    /// The path with its directory resolved (`a/../b/m.h5` and `b/m.h5` give one key); a missing directory
+    /// is taken as written.
+    static func key(_ path: String) -> String {
+        let directory = OutputPath.directory(of: path)
+        let name = (path as NSString).lastPathComponent
+        guard let resolved = realpath(directory, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved) + "/" + name
     }
 }
 

@@ -7,13 +7,26 @@ import PruningEngine
 /// Formats any failure as the one line kprune prints: `error: FILE: what went wrong (hint)`.
 enum ErrorLine {
     static func text(for error: any Error, file: String) -> String {
+        Escaped.text(userPaths(in: rawText(for: error, file: file), input: file))
+    }
+
+    /// The line with every temporary or staging path kprune made replaced by the file the user named: an
+    /// output's temporary file by that output, an archive's staging directory by the input.
+    static func userPaths(in line: String, input: String) -> String {
+        let named = AtomicOutput.naming(destinationsIn: line)
+        return named.replacingOccurrences(of: #"[^\s:'"()]*\.kprune-[0-9A-Fa-f-]+\.staging(/[^\s:'"()]*)?"#,
+                                          with: NSRegularExpression.escapedTemplate(for: input),
+                                          options: .regularExpression)
+    }
+
+    private static func rawText(for error: any Error, file: String) -> String {
         switch error {
         case let error as KerasFormatError:
             return "error: \(error.file): \(error)"
         case let error as PruningError:
             return "error: \(file): \(error)"
         case let error as OutputError:
-            return "error: \(error.path): \(error)"
+            return "error: \(error.path.isEmpty ? "\"\"" : error.path): \(error)"
         case let error as DataError:
             return "error: \(error.source): \(error)"
         case let error as HDF5Error:
@@ -41,6 +54,34 @@ enum ErrorLine {
     /// Prints the line to standard error.
     static func report(_ error: any Error, file: String) {
         FileHandle.standardError.write(Data((text(for: error, file: file) + "\n").utf8))
+    }
+}
+
+/// Text for a terminal: control characters (newline, ESC, DEL, C1 controls) are shown as escapes, so one
+/// record stays on one line and a file name cannot drive the terminal.
+enum Escaped {
+    static func text(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else {
+                result.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default: result += scalar.value < 0x100 ? String(format: "\\x%02x", scalar.value)
+                : String(format: "\\u{%04x}", scalar.value)
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.generalCategory == .format
+            && [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069].contains(scalar.value)
     }
 }
 

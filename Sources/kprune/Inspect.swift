@@ -16,6 +16,8 @@ extension Kprune {
         func run() throws {
             // The work is done in a child process (Isolation.swift), so a crash on a corrupt file is one line.
             guard try Isolation.inputsForThisProcess([input]) == [input] else { return }
+            // A .keras archive is staged while it is read: a signal must remove that too.
+            Signals.install()
             let report: InspectionReport
             do {
                 StructureDeadline.arm()
@@ -28,12 +30,14 @@ extension Kprune {
             print(json ? jsonLine(report) : text(report))
         }
 
+        /// The report as text; every name from the file is escaped, so each item stays on its line.
         private func text(_ report: InspectionReport) -> String {
-            var lines = ["\(report.file): \(report.format)" + (report.kerasVersion.map { ", Keras \($0)" } ?? "")]
+            let e = Escaped.text
+            var lines = ["\(e(report.file)): \(report.format)" + (report.kerasVersion.map { ", Keras \($0)" } ?? "")]
             if let final = report.finalLayer {
-                lines.append("final layer: \(final)")
+                lines.append("final layer: \(e(final))")
             } else {
-                lines.append("final layer: none (\(report.finalLayerProblem ?? "unknown"); choose with --layer)")
+                lines.append("final layer: none (\(e(report.finalLayerProblem ?? "unknown")); choose with --layer)")
             }
             switch report.layerOrder {
             case "forward": lines.append("layers in forward order:")
@@ -42,16 +46,16 @@ extension Kprune {
             }
             for layer in report.layers {
                 let marker = layer.final ? "* " : "  "
-                var heading = "\(marker)\(layer.name)"
-                if let className = layer.className { heading += " (\(className))" }
-                if let activation = layer.activation { heading += " activation=\(activation)" }
+                var heading = "\(marker)\(e(layer.name))"
+                if let className = layer.className { heading += " (\(e(className)))" }
+                if let activation = layer.activation { heading += " activation=\(e(activation))" }
                 lines.append(heading)
                 for weight in layer.weights {
                     let shape = "(" + weight.shape.map(String.init).joined(separator: ", ") + ")"
-                    var line = "      \(weight.name) \(shape) \(weight.dtype)"
+                    var line = "      \(e(weight.name)) \(shape) \(weight.dtype)"
                     if let zeros = weight.zeros { line += " zeros=\(zeros)" }
                     if let role = weight.role { line += " [\(role)]" }
-                    if let link = weight.link { line += " (\(link), not followed)" }
+                    if let link = weight.link { line += " (\(e(link)), not followed)" }
                     lines.append(line)
                 }
             }

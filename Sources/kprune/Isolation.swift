@@ -1,4 +1,5 @@
 import ArgumentParser
+internal import CProcess
 import Foundation
 import KerasFormat
 
@@ -29,6 +30,7 @@ import KerasFormat
 enum Isolation {
     static let inProcessVariable = "KPRUNE_IN_PROCESS"
     static let childVariable = "KPRUNE_CHILD_INPUT"
+    static let parentVariable = "KPRUNE_PARENT_PID"
     static let testHooksVariable = "KPRUNE_TEST_HOOKS"
     static let crashOnVariable = "KPRUNE_TEST_CRASH_ON"
     static let hangOnVariable = "KPRUNE_TEST_HANG_ON"
@@ -55,6 +57,7 @@ enum Isolation {
                 throw ValidationError("\(childVariable)=\(value) names no input (it is set by kprune for its own child processes)")
             }
             CrashCleanup.install()
+            endWithParent(environment[parentVariable])
             if environment[testHooksVariable] == "1" {
                 TestHook.run(on: inputs[index], crashOn: environment[crashOnVariable],
                              hangOn: environment[hangOnVariable], scratch: scratch)
@@ -64,6 +67,13 @@ enum Isolation {
         if environment[inProcessVariable] == "1" { return inputs }
         try runChildren(inputs, scratch: scratch)
         return []
+    }
+
+    /// A child gets `SIGTERM` when its parent dies (even by `SIGKILL`), so it removes its unfinished output
+    /// and stops instead of working on, orphaned; if the parent is already gone, it stops at once.
+    private static func endWithParent(_ parent: String?) {
+        _ = kp_set_parent_death_signal(SIGTERM)
+        if let parent, let pid = pid_t(parent), getppid() != pid { exit(128 + SIGTERM) }
     }
 
     /// Works on each input in a child, in order; the batch goes on after any failure or crash.
@@ -254,6 +264,7 @@ enum Child {
         }
         var environment = ProcessInfo.processInfo.environment
         environment[Isolation.childVariable] = String(inputIndex)
+        environment[Isolation.parentVariable] = String(getpid())
         // The runtime's backtracer would print pages to the captured stream and take seconds; the parent
         // reports the crash in one line.
         if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }

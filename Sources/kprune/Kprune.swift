@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Kprune: ParsableCommand {
@@ -13,4 +14,17 @@ struct Kprune: ParsableCommand {
         version: "0.1.0",
         subcommands: [Convert.self, Inspect.self]
     )
+
+    /// Parses the command line after `ArgumentScan` has refused dash-named inputs and joined negative numbers
+    /// to their options, then runs the command.
+    static func main() {
+        let arguments: [String]
+        do {
+            arguments = try ArgumentScan.prepare(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            printError("error: \(Escaped.text(error.argument)): \(error.message)")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        main(arguments)
+    }
 }

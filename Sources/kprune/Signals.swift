@@ -3,13 +3,21 @@ import KerasFormat
 
 /// Removes unfinished outputs when the process is interrupted, then exits with 128 + the signal number.
 enum Signals {
+    static let handled = [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
+
     static func install() {
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signalNumber in handled {
             signal(signalNumber) { received in
                 AtomicOutput.removeAllPending()
                 _exit(128 + received)
             }
+            sigaddset(&unblock, signalNumber)
         }
+        // A parent may start kprune with these signals blocked (Foundation's Process does): the handler
+        // would then never run and the signal would wait in vain.
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 }
 

@@ -18,10 +18,14 @@ struct Run {
         preconditionFailure("kprune not found near \(products.path)")
     }()
 
-    init(_ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil) throws {
+    /// Runs `kprune` (or `executable`, given all its arguments after the first) with `arguments`, in
+    /// `environment` when given.
+    init(_ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil,
+         executable: String? = nil) throws
+    {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Run.binary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: executable ?? Run.binary)
+        process.arguments = executable == nil ? arguments : Array(arguments.dropFirst())
         if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()

@@ -154,3 +154,9 @@ public func runTool(_ name: String, _ arguments: [String]) throws {
         throw ToolFailed(description: "\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(message)")
     }
 }
+
+/// The type bits (`S_IFMT`) of what `path` names itself (a link is not followed); 0 when nothing is there.
+public func fileType(_ path: String) -> mode_t {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info.st_mode & S_IFMT : 0
+}
