@@ -19,5 +19,4 @@ tools/setup-venv.sh
 .venv/bin/python tools/interop_check.py .build/debug/kprune --fine-tune l1
 .venv/bin/python tools/interop_check.py .build/debug/kprune --fine-tune mask
 # Mutated fixtures, calibration files and archives: no crash, hang, stray write or leftover, one-line errors.
-# Report-only until the fixes for issue 9 land; then drop --report-only to make it strict.
-.venv/bin/python tools/fuzz.py .build/debug/kprune --report-only
+.venv/bin/python tools/fuzz.py .build/debug/kprune
