@@ -69,6 +69,9 @@ extension Kprune {
         @Flag(help: "Print one JSON object per input on standard output.")
         var json = false
 
+        @Flag(help: "Add libhdf5's function names and error stack to error lines.")
+        var verbose = false
+
         @Flag(help: "Print nothing on success.")
         var quiet = false
 
@@ -127,6 +130,7 @@ extension Kprune {
         }
 
         func run() throws {
+            ErrorLine.verbose = verbose
             // Every output is checked against all inputs before any work, once, in the process that has them all.
             if !Isolation.isChild { try checkOutputs(inputs.map(destination(for:))) }
             // Each input is worked on in a child process (Isolation.swift): here, in the child, its one input.

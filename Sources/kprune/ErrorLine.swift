@@ -36,20 +36,46 @@ enum ErrorLine {
         }
     }
 
-    /// HDF5 failures in words a user can act on, with libhdf5's innermost reason.
+    /// HDF5 failures in words a user can act on, with libhdf5's innermost reason in its own words (the names
+    /// of libhdf5's functions only with `--verbose`).
     static func describe(_ error: HDF5Error) -> String {
-        let reason = error.stack.last.map { ": \($0)" } ?? ""
+        let reason = error.stack.last.map { ": \(withoutFunction($0))" } ?? ""
+        let object = error.object.map { "'\($0)'" }
+        let corrupt = " (the file may be truncated or corrupt)"
+        let text: String
         switch error.code {
         case .notHDF5:
-            return "not an HDF5 file or a .keras archive (expected a Keras .h5, .keras or .weights.h5 file)"
-        case .openFailed where error.object == nil:
-            return "cannot open as HDF5\(reason) (the file may be truncated or corrupt)"
+            text = "not an HDF5 file or a .keras archive (expected a Keras .h5, .keras or .weights.h5 file)"
+        case .openFailed:
+            text = (object.map { "cannot open \($0)" } ?? "cannot open as HDF5") + reason + corrupt
+        case .notFound:
+            text = "\(object ?? "an object") is not in the file" + reason
         case .readFailed:
-            return "cannot read \(error.object ?? "data")\(reason) (the file may be truncated or corrupt)"
+            text = "cannot read \(object ?? "data")\(reason)" + corrupt
+        case .writeFailed:
+            text = "cannot write \(object ?? "data")\(reason) (is the disk full?)"
+        case .closeFailed:
+            text = "cannot finish with the file\(reason) (is the disk full?)"
+        case .unsupportedType:
+            text = "\(object ?? "a dataset") has a type kprune cannot read\(reason)"
+        case .outsideFile, .tooLarge:
+            text = "\(error.object ?? "an object"): \(error.stack.last.map(withoutFunction) ?? "\(error.code)")"
         default:
-            return "\(error)"
+            text = "libhdf5 could not work on \(object ?? "the file")\(reason)" + corrupt
         }
+        guard verbose else { return text }
+        return text + " [libhdf5: \(error.operation); " + error.stack.joined(separator: " | ") + "]"
     }
+
+    /// A libhdf5 error-stack line without the name of the function that recorded it:
+    /// `actual len exceeds EOA (H5C__verify_len_eoa)` -> `actual len exceeds EOA`.
+    static func withoutFunction(_ line: String) -> String {
+        guard line.hasSuffix(")"), let open = line.range(of: " (H5", options: .backwards) else { return line }
+        return String(line[..<open.lowerBound])
+    }
+
+    /// Whether error lines carry libhdf5's function names and whole error stack (`--verbose`).
+    nonisolated(unsafe) static var verbose = false
 
     /// Prints the line to standard error.
     static func report(_ error: any Error, file: String) {

@@ -10,10 +10,14 @@ extension Kprune {
         @Argument(help: "A Keras file: .h5, .keras or .weights.h5.")
         var input: String
 
+        @Flag(help: "Add libhdf5's function names and error stack to error lines.")
+        var verbose = false
+
         @Flag(help: "Print one JSON object on standard output.")
         var json = false
 
         func run() throws {
+            ErrorLine.verbose = verbose
             // The work is done in a child process (Isolation.swift), so a crash on a corrupt file is one line.
             guard try Isolation.inputsForThisProcess([input]) == [input] else { return }
             // A .keras archive is staged while it is read: a signal must remove that too.
