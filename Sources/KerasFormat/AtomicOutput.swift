@@ -324,6 +324,8 @@ final class PendingFiles: @unchecked Sendable {
             fresh.initialize(to: Node(path: Atomic(bits), next: firstNode()))
             head.pointee.store(UInt(bitPattern: fresh), ordering: .sequentiallyConsistent)
         }
+        // Outside a signal handler, the walk's metadata is made now, with a path to walk over.
+        walk(removing: false, directories: false)
     }
 
     /// Forgets `path` (it was committed or removed).
@@ -355,18 +357,25 @@ final class PendingFiles: @unchecked Sendable {
         }
     }
 
-    /// Unlinks registered files, then removes registered (by then empty) directories. Async-signal-safe.
+    /// Unlinks registered files, then removes registered (by then empty) directories. Async-signal-safe:
+    /// it allocates nothing and takes no lock, provided the walk's type metadata already exists, which
+    /// `add` makes sure of by walking the list once itself (a signal handler that asked the Swift runtime
+    /// for metadata would call `malloc`, and deadlock if the signal came inside `malloc`).
     func unlinkAll() {
-        for removeDirectories in [false, true] {
-            var node = firstNode()
-            while let current = node {
-                if let path = UnsafeMutablePointer<CChar>(
-                    bitPattern: current.pointee.path.load(ordering: .sequentiallyConsistent))
-                {
-                    if removeDirectories { rmdir(path) } else { unlink(path) }
-                }
-                node = current.pointee.next
+        walk(removing: true, directories: false)
+        walk(removing: true, directories: true)
+    }
+
+    /// One pass over the registered paths; with `removing` false it only touches each path.
+    private func walk(removing: Bool, directories: Bool) {
+        var node = firstNode()
+        while let current = node {
+            if let path = UnsafeMutablePointer<CChar>(
+                bitPattern: current.pointee.path.load(ordering: .sequentiallyConsistent)), removing
+            {
+                if directories { rmdir(path) } else { unlink(path) }
             }
+            node = current.pointee.next
         }
     }
 

@@ -6,6 +6,9 @@ enum Signals {
     static let handled = [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
 
     static func install() {
+        // The registry is made now (nothing is registered yet), never first inside a handler, where its
+        // allocation could deadlock on a lock the interrupted code holds.
+        AtomicOutput.removeAllPending()
         var unblock = sigset_t()
         sigemptyset(&unblock)
         for signalNumber in handled {

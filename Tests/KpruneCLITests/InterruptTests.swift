@@ -20,8 +20,21 @@ import Testing
         while try !ready(), process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(process.isRunning, "kprune was still at work when signalled")
         kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        let exited = waitBriefly(process, mentioning: arguments.last ?? "")
+        #expect(exited, "kprune ended within 30 s of the signal")
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+    }
+
+    /// Waits up to 30 s for `process` to end; past that, kills it and every process whose command line
+    /// mentions `text` (its child), so a stuck run fails its test instead of hanging the suite.
+    func waitBriefly(_ process: Process, mentioning text: String) -> Bool {
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        guard process.isRunning else { return true }
+        for pid in processes(mentioning: text) where !text.isEmpty { kill(pid, SIGKILL) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return false
     }
 
     /// The process's open descriptor that names a deleted file in `directory`: the unnamed output.

@@ -105,6 +105,11 @@ private func runKprune(_ arguments: [String], environment extra: [String: String
             Thread.sleep(forTimeInterval: 0.05)
         }
         kill(process.processIdentifier, signalNumber)
+        // Bounded: a stuck run fails this test instead of hanging the suite.
+        let exitDeadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < exitDeadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(!process.isRunning, "kprune ended within 30 s of the signal")
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 128 + signalNumber)
