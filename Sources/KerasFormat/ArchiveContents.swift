@@ -61,7 +61,7 @@ final class ArchiveContents {
     static func extract(_ path: String, into directory: String?) throws -> ArchiveContents {
         let archive = try openArchive(path, hint: "the .keras file may be truncated")
         let parent = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
-        let staging = parent.appendingPathComponent(".kprune-\(UUID().uuidString).staging")
+        let staging = parent.appendingPathComponent("\(TemporaryName.prefix)\(UUID().uuidString).staging")
         do {
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
         } catch {

@@ -7,7 +7,7 @@ import Synchronization
 /// (`open(dir, O_TMPFILE)`), reached by path as `/proc/self/fd/N`, and given its name by `commit()`: until
 /// then it has no name, so not even `SIGKILL` leaves anything behind. Where unnamed files are not supported,
 /// or the writer needs a file it can create or resolve by name (the zip writer, libhdf5), the content goes to
-/// a named temporary file, `.kprune-XXXXXX.tmp`, registered for removal: `discard()` or deinit removes it,
+/// a named temporary file, `.kprune-PID-XXXXXX.tmp`, registered for removal: `discard()` or deinit removes it,
 /// and `AtomicOutput.removeAllPending()` is safe to call from a signal handler.
 ///
 /// `commit()` never replaces anything unless `replacing` is set: the name is given with `linkat` or
@@ -189,7 +189,7 @@ extension AtomicOutput {
 
     /// A new, empty, registered temporary file in `directory`.
     private static func createNamed(in directory: String, for destination: String) throws -> String {
-        var template = Array("\(directory)/.kprune-XXXXXX.tmp".utf8CString)
+        var template = Array("\(directory)/\(TemporaryName.prefix)XXXXXX.tmp".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress.map { mkstemps($0, 4) } ?? -1
         }
@@ -209,7 +209,7 @@ extension AtomicOutput {
     {
         for _ in 0..<100 {
             let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-            let name = "\(directory)/.kprune-\(suffix).tmp"
+            let name = "\(directory)/\(TemporaryName.prefix)\(suffix).tmp"
             // Registered first: a signal between the link and the registration would leave it.
             PendingFiles.shared.add(name)
             if linkat(atCurrentDirectory, source, atCurrentDirectory, name, atSymlinkFollow) == 0 { return name }
@@ -382,6 +382,17 @@ final class PendingFiles: @unchecked Sendable {
     private func firstNode() -> UnsafeMutablePointer<Node>? {
         UnsafeMutablePointer<Node>(bitPattern: head.pointee.load(ordering: .sequentiallyConsistent))
     }
+}
+
+/// The start of every temporary file and staging directory name this process makes: `.kprune-PID-`. The pid
+/// tells whose an entry is, so a kprune that outlives a crashed child removes that child's entries and never
+/// those of another kprune working in the same directory.
+public enum TemporaryName {
+    /// `.kprune-PID-` for this process.
+    public static var prefix: String { prefix(for: getpid()) }
+
+    /// `.kprune-PID-` for process `pid`.
+    public static func prefix(for pid: pid_t) -> String { ".kprune-\(pid)-" }
 }
 
 /// An output that cannot be written where asked.

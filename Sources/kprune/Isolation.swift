@@ -99,12 +99,12 @@ enum Isolation {
                 FileHandle.standardError.write(outcome.stderr)
                 failures += 1
                 // 1 is an ordinary failure, cleaned up by the child; anything else ended it early.
-                if status != 1 { Leftovers.remove(in: directories, except: before) }
+                if status != 1 { Leftovers.remove(in: directories, except: before, madeBy: outcome.pid) }
                 if status > 128, let signal = Forwarding.received { throw ExitCode(128 + signal) }
                 // Standard output was closed (`| head -1`): nobody reads the results of the rest either.
                 if status == 128 + SIGPIPE { throw ExitCode(status) }
             case .signalled(let signal):
-                Leftovers.remove(in: directories, except: before)
+                Leftovers.remove(in: directories, except: before, madeBy: outcome.pid)
                 // Killed by the signal the parent forwarded: the batch stops, with no crash to report.
                 if let received = Forwarding.received { throw ExitCode(128 + received) }
                 ErrorLine.report(ChildCrash(signal: signal, childStderr: outcome.stderr), file: input)
@@ -191,7 +191,7 @@ struct ScratchDirectories {
 
 /// kprune's temporary names, and removing those a dead child left.
 enum Leftovers {
-    /// `AtomicOutput`'s `.kprune-XXXXXX.tmp`, a `.keras` archive's `.kprune-UUID.staging` and an `.npz`
+    /// `AtomicOutput`'s `.kprune-PID-XXXXXX.tmp`, a `.keras` archive's `.kprune-PID-UUID.staging` and an `.npz`
     /// member's `.kprune-UUID.npz` directory.
     static func isTemporaryName(_ name: String) -> Bool {
         name.hasPrefix(".kprune-") && [".tmp", ".staging", ".npz"].contains { name.hasSuffix($0) }
@@ -212,11 +212,12 @@ enum Leftovers {
         return found
     }
 
-    /// Removes the temporary entries that appeared since `before` was listed: the dead child's. Another
-    /// kprune working in the same directory at the same moment could lose a temporary file of its own; its
-    /// write then fails cleanly, with nothing left behind.
-    static func remove(in directories: [String], except before: Set<String>) {
-        for path in list(in: directories).subtracting(before) {
+    /// Removes the temporary entries that appeared since `before` was listed and that child `pid` made (their
+    /// names carry its pid): another kprune working in the same directory keeps its own.
+    static func remove(in directories: [String], except before: Set<String>, madeBy pid: pid_t) {
+        let prefix = TemporaryName.prefix(for: pid)
+        for path in list(in: directories).subtracting(before)
+        where (path as NSString).lastPathComponent.hasPrefix(prefix) {
             do {
                 try FileManager.default.removeItem(atPath: path)
             } catch {
@@ -235,6 +236,8 @@ struct ChildOutcome {
 
     var termination: Termination
     var stderr: Data
+    /// The child's process id, which its temporary names carry.
+    var pid: pid_t
 }
 
 /// Spawning one child and waiting for it.
@@ -295,7 +298,7 @@ enum Child {
         Forwarding.child.pointee = 0
         let signal = status & 0x7f
         let termination: ChildOutcome.Termination = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
-        return ChildOutcome(termination: termination, stderr: captured)
+        return ChildOutcome(termination: termination, stderr: captured, pid: pid)
     }
 
     private static func readAll(_ descriptor: Int32) -> Data {
@@ -422,12 +425,12 @@ enum TestHook {
 
     /// What a conversion killed midway leaves: a temporary output and a staging directory, unregistered.
     private static func litter(_ directory: String) {
-        var template = Array("\(directory)/.kprune-XXXXXX.tmp".utf8CString)
+        var template = Array("\(directory)/\(TemporaryName.prefix)XXXXXX.tmp".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress.map { mkstemps($0, 4) } ?? -1
         }
         if descriptor >= 0 { close(descriptor) }
-        let staging = "\(directory)/.kprune-\(UUID().uuidString).staging"
+        let staging = "\(directory)/\(TemporaryName.prefix)\(UUID().uuidString).staging"
         mkdir(staging, 0o700)
         _ = FileManager.default.createFile(atPath: staging + "/model.weights.h5", contents: Data("partial".utf8))
     }

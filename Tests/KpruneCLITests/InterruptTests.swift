@@ -80,6 +80,30 @@ import Testing
         }
     }
 
+    /// A crashed child's leftovers are removed by its parent, and nothing of another kprune working in the
+    /// same directory (its entries carry its own pid).
+    @Test func aCrashRemovesOnlyTheChildsOwnEntries() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: "hanging.h5")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Run.binary)
+        process.arguments = ["convert", input, "--zeros", "1"]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["KPRUNE_TEST_HOOKS": "1", "KPRUNE_TEST_HANG_ON": "hanging.h5"]) { $1 }
+        process.standardError = Pipe()
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while try directory.listing().filter({ $0.hasPrefix(".kprune-") }).count < 2, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let foreign = ".kprune-\(getpid())-foreign.staging"
+        try FileManager.default.createDirectory(atPath: directory.file(foreign), withIntermediateDirectories: false)
+        for pid in processes(mentioning: input) where pid != process.processIdentifier { kill(pid, SIGSEGV) }
+        #expect(waitBriefly(process, mentioning: input))
+        #expect(process.terminationStatus == 1)
+        #expect(try directory.listing().sorted() == [foreign, "hanging.h5"].sorted())
+    }
+
     /// The parent killed outright: its child working on the input is told (`SIGTERM`), removes its
     /// unfinished output and ends, instead of working on orphaned.
     @Test func aChildEndsWithItsParent() throws {
