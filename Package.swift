@@ -32,6 +32,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // C interop: system calls Swift cannot make or see reliably (variadic `prctl`, `struct stat`).
+        .target(name: "CProcess"),
         // Safe Swift layer over libhdf5: owned handles, errors carrying libhdf5's error stack.
         .target(name: "HDF5", dependencies: ["CHDF5"], swiftSettings: strict),
         // Zip members streamed a bounded buffer at a time: never held whole in memory or extracted to disk.
@@ -43,7 +45,7 @@ let package = Package(
         // Keras file formats: locating layers and weights, reading configs, writing outputs atomically.
         .target(
             name: "KerasFormat",
-            dependencies: ["HDF5", "ZipStreaming", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["HDF5", "ZipStreaming", "CProcess", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
         // Calibration data: arrays from .npy, .npz and HDF5 files, read by rows.
@@ -56,8 +58,6 @@ let package = Package(
         .target(name: "PruningEngine", dependencies: ["KerasFormat", "CalibrationData", "HDF5", "CBLAS"],
                 swiftSettings: strict),
         // The command-line tool.
-        // C interop: the process calls Swift cannot make (variadic `prctl`).
-        .target(name: "CProcess"),
         .executableTarget(
             name: "kprune",
             dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+internal import CProcess
 
 /// Checks an output path before any work: what can be known about it without writing it.
 ///
@@ -49,10 +50,9 @@ public enum OutputPath {
     /// The kind of what exists at `path`, following symbolic links; nil when nothing does. A dangling link
     /// counts as a link.
     static func kind(at path: String) -> FileType? {
-        var info = stat()
-        if stat(path, &info) == 0 { return FileType(mode: info.st_mode) }
-        var linkInfo = stat()
-        if lstat(path, &linkInfo) == 0 { return FileType(mode: linkInfo.st_mode) }
+        var mode: UInt32 = 0
+        if kp_file_mode(path, 1, &mode) == 0 { return FileType(mode: mode_t(mode)) }
+        if kp_file_mode(path, 0, &mode) == 0 { return FileType(mode: mode_t(mode)) }
         return nil
     }
 
@@ -71,8 +71,8 @@ public enum OutputPath {
 
     private static func checkDirectory(of destination: String) throws {
         let parent = directory(of: destination)
-        var info = stat()
-        guard stat(parent, &info) == 0, FileType(mode: info.st_mode) == .directory else {
+        var mode: UInt32 = 0
+        guard kp_file_mode(parent, 1, &mode) == 0, FileType(mode: mode_t(mode)) == .directory else {
             throw OutputError(path: destination, "output directory \(parent) does not exist",
                               hint: "create it first or choose another with -o or --output-dir")
         }

@@ -5,4 +5,10 @@
 /// which Swift cannot call: `prctl` is variadic). Returns 0, or -1 with errno set.
 int kp_set_parent_death_signal(int signal);
 
+/// The mode bits (`st_mode`) of what `path` names, following symbolic links when `follow` is non-zero
+/// (`stat`) and not otherwise (`lstat`). Returns 0 and sets `*mode`, or -1 with errno set. (Swift's view of
+/// `struct stat` depends on which clang module first declared it, which strict member-import checking
+/// rejects in some builds; this keeps the struct on the C side.)
+int kp_file_mode(const char *path, int follow, unsigned int *mode);
+
 #endif
