@@ -61,18 +61,14 @@ enum Calibrated {
         let dataFree = report.chosen == PruningMethod.magnitude.rawValue
         let replacements = dataFree ? [] : bias.map { [Replacement(weight: $0, values: result.bias)] } ?? []
         let kept = result.kernel.values.map { $0 != 0 }
-        let outcome: WriteBack.Outcome
-        if bits == 64 {
-            outcome = try WriteBack.write(Double.self, model: model, kernel: kernel, slots: slots,
-                                          replacements: replacements, output: output) { _, _, _ in
-                (dataFree ? keeping(kept) : replacing(with: result.kernel.values), 0)
-            }
-        } else {
-            outcome = try WriteBack.write(Float.self, model: model, kernel: kernel, slots: slots,
-                                          replacements: replacements, output: output) { _, _, _ in
+        // float64 kernels move as Double, float16 and float32 ones as Float (exact either way).
+        func write<T: KernelElement>(_ type: T.Type) throws -> WriteBack.Outcome {
+            try WriteBack.write(T.self, model: model, kernel: kernel, slots: slots, replacements: replacements,
+                                output: output) { _, _, _ in
                 (dataFree ? keeping(kept) : replacing(with: result.kernel.values), 0)
             }
         }
+        let outcome = bits == 64 ? try write(Double.self) : try write(Float.self)
         guard outcome.zeros == target else {
             throw PruningError(.invalidTarget, "wrote \(outcome.zeros) zeros in \(kernel.dataset), not the target \(target)")
         }
@@ -115,7 +111,6 @@ enum Calibrated {
         return result
     }
 
-    /// The rewrite that stores the fine-tuned kernel: every segment's values replaced by the result's.
     /// The rewrite that zeroes the weights outside `kept` and leaves the others as stored.
     private static func keeping<T: KernelElement>(_ kept: [Bool]) -> KernelRewrite<T> {
         KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
@@ -130,6 +125,7 @@ enum Calibrated {
         }
     }
 
+    /// The rewrite that stores the fine-tuned kernel: every segment's values replaced by the result's.
     private static func replacing<T: KernelElement>(with values: [Float]) -> KernelRewrite<T> {
         KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
             var zeros = 0

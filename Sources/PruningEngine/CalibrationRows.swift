@@ -32,8 +32,9 @@ final class CalibrationRows: TrainingData {
     private var trainingBlocks: [Int: (x: Matrix, targets: Matrix)] = [:]
     private var heldOutBlocks: [Int: HeldOutBlock] = [:]
 
-    /// A block's rows as read: features, label targets and class ids.
-    typealias Block = (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?)
+    /// A block's rows as read: features, label targets and class ids, and the original layer's outputs
+    /// when the survey computed them for a retained block.
+    typealias Block = (range: Range<Int>, x: Matrix, labels: Matrix?, classes: [Int]?, teacher: Matrix?)
 
     private(set) var trainCount = 0
     private(set) var heldOutCount = 0
@@ -107,19 +108,16 @@ final class CalibrationRows: TrainingData {
     /// Rows of block `index`: features, label targets and classes.
     private func read(block index: Int) throws -> Block {
         if let block = rawBlocks[index] { return block }
-        let range = (index * blockRows)..<min(features.rows, (index + 1) * blockRows)
-        let block = try read(rows: range)
-        if retainsBlocks { rawBlocks[index] = block }
-        return block
+        return try read(rows: (index * blockRows)..<min(features.rows, (index + 1) * blockRows))
     }
 
     private func read(rows range: Range<Int>) throws -> Block {
         let x = try Self.read(features, rows: range)
-        guard let labels, let decoder else { return (range, x, nil, nil) }
+        guard let labels, let decoder else { return (range, x, nil, nil, nil) }
         var values = [Float](repeating: 0, count: range.count * labels.columns)
         try values.withUnsafeMutableBufferPointer { try labels.read(rows: range, into: $0) }
         let decoded = try decoder.decode(values, firstRow: range.lowerBound)
-        return (range, x, decoded.matrix, decoded.classes)
+        return (range, x, decoded.matrix, decoded.classes, nil)
     }
 
     /// The first pass: checks every row and the layer's outputs on it, counts the split and takes the
@@ -128,10 +126,15 @@ final class CalibrationRows: TrainingData {
         var sums = [Double](repeating: 0, count: features.columns)
         var squares = sums
         for index in 0..<blocks {
-            let block = try read(block: index)
+            var block = try read(block: index)
             let teacher = PruningEngine.targets(block.x, kernel: kernel, bias: bias, activation: activation,
                                                 labels: nil).teacher
             try Self.checkTeacher(teacher, firstRow: block.range.lowerBound, features: features.name)
+            // A retained block keeps the outputs, which its targets are made from once the survey is done.
+            if retainsBlocks {
+                block.teacher = teacher
+                rawBlocks[index] = block
+            }
             let kept = (0..<block.range.count).filter { !isHeldOut(block.range.lowerBound + $0) }
             heldOutCount += block.range.count - kept.count
             trainCount += kept.count
@@ -154,10 +157,19 @@ final class CalibrationRows: TrainingData {
         let data = try read(block: block)
         let kept = (0..<data.range.count).filter { !isHeldOut(data.range.lowerBound + $0) }
         var x = data.x.rows(kept)
-        let labels = data.labels?.rows(kept)
-        let targets = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels)
+        let targets = targets(of: data, rows: kept)
         standardizer.apply(&x)
         return (x, targets.targets)
+    }
+
+    /// The targets and the original layer's outputs for rows `kept` of a block (the raw rows). The outputs
+    /// are those of the whole block, the survey's when it kept them, so that retained and streamed blocks
+    /// give the same numbers.
+    private func targets(of data: Block, rows kept: [Int]) -> (targets: Matrix, teacher: Matrix) {
+        let outputs = data.teacher ?? PruningEngine.targets(data.x, kernel: kernel, bias: bias,
+                                                            activation: activation, labels: nil).teacher
+        let teacher = outputs.rows(kept)
+        return (mixedTargets(teacher: teacher, labels: data.labels?.rows(kept)), teacher)
     }
 
     func sample(limit: Int, seed: UInt64) throws -> (x: Matrix, targets: Matrix) {
@@ -231,16 +243,8 @@ final class CalibrationRows: TrainingData {
                 let rest = Array(rows[emitted...])
                 carried = (pool.x.rows(rest), pool.targets.rows(rest))
             }
-            // Carried rows are at most a full batch and a part: one batch, or a full one and the part joined.
-            if let carried, carried.x.rows > 0 {
-                if carried.x.rows >= 2 * batchSize {
-                    let rows = Array(0..<carried.x.rows)
-                    body(carried.x.rows(Array(rows[..<batchSize])), carried.targets.rows(Array(rows[..<batchSize])))
-                    body(carried.x.rows(Array(rows[batchSize...])), carried.targets.rows(Array(rows[batchSize...])))
-                } else {
-                    body(carried.x, carried.targets)
-                }
-            }
+            // Carried rows are fewer than two batches: the last full batch with the part that did not fill one.
+            if let carried, carried.x.rows > 0 { body(carried.x, carried.targets) }
             epochEnded(epoch + 1)
         }
     }
@@ -260,8 +264,7 @@ final class CalibrationRows: TrainingData {
         let kept = (0..<data.range.count).filter { isHeldOut(data.range.lowerBound + $0) }
         guard !kept.isEmpty else { return nil }
         var x = data.x.rows(kept)
-        let (targets, teacher) = PruningEngine.targets(x, kernel: kernel, bias: bias, activation: activation,
-                                                       labels: data.labels?.rows(kept))
+        let (targets, teacher) = targets(of: data, rows: kept)
         standardizer.apply(&x)
         return HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } })
     }

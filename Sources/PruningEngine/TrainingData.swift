@@ -134,12 +134,18 @@ func targets(_ x: Matrix, kernel: Matrix, bias: [Float], activation: Activation,
 {
     var teacher = Matrix(zeros: x.rows, kernel.columns)
     forward(x, kernel, bias, activation, into: &teacher)
-    guard let labels else { return (teacher, teacher) }
+    return (mixedTargets(teacher: teacher, labels: labels), teacher)
+}
+
+/// The fine-tune's targets from the original layer's outputs: those outputs, averaged with the label rows
+/// when given.
+func mixedTargets(teacher: Matrix, labels: Matrix?) -> Matrix {
+    guard let labels else { return teacher }
     var mixed = teacher
     mixed.values.withUnsafeMutableBufferPointer { mixed in
         labels.values.withUnsafeBufferPointer { labels in
             for i in 0..<mixed.count { mixed[i] = 0.5 * mixed[i] + 0.5 * labels[i] }
         }
     }
-    return (mixed, teacher)
+    return mixed
 }
