@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import ZIPFoundation
 
 /// A `.keras` archive, read: its config, metadata and the extracted weights file.
@@ -130,9 +131,10 @@ final class ArchiveContents {
             throw KerasFormatError(.malformed, file: path, "the archive's members changed while kprune ran",
                                    hint: "run again once the file is no longer being written")
         }
-        // The destination is a reserved, empty temporary file; the zip writer creates its own.
-        unlink(destination)
-        let archive = try Archive(url: url, accessMode: .create)
+        // The destination is a reserved file (an unnamed one, reached as /proc/self/fd/N, where the file system
+        // allows): it becomes an empty archive, which the zip writer then opens for update by that path.
+        try ArchiveContents.writeEmptyArchive(at: destination)
+        let archive = try Archive(url: url, accessMode: .update)
         for (index, member) in members.enumerated() {
             let method: CompressionMethod = member.compressed ? .deflate : .none
             if member.name == ArchiveContents.weightsMember {
@@ -148,6 +150,19 @@ final class ArchiveContents {
                 try MemberStream.copy(member, from: source, entry: entries[index], archivePath: path, to: archive,
                                       method: method)
             }
+        }
+    }
+
+    /// Makes the file at `path` an empty zip archive: only the 22-byte end-of-central-directory record.
+    private static func writeEmptyArchive(at path: String) throws {
+        var record = [UInt8](repeating: 0, count: 22)
+        record[0...3] = [0x50, 0x4B, 0x05, 0x06]
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputError(path: path, "cannot open the output: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = record.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == record.count else {
+            throw OutputError(path: path, "cannot write the output: \(String(cString: strerror(errno)))")
         }
     }
 

@@ -6,7 +6,7 @@ import Synchronization
 /// Where the file system allows, the content is written to an unnamed file in the destination's directory
 /// (`open(dir, O_TMPFILE)`), reached by path as `/proc/self/fd/N`, and given its name by `commit()`: until
 /// then it has no name, so not even `SIGKILL` leaves anything behind. Where unnamed files are not supported,
-/// or the writer needs a file it can create or resolve by name (the zip writer, libhdf5), the content goes to
+/// or the writer needs a file it can resolve by name (libhdf5 cannot open `/proc/self/fd/N`), the content goes to
 /// a named temporary file, `.kprune-PID-XXXXXX.tmp`, registered for removal: `discard()` or deinit removes it,
 /// and `AtomicOutput.removeAllPending()` is safe to call from a signal handler.
 ///
@@ -38,7 +38,7 @@ public final class AtomicOutput {
     /// - Parameters:
     ///   - destination: the final path.
     ///   - replacing: whether `commit()` may replace an existing regular file (`--force`, `--in-place`).
-    ///   - unnamed: false when the writer creates the file by name itself (the zip writer does).
+    ///   - unnamed: false to use a named temporary file from the start (tests of that fallback).
     /// - Throws: `OutputError` when the directory is missing or not writable.
     public init(destination: String, replacing: Bool = false, unnamed: Bool = true) throws {
         self.destination = destination

@@ -92,9 +92,7 @@ public enum Converter {
         try checkOutputPath(request)
         let directory = (request.output as NSString).deletingLastPathComponent
         let model = try KerasModel.open(request.input, stagingDirectory: directory.isEmpty ? "." : directory)
-        // The zip writer creates its file by name, so an archive is written through a named temporary file.
-        let output = try AtomicOutput(destination: request.output, replacing: request.overwrite || request.inPlace,
-                                      unnamed: model.format != .keras3Archive)
+        let output = try AtomicOutput(destination: request.output, replacing: request.overwrite || request.inPlace)
         defer { output.discard() }
         let layer = try model.targetLayer(named: request.layer)
         guard let kernel = layer.kernel else { preconditionFailure("target layer without a kernel") }

@@ -46,10 +46,14 @@ import Testing
         }
     }
 
-    @Test func sigkillLeavesNoOutputBehind() throws {
+    /// Every output format is written unnamed: `.h5` and `.keras` alike (the zip writer opens the unnamed
+    /// file by its `/proc/self/fd` path). What a `.keras` input stages for libhdf5 is named, and registered.
+    @Test(arguments: ["keras2/sequential.h5", "keras3/nested.keras"])
+    func sigkillLeavesNoOutputBehind(_ fixture: String) throws {
         // The calibration data is a FIFO nobody writes: the run waits in open() with its output created.
         let directory = TemporaryDirectory()
-        let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let input = try directory.copy(Fixtures.named(fixture).path)
+        let name = (fixture as NSString).lastPathComponent
         let features = directory.file("h.npy")
         #expect(mkfifo(features, 0o644) == 0)
         let process = Process()
@@ -66,9 +70,14 @@ import Testing
             Thread.sleep(forTimeInterval: 0.01)
         }
         #expect(hasUnnamedOutput(pid: process.processIdentifier, in: directory.path), "the output is unnamed")
+        #expect(try directory.listing().filter { $0.hasSuffix(".tmp") }.isEmpty, "no named temporary output")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        #expect(try directory.listing() == ["h.npy", "sequential.h5"], "nothing to clean up after SIGKILL")
+        let left = try directory.listing().filter { !$0.hasSuffix(".staging") }.sorted()
+        #expect(left == ["h.npy", name].sorted(), "no output to clean up after SIGKILL")
+        for staging in try directory.listing() where staging.hasSuffix(".staging") {
+            try FileManager.default.removeItem(atPath: directory.file(staging))
+        }
     }
 
     /// Processes whose command line mentions `text`.
