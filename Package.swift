@@ -13,7 +13,7 @@ let package = Package(
     products: [
         .executable(name: "kprune", targets: ["kprune"]),
         .library(name: "KerasFormat", targets: ["KerasFormat"]),
-        .library(name: "PruningEngine", targets: ["PruningEngine"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,49 +42,65 @@ let package = Package(
             dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
-        // Keras file formats: locating layers and weights, reading configs, writing outputs atomically.
+        // Atomic outputs, the registry of temporary files to remove, file copies and descriptors.
+        .target(name: "FileOutput", dependencies: ["CProcess"], swiftSettings: strict),
+        // Arrays read by rows from .npy, .npz and HDF5 files: calibration features and labels.
         .target(
-            name: "KerasFormat",
-            dependencies: ["HDF5", "ZipStreaming", "CProcess", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
-            swiftSettings: strict
-        ),
-        // Calibration data: arrays from .npy, .npz and HDF5 files, read by rows.
-        .target(
-            name: "CalibrationData",
+            name: "ArrayIO",
             dependencies: ["HDF5", "ZipStreaming", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
-        // The engine: exact-count pruning of a layer's kernel.
-        .target(name: "PruningEngine", dependencies: ["KerasFormat", "CalibrationData", "HDF5", "CBLAS"],
-                swiftSettings: strict),
+        // Keras file formats: locating layers and weights, reading configs, rewriting archives.
+        .target(
+            name: "KerasFormat",
+            dependencies: ["HDF5", "ZipStreaming", "FileOutput",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: strict
+        ),
+        // Numbers: the tensor type, matrix products through BLAS with a per-run FLOP count, activations.
+        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: strict),
+        // Exact sparsity: magnitude keys, streamed selection of the cut, and kernels rewritten segment by
+        // segment. The hot generic loops stay in this one module so that they specialize.
+        .target(name: "Sparsity", dependencies: ["HDF5", "FileOutput"], swiftSettings: strict),
+        // Fine-tuning the final layer: losses, the mask and L1 methods, training data and its split.
+        .target(name: "FineTune", dependencies: ["Numerics", "Sparsity", "ArrayIO"], swiftSettings: strict),
+        // The conversion: routing a request, the one write-back, reports, inspection.
+        .target(
+            name: "Pipeline",
+            dependencies: ["KerasFormat", "FineTune", "Sparsity", "Numerics", "ArrayIO", "FileOutput", "HDF5"],
+            swiftSettings: strict
+        ),
         // The command-line tool.
         .executableTarget(
             name: "kprune",
             dependencies: [
-                "PruningEngine", "KerasFormat", "CalibrationData", "CProcess",
+                "Pipeline", "FineTune", "Sparsity", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        // Fixture manifest and temporary directories, shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["TestEnvironment"], path: "Tests/TestSupport",
+        // Fixture manifest, temporary directories and model-file helpers, shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["TestEnvironment", "KerasFormat", "HDF5"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         // Process-wide settings for the test binary (libhdf5's file locking off), applied before main.
         .target(name: "TestEnvironment", path: "Tests/TestEnvironment"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "HDF5", "TestSupport"],
-                    swiftSettings: strict),
+        .testTarget(name: "FileOutputTests", dependencies: ["FileOutput", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "CalibrationDataTests",
-            dependencies: ["CalibrationData", "HDF5", "TestSupport",
-                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            name: "ArrayIOTests",
+            dependencies: ["ArrayIO", "HDF5", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: strict
         ),
-        .testTarget(name: "PruningEngineTests",
-                    dependencies: ["PruningEngine", "KerasFormat", "HDF5", "TestSupport",
-                                   .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+        .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "FileOutput", "HDF5", "TestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "HDF5", "TestSupport"],
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SparsityTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
+                         .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
+        .testTarget(name: "FineTuneTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
+                         .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
+                         .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
+        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "FileOutput", "HDF5", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

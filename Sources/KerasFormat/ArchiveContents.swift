@@ -1,3 +1,4 @@
+import FileOutput
 import Foundation
 import Glibc
 import ZIPFoundation
@@ -46,8 +47,8 @@ final class ArchiveContents {
 
     deinit {
         do { try FileManager.default.removeItem(at: stagingDirectory) } catch { /* already gone */ }
-        PendingFiles.shared.remove(weightsFile)
-        PendingFiles.shared.remove(stagingDirectory.path)
+        CleanupRegistry.shared.remove(weightsFile)
+        CleanupRegistry.shared.remove(stagingDirectory.path)
     }
 
     /// Opens the `.keras` zip for reading; `hint` says what may have gone wrong.
@@ -70,14 +71,14 @@ final class ArchiveContents {
                                    hint: "check that the directory exists and is writable")
         }
         // Registered so an interrupted run removes the staged copy too.
-        PendingFiles.shared.add(staging.path)
-        PendingFiles.shared.add(staging.appendingPathComponent(weightsMember).path)
+        CleanupRegistry.shared.add(staging.path)
+        CleanupRegistry.shared.add(staging.appendingPathComponent(weightsMember).path)
         var result: ArchiveContents?
         defer {
             if result == nil {
                 do { try FileManager.default.removeItem(at: staging) } catch { /* nothing was staged */ }
-                PendingFiles.shared.remove(staging.appendingPathComponent(weightsMember).path)
-                PendingFiles.shared.remove(staging.path)
+                CleanupRegistry.shared.remove(staging.appendingPathComponent(weightsMember).path)
+                CleanupRegistry.shared.remove(staging.path)
             }
         }
 

@@ -1,3 +1,4 @@
+import FileOutput
 public import HDF5
 
 /// The Keras file formats kprune reads and writes.

@@ -1,7 +1,10 @@
+import FineTune
+import Sparsity
+import FileOutput
 import ArgumentParser
 import Foundation
 import KerasFormat
-import PruningEngine
+import Pipeline
 
 extension Kprune {
     struct Convert: ParsableCommand {

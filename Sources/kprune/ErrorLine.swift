@@ -1,8 +1,11 @@
-import CalibrationData
+import FineTune
+import Sparsity
+import FileOutput
+import ArrayIO
 import Foundation
 import HDF5
 import KerasFormat
-import PruningEngine
+import Pipeline
 
 /// Formats any failure as the one line kprune prints: `error: FILE: what went wrong (hint)`.
 enum ErrorLine {

@@ -1,6 +1,9 @@
+import FineTune
+import Sparsity
+import FileOutput
 import ArgumentParser
 import Foundation
-import PruningEngine
+import Pipeline
 
 extension Kprune {
     struct Inspect: ParsableCommand {

@@ -1,3 +1,6 @@
+import FineTune
+import Sparsity
+import FileOutput
 import Foundation
 import KerasFormat
 

@@ -1,0 +1,116 @@
+public import Sparsity
+public import Numerics
+public import ArrayIO
+import Foundation
+
+/// How the layer reaches its zero count.
+public enum PruningMethod: String, Sendable, CaseIterable, Encodable {
+    /// Gradual magnitude pruning with regrowth, then a fine-tune of the kept weights.
+    case mask
+    /// A proximal L1 path to the count, an exact projection, then a debiasing fine-tune.
+    case l1
+    /// Exact magnitude pruning, no training.
+    case magnitude
+}
+
+/// The fine-tune's knobs.
+public struct FineTuneOptions: Sendable {
+    public var method: PruningMethod
+    /// Passes over the training rows; nil for the automatic count (`FineTuneOptions.automaticEpochs`).
+    public var epochs: Int?
+    public var batchSize: Int
+    /// The momentum step; nil for the automatic one, `1 / L` with `L` the loss gradient's Lipschitz bound on
+    /// the calibration data.
+    public var learningRate: Double?
+    public var seed: UInt64
+    /// The fraction of the samples held out to measure before and after.
+    public var validationSplit: Double
+    /// Calibration data up to this many bytes (as float32) is read into memory; larger data is streamed from
+    /// its files in blocks.
+    public var inMemoryLimit: Int
+
+    public init(method: PruningMethod = .mask, epochs: Int? = nil, batchSize: Int = 64, learningRate: Double? = nil,
+                seed: UInt64 = 0, validationSplit: Double = 0.1, inMemoryLimit: Int = 1 << 30)
+    {
+        self.method = method
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.seed = seed
+        self.validationSplit = validationSplit
+        self.inMemoryLimit = inMemoryLimit
+    }
+}
+
+extension FineTuneOptions {
+    /// The automatic number of epochs for `batches` mini-batches per epoch: at least 100 epochs and at least
+    /// 2,000 steps (small calibration sets need more passes), at most 1,000 epochs.
+    public static func automaticEpochs(batches: Int) -> Int {
+        min(1000, max(100, (2000 + batches - 1) / max(batches, 1)))
+    }
+}
+
+/// How well a kernel does on the held-out samples.
+public struct SplitMetrics: Sendable, Encodable, Equatable {
+    /// The objective: distillation from the original layer, plus the labels when given.
+    public var loss: Double
+    /// The share of samples whose top output matches the original layer's.
+    public var agreement: Double
+    /// The share of samples whose top output matches the label, when labels are given.
+    public var accuracy: Double?
+}
+
+/// What a fine-tune did.
+public struct FineTuneReport: Sendable, Encodable, Equatable {
+    public var before: SplitMetrics
+    public var after: SplitMetrics
+    public var trainSamples: Int
+    public var heldOutSamples: Int
+    public var epochs: Int
+    public var steps: Int
+    /// Whether the calibration data was streamed from its files rather than read whole.
+    public var streamed: Bool = false
+    /// Wall time of the training alone (data loading and writing excluded).
+    public var trainSeconds: Double
+    /// Floating-point operations of the matrix products during training, in units of 10^9.
+    public var gflop: Double
+    /// The activation the loss follows (`softmax`, `sigmoid`, `linear`, `relu`, `tanh`): the layer's own,
+    /// or one a later layer applies to its outputs on the way to the model's output.
+    public var activation: String
+    /// The layer whose activation that is.
+    public var activationLayer: String?
+    /// The loss minimised, in words (`cross-entropy`).
+    public var objective: String
+    /// The candidate written: the method's own result (`mask`, `l1`) or `magnitude`, the data-free result at
+    /// the same count, when that does better on the held-out rows.
+    public var chosen: String
+    /// Every candidate with how it does on the held-out rows (on the training sample when none are held
+    /// out), the method's own result first.
+    public var candidates: [CandidateReport]
+    /// Whether the layer's bias was trained (a layer without a bias has none to train).
+    public var biasTrained: Bool
+
+    public enum CodingKeys: String, CodingKey {
+        case before, after, epochs, steps, streamed, gflop, activation, objective, chosen, candidates
+        case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
+        case activationLayer = "activation_layer", biasTrained = "bias_trained"
+    }
+}
+
+/// One result the fine-tune could write, and how it does.
+public struct CandidateReport: Sendable, Encodable, Equatable {
+    /// `mask`, `l1` or `magnitude`.
+    public var method: String
+    /// Loss, agreement and accuracy on the held-out rows.
+    public var heldOut: SplitMetrics
+
+    public init(method: String, heldOut: SplitMetrics) {
+        self.method = method
+        self.heldOut = heldOut
+    }
+
+    public enum CodingKeys: String, CodingKey {
+        case method
+        case heldOut = "held_out"
+    }
+}

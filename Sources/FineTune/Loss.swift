@@ -1,0 +1,94 @@
+public import Sparsity
+import Foundation
+public import Numerics
+
+/// The loss the fine-tune minimises follows the final layer's activation: cross-entropy through softmax and
+/// sigmoid, the squared error of the outputs otherwise.
+extension Activation {
+    /// The loss the fine-tune minimises for it, in words.
+    public var lossName: String {
+        switch self {
+        case .softmax: "cross-entropy"
+        case .sigmoid: "binary cross-entropy"
+        case .linear: "mean squared error"
+        case .relu, .tanh: "squared error of the \(name) outputs"
+        }
+    }
+
+    /// A bound on the loss's curvature in the pre-activations of one row: the Hessian of cross-entropy
+    /// through softmax has eigenvalues below 1 (1/4 through sigmoid); squared errors averaged over `units`
+    /// outputs have `2 / units`.
+    public func preActivationCurvature(units: Int) -> Float {
+        switch self {
+        case .softmax: 1
+        case .sigmoid: 0.25
+        case .linear, .relu, .tanh: 2 / Float(max(units, 1))
+        }
+    }
+
+    /// A bound on the loss's second derivative in one kernel weight on standardized inputs (unit second
+    /// moment): the curvature of the loss in one pre-activation. Cross-entropy through softmax or sigmoid
+    /// has `p (1 - p) <= 1/4`; the squared errors, averaged over `units` outputs, `2 / units` (relu and tanh
+    /// only flatten it).
+    public func weightCurvature(units: Int) -> Float {
+        switch self {
+        case .softmax, .sigmoid: 0.25
+        case .linear, .relu, .tanh: 2 / Float(max(units, 1))
+        }
+    }
+
+    /// The loss of outputs `a` (activations, already applied to pre-activations `z`) against `targets`,
+    /// averaged over rows, and its gradient with respect to `z` written into `gradient`.
+    ///
+    /// Softmax and sigmoid use cross-entropy, whose gradient with respect to the pre-activation is
+    /// `(a - t) / rows`; the others use the squared error of the activation's output. With `value` false
+    /// only the gradient is computed (the returned loss is 0).
+    public func loss(outputs a: Tensor, preActivations z: Tensor, targets t: Tensor, gradient: inout Tensor?,
+              value wanted: Bool = true) -> Double
+    {
+        precondition(a.rows == t.rows && a.columns == t.columns, "targets do not match the outputs")
+        let rows = Float(max(a.rows, 1))
+        let columns = Float(max(a.columns, 1))
+        let epsilon: Float = 1e-7
+        var total: Double = 0
+        a.values.withUnsafeBufferPointer { a in
+            t.values.withUnsafeBufferPointer { t in
+                if wanted {
+                    for i in 0..<a.count {
+                        let (p, target) = (a[i], t[i])
+                        switch self {
+                        case .softmax:
+                            if target > 0 { total -= Double(target * log(max(p, epsilon))) }
+                        case .sigmoid:
+                            total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
+                        case .linear, .relu, .tanh:
+                            total += Double((p - target) * (p - target))
+                        }
+                    }
+                }
+                guard gradient != nil else { return }
+                z.values.withUnsafeBufferPointer { z in
+                    gradient!.values.withUnsafeMutableBufferPointer { g in
+                        switch self {
+                        case .softmax, .sigmoid:
+                            let scale = 1 / rows
+                            for i in 0..<a.count { g[i] = (a[i] - t[i]) * scale }
+                        case .linear:
+                            let scale = 2 / (rows * columns)
+                            for i in 0..<a.count { g[i] = (a[i] - t[i]) * scale }
+                        case .relu, .tanh:
+                            let scale = 2 / (rows * columns)
+                            for i in 0..<a.count {
+                                g[i] = (a[i] - t[i]) * derivative(output: a[i], input: z[i]) * scale
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        switch self {
+        case .softmax, .sigmoid: return total / Double(rows)
+        default: return total / Double(rows) / Double(max(a.columns, 1))
+        }
+    }
+}

@@ -1,0 +1,153 @@
+public import Sparsity
+public import Numerics
+public import ArrayIO
+import Foundation
+
+/// Calibration rows as the fine-tune consumes them: shuffled mini-batches of training rows with their
+/// targets, a sample of training rows for full-batch work, and the held-out rows for measuring.
+///
+/// `CalibrationRows` reads blocks of rows from the files, or keeps them in memory; tests may supply their
+/// own rows.
+public protocol TrainingData {
+    var trainCount: Int { get }
+    var heldOutCount: Int { get }
+    /// The coordinates the rows are given in: the training rows' columns standardized. Targets and the
+    /// teacher's outputs are those of the original layer on the raw rows.
+    var standardizer: Standardizer { get }
+    /// Up to `limit` training rows, a sample fixed by `seed` (every training row when there are no more),
+    /// with their targets.
+    func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor)
+    /// Mini-batches of training rows and their targets, epoch after epoch, in an order fixed by `seed`.
+    func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
+                      epochEnded: (Int) -> Void) throws
+    /// The held-out rows, a block at a time.
+    func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws
+}
+
+extension TrainingData {
+    /// Each input's weight in a kernel entry's importance, in the standardized coordinates: 1 for columns
+    /// that vary, 0 for constant ones.
+    public var inputScales: [Float] { standardizer.live }
+
+    /// Mini-batches per epoch: rows that do not fill a batch join the epoch's last one.
+    public func batchesPerEpoch(_ batchSize: Int) -> Int { max(1, trainCount / max(batchSize, 1)) }
+}
+
+/// Held-out rows with what they are measured against.
+public struct HeldOutBlock {
+    public let x: Tensor
+    /// The objective's targets.
+    public let targets: Tensor
+    /// The original layer's outputs, for agreement.
+    public let teacher: Tensor
+    /// Class ids, when labels are given and the layer classifies.
+    public let classes: [Int]?
+}
+
+/// Turns label rows into target rows: class ids become one-hot rows; rows of the layer's width are taken as
+/// they are. The checks that need the whole array (its shape) are made once; each block's values are checked
+/// as it is decoded.
+public struct LabelDecoder {
+    public let name: String
+    public let units: Int
+    public let columns: Int
+    public let activation: Activation
+
+    public init(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws {
+        guard labels.rows == samples else {
+            throw DataError(labels.name, "\(labels.rows) labels for \(samples) samples",
+                            hint: "give one label per feature row")
+        }
+        let classIds = labels.columns == 1 && units > 1 && activation.classifies
+        guard classIds || labels.columns == units else {
+            throw DataError(labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
+                            hint: "give class ids, one-hot rows or one target per output")
+        }
+        name = labels.name
+        self.units = units
+        columns = labels.columns
+        self.activation = activation
+    }
+
+    /// Target rows and, when the layer classifies, class ids for `values` (rows from `firstRow` on).
+    public func decode(_ values: [Float], firstRow: Int) throws -> (matrix: Tensor, classes: [Int]?) {
+        let rows = values.count / max(columns, 1)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(name, "labels hold NaN or infinity (row \(firstRow + bad / max(columns, 1)))")
+        }
+        if columns == 1, units > 1, activation.classifies {
+            var matrix = Tensor(zeros: rows, units)
+            var classes: [Int] = []
+            classes.reserveCapacity(rows)
+            for (row, value) in values.enumerated() {
+                // Compared as floats before converting: 1e20 or 2^63 would trap in Int(_:).
+                guard value == value.rounded(), value >= 0, value < Float(units) else {
+                    throw DataError(name, "label \(value) in row \(firstRow + row) is not a class id in 0..<\(units)")
+                }
+                matrix[row, Int(value)] = 1
+                classes.append(Int(value))
+            }
+            return (matrix, classes)
+        }
+        let matrix = Tensor(rows: rows, columns: units, values: values)
+        guard activation.classifies else { return (matrix, nil) }
+        if units == 1 || activation == .sigmoid {
+            if let bad = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+                throw DataError(name, "label \(values[bad]) in row \(firstRow + bad / columns) is outside [0, 1]",
+                                hint: "sigmoid labels are probabilities, one per output")
+            }
+            if units == 1 { return (matrix, values.map { $0 >= 0.5 ? 1 : 0 }) }
+        } else {
+            try checkDistributions(values, rows: rows, firstRow: firstRow)
+        }
+        return (matrix, (0..<rows).map { matrix.argmax(row: $0) })
+    }
+
+    /// Softmax label rows must be one-hot or soft labels: non-negative and summing to 1 within
+    /// `LabelDecoder.sumTolerance`.
+    private func checkDistributions(_ values: [Float], rows: Int, firstRow: Int) throws {
+        for row in 0..<rows {
+            let slice = values[(row * columns)..<((row + 1) * columns)]
+            if let negative = slice.first(where: { $0 < 0 }) {
+                throw DataError(name, "label row \(firstRow + row) holds \(negative), not a probability",
+                                hint: "give class ids, or rows that are one-hot or sum to 1")
+            }
+            let sum = slice.reduce(0.0) { $0 + Double($1) }
+            guard abs(sum - 1) <= Self.sumTolerance else {
+                throw DataError(name, "label row \(firstRow + row) sums to \(Float(sum)), not 1",
+                                hint: "give class ids, or rows that are one-hot or sum to 1")
+            }
+        }
+    }
+
+    /// How far a softmax label row's sum may stray from 1.
+    public static let sumTolerance = 1e-3
+}
+
+extension Activation {
+    /// Whether the outputs are class scores (softmax, sigmoid), so that labels may be class ids.
+    public var classifies: Bool { self == .softmax || self == .sigmoid }
+}
+
+/// The fine-tune's targets for rows `x`: the original layer's outputs, averaged with the label rows when
+/// given.
+public func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS)
+    -> (targets: Tensor, teacher: Tensor)
+{
+    var teacher = Tensor(zeros: x.rows, kernel.columns)
+    blas.dense(x, kernel, bias, activation, into: &teacher)
+    return (mixedTargets(teacher: teacher, labels: labels), teacher)
+}
+
+/// The fine-tune's targets from the original layer's outputs: those outputs, averaged with the label rows
+/// when given.
+public func mixedTargets(teacher: Tensor, labels: Tensor?) -> Tensor {
+    guard let labels else { return teacher }
+    var mixed = teacher
+    mixed.values.withUnsafeMutableBufferPointer { mixed in
+        labels.values.withUnsafeBufferPointer { labels in
+            for i in 0..<mixed.count { mixed[i] = 0.5 * mixed[i] + 0.5 * labels[i] }
+        }
+    }
+    return mixed
+}

@@ -1,0 +1,112 @@
+import FileOutput
+public import FineTune
+public import Sparsity
+import Numerics
+public import KerasFormat
+import HDF5
+
+/// What `kprune inspect` reports about a file. Keys of its JSON form are stable, snake_case.
+public struct InspectionReport: Sendable, Encodable {
+    public struct Weight: Sendable, Encodable {
+        public var name: String
+        public var dataset: String
+        public var shape: [Int]
+        public var dtype: String
+        /// Zero elements; nil for non-float weights and for links, which are not followed.
+        public var zeros: Int?
+        public var role: String?
+        /// How the name is linked when it is not the dataset itself (`a soft link to /x`).
+        public var link: String?
+        /// Why the elements are not read: stored outside the file, or declared far larger than stored.
+        public var storageProblem: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, dataset, shape, dtype, zeros, role, link
+            case storageProblem = "storage_problem"
+        }
+    }
+
+    public struct Layer: Sendable, Encodable {
+        public var name: String
+        public var className: String?
+        public var activation: String?
+        public var final: Bool
+        public var weights: [Weight]
+
+        enum CodingKeys: String, CodingKey {
+            case name, activation, final, weights
+            case className = "class_name"
+        }
+    }
+
+    public var file: String
+    public var format: String
+    public var kerasVersion: String?
+    public var finalLayer: String?
+    /// Why no final layer is named, when none is.
+    public var finalLayerProblem: String?
+    /// The order of `layers`: `forward` (from the config), `layer_names` (the file's list of the model's
+    /// layers), or `file` (the groups' order in the file, which need not be the model's).
+    public var layerOrder: String
+    public var layers: [Layer]
+    public var optimizerWeights: Int
+
+    enum CodingKeys: String, CodingKey {
+        case file, format, layers
+        case kerasVersion = "keras_version", finalLayer = "final_layer", finalLayerProblem = "final_layer_problem"
+        case layerOrder = "layer_order"
+        case optimizerWeights = "optimizer_weights"
+    }
+}
+
+/// Reads a Keras file's structure and counts the zeros of every weight.
+public enum Inspector {
+    /// - Throws: `KerasFormatError` or `HDF5Error` when the file cannot be read as Keras.
+    /// - Parameter structureRead: called once the file's structure (formats, config, layers, weight
+    ///   locations) has been read, before any weight's values are.
+    public static func inspect(_ path: String, structureRead: (() -> Void)? = nil) throws -> InspectionReport {
+        let model = try KerasModel.open(path)
+        structureRead?()
+        let final = model.finalLayer?.path
+        let layers = try File.withOpen(model.weightsFile) { file in
+            let root = try file.root()
+            return try model.layers.map { layer in
+                let weights = try layer.weights.enumerated().map { index, weight in
+                    InspectionReport.Weight(
+                        name: weight.name, dataset: weight.dataset, shape: weight.shape,
+                        dtype: weight.storedType.description,
+                        zeros: weight.link == nil && weight.storageProblem == nil
+                            ? try zeroCount(root.dataset(weight.dataset)) : nil,
+                        role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil),
+                        link: weight.link, storageProblem: weight.storageProblem)
+                }
+                return InspectionReport.Layer(name: layer.path.description, className: layer.className,
+                                              activation: layer.activation, final: layer.path == final,
+                                              weights: weights)
+            }
+        }
+        return InspectionReport(file: path, format: model.format.rawValue, kerasVersion: model.kerasVersion,
+                                finalLayer: final?.description, finalLayerProblem: model.finalLayerProblem,
+                                layerOrder: model.layerOrder.rawValue, layers: layers, optimizerWeights: model.optimizerWeights.count)
+    }
+
+    /// Counts zero elements of a float dataset in bounded memory; nil for other types.
+    static func zeroCount(_ dataset: Dataset) throws -> Int? {
+        guard case .float = dataset.storedType else { return nil }
+        if dataset.shape.isEmpty {
+            return try dataset.readAll(as: Double.self).filter { $0 == 0 }.count
+        }
+        let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(), storedBytes: 8)
+        let store = HDF5Store<Double>(dataset)
+        var values = [Double](repeating: 0, count: segmentation.maxSegment)
+        var zeros = 0
+        for range in segmentation.segments {
+            try values.withUnsafeMutableBufferPointer { buffer in
+                let segment = UnsafeMutableBufferPointer(rebasing: buffer[0..<range.count])
+                try store.read(range, into: segment)
+                zeros += MagnitudePruner.countZeros(UnsafeBufferPointer(segment))
+            }
+        }
+        return zeros
+    }
+}

@@ -1,0 +1,63 @@
+import FileOutput
+/// How many zeros the kernel must end with.
+public enum ZeroTarget: Sendable, Equatable {
+    /// A fraction of the kernel's elements, 0 ≤ F ≤ 1.
+    case sparsity(Double)
+    /// An exact count.
+    case zeros(Int)
+
+    /// The exact zero count for a kernel of `size` elements.
+    ///
+    /// A sparsity becomes `F × size` rounded to the nearest integer, halves away from zero (0.5 × 5 = 2.5 → 3).
+    /// - Throws: `PruningError` when the sparsity is outside [0, 1] or the count exceeds `size`.
+    public func count(forSize size: Int) throws(PruningError) -> Int {
+        switch self {
+        case .sparsity(let fraction):
+            guard fraction.isFinite, (0...1).contains(fraction) else {
+                throw PruningError(.invalidTarget, "sparsity \(fraction) is outside [0, 1]",
+                                   hint: "give a fraction such as 0.8")
+            }
+            return Int((fraction * Double(size)).rounded(.toNearestOrAwayFromZero))
+        case .zeros(let count):
+            guard count >= 0 else {
+                throw PruningError(.invalidTarget, "--zeros \(count) is negative", hint: "give a count from 0 to \(size)")
+            }
+            guard count <= size else {
+                throw PruningError(.invalidTarget, "--zeros \(count) exceeds the kernel size \(size)",
+                                   hint: "give a count from 0 to \(size)")
+            }
+            return count
+        }
+    }
+}
+
+/// A pruning request that cannot be carried out on this kernel.
+public struct PruningError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable {
+        private enum Kind: Hashable, Sendable { case invalidTarget, nonFinite, tooManyZeros, unsupportedType, diverged }
+        private let kind: Kind
+        private init(_ kind: Kind) { self.kind = kind }
+        /// The sparsity or zero count does not fit the kernel.
+        public static let invalidTarget = Code(.invalidTarget)
+        /// The kernel holds NaN or infinity.
+        public static let nonFinite = Code(.nonFinite)
+        /// The kernel already has more zeros than the target; only a fine-tune with data can regrow weights.
+        public static let tooManyZeros = Code(.tooManyZeros)
+        /// The kernel's element type, its layer, or what follows the layer is of a kind kprune cannot handle.
+        public static let unsupportedType = Code(.unsupportedType)
+        /// The fine-tune ended with weights or a loss that are not finite numbers.
+        public static let diverged = Code(.diverged)
+    }
+
+    public var code: Code
+    public var message: String
+    public var hint: String?
+
+    public init(_ code: Code, _ message: String, hint: String? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { hint.map { "\(message) (\($0))" } ?? message }
+}
