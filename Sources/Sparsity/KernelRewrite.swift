@@ -44,6 +44,8 @@ public struct RewriteOutcome: Sendable {
 public enum KernelRewriter {
     /// Moves the kernel from `source` to `destination` segment by segment through `rewrite`, and zeroes the
     /// slots where the kernel newly became zero.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func apply<T: KernelElement>(_ rewrite: KernelRewrite<T>, source: ElementStore<T>,
                                         destination: ElementStore<T>, slots: [any SlotRewriter],
                                         segmentation: Segmentation, workers: Int = Workers.available,
@@ -108,6 +110,8 @@ public struct SlotZeroer<U: KernelElement>: SlotRewriter {
 
     public var allowsConcurrentIO: Bool { source.allowsConcurrentIO && destination.allowsConcurrentIO }
 
+    @specialized(where U == Float)
+    @specialized(where U == Double)
     public func zero(_ range: Range<Int>, where marks: UnsafeBufferPointer<Bool>) throws {
         let values = UnsafeMutableBufferPointer<U>.allocate(capacity: range.count)
         defer { values.deallocate() }

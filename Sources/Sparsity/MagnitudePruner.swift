@@ -7,6 +7,8 @@ public enum MagnitudePruner {
     ///
     /// Segments can be rewritten concurrently when the selection knows how many ties each segment prunes;
     /// otherwise ties are consumed in row-major order by one worker.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func rewrite<T: KernelElement>(_ selection: MagnitudeSelection<T>) -> KernelRewrite<T> {
         let cut = selection.threshold?.value.magnitudeKey ?? 0
         let tiesPerSegment = selection.tiesPerSegment
@@ -29,6 +31,8 @@ public enum MagnitudePruner {
     /// it; marks what it zeroed when `marking` is not empty.
     /// - Returns: how many ties it zeroed, and the zeros in `values` afterwards.
     @inline(__always)
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func prune<T: KernelElement>(_ values: UnsafeMutableBufferPointer<T>, below cut: T.Key, ties: Int,
                                         marking pruned: UnsafeMutableBufferPointer<Bool>) -> (ties: Int, zeros: Int)
     {
@@ -46,6 +50,8 @@ public enum MagnitudePruner {
     }
 
     /// Counts values equal to zero (of either sign).
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func countZeros<T: KernelElement>(_ values: UnsafeBufferPointer<T>) -> Int {
         KeyLoops.count(values, low: 1).zeros
     }

@@ -53,6 +53,8 @@ public enum MagnitudeSelector {
         var worker = 0
     }
 
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func select<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation, target: Int,
                                          path: String, limits: Limits = Limits(), workers: Int = Workers.available,
                                          progress: ProgressCounter? = nil) throws -> MagnitudeSelection<T>
@@ -156,6 +158,8 @@ public enum MagnitudeSelector {
     /// last dimension): 2,048 runs of 128 where runs are cheap to read (direct stores), 256 runs of 1,024
     /// through libhdf5. Elements of one run share their row's scale, so the bracket counts the sample as
     /// worth an eighth (short runs) or a sixteenth (long runs) of its size, and spans four standard errors.
+    @specialized(where T == Float)
+    @specialized(where T == Double)
     public static func bracket<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
                                                   target: Int) throws -> (T.Key, T.Key)
     {
@@ -234,10 +238,16 @@ public enum MagnitudeSelector {
 
     /// The element that would stand at `index` were `values` sorted ascending; reorders `values`.
     /// Quickselect with median-of-three pivots; sorts the remaining range if it degenerates.
+    @specialized(where V == Float)
+    @specialized(where V == UInt32)
+    @specialized(where V == UInt64)
     public static func nthSmallest<V: Comparable>(_ values: inout [V], _ index: Int) -> V {
         values.withUnsafeMutableBufferPointer { nthSmallest($0, index) }
     }
 
+    @specialized(where V == Float)
+    @specialized(where V == UInt32)
+    @specialized(where V == UInt64)
     public static func nthSmallest<V: Comparable>(_ values: UnsafeMutableBufferPointer<V>, _ index: Int) -> V {
         precondition(values.indices.contains(index), "index outside the values")
         var low = 0
