@@ -24,7 +24,11 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pruning  # noqa: E402
+
 FAN_IN, UNITS = 256, 10
+SPARSITY = 0.9
 
 
 def build(cache, rows):
@@ -79,13 +83,13 @@ def main():
     model, features = build(args.cache, args.rows)
     data_mib = os.path.getsize(features) / 2 ** 20
     print("data: %d x %d float32, %.0f MiB; head %d -> %d softmax" % (args.rows, FAN_IN, data_mib, FAN_IN, UNITS))
-    target = round(0.9 * FAN_IN * UNITS)
+    target = pruning.target_zeros(SPARSITY, FAN_IN * UNITS)
     for method in ("mask", "l1"):
         results = {"streamed": [], "whole": []}
         for _ in range(args.rounds):
             for mode, limit in (("streamed", 256), ("whole", 65536)):
                 out = os.path.join(args.cache, "out-%s.h5" % mode)
-                wall, rss, report = run([os.path.abspath(args.kprune), "convert", model, "--sparsity", "0.9", "--features", features,
+                wall, rss, report = run([os.path.abspath(args.kprune), "convert", model, "--sparsity", str(SPARSITY), "--features", features,
                                          "--method", method, "--epochs", "1", "--in-memory-limit", str(limit),
                                          "-o", out, "--force", "--json"], os.path.join(args.cache, "run"))
                 if report["zeros_after"] != target:

@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrationlib  # noqa: E402
+import pruning  # noqa: E402
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 USAGE = 64
@@ -144,7 +145,7 @@ def score_run(run, scorer, out, loader, sparsity):
     except Exception as error:  # the output must load: anything else is a failure of the run
         run.update(status="failed", error="Keras cannot load the output: %s" % str(error).splitlines()[0][:300])
         return
-    target = calibrationlib.target_zeros(sparsity, size)
+    target = pruning.target_zeros(sparsity, size)
     run.update(accuracy=accuracy, zeros=zeros, target_zeros=target, exact=zeros == target)
     report = run.get("report", {})
     if "zeros_after" in report and (report["zeros_after"] != zeros or report["target_zeros"] != target):

@@ -11,7 +11,8 @@ outside the repository. Then runs, alternating, `--reps` times each:
   kprune    kprune convert FILE --sparsity 0.8 -o OUT --force
   h5py      a plain h5py + numpy script doing the same job: copy the file,
             read the kernel, find the exact k-th magnitude with
-            np.argpartition, zero those weights, write the kernel back
+            np.argpartition (k: the target zero count, given to it), zero
+            those weights, write the kernel back
 
 and prints the median wall time, its ratio to cp, and each child's peak RSS
 (ru_maxrss from os.wait4). Goals: kprune wall <= 2x cp, peak RSS <= 80 MiB;
@@ -33,6 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import pruning  # noqa: E402
 
 SPARSITY = 0.8
 ROWS, COLS = 2048, 20000
@@ -65,12 +70,11 @@ print(json.dumps({"kernel_dataset": kernel_path, "kernel_shape": shape}))
 BASELINE = r"""
 import shutil, sys
 import h5py, numpy as np
-source, out, dataset, sparsity = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+source, out, dataset, k = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 shutil.copyfile(source, out)
 with h5py.File(out, "r+") as f:
     kernel = f[dataset][()]
     flat = kernel.reshape(-1)
-    k = int(np.floor(sparsity * flat.size + 0.5))
     if k > 0:
         flat[np.argpartition(np.abs(flat), k - 1)[:k]] = 0
     f[dataset][...] = kernel
@@ -82,10 +86,6 @@ import h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     print(int(np.count_nonzero(f[sys.argv[2]][()] == 0)))
 """
-
-
-def target_zeros(size):
-    return int(SPARSITY * size + 0.5)  # exact here: 0.8 * size never ends in .5
 
 
 def build(cache):
@@ -130,11 +130,12 @@ def main():
     source, facts = build(args.cache)
     dataset = facts["kernel_dataset"]
     size = facts["kernel_shape"][0] * facts["kernel_shape"][1]
+    target = pruning.target_zeros(SPARSITY, size)
     out = os.path.join(args.cache, "out.h5")
     tools = [
         ("cp", ["cp", source, out]),
         ("kprune", [kprune, "convert", source, "--sparsity", str(SPARSITY), "-o", out, "--force"]),
-        ("h5py+numpy", [sys.executable, "-c", BASELINE, source, out, dataset, str(SPARSITY)]),
+        ("h5py+numpy", [sys.executable, "-c", BASELINE, source, out, dataset, str(target)]),
     ]
     print("file %s (%.0f MiB), kernel %s %s, %d reps"
           % (source, os.path.getsize(source) / 2**20, dataset, facts["kernel_shape"], args.reps))
@@ -185,7 +186,7 @@ def main():
         if status == 0:
             counted = subprocess.run([sys.executable, "-c", COUNT_ZEROS, out, dataset],
                                      check=True, capture_output=True, text=True)
-            zeros, target = int(counted.stdout.strip()), target_zeros(size)
+            zeros = int(counted.stdout.strip())
             print("zeros in kprune output: %d, target %d: %s"
                   % (zeros, target, "PASS" if zeros == target else "MISS"))
         else:

@@ -49,6 +49,7 @@ import tf_keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrationlib  # noqa: E402
+import pruning  # noqa: E402
 
 RAMP_END = 0.7
 UPDATES = 50
@@ -130,7 +131,7 @@ def main():
 
     kernel = saved_kernel(output, entry["final_layer"])
     zeros, size = int(np.count_nonzero(kernel == 0)), int(kernel.size)
-    target = calibrationlib.target_zeros(args.sparsity, size)
+    target = pruning.target_zeros(args.sparsity, size)
     report = {
         "dataset": args.dataset, "input": os.path.join(args.fixtures, model_entry["file"]), "output": output,
         "sparsity": args.sparsity, "zeros": zeros, "size": size, "target_zeros": target, "exact": zeros == target,
