@@ -38,12 +38,11 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ["KERAS_BACKEND"] = "tensorflow"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrationlib  # noqa: E402
 import pruning  # noqa: E402
 

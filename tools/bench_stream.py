@@ -21,7 +21,8 @@ output's zero count is checked with h5py.
 
 This process itself imports neither numpy nor TensorFlow: Linux carries a
 parent's peak RSS into a child's ru_maxrss across fork and exec, so anything
-big is done in child processes. What remains of that floor (this Python
+big is done in child processes (the model is built by a child script that
+imports tools/tfsetup.py first). What remains of that floor (this Python
 process, about 13 MiB) is measured with `true` and printed; every peak RSS
 figure includes it.
 """
@@ -45,10 +46,12 @@ WALL_GOAL = 2.0
 RSS_GOAL_MIB = 80.0
 
 BUILD = r"""
-import json, os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import sys
+sys.path.insert(0, sys.argv[1])  # tools/
+import tfsetup  # first: TensorFlow's environment
+import json, os
 import numpy as np, h5py, tf_keras
-rows, cols, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rows, cols, path = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 inputs = tf_keras.Input(shape=(rows,))
 dense = tf_keras.layers.Dense(cols, name="big")
 model = tf_keras.Model(inputs, dense(inputs))
@@ -97,7 +100,7 @@ def build(cache):
         with open(facts_path) as handle:
             return path, json.load(handle)
     print("building %s ..." % path, file=sys.stderr, flush=True)
-    result = subprocess.run([sys.executable, "-c", BUILD, str(ROWS), str(COLS), path],
+    result = subprocess.run([sys.executable, "-c", BUILD, TOOLS, str(ROWS), str(COLS), path],
                             check=True, capture_output=True, text=True)
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     with open(facts_path, "w") as handle:

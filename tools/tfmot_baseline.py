@@ -38,16 +38,18 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# TF-MOT 0.8 works with Keras 2 only: with this set, tf.keras (and so TF-MOT) is tf_keras.
+# TF-MOT 0.8 works with Keras 2 only: with this set, tf.keras (and so TF-MOT) is tf_keras. It must be set
+# before TensorFlow is imported, so before tfsetup.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 import tf_keras  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrationlib  # noqa: E402
 import pruning  # noqa: E402
 
