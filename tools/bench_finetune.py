@@ -22,9 +22,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import measure  # noqa: E402
 
 GOAL = 0.5
 FAN_IN, UNITS = 1024, 1000
@@ -79,9 +80,8 @@ def main():
     for method, extra in (("mask", ["--batch-size", "256", "--epochs", "10"]), ("l1", ["--epochs", "3"])):
         command = [os.path.abspath(args.kprune), "convert", model, "--sparsity", "0.9", "-o", out, "--force",
                    "--features", features, "--method", method, "--json"] + extra
-        start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True)
-        process = time.perf_counter() - start
+        result = measure.run(command)
+        process = result.seconds
         if result.returncode != 0:
             print("%-6s failed: %s" % (method, result.stderr.strip()[-300:]))
             continue

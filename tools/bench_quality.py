@@ -36,7 +36,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
@@ -44,6 +43,7 @@ import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determin
 import numpy as np  # noqa: E402
 
 import calibrationlib  # noqa: E402
+import measure  # noqa: E402
 import pruning  # noqa: E402
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -56,9 +56,8 @@ FORMAT_PREFERENCE = ("npz", "h5", "npy")
 
 
 def timed(command, env=None):
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    return result, time.perf_counter() - start
+    result = measure.run(command, env)
+    return result, result.seconds
 
 
 def last_error(result):

@@ -19,12 +19,12 @@ and prints the median wall time, its ratio to cp, and each child's peak RSS
 PASS/MISS is printed but the exit status is 0 either way. Finally the kprune
 output's zero count is checked with h5py.
 
-This process itself imports neither numpy nor TensorFlow: Linux carries a
-parent's peak RSS into a child's ru_maxrss across fork and exec, so anything
-big is done in child processes (the model is built by a child script that
-imports tools/tfsetup.py first). What remains of that floor (this Python
-process, about 13 MiB) is measured with `true` and printed; every peak RSS
-figure includes it.
+Processes are run and measured by tools/measure.py. This process itself
+imports neither numpy nor TensorFlow: Linux carries a parent's peak RSS into
+a child's ru_maxrss, so anything big is done in child processes (the model is
+built by a child script that imports tools/tfsetup.py first). What remains of
+that floor (this Python process, about 13 MiB) is measured with `true` and
+printed; every peak RSS figure includes it.
 """
 
 import argparse
@@ -34,10 +34,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TOOLS)
+import measure  # noqa: E402
 import pruning  # noqa: E402
 
 SPARSITY = 0.8
@@ -108,19 +108,6 @@ def build(cache):
     return path, facts
 
 
-def run_measured(command):
-    """Run a command; return (seconds, peak RSS in MiB, exit status, stderr tail)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        tail = err.read().decode(errors="replace").strip()[-300:]
-    return seconds, usage.ru_maxrss / 1024.0, child.returncode, tail
-
-
 def main():
     parser = argparse.ArgumentParser(description="Benchmark kprune against cp and h5py+numpy.")
     parser.add_argument("kprune", help="path to the kprune binary")
@@ -152,13 +139,13 @@ def main():
         for name, command in tools[shift:] + tools[:shift]:
             if os.path.exists(out):
                 os.unlink(out)
-            seconds, rss, status, tail = run_measured(command)
-            if status != 0:
-                failures[name] = "exit %d: %s" % (status, tail)
+            run = measure.run(command)
+            if run.returncode != 0:
+                failures[name] = "exit %d: %s" % (run.returncode, run.stderr.strip()[-300:])
                 continue
-            results[name].append((seconds, rss))
+            results[name].append((run.seconds, run.rss_mib))
 
-    floor = run_measured(["true"])[1]
+    floor = measure.floor()
     cp_wall = statistics.median(s for s, _ in results["cp"]) if results["cp"] else float("nan")
     print("%-12s %10s %10s %8s %14s" % ("tool", "median s", "min s", "x cp", "peak RSS MiB"))
     print("%-12s %10s %10s %8s %14.1f  (floor carried from this process)" % ("true", "", "", "", floor))
@@ -185,15 +172,15 @@ def main():
         # Last, a fresh kprune output to count zeros in.
         if os.path.exists(out):
             os.unlink(out)
-        _, _, status, tail = run_measured(tools[1][1])
-        if status == 0:
+        run = measure.run(tools[1][1])
+        if run.returncode == 0:
             counted = subprocess.run([sys.executable, "-c", COUNT_ZEROS, out, dataset],
                                      check=True, capture_output=True, text=True)
             zeros = int(counted.stdout.strip())
             print("zeros in kprune output: %d, target %d: %s"
                   % (zeros, target, "PASS" if zeros == target else "MISS"))
         else:
-            print("zeros in kprune output: not checked, kprune failed: %s" % tail)
+            print("zeros in kprune output: not checked, kprune failed: %s" % run.stderr.strip()[-300:])
     else:
         print("goals: MISS (kprune did not run)")
     if os.path.exists(out):
