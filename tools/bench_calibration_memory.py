@@ -14,58 +14,68 @@ side by side and alternately (3 rounds),
 
 for --method mask and l1, and prints each process's peak RSS (from wait4) and wall time, the streamed/whole
 ratios, and the peak RSS as a fraction of the data's size. The output's zero count is checked in the report.
+
+Processes are run and measured by tools/measure.py. This process imports neither numpy nor TensorFlow: Linux
+carries a parent's peak RSS into its child's, so the model and the features are made by a child script (which
+imports tools/tfsetup.py first).
 """
 
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
-import time
 
-import numpy as np
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import measure  # noqa: E402
+import pruning  # noqa: E402
 
 FAN_IN, UNITS = 256, 10
+SPARSITY = 0.9
+
+BUILD = r"""
+import sys
+sys.path.insert(0, sys.argv[1])  # tools/
+import tfsetup  # first: TensorFlow's environment
+import os
+import numpy as np
+model, features, rows, fan_in, units = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+if not os.path.exists(model):
+    import tf_keras
+    tf_keras.utils.set_random_seed(0)
+    net = tf_keras.Sequential([tf_keras.Input((fan_in,)), tf_keras.layers.Dense(units, activation="softmax",
+                                                                                name="head")])
+    net.save(model)
+if not os.path.exists(features):
+    partial = features + ".partial"
+    array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(rows, fan_in))
+    random = np.random.default_rng(0)
+    for start in range(0, rows, 65536):
+        end = min(rows, start + 65536)
+        array[start:end] = random.standard_normal((end - start, fan_in), dtype=np.float32)
+    array.flush()
+    del array
+    os.rename(partial, features)
+"""
 
 
 def build(cache, rows):
     model = os.path.join(cache, "model.h5")
     features = os.path.join(cache, "h-%d.npy" % rows)
-    if not os.path.exists(model):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tf_keras
-        tf_keras.utils.set_random_seed(0)
-        net = tf_keras.Sequential([tf_keras.Input((FAN_IN,)), tf_keras.layers.Dense(UNITS, activation="softmax",
-                                                                                    name="head")])
-        net.save(model)
-    if not os.path.exists(features):
-        partial = features + ".partial"
-        array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(rows, FAN_IN))
-        random = np.random.default_rng(0)
-        for start in range(0, rows, 65536):
-            end = min(rows, start + 65536)
-            array[start:end] = random.standard_normal((end - start, FAN_IN), dtype=np.float32)
-        array.flush()
-        del array
-        os.rename(partial, features)
+    if not (os.path.exists(model) and os.path.exists(features)):
+        subprocess.run([sys.executable, "-c", BUILD, TOOLS, model, features, str(rows), str(FAN_IN), str(UNITS)],
+                       check=True)
     return model, features
 
 
-def run(command, scratch):
-    """Runs a process and returns its wall time, peak RSS in MiB and last JSON line. posix_spawn starts it
-    without first copying this (large) interpreter, whose memory a forked child's peak RSS would count."""
-    out_path, err_path = scratch + ".out", scratch + ".err"
-    actions = [(os.POSIX_SPAWN_OPEN, 1, out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-               (os.POSIX_SPAWN_OPEN, 2, err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
-    start = time.perf_counter()
-    pid = os.posix_spawn(command[0], command, os.environ, file_actions=actions)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    with open(out_path) as handle:
-        out = handle.read()
-    if status != 0:
-        with open(err_path) as handle:
-            sys.exit("failed: %s\n%s" % (" ".join(command), handle.read().strip()))
-    return wall, usage.ru_maxrss / 1024.0, json.loads(out.strip().splitlines()[-1])
+def run(command):
+    """Runs a process and returns its wall time, peak RSS in MiB and last JSON line."""
+    result = measure.run(command)
+    if result.returncode != 0:
+        sys.exit("failed: %s\n%s" % (" ".join(command), result.stderr.strip()))
+    return result.seconds, result.rss_mib, json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -79,21 +89,21 @@ def main():
     model, features = build(args.cache, args.rows)
     data_mib = os.path.getsize(features) / 2 ** 20
     print("data: %d x %d float32, %.0f MiB; head %d -> %d softmax" % (args.rows, FAN_IN, data_mib, FAN_IN, UNITS))
-    target = round(0.9 * FAN_IN * UNITS)
+    target = pruning.target_zeros(SPARSITY, FAN_IN * UNITS)
     for method in ("mask", "l1"):
         results = {"streamed": [], "whole": []}
         for _ in range(args.rounds):
             for mode, limit in (("streamed", 256), ("whole", 65536)):
                 out = os.path.join(args.cache, "out-%s.h5" % mode)
-                wall, rss, report = run([os.path.abspath(args.kprune), "convert", model, "--sparsity", "0.9", "--features", features,
-                                         "--method", method, "--epochs", "1", "--in-memory-limit", str(limit),
-                                         "-o", out, "--force", "--json"], os.path.join(args.cache, "run"))
+                wall, rss, report = run([os.path.abspath(args.kprune), "convert", model, "--sparsity", str(SPARSITY),
+                                         "--features", features, "--method", method, "--epochs", "1",
+                                         "--in-memory-limit", str(limit), "-o", out, "--force", "--json"])
                 if report["zeros_after"] != target:
                     sys.exit("%s %s: %d zeros, not %d" % (method, mode, report["zeros_after"], target))
                 if report["fine_tune"]["streamed"] != (mode == "streamed"):
                     sys.exit("%s %s: the report says streamed=%s" % (method, mode, report["fine_tune"]["streamed"]))
                 results[mode].append((wall, rss))
-        med = {mode: (float(np.median([w for w, _ in runs])), float(np.median([r for _, r in runs])))
+        med = {mode: (statistics.median(w for w, _ in runs), statistics.median(r for _, r in runs))
                for mode, runs in results.items()}
         for mode in ("streamed", "whole"):
             wall, rss = med[mode]

@@ -22,16 +22,20 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import measure  # noqa: E402
 
 GOAL = 0.5
 FAN_IN, UNITS = 1024, 1000
 
 BUILD = r"""
-import os, sys
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import sys
+sys.path.insert(0, sys.argv[1])  # tools/
+import tfsetup  # first: TensorFlow's environment
 import numpy as np, tf_keras as K
-path, features, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, features, rows = sys.argv[2], sys.argv[3], int(sys.argv[4])
 K.utils.set_random_seed(0)
 inputs = K.Input((%d,))
 head = K.layers.Dense(%d, activation="softmax", name="head")(inputs)
@@ -66,7 +70,7 @@ def main():
     features = os.path.join(args.cache, "head_features_%d.npy" % args.rows)
     if not (os.path.exists(model) and os.path.exists(features)):
         print("building %s and %s ..." % (model, features), flush=True)
-        subprocess.run([sys.executable, "-c", BUILD, model, features, str(args.rows)], check=True)
+        subprocess.run([sys.executable, "-c", BUILD, TOOLS, model, features, str(args.rows)], check=True)
 
     peak = float(subprocess.run([sys.executable, "-c", PEAK], check=True, capture_output=True,
                                 text=True).stdout.strip())
@@ -76,9 +80,8 @@ def main():
     for method, extra in (("mask", ["--batch-size", "256", "--epochs", "10"]), ("l1", ["--epochs", "3"])):
         command = [os.path.abspath(args.kprune), "convert", model, "--sparsity", "0.9", "-o", out, "--force",
                    "--features", features, "--method", method, "--json"] + extra
-        start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True)
-        process = time.perf_counter() - start
+        result = measure.run(command)
+        process = result.seconds
         if result.returncode != 0:
             print("%-6s failed: %s" % (method, result.stderr.strip()[-300:]))
             continue

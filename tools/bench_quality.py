@@ -36,15 +36,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ["KERAS_BACKEND"] = "tensorflow"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrationlib  # noqa: E402
+import measure  # noqa: E402
+import pruning  # noqa: E402
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 USAGE = 64
@@ -56,9 +56,8 @@ FORMAT_PREFERENCE = ("npz", "h5", "npy")
 
 
 def timed(command, env=None):
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    return result, time.perf_counter() - start
+    result = measure.run(command, env)
+    return result, result.seconds
 
 
 def last_error(result):
@@ -144,7 +143,7 @@ def score_run(run, scorer, out, loader, sparsity):
     except Exception as error:  # the output must load: anything else is a failure of the run
         run.update(status="failed", error="Keras cannot load the output: %s" % str(error).splitlines()[0][:300])
         return
-    target = calibrationlib.target_zeros(sparsity, size)
+    target = pruning.target_zeros(sparsity, size)
     run.update(accuracy=accuracy, zeros=zeros, target_zeros=target, exact=zeros == target)
     report = run.get("report", {})
     if "zeros_after" in report and (report["zeros_after"] != zeros or report["target_zeros"] != target):

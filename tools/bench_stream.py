@@ -11,18 +11,20 @@ outside the repository. Then runs, alternating, `--reps` times each:
   kprune    kprune convert FILE --sparsity 0.8 -o OUT --force
   h5py      a plain h5py + numpy script doing the same job: copy the file,
             read the kernel, find the exact k-th magnitude with
-            np.argpartition, zero those weights, write the kernel back
+            np.argpartition (k: the target zero count, given to it), zero
+            those weights, write the kernel back
 
 and prints the median wall time, its ratio to cp, and each child's peak RSS
 (ru_maxrss from os.wait4). Goals: kprune wall <= 2x cp, peak RSS <= 80 MiB;
 PASS/MISS is printed but the exit status is 0 either way. Finally the kprune
 output's zero count is checked with h5py.
 
-This process itself imports neither numpy nor TensorFlow: Linux carries a
-parent's peak RSS into a child's ru_maxrss across fork and exec, so anything
-big is done in child processes. What remains of that floor (this Python
-process, about 13 MiB) is measured with `true` and printed; every peak RSS
-figure includes it.
+Processes are run and measured by tools/measure.py. This process itself
+imports neither numpy nor TensorFlow: Linux carries a parent's peak RSS into
+a child's ru_maxrss, so anything big is done in child processes (the model is
+built by a child script that imports tools/tfsetup.py first). What remains of
+that floor (this Python process, about 13 MiB) is measured with `true` and
+printed; every peak RSS figure includes it.
 """
 
 import argparse
@@ -32,7 +34,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import measure  # noqa: E402
+import pruning  # noqa: E402
 
 SPARSITY = 0.8
 ROWS, COLS = 2048, 20000
@@ -40,10 +46,12 @@ WALL_GOAL = 2.0
 RSS_GOAL_MIB = 80.0
 
 BUILD = r"""
-import json, os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import sys
+sys.path.insert(0, sys.argv[1])  # tools/
+import tfsetup  # first: TensorFlow's environment
+import json, os
 import numpy as np, h5py, tf_keras
-rows, cols, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rows, cols, path = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 inputs = tf_keras.Input(shape=(rows,))
 dense = tf_keras.layers.Dense(cols, name="big")
 model = tf_keras.Model(inputs, dense(inputs))
@@ -65,12 +73,11 @@ print(json.dumps({"kernel_dataset": kernel_path, "kernel_shape": shape}))
 BASELINE = r"""
 import shutil, sys
 import h5py, numpy as np
-source, out, dataset, sparsity = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+source, out, dataset, k = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 shutil.copyfile(source, out)
 with h5py.File(out, "r+") as f:
     kernel = f[dataset][()]
     flat = kernel.reshape(-1)
-    k = int(np.floor(sparsity * flat.size + 0.5))
     if k > 0:
         flat[np.argpartition(np.abs(flat), k - 1)[:k]] = 0
     f[dataset][...] = kernel
@@ -84,10 +91,6 @@ with h5py.File(sys.argv[1], "r") as f:
 """
 
 
-def target_zeros(size):
-    return int(SPARSITY * size + 0.5)  # exact here: 0.8 * size never ends in .5
-
-
 def build(cache):
     """Make (or reuse) the benchmark model; returns its path and kernel facts."""
     os.makedirs(cache, exist_ok=True)
@@ -97,25 +100,12 @@ def build(cache):
         with open(facts_path) as handle:
             return path, json.load(handle)
     print("building %s ..." % path, file=sys.stderr, flush=True)
-    result = subprocess.run([sys.executable, "-c", BUILD, str(ROWS), str(COLS), path],
+    result = subprocess.run([sys.executable, "-c", BUILD, TOOLS, str(ROWS), str(COLS), path],
                             check=True, capture_output=True, text=True)
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     with open(facts_path, "w") as handle:
         json.dump(facts, handle)
     return path, facts
-
-
-def run_measured(command):
-    """Run a command; return (seconds, peak RSS in MiB, exit status, stderr tail)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        tail = err.read().decode(errors="replace").strip()[-300:]
-    return seconds, usage.ru_maxrss / 1024.0, child.returncode, tail
 
 
 def main():
@@ -130,11 +120,12 @@ def main():
     source, facts = build(args.cache)
     dataset = facts["kernel_dataset"]
     size = facts["kernel_shape"][0] * facts["kernel_shape"][1]
+    target = pruning.target_zeros(SPARSITY, size)
     out = os.path.join(args.cache, "out.h5")
     tools = [
         ("cp", ["cp", source, out]),
         ("kprune", [kprune, "convert", source, "--sparsity", str(SPARSITY), "-o", out, "--force"]),
-        ("h5py+numpy", [sys.executable, "-c", BASELINE, source, out, dataset, str(SPARSITY)]),
+        ("h5py+numpy", [sys.executable, "-c", BASELINE, source, out, dataset, str(target)]),
     ]
     print("file %s (%.0f MiB), kernel %s %s, %d reps"
           % (source, os.path.getsize(source) / 2**20, dataset, facts["kernel_shape"], args.reps))
@@ -148,13 +139,13 @@ def main():
         for name, command in tools[shift:] + tools[:shift]:
             if os.path.exists(out):
                 os.unlink(out)
-            seconds, rss, status, tail = run_measured(command)
-            if status != 0:
-                failures[name] = "exit %d: %s" % (status, tail)
+            run = measure.run(command)
+            if run.returncode != 0:
+                failures[name] = "exit %d: %s" % (run.returncode, run.stderr.strip()[-300:])
                 continue
-            results[name].append((seconds, rss))
+            results[name].append((run.seconds, run.rss_mib))
 
-    floor = run_measured(["true"])[1]
+    floor = measure.floor()
     cp_wall = statistics.median(s for s, _ in results["cp"]) if results["cp"] else float("nan")
     print("%-12s %10s %10s %8s %14s" % ("tool", "median s", "min s", "x cp", "peak RSS MiB"))
     print("%-12s %10s %10s %8s %14.1f  (floor carried from this process)" % ("true", "", "", "", floor))
@@ -181,15 +172,15 @@ def main():
         # Last, a fresh kprune output to count zeros in.
         if os.path.exists(out):
             os.unlink(out)
-        _, _, status, tail = run_measured(tools[1][1])
-        if status == 0:
+        run = measure.run(tools[1][1])
+        if run.returncode == 0:
             counted = subprocess.run([sys.executable, "-c", COUNT_ZEROS, out, dataset],
                                      check=True, capture_output=True, text=True)
-            zeros, target = int(counted.stdout.strip()), target_zeros(size)
+            zeros = int(counted.stdout.strip())
             print("zeros in kprune output: %d, target %d: %s"
                   % (zeros, target, "PASS" if zeros == target else "MISS"))
         else:
-            print("zeros in kprune output: not checked, kprune failed: %s" % tail)
+            print("zeros in kprune output: not checked, kprune failed: %s" % run.stderr.strip()[-300:])
     else:
         print("goals: MISS (kprune did not run)")
     if os.path.exists(out):

@@ -7,7 +7,6 @@ scikit-learn's bundled copy of the dataset, picked by the row indices in <datase
 against the SHA-256 the manifest records.
 """
 
-import decimal
 import hashlib
 import json
 import os
@@ -58,12 +57,6 @@ def raw_inputs(entry, root=ROOT):
     with np.load(os.path.join(root, inputs["split"])) as split:
         train, test = split["train"], split["test"]
     return x[train].astype(np.float32), y[train], x[test].astype(np.float32), y[test]
-
-
-def target_zeros(sparsity, size):
-    """round_half_away_from_zero(sparsity * size), computed exactly."""
-    exact = decimal.Decimal(str(sparsity)) * size
-    return int(exact.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
 
 
 def magnitude_prune(kernel, zeros):

@@ -32,7 +32,6 @@ exits 1 if any failed.
 """
 
 import argparse
-import decimal
 import hashlib
 import json
 import os
@@ -42,15 +41,15 @@ import sys
 import tempfile
 import zipfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ["KERAS_BACKEND"] = "tensorflow"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixturelib  # noqa: E402
 import kerasload  # noqa: E402
+import pruning  # noqa: E402
 
 JSON_KEYS = ("input", "output", "layer", "kernel_shape", "dtype", "size", "zeros_before",
              "zeros_after", "target_zeros", "method", "seconds")
@@ -62,12 +61,6 @@ class Problems(list):
         if not condition:
             self.append(message)
         return condition
-
-
-def target_zeros(sparsity, size):
-    """round_half_away_from_zero(sparsity * size), computed exactly."""
-    exact = decimal.Decimal(str(sparsity)) * size
-    return int(exact.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
 
 
 def sha256(path):
@@ -319,7 +312,7 @@ def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None
         return problems
 
     size = int(np.prod(entry["kernel_shape"]))
-    target = target_zeros(sparsity, size)
+    target = pruning.target_zeros(sparsity, size)
     with fixturelib.open_weights_h5(copy) as before, fixturelib.open_weights_h5(out) as after:
         zeros_before = int(np.count_nonzero(before[entry["kernel_dataset"]][()] == 0))
         record = check_json(result.stdout, entry, copy, out, target, zeros_before, problems)

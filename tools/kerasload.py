@@ -6,10 +6,9 @@ check kprune's output. Needs the venv from tools/setup-venv.sh.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import tfsetup  # noqa: F401  (first: TensorFlow's environment and determinism)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def load_model(entry, path, fixtures_dir):

@@ -52,6 +52,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 import calibrationlib  # noqa: E402
 import fixturelib  # noqa: E402
+import pruning  # noqa: E402
 
 SEED = 0
 TEST_SIZE = 0.25
@@ -206,7 +207,7 @@ def make_dataset(root, spec, max_bytes=MAX_BYTES):
 
     magnitude = {}
     for sparsity in calibrationlib.SPARSITIES:
-        zeros = calibrationlib.target_zeros(sparsity, kernel.size)
+        zeros = pruning.target_zeros(sparsity, kernel.size)
         pruned = calibrationlib.magnitude_prune(kernel, zeros)
         magnitude[str(sparsity)] = {
             "zeros": int(np.count_nonzero(pruned == 0)),

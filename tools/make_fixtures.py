@@ -14,20 +14,24 @@ found by matching the values Keras holds in memory, then every fixture is
 loaded again to check the entry. Entries for fixtures/keras20, made by
 tools/make_fixtures_keras20.py, are merged in when present.
 
-Fixtures added later are made by the functions listed in K2_ADDED and
-K3_ADDED. `--only keras3/NAME ...` makes just those files and merges their
+Each model has one maker, which builds it in either Keras: a Flavour, K2
+(tf_keras) or K3 (Keras 3), gives it the Keras module, its save and add, and
+the few differences between the two. K2_MAKERS and K3_MAKERS list what a full
+run makes; fixtures added later are made by the functions listed in K2_ADDED
+and K3_ADDED. `--only keras3/NAME ...` makes just those files and merges their
 entries into the existing manifest, leaving every other fixture as it is (a
 Keras 3 maker named NAME.keras also writes NAME.h5 from the same model).
 
 The HDF5 files Keras writes come out byte-identical from run to run. Two kinds
 differ in a few bytes only: .keras zips, because Keras stamps the save time
-into metadata.json and the zip entry of model.weights.h5 and, for nested
-models, Python object ids ("shared_object_id") into config.json (the HDF5
-inside is identical); and keras2/gzip_chunked.h5, because h5repack records
-object modification times.
+into metadata.json and the zip entry of model.weights.h5 and, for objects a
+model shares (the default DTypePolicy, a nested model), Python object ids
+("shared_object_id") into config.json (the HDF5 inside is identical); and
+keras2/gzip_chunked.h5, because h5repack records object modification times.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -47,13 +51,56 @@ import tf_keras  # noqa: E402
 import fixturelib  # noqa: E402
 import kerasload  # noqa: E402
 
-K2_WRITER = "tf_keras %s" % tf_keras.__version__
-K3_WRITER = "keras %s" % keras.__version__
 SEED = 1234
 DENSE_IN, DENSE_HIDDEN, DENSE_OUT = 8, 16, 4
 IMAGE = (8, 8, 3)
 ZIP_NOTE = ("Zip entries are stored (not deflated); metadata.json and config.json are dated "
             "1980-01-01, model.weights.h5 carries the save time.")
+
+
+# ---------------------------------------------------------------- the two Kerases
+
+
+class Flavour:
+    """A Keras the fixtures are made with, tf_keras (Keras 2) or Keras 3, and where its files go.
+
+    One maker builds a model for both: `api` is the Keras module, and the few places where the two differ
+    ask `keras3`.
+    """
+
+    def __init__(self, api, directory, loader, extension, fmt):
+        self.api = api
+        self.keras3 = api is keras
+        self.directory = directory  # under the fixtures directory
+        self.loader = loader  # the manifest's loader (kerasload.py)
+        self.writer = "%s %s" % (api.__name__, api.__version__)
+        self.extension = extension  # a full model's file
+        self.fmt = fmt  # a full model's format in the manifest
+
+    def fresh(self, seed=SEED):
+        """Clear the session and seed: a model comes out the same whatever was made before it."""
+        self.api.backend.clear_session()
+        self.api.utils.set_random_seed(seed)
+
+    def text(self, keras2, keras3):
+        return keras3 if self.keras3 else keras2
+
+    @contextlib.contextmanager
+    def dtype(self, dtype):
+        """Build in `dtype`: tf_keras through its floatx (yields None), Keras 3 through each layer's dtype
+        argument (yields `dtype` to pass on)."""
+        if self.keras3:
+            yield dtype
+            return
+        self.api.backend.set_floatx(dtype)
+        try:
+            yield None
+        finally:
+            self.api.backend.set_floatx("float32")
+
+
+K2 = Flavour(tf_keras, "keras2", "tf_keras", ".h5", "keras2-h5")
+K3 = Flavour(keras, "keras3", "keras3", ".keras", "keras3-keras")
 
 
 # ---------------------------------------------------------------- training
@@ -73,27 +120,18 @@ def output_shapes(model):
     return [tuple(shapes[1:])]
 
 
-def fit_once(model, optimizer, input_shape, seed, dtype="float32"):
-    """Compile with Adam and run one short fit so Adam's m and v exist and are non-zero.
+def fit_once(k, model, input_shape, seed, dtype="float32", **adam):
+    """Compile with Adam (`adam`: its arguments) and run one short fit so Adam's m and v exist and are
+    non-zero.
 
     Keras 3 gets a loss object: its legacy .h5 loader cannot deserialize the
     string "mse" back from training_config.
     """
-    keras3 = isinstance(optimizer, keras.optimizers.Optimizer)
-    model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError() if keras3 else "mse")
+    model.compile(optimizer=k.api.optimizers.Adam(**adam),
+                  loss=keras.losses.MeanSquaredError() if k.keras3 else "mse")
     x, y = random_data(input_shape, output_shapes(model), seed, dtype=dtype)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
     return model
-
-
-def fresh_k2(seed=SEED):
-    tf_keras.backend.clear_session()
-    tf_keras.utils.set_random_seed(seed)
-
-
-def fresh_k3(seed=SEED):
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
 
 
 # ---------------------------------------------------------------- manifest
@@ -125,20 +163,20 @@ def final_kernel_layer(model):
     return found[-1]
 
 
-def optimizer_slots(model, kernel, flavor):
+def optimizer_slots(model, kernel, k):
     """Adam's m and v for `kernel` as (index in optimizer variables, variable)."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         return []
-    if flavor == "k2":
-        variables = list(optimizer.variables())
-        wanted = ["%s/%s/%s" % (optimizer.name, slot, kernel.name) for slot in ("m", "v")]
-        names = [v.name for v in variables]
-    else:
+    if k.keras3:
         variables = list(optimizer.variables)
         stem = kernel.path.replace("/", "_")
         wanted = ["%s/%s_%s" % (optimizer.name, stem, slot) for slot in ("momentum", "velocity")]
         names = [v.path for v in variables]
+    else:
+        variables = list(optimizer.variables())
+        wanted = ["%s/%s/%s" % (optimizer.name, slot, kernel.name) for slot in ("m", "v")]
+        names = [v.name for v in variables]
     slots = []
     for name in wanted:
         if name not in names:
@@ -148,9 +186,8 @@ def optimizer_slots(model, kernel, flavor):
     return slots
 
 
-def describe(path, root, fmt, writer, loader, model, flavor, needs_layer,
-             input_shape, notes, architecture=None, input_dtype="float32",
-             final=None, extra=None):
+def describe(path, root, k, fmt, model, needs_layer, input_shape, notes, architecture=None,
+             input_dtype="float32", final=None, extra=None):
     """Build a manifest entry for a saved file by reading the file itself."""
     layer_path, layer = final or final_kernel_layer(model)
     variable_name = kernel_variable_name(layer)
@@ -160,8 +197,8 @@ def describe(path, root, fmt, writer, loader, model, flavor, needs_layer,
     entry = {
         "file": fixturelib.relative(path, root),
         "format": fmt,
-        "writer": writer,
-        "loader": loader,
+        "writer": k.writer,
+        "loader": k.loader,
         "architecture": architecture,
         "final_layer": layer.name,
         "final_layer_path": list(layer_path),
@@ -182,7 +219,7 @@ def describe(path, root, fmt, writer, loader, model, flavor, needs_layer,
         entry["optimizer_slot_datasets"] = []
         if fmt not in ("keras2-weights-h5",):
             slot_names = fixturelib.optimizer_weight_names(h5)
-            for index, slot in optimizer_slots(model, kernel, flavor):
+            for index, slot in optimizer_slots(model, kernel, k):
                 slot_path = fixturelib.find_by_value(h5, np.asarray(slot.numpy()), optimizer=True)
                 # Cross-check against the file's own bookkeeping of optimizer weights.
                 if slot_names is not None:
@@ -209,367 +246,272 @@ def describe(path, root, fmt, writer, loader, model, flavor, needs_layer,
     return entry
 
 
-# ---------------------------------------------------------------- Keras 2 (tf_keras)
+# ---------------------------------------------------------------- making a flavour's fixtures
 
 
-def k2_sequential():
-    L = tf_keras.layers
-    return tf_keras.Sequential([
-        tf_keras.Input(shape=(DENSE_IN,)),
-        L.Dense(DENSE_HIDDEN, activation="relu"),
-        L.Dense(DENSE_OUT),
+def make_flavour(root, entries, k, only=None):
+    """Make k's fixtures into root/<k.directory>: every maker of k's list, or with `only`, the added
+    fixtures named there."""
+    out = os.path.join(root, k.directory)
+
+    def save(model, name, weights=False):
+        path = os.path.join(out, name)
+        if weights:
+            model.save_weights(path)
+        else:
+            model.save(path)
+        return path
+
+    def add(path, model, fmt=None, needs_layer=False, input_shape=(DENSE_IN,), notes="", **kw):
+        fmt = fmt or k.fmt
+        if fmt == "keras3-keras":
+            notes += " " + ZIP_NOTE
+        entries.append(describe(path, root, k, fmt, model, needs_layer, input_shape, notes, **kw))
+        return entries[-1]
+
+    added = K3_ADDED if k.keras3 else K2_ADDED
+    if only is not None:
+        for name, maker in added:
+            if k.directory + "/" + name in only:
+                maker(k, save, add)
+        return
+    for maker in (K3_MAKERS if k.keras3 else K2_MAKERS) + [maker for _, maker in added]:
+        maker(k, save, add)
+
+
+# ---------------------------------------------------------------- models
+#
+# Each maker gets its flavour, that flavour's save(model, file name) and add(path, model, ...), which
+# describes the saved file in the manifest (a .keras archive's notes get ZIP_NOTE). `output_activation`
+# names the activation Keras applies between the final kernel layer and the output, which a fine-tune's loss
+# must follow; `unfollowable_layer` names a layer there that a fine-tune cannot follow.
+
+
+def sequential(K, dtype=None, use_bias=True):
+    L = K.layers
+    return K.Sequential([
+        K.Input(shape=(DENSE_IN,), dtype=dtype),
+        L.Dense(DENSE_HIDDEN, activation="relu", dtype=dtype),
+        L.Dense(DENSE_OUT, use_bias=use_bias, dtype=dtype),
     ])
 
 
-def make_keras2(root, entries, only=None):
-    out = os.path.join(root, "keras2")
-    L = tf_keras.layers
-    Adam = tf_keras.optimizers.Adam
-
-    def save(model, name, **kw):
-        path = os.path.join(out, name)
-        model.save(path)
-        return path
-
-    def add(path, model, fmt="keras2-h5", needs_layer=False, input_shape=(DENSE_IN,), notes="", **kw):
-        entries.append(describe(path, root, fmt, K2_WRITER, "tf_keras", model, "k2",
-                                needs_layer, input_shape, notes, **kw))
-
-    if only is not None:
-        for name, maker in K2_ADDED:
-            if "keras2/" + name in only:
-                maker(save, add)
+def sequential_files(k, save, add):
+    """One Sequential model in every format of its Keras."""
+    k.fresh()
+    model = fit_once(k, sequential(k.api), (DENSE_IN,), SEED)
+    if k.keras3:
+        add(save(model, "sequential.keras"), model, notes="Sequential 8->16->4.")
+        add(save(model, "sequential.weights.h5", weights=True), model, fmt="keras3-weights-h5", needs_layer=True,
+            architecture="keras3/sequential.keras",
+            notes="model.save_weights of the sequential.keras model: /layers/<group>/vars/<i> plus "
+                  "/optimizer/vars/<i>; no config, so kprune needs --layer.")
+        # Saved last: Keras 3.15's legacy .h5 save drops the optimizer from the
+        # model's compile config, and a later .keras save would then hold none.
+        add(save(model, "sequential.h5"), model, fmt="keras3-h5",
+            notes="Legacy HDF5 from Keras 3: weight names without ':0' and scoped by the model "
+                  "('sequential/dense_1/kernel'); optimizer slots flat under /optimizer_weights/adam.")
         return
 
     # sequential.h5 and its weights-only twin.
-    fresh_k2()
-    model = fit_once(k2_sequential(), Adam(), (DENSE_IN,), SEED)
     path = save(model, "sequential.h5")
-    add(path, model, notes="Sequential 8->16->4, full model with Adam state.")
-    sequential_kernel = entries[-1]["kernel_dataset"]
-    sequential_slots = entries[-1]["optimizer_slot_datasets"]
-    weights_path = os.path.join(out, "weights.h5")
-    model.save_weights(weights_path)
-    add(weights_path, model, fmt="keras2-weights-h5", needs_layer=True,
+    entry = add(path, model, notes="Sequential 8->16->4, full model with Adam state.")
+    add(save(model, "weights.h5", weights=True), model, fmt="keras2-weights-h5", needs_layer=True,
         architecture="keras2/sequential.h5",
         notes="model.save_weights of the sequential.h5 model: layer groups at the root, "
               "root attribute layer_names, no model_config and no optimizer state.")
 
     # gzip_chunked.h5: the same file repacked with gzip and chunking.
-    gz_path = os.path.join(out, "gzip_chunked.h5")
-    kernel_path = sequential_kernel
-    repack = ["h5repack", "-f", "GZIP=6", "-l", "%s:CHUNK=5x3" % ",".join([kernel_path] + sequential_slots), path, gz_path]
+    gz_path = os.path.join(os.path.dirname(path), "gzip_chunked.h5")
+    chunked = [entry["kernel_dataset"]] + entry["optimizer_slot_datasets"]
+    repack = ["h5repack", "-f", "GZIP=6", "-l", "%s:CHUNK=5x3" % ",".join(chunked), path, gz_path]
     subprocess.run(repack, check=True)
     add(gz_path, model, extra={"repacked_by": " ".join(["h5repack"] + repack[1:-2] + ["sequential.h5", "gzip_chunked.h5"])},
         notes="Keras output repacked by h5repack: sequential.h5 with every non-scalar dataset "
               "gzip-6 compressed (and so chunked); the final kernel and its Adam m and v are "
               "chunked 5x3, so their chunks do not divide their shape.")
 
-    # nan.h5: a NaN in the final kernel, saved by Keras.
-    fresh_k2()
-    model = fit_once(k2_sequential(), Adam(), (DENSE_IN,), SEED + 1)
+
+def nan(k, save, add):
+    """A NaN in the final kernel, saved by Keras."""
+    k.fresh()
+    model = fit_once(k, sequential(k.api), (DENSE_IN,), SEED + 1)
     head = model.layers[-1]
     kernel, bias = head.get_weights()
     kernel[0, 0] = np.nan
     head.set_weights([kernel, bias])
-    path = save(model, "nan.h5")
-    add(path, model, notes="Sequential whose final kernel holds one NaN at [0, 0] (set_weights), "
-                           "then saved by Keras. kprune should refuse or report it, not rank it.")
+    add(save(model, "nan" + k.extension), model,
+        notes="Sequential whose final kernel holds one NaN at [0, 0] (set_weights), "
+              "then saved by Keras. kprune should refuse or report it, not rank it.")
 
-    # functional.h5
-    fresh_k2()
-    inputs = tf_keras.Input(shape=(DENSE_IN,))
+
+def functional(k, save, add):
+    K, L = k.api, k.api.layers
+    k.fresh()
+    inputs = K.Input(shape=(DENSE_IN,))
     hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
-    outputs = L.Dense(DENSE_OUT)(hidden)
-    model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 2)
-    add(save(model, "functional.h5"), model, notes="Functional 8->16->4.")
+    model = fit_once(k, K.Model(inputs, L.Dense(DENSE_OUT)(hidden)), (DENSE_IN,), SEED + 2)
+    add(save(model, "functional" + k.extension), model, notes="Functional 8->16->4.")
 
-    # nested.h5: a Sequential used as a layer; the final Dense lives inside it.
-    fresh_k2()
-    inner = tf_keras.Sequential([
-        tf_keras.Input(shape=(DENSE_HIDDEN,)),
+
+def nested(k, save, add):
+    """A Sequential used as a layer; the final Dense lives inside it."""
+    K, L = k.api, k.api.layers
+    k.fresh()
+    inner = K.Sequential([
+        K.Input(shape=(DENSE_HIDDEN,)),
         L.Dense(DENSE_HIDDEN, activation="relu"),
         L.Dense(DENSE_OUT, name="head"),
     ], name="nested_model")
-    inputs = tf_keras.Input(shape=(DENSE_IN,))
-    outputs = inner(L.Dense(DENSE_HIDDEN, activation="relu")(inputs))
-    model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 3)
-    add(save(model, "nested.h5"), model,
-        notes="Functional model whose last layer is a Sequential 'nested_model'; the final Dense "
-              "'head' is inside it. All the nested model's weights sit in one group "
-              "/model_weights/nested_model whose weight_names carry no nested-model prefix.")
+    inputs = K.Input(shape=(DENSE_IN,))
+    outputs = inner(L.Dense(DENSE_HIDDEN, activation="relu", name=k.text(None, "pre"))(inputs))
+    model = fit_once(k, K.Model(inputs, outputs), (DENSE_IN,), SEED + 3)
+    add(save(model, "nested" + k.extension), model, notes=k.text(
+        "Functional model whose last layer is a Sequential 'nested_model'; the final Dense "
+        "'head' is inside it. All the nested model's weights sit in one group "
+        "/model_weights/nested_model whose weight_names carry no nested-model prefix.",
+        "Functional model whose last layer is a Sequential 'nested_model' holding the final "
+        "Dense 'head'. In model.weights.h5 groups are named after the layer's class "
+        "(sequential, dense_1), not the layer name; each vars group has a 'name' "
+        "attribute with the layer name."))
 
-    # multi_output.h5
-    fresh_k2()
-    inputs = tf_keras.Input(shape=(DENSE_IN,))
+
+def multi_output(k, save, add):
+    K, L = k.api, k.api.layers
+    k.fresh()
+    inputs = K.Input(shape=(DENSE_IN,))
     hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
     out_a = L.Dense(DENSE_OUT, name="out_a")(hidden)
     out_b = L.Dense(2, name="out_b")(hidden)
-    model = fit_once(tf_keras.Model(inputs, [out_a, out_b]), Adam(), (DENSE_IN,), SEED + 4)
-    add(save(model, "multi_output.h5"), model, needs_layer=True,
-        notes="Two Dense outputs out_a (16->4) and out_b (16->2): kprune needs --layer. "
-              "final_layer is the last kernel layer in forward order.")
+    model = fit_once(k, K.Model(inputs, [out_a, out_b]), (DENSE_IN,), SEED + 4)
+    add(save(model, "multi_output" + k.extension), model, needs_layer=True, notes=k.text(
+        "Two Dense outputs out_a (16->4) and out_b (16->2): kprune needs --layer. "
+        "final_layer is the last kernel layer in forward order.",
+        "Two Dense outputs out_a and out_b: kprune needs --layer."))
 
-    # no_bias.h5
-    fresh_k2()
-    model = tf_keras.Sequential([
-        tf_keras.Input(shape=(DENSE_IN,)),
-        L.Dense(DENSE_HIDDEN, activation="relu"),
-        L.Dense(DENSE_OUT, use_bias=False),
-    ])
-    fit_once(model, Adam(), (DENSE_IN,), SEED + 5)
-    add(save(model, "no_bias.h5"), model, notes="Final Dense with use_bias=False: one weight.")
 
-    # float16.h5
-    fresh_k2()
-    tf_keras.backend.set_floatx("float16")
-    try:
-        model = k2_sequential()
-        fit_once(model, Adam(epsilon=1e-4), (DENSE_IN,), SEED + 6, dtype="float16")
-        path = save(model, "float16.h5")
-    finally:
-        tf_keras.backend.set_floatx("float32")
-    add(path, model, input_dtype="float16",
-        notes="Built under floatx float16: weights and Adam slots stored as float16 "
-              "(Adam epsilon 1e-4 so float16 training stays finite).")
+def no_bias(k, save, add):
+    k.fresh()
+    model = fit_once(k, sequential(k.api, use_bias=False), (DENSE_IN,), SEED + 5)
+    add(save(model, "no_bias" + k.extension), model, notes=k.text(
+        "Final Dense with use_bias=False: one weight.", "Final Dense with use_bias=False."))
 
-    # conv.h5: fully convolutional, final layer Conv2D.
-    fresh_k2()
-    model = tf_keras.Sequential([
-        tf_keras.Input(shape=IMAGE),
+
+def float16(k, save, add):
+    k.fresh()
+    with k.dtype("float16") as dtype:
+        # Adam epsilon 1e-4 so float16 training stays finite.
+        model = fit_once(k, sequential(k.api, dtype=dtype), (DENSE_IN,), SEED + 6, dtype="float16", epsilon=1e-4)
+        path = save(model, "float16" + k.extension)
+    add(path, model, input_dtype="float16", notes=k.text(
+        "Built under floatx float16: weights and Adam slots stored as float16 "
+        "(Adam epsilon 1e-4 so float16 training stays finite).",
+        "Layers with dtype float16: weights and Adam slots stored as float16."))
+
+
+def conv(k, save, add):
+    """Fully convolutional, final layer Conv2D."""
+    K, L = k.api, k.api.layers
+    k.fresh()
+    model = K.Sequential([
+        K.Input(shape=IMAGE),
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.Conv2D(2, 3, padding="same"),
     ])
-    fit_once(model, Adam(), IMAGE, SEED + 7)
-    add(save(model, "conv.h5"), model, input_shape=IMAGE,
-        notes="Fully convolutional 8x8x3 -> Conv2D(4, 3x3) -> Conv2D(2, 3x3); "
-              "kernel shape is (kh, kw, in, out).")
+    fit_once(k, model, IMAGE, SEED + 7)
+    add(save(model, "conv" + k.extension), model, input_shape=IMAGE, notes=k.text(
+        "Fully convolutional 8x8x3 -> Conv2D(4, 3x3) -> Conv2D(2, 3x3); "
+        "kernel shape is (kh, kw, in, out).",
+        "Fully convolutional, final Conv2D(2, 3x3), kernel (kh, kw, in, out)."))
 
-    # trailing_activation.h5: the output layer has no kernel.
-    fresh_k2()
-    inputs = tf_keras.Input(shape=(DENSE_IN,))
+
+def trailing_activation(k, save, add):
+    """The output layer has no kernel."""
+    K, L = k.api, k.api.layers
+    k.fresh()
+    inputs = K.Input(shape=(DENSE_IN,))
     hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
-    logits = L.Dense(DENSE_OUT)(hidden)
-    outputs = L.Activation("softmax")(logits)
-    model = fit_once(tf_keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 8)
-    add(save(model, "trailing_activation.h5"), model, extra={"output_activation": "softmax"},
-        notes="Functional Dense -> Dense -> Activation('softmax'): the output layer has no "
-              "weights, so the final kernel layer is the Dense before it.")
-
-    for _, maker in K2_ADDED:
-        maker(save, add)
+    outputs = L.Activation("softmax")(L.Dense(DENSE_OUT)(hidden))
+    model = fit_once(k, K.Model(inputs, outputs), (DENSE_IN,), SEED + 8)
+    add(save(model, "trailing_activation" + k.extension), model, extra={"output_activation": "softmax"},
+        notes=k.text("Functional Dense -> Dense -> Activation('softmax'): the output layer has no "
+                     "weights, so the final kernel layer is the Dense before it.",
+                     "Functional Dense -> Dense -> Activation('softmax'), as keras2/trailing_activation.h5."))
 
 
-# ---------------------------------------------------------------- Keras 3
-
-
-def k3_sequential(dtype=None, use_bias=True):
-    L = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=(DENSE_IN,), dtype=dtype),
-        L.Dense(DENSE_HIDDEN, activation="relu", dtype=dtype),
-        L.Dense(DENSE_OUT, use_bias=use_bias, dtype=dtype),
-    ])
-
-
-def make_keras3(root, entries, only=None):
-    out = os.path.join(root, "keras3")
-    L = keras.layers
-    Adam = keras.optimizers.Adam
-
-    def save(model, name):
-        path = os.path.join(out, name)
-        if name.endswith(".weights.h5"):
-            model.save_weights(path)
-        else:
-            model.save(path)
-        return path
-
-    def add(path, model, fmt="keras3-keras", needs_layer=False, input_shape=(DENSE_IN,), notes="", **kw):
-        entries.append(describe(path, root, fmt, K3_WRITER, "keras3", model, "k3",
-                                needs_layer, input_shape, notes, **kw))
-
-    if only is not None:
-        for name, maker in K3_ADDED:
-            if "keras3/" + name in only:
-                maker(save, add)
-        return
-
-    zip_note = ZIP_NOTE
-
-    # sequential in all three Keras 3 formats, from one model.
-    fresh_k3()
-    model = fit_once(k3_sequential(), Adam(), (DENSE_IN,), SEED)
-    add(save(model, "sequential.keras"), model,
-        notes="Sequential 8->16->4. " + zip_note)
-    add(save(model, "sequential.weights.h5"), model, fmt="keras3-weights-h5", needs_layer=True,
-        architecture="keras3/sequential.keras",
-        notes="model.save_weights of the sequential.keras model: /layers/<group>/vars/<i> plus "
-              "/optimizer/vars/<i>; no config, so kprune needs --layer.")
-    # Saved last: Keras 3.15's legacy .h5 save drops the optimizer from the
-    # model's compile config, and a later .keras save would then hold none.
-    add(save(model, "sequential.h5"), model, fmt="keras3-h5",
-        notes="Legacy HDF5 from Keras 3: weight names without ':0' and scoped by the model "
-              "('sequential/dense_1/kernel'); optimizer slots flat under /optimizer_weights/adam.")
-
-    # functional.keras
-    fresh_k3()
-    inputs = keras.Input(shape=(DENSE_IN,))
-    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
-    model = fit_once(keras.Model(inputs, L.Dense(DENSE_OUT)(hidden)), Adam(), (DENSE_IN,), SEED + 2)
-    add(save(model, "functional.keras"), model, notes="Functional 8->16->4. " + zip_note)
-
-    # nested.keras
-    fresh_k3()
-    inner = keras.Sequential([
-        keras.Input(shape=(DENSE_HIDDEN,)),
-        L.Dense(DENSE_HIDDEN, activation="relu"),
-        L.Dense(DENSE_OUT, name="head"),
-    ], name="nested_model")
-    inputs = keras.Input(shape=(DENSE_IN,))
-    outputs = inner(L.Dense(DENSE_HIDDEN, activation="relu", name="pre")(inputs))
-    model = fit_once(keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 3)
-    add(save(model, "nested.keras"), model,
-        notes="Functional model whose last layer is a Sequential 'nested_model' holding the final "
-              "Dense 'head'. In model.weights.h5 groups are named after the layer's class "
-              "(sequential, dense_1), not the layer name; each vars group has a 'name' "
-              "attribute with the layer name. " + zip_note)
-
-    # multi_output.keras
-    fresh_k3()
-    inputs = keras.Input(shape=(DENSE_IN,))
-    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
-    out_a = L.Dense(DENSE_OUT, name="out_a")(hidden)
-    out_b = L.Dense(2, name="out_b")(hidden)
-    model = fit_once(keras.Model(inputs, [out_a, out_b]), Adam(), (DENSE_IN,), SEED + 4)
-    add(save(model, "multi_output.keras"), model, needs_layer=True,
-        notes="Two Dense outputs out_a and out_b: kprune needs --layer. " + zip_note)
-
-    # no_bias.keras
-    fresh_k3()
-    model = fit_once(k3_sequential(use_bias=False), Adam(), (DENSE_IN,), SEED + 5)
-    add(save(model, "no_bias.keras"), model, notes="Final Dense with use_bias=False. " + zip_note)
-
-    # float16.keras
-    fresh_k3()
-    model = fit_once(k3_sequential(dtype="float16"), Adam(epsilon=1e-4), (DENSE_IN,), SEED + 6,
-                     dtype="float16")
-    add(save(model, "float16.keras"), model, input_dtype="float16",
-        notes="Layers with dtype float16: weights and Adam slots stored as float16. " + zip_note)
-
-    # conv.keras
-    fresh_k3()
-    model = keras.Sequential([
-        keras.Input(shape=IMAGE),
-        L.Conv2D(4, 3, padding="same", activation="relu"),
-        L.Conv2D(2, 3, padding="same"),
-    ])
-    fit_once(model, Adam(), IMAGE, SEED + 7)
-    add(save(model, "conv.keras"), model, input_shape=IMAGE,
-        notes="Fully convolutional, final Conv2D(2, 3x3), kernel (kh, kw, in, out). " + zip_note)
-
-    # many_layers: 12 Dense layers with default names dense .. dense_11.
-    fresh_k3()
-    layers = [keras.Input(shape=(DENSE_IN,))]
+def many_layers(k, save, add):
+    """12 Dense layers with default names dense .. dense_11."""
+    K, L = k.api, k.api.layers
+    k.fresh()
+    layers = [K.Input(shape=(DENSE_IN,))]
     layers += [L.Dense(DENSE_IN, activation="relu") for _ in range(11)]
     layers += [L.Dense(DENSE_OUT)]
-    model = fit_once(keras.Sequential(layers), Adam(), (DENSE_IN,), SEED + 9)
+    model = fit_once(k, K.Sequential(layers), (DENSE_IN,), SEED + 9)
     add(save(model, "many_layers.keras"), model,
-        notes="Sequential of 12 Dense layers named dense .. dense_11; the last is dense_11. "
-              + zip_note)
-    add(save(model, "many_layers.weights.h5"), model, fmt="keras3-weights-h5", needs_layer=True,
+        notes="Sequential of 12 Dense layers named dense .. dense_11; the last is dense_11.")
+    add(save(model, "many_layers.weights.h5", weights=True), model, fmt="keras3-weights-h5", needs_layer=True,
         architecture="keras3/many_layers.keras",
         notes="Weights of many_layers.keras. HDF5 lists groups by name, so dense_10 and dense_11 "
               "come before dense_2: the file alone does not tell which layer is last.")
 
-    # einsum.keras: final EinsumDense.
-    fresh_k3()
-    inputs = keras.Input(shape=(DENSE_IN,))
+
+def einsum(k, save, add):
+    """A final EinsumDense."""
+    K, L = k.api, k.api.layers
+    k.fresh()
+    inputs = K.Input(shape=(DENSE_IN,))
     hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
     outputs = L.EinsumDense("ab,bc->ac", output_shape=DENSE_OUT, bias_axes="c")(hidden)
-    model = fit_once(keras.Model(inputs, outputs), Adam(), (DENSE_IN,), SEED + 10)
+    model = fit_once(k, K.Model(inputs, outputs), (DENSE_IN,), SEED + 10)
     add(save(model, "einsum.keras"), model,
-        notes="Final layer EinsumDense('ab,bc->ac'), kernel (16, 4), bias (4,). " + zip_note)
+        notes="Final layer EinsumDense('ab,bc->ac'), kernel (16, 4), bias (4,).")
 
-    # separable.keras: final SeparableConv2D.
-    fresh_k3()
-    model = keras.Sequential([
-        keras.Input(shape=IMAGE),
+
+def separable(k, save, add):
+    """A final SeparableConv2D."""
+    K, L = k.api, k.api.layers
+    k.fresh()
+    model = K.Sequential([
+        K.Input(shape=IMAGE),
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.SeparableConv2D(2, 3, padding="same"),
     ])
-    fit_once(model, Adam(), IMAGE, SEED + 11)
+    fit_once(k, model, IMAGE, SEED + 11)
     add(save(model, "separable.keras"), model, input_shape=IMAGE,
         notes="Final SeparableConv2D: weights are depthwise_kernel (vars/0, 3x3x4x1), "
               "pointwise_kernel (vars/1, 1x1x4x2) and bias (vars/2); it has no 'kernel'. "
               "kernel_dataset is the pointwise kernel, the one that mixes channels like a "
-              "Dense kernel. " + zip_note)
-
-    for _, maker in K3_ADDED:
-        maker(save, add)
+              "Dense kernel.")
 
 
-# ---------------------------------------------------------------- added later
-#
-# Each maker gets its format's save and add. `output_activation` names the activation Keras applies
-# between the final kernel layer and the output, which a fine-tune's loss must follow;
-# `unfollowable_layer` names a layer there that a fine-tune cannot follow.
-
-
-def k2_trailing_softmax(save, add):
-    L = tf_keras.layers
-    fresh_k2()
-    model = tf_keras.Sequential([
-        tf_keras.Input(shape=(DENSE_IN,)),
+def trailing_softmax(k, save, add):
+    K, L = k.api, k.api.layers
+    k.fresh()
+    model = K.Sequential([
+        K.Input(shape=(DENSE_IN,)),
         L.Dense(DENSE_HIDDEN, activation="relu"),
         L.Dense(DENSE_OUT),
         L.Dropout(0.25),
         L.Softmax(),
     ])
-    fit_once(model, tf_keras.optimizers.Adam(), (DENSE_IN,), SEED + 12)
-    add(save(model, "trailing_softmax.h5"), model, extra={"output_activation": "softmax"},
-        notes="Sequential Dense -> Dense (linear) -> Dropout -> Softmax layer: the outputs are the "
-              "softmax of the final Dense's.")
+    fit_once(k, model, (DENSE_IN,), SEED + 12)
+    add(save(model, "trailing_softmax" + k.extension), model, extra={"output_activation": "softmax"},
+        notes=k.text("Sequential Dense -> Dense (linear) -> Dropout -> Softmax layer: the outputs are the "
+                     "softmax of the final Dense's.",
+                     "Sequential Dense -> Dense (linear) -> Dropout -> Softmax layer, as "
+                     "keras2/trailing_softmax.h5."))
 
 
-def k3_trailing_activation(save, add):
-    L = keras.layers
-    fresh_k3()
-    inputs = keras.Input(shape=(DENSE_IN,))
-    hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
-    outputs = L.Activation("softmax")(L.Dense(DENSE_OUT)(hidden))
-    model = fit_once(keras.Model(inputs, outputs), keras.optimizers.Adam(), (DENSE_IN,), SEED + 8)
-    add(save(model, "trailing_activation.keras"), model, extra={"output_activation": "softmax"},
-        notes="Functional Dense -> Dense -> Activation('softmax'), as keras2/trailing_activation.h5. "
-              + ZIP_NOTE)
-
-
-def k3_trailing_softmax(save, add):
-    L = keras.layers
-    fresh_k3()
-    model = keras.Sequential([
-        keras.Input(shape=(DENSE_IN,)),
-        L.Dense(DENSE_HIDDEN, activation="relu"),
-        L.Dense(DENSE_OUT),
-        L.Dropout(0.25),
-        L.Softmax(),
-    ])
-    fit_once(model, keras.optimizers.Adam(), (DENSE_IN,), SEED + 12)
-    add(save(model, "trailing_softmax.keras"), model, extra={"output_activation": "softmax"},
-        notes="Sequential Dense -> Dense (linear) -> Dropout -> Softmax layer, as "
-              "keras2/trailing_softmax.h5. " + ZIP_NOTE)
-
-
-def k3_trailing_rescaling(save, add):
-    L = keras.layers
-    fresh_k3()
-    inputs = keras.Input(shape=(DENSE_IN,))
+def trailing_rescaling(k, save, add):
+    K, L = k.api, k.api.layers
+    k.fresh()
+    inputs = K.Input(shape=(DENSE_IN,))
     hidden = L.Dense(DENSE_HIDDEN, activation="relu")(inputs)
     outputs = L.Rescaling(0.5, name="rescaling")(L.Dense(DENSE_OUT)(hidden))
-    model = fit_once(keras.Model(inputs, outputs), keras.optimizers.Adam(), (DENSE_IN,), SEED + 13)
+    model = fit_once(k, K.Model(inputs, outputs), (DENSE_IN,), SEED + 13)
     add(save(model, "trailing_rescaling.keras"), model, extra={"unfollowable_layer": "rescaling"},
         notes="Functional Dense -> Dense -> Rescaling(0.5): the outputs are scaled after the final "
-              "Dense, which a fine-tune cannot follow; magnitude pruning still applies. " + ZIP_NOTE)
+              "Dense, which a fine-tune cannot follow; magnitude pruning still applies.")
 
 
 # Convolution heads: the final weighted layer is a convolution whose kernel has many input rows and
@@ -590,82 +532,60 @@ CONV_HEADS = {
 }
 # The Keras 2 1x1 head is full size, as in a real network: 240 -> 256 channels (kernel 1x1x240x256,
 # 61,440 weights in one row of the first dimension).
-K2_CONV1X1_INPUT = (2, 2, 240)
+K2_CONV1X1 = ((2, 2, 240), "Conv2D 1x1 head 240 -> 256 channels on a 2x2x240 input, full size: kernel "
+                           "1x1x240x256, 61,440 weights in one row of the first dimension.")
 FLOAT64_IN = 2048
 # Heads kept at the size of the real layers that showed the problem (3x3x128x7 and 3x3x3x8x32: 8,064 and
 # 6,912 weights, over 100 KB with Adam's slots).
 FULL_SIZE_HEADS = {"conv3x3_head", "conv3d_head"}
 
 
-def conv_head_extra(name):
-    return {"full_size_layer": True} if name in FULL_SIZE_HEADS else None
+def conv_head(name, keras2=None):
+    """The maker of CONV_HEADS[name]; `keras2`: (input shape, note) of a tf_keras head kept at full size."""
 
-
-def k2_conv_head(name, input_shape=None, note=None, extra=None):
-    shape, head, trailing, default_note = CONV_HEADS[name]
-    shape = input_shape or shape
-
-    def make(save, add):
-        L = tf_keras.layers
-        fresh_k2()
-        model = tf_keras.Sequential([tf_keras.Input(shape=shape), head(L)] + trailing(L))
-        fit_once(model, tf_keras.optimizers.Adam(), shape, SEED + 20)
-        add(save(model, name + ".h5"), model, input_shape=shape, extra=extra or conv_head_extra(name),
-            notes=(note or default_note) + " Full model with Adam state.")
+    def make(k, save, add):
+        K, L = k.api, k.api.layers
+        shape, head, trailing, note = CONV_HEADS[name]
+        full_size = name in FULL_SIZE_HEADS
+        if keras2 and not k.keras3:
+            (shape, note), full_size = keras2, True
+        extra = {"full_size_layer": True} if full_size else None
+        k.fresh()
+        model = K.Sequential([K.Input(shape=shape), head(L)] + trailing(L))
+        fit_once(k, model, shape, SEED + 20)
+        add(save(model, name + k.extension), model, input_shape=shape, extra=extra,
+            notes=note + k.text(" Full model with Adam state.", ""))
+        if k.keras3:
+            # Saved last: the legacy .h5 save drops the optimizer from the compile config (see sequential.h5).
+            add(save(model, name + ".h5"), model, fmt="keras3-h5", input_shape=shape, extra=extra,
+                notes=note + " Legacy HDF5 from Keras 3, with Adam state.")
     return make
 
 
-def k3_conv_head(name):
-    shape, head, trailing, note = CONV_HEADS[name]
-
-    def make(save, add):
-        L = keras.layers
-        fresh_k3()
-        model = keras.Sequential([keras.Input(shape=shape), head(L)] + trailing(L))
-        fit_once(model, keras.optimizers.Adam(), shape, SEED + 20)
-        add(save(model, name + ".keras"), model, input_shape=shape, extra=conv_head_extra(name),
-            notes=note + " " + ZIP_NOTE)
-        # Saved last: the legacy .h5 save drops the optimizer from the compile config (see sequential.h5).
-        add(save(model, name + ".h5"), model, fmt="keras3-h5", input_shape=shape, extra=conv_head_extra(name),
-            notes=note + " Legacy HDF5 from Keras 3, with Adam state.")
-    return make
-
-
-def k2_float64(save, add):
-    L = tf_keras.layers
-    fresh_k2()
-    tf_keras.backend.set_floatx("float64")
-    try:
-        model = tf_keras.Sequential([tf_keras.Input(shape=(FLOAT64_IN,)), L.Dense(1)])
-        fit_once(model, tf_keras.optimizers.Adam(), (FLOAT64_IN,), SEED + 21, dtype="float64")
-        path = save(model, "float64.h5")
-    finally:
-        tf_keras.backend.set_floatx("float32")
-    add(path, model, input_shape=(FLOAT64_IN,), input_dtype="float64",
-        notes="Built under floatx float64: Dense 2048 -> 1, kernel 2048x1, weights and Adam slots "
-              "stored as float64.")
-
-
-def k3_float64(save, add):
-    L = keras.layers
-    fresh_k3()
-    model = keras.Sequential([keras.Input(shape=(FLOAT64_IN,), dtype="float64"), L.Dense(1, dtype="float64")])
-    fit_once(model, keras.optimizers.Adam(), (FLOAT64_IN,), SEED + 21, dtype="float64")
-    add(save(model, "float64.keras"), model, input_shape=(FLOAT64_IN,), input_dtype="float64",
-        notes="Dense 2048 -> 1 with dtype float64: kernel 2048x1, weights and Adam slots stored as "
-              "float64. " + ZIP_NOTE)
-    add(save(model, "float64.h5"), model, fmt="keras3-h5", input_shape=(FLOAT64_IN,), input_dtype="float64",
-        notes="Dense 2048 -> 1 with dtype float64, legacy HDF5 from Keras 3, with Adam state.")
+def float64(k, save, add):
+    K, L = k.api, k.api.layers
+    k.fresh()
+    with k.dtype("float64") as dtype:
+        model = K.Sequential([K.Input(shape=(FLOAT64_IN,), dtype=dtype), L.Dense(1, dtype=dtype)])
+        fit_once(k, model, (FLOAT64_IN,), SEED + 21, dtype="float64")
+        path = save(model, "float64" + k.extension)
+    add(path, model, input_shape=(FLOAT64_IN,), input_dtype="float64", notes=k.text(
+        "Built under floatx float64: Dense 2048 -> 1, kernel 2048x1, weights and Adam slots "
+        "stored as float64.",
+        "Dense 2048 -> 1 with dtype float64: kernel 2048x1, weights and Adam slots stored as float64."))
+    if k.keras3:
+        add(save(model, "float64.h5"), model, fmt="keras3-h5", input_shape=(FLOAT64_IN,), input_dtype="float64",
+            notes="Dense 2048 -> 1 with dtype float64, legacy HDF5 from Keras 3, with Adam state.")
 
 
 USER_BLOCK_TEXT = ("This HDF5 file carries a user block, added by h5jam: the HDF5 signature and data follow it "
                    "at offset 1024, and addresses inside the file count from there. ")
 
 
-def k2_user_block(save, add):
+def user_block(k, save, add):
     """sequential.h5's model, saved by tf_keras and given a 1,024-byte user block by h5jam."""
-    fresh_k2()
-    model = fit_once(k2_sequential(), tf_keras.optimizers.Adam(), (DENSE_IN,), SEED)
+    k.fresh()
+    model = fit_once(k, sequential(k.api), (DENSE_IN,), SEED)
     plain = save(model, "user_block.plain.h5")
     path = os.path.join(os.path.dirname(plain), "user_block.h5")
     block = plain + ".ub"
@@ -685,27 +605,29 @@ def k2_user_block(save, add):
               "(700 bytes of text, padded) by h5jam: the HDF5 signature sits at offset 1024.")
 
 
+# What a full run makes, in order: each flavour's first makers, then the ones added later (which
+# `--only` can remake one by one).
+K2_MAKERS = [sequential_files, nan, functional, nested, multi_output, no_bias, float16, conv, trailing_activation]
+K3_MAKERS = [sequential_files, functional, nested, multi_output, no_bias, float16, conv, many_layers, einsum,
+             separable]
 K2_ADDED = [
-    ("trailing_softmax.h5", k2_trailing_softmax),
-    ("conv1x1_head.h5", k2_conv_head(
-        "conv1x1_head", K2_CONV1X1_INPUT, extra={"full_size_layer": True},
-        note="Conv2D 1x1 head 240 -> 256 channels on a 2x2x240 input, full size: kernel 1x1x240x256, "
-             "61,440 weights in one row of the first dimension.")),
-    ("conv3x3_head.h5", k2_conv_head("conv3x3_head")),
-    ("conv1d_head.h5", k2_conv_head("conv1d_head")),
-    ("conv3d_head.h5", k2_conv_head("conv3d_head")),
-    ("float64.h5", k2_float64),
-    ("user_block.h5", k2_user_block),
+    ("trailing_softmax.h5", trailing_softmax),
+    ("conv1x1_head.h5", conv_head("conv1x1_head", keras2=K2_CONV1X1)),
+    ("conv3x3_head.h5", conv_head("conv3x3_head")),
+    ("conv1d_head.h5", conv_head("conv1d_head")),
+    ("conv3d_head.h5", conv_head("conv3d_head")),
+    ("float64.h5", float64),
+    ("user_block.h5", user_block),
 ]
 K3_ADDED = [
-    ("trailing_activation.keras", k3_trailing_activation),
-    ("trailing_softmax.keras", k3_trailing_softmax),
-    ("trailing_rescaling.keras", k3_trailing_rescaling),
-    ("conv1x1_head.keras", k3_conv_head("conv1x1_head")),
-    ("conv3x3_head.keras", k3_conv_head("conv3x3_head")),
-    ("conv1d_head.keras", k3_conv_head("conv1d_head")),
-    ("conv3d_head.keras", k3_conv_head("conv3d_head")),
-    ("float64.keras", k3_float64),
+    ("trailing_activation.keras", trailing_activation),
+    ("trailing_softmax.keras", trailing_softmax),
+    ("trailing_rescaling.keras", trailing_rescaling),
+    ("conv1x1_head.keras", conv_head("conv1x1_head")),
+    ("conv3x3_head.keras", conv_head("conv3x3_head")),
+    ("conv1d_head.keras", conv_head("conv1d_head")),
+    ("conv3d_head.keras", conv_head("conv3d_head")),
+    ("float64.keras", float64),
 ]
 
 
@@ -784,8 +706,8 @@ def make_only(root, manifest, only, parser):
     with open(manifest) as handle:
         entries = json.load(handle)["fixtures"]
     made = []
-    make_keras2(root, made, only=only)
-    make_keras3(root, made, only=only)
+    make_flavour(root, made, K2, only=only)
+    make_flavour(root, made, K3, only=only)
     for entry in made:
         check_entry(entry, root)
         files = [e["file"] for e in entries]
@@ -827,8 +749,8 @@ def main():
         os.makedirs(os.path.join(root, sub))
 
     entries = []
-    make_keras2(root, entries)
-    make_keras3(root, entries)
+    make_flavour(root, entries, K2)
+    make_flavour(root, entries, K3)
     make_malformed(root, entries)
     for entry in entries:
         check_entry(entry, root)

@@ -11,7 +11,8 @@ Writes fixtures/extra/keras2 (tf_keras), fixtures/extra/keras3 (Keras 3), fixtur
 same keys as fixtures/manifest.json and their paths are relative to fixtures/, so that
 tools/interop_check.py and the Swift tests read them beside the main manifest. They live apart from
 tools/make_fixtures.py's output because a full run of that script replaces fixtures/keras2, keras3 and
-malformed.
+malformed. Each model is built by one function for both Kerases and trained as make_fixtures.py trains its
+own (its Flavour objects K2 and K3, fit_once and optimizer_slots).
 """
 
 import argparse
@@ -24,40 +25,15 @@ import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determin
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402,F401
-
-import keras  # noqa: E402
-import tf_keras  # noqa: E402
 
 import fixturelib  # noqa: E402
 import kerasload  # noqa: E402
+from make_fixtures import K2, K3, fit_once, optimizer_slots  # noqa: E402
 
-K2_WRITER = "tf_keras %s" % tf_keras.__version__
-K3_WRITER = "keras %s" % keras.__version__
 SEED = 4321
 DENSE_IN, DENSE_HIDDEN, DENSE_OUT = 8, 16, 4
 SEQUENCE = (5, 3)  # time steps, features
 UNITS = 6
-
-
-def fit_once(model, keras3, input_shape, seed):
-    """Adam and one short fit, so optimizer slots exist and are non-zero."""
-    optimizer = keras.optimizers.Adam() if keras3 else tf_keras.optimizers.Adam()
-    model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError() if keras3 else "mse")
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((32,) + tuple(input_shape)).astype("float32")
-    y = rng.standard_normal((32,) + tuple(model.output_shape[1:])).astype("float32")
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    return model
-
-
-def fresh(keras3, seed):
-    if keras3:
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-    else:
-        tf_keras.backend.clear_session()
-        tf_keras.utils.set_random_seed(seed)
 
 
 def kernel_of(layer, variable):
@@ -67,25 +43,7 @@ def kernel_of(layer, variable):
     return value
 
 
-def optimizer_slots(model, kernel, keras3):
-    """Adam's two slots for `kernel`, as variables."""
-    optimizer = model.optimizer
-    if keras3:
-        variables = list(optimizer.variables)
-        stem = kernel.path.replace("/", "_")
-        wanted = ["%s/%s_%s" % (optimizer.name, stem, slot) for slot in ("momentum", "velocity")]
-        names = [v.path for v in variables]
-    else:
-        variables = list(optimizer.variables())
-        wanted = ["%s/%s/%s" % (optimizer.name, slot, kernel.name) for slot in ("m", "v")]
-        names = [v.name for v in variables]
-    missing = [name for name in wanted if name not in names]
-    if missing:
-        raise RuntimeError("optimizer has no slot %s (has %s)" % (missing, names))
-    return [variables[names.index(name)] for name in wanted]
-
-
-def describe(path, root, model, layer_path, variable, keras3, fmt, needs_layer, input_shape, notes,
+def describe(path, root, model, layer_path, variable, k, fmt, needs_layer, input_shape, notes,
              architecture=None, extra=None):
     """A manifest entry read back from the saved file, as tools/make_fixtures.py writes them."""
     layer = kerasload.find_layer(model, layer_path)
@@ -95,8 +53,8 @@ def describe(path, root, model, layer_path, variable, keras3, fmt, needs_layer, 
     entry = {
         "file": fixturelib.relative(path, root),
         "format": fmt,
-        "writer": K3_WRITER if keras3 else K2_WRITER,
-        "loader": "keras3" if keras3 else "tf_keras",
+        "writer": k.writer,
+        "loader": k.loader,
         "architecture": architecture,
         "final_layer": layer.name,
         "final_layer_path": list(layer_path),
@@ -116,7 +74,7 @@ def describe(path, root, model, layer_path, variable, keras3, fmt, needs_layer, 
                                  if bias is not None else None)
         entry["optimizer_slot_datasets"] = []
         if fmt != "keras2-weights-h5":
-            for slot in optimizer_slots(model, kernel, keras3):
+            for _, slot in optimizer_slots(model, kernel, k):
                 entry["optimizer_slot_datasets"].append(
                     fixturelib.find_by_value(h5, np.asarray(slot.numpy()), optimizer=True))
         entry.update(fixturelib.describe_kernel_location(h5, kernel_path))
@@ -142,11 +100,12 @@ def check_entry(entry, root):
 
 
 # ---------------------------------------------------------------- models
+#
+# Each takes the Keras module (tf_keras or keras) it is built with.
 
 
-def relu_inf(keras3):
+def relu_inf(K):
     """Dense -> ReLU(max_value=inf) -> Dense: the config holds `"max_value": Infinity`."""
-    K = keras if keras3 else tf_keras
     L = K.layers
     return K.Sequential([
         K.Input(shape=(DENSE_IN,)),
@@ -156,19 +115,16 @@ def relu_inf(keras3):
     ])
 
 
-def lstm_last(keras3):
-    K = keras if keras3 else tf_keras
+def lstm_last(K):
     return K.Sequential([K.Input(shape=SEQUENCE), K.layers.LSTM(UNITS, name="lstm")])
 
 
-def lstm_dense(keras3):
-    K = keras if keras3 else tf_keras
+def lstm_dense(K):
     L = K.layers
     return K.Sequential([K.Input(shape=SEQUENCE), L.LSTM(UNITS, name="lstm"), L.Dense(DENSE_OUT, name="head")])
 
 
-def time_distributed(keras3):
-    K = keras if keras3 else tf_keras
+def time_distributed(K):
     L = K.layers
     return K.Sequential([
         K.Input(shape=SEQUENCE),
@@ -177,10 +133,10 @@ def time_distributed(keras3):
     ])
 
 
-def bidirectional():
-    L = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=SEQUENCE),
+def bidirectional(K):
+    L = K.layers
+    return K.Sequential([
+        K.Input(shape=SEQUENCE),
         L.Bidirectional(L.GRU(UNITS), name="bigru"),
         # Named by default ("dense", as its saveable group), so that the name is one in every format.
         L.Dense(DENSE_OUT),
@@ -188,54 +144,53 @@ def bidirectional():
 
 
 def make_models(root, entries):
-    for keras3, directory, suffix, fmt in ((False, "keras2", ".h5", "keras2-h5"),
-                                           (True, "keras3", ".keras", "keras3-keras")):
-        out = os.path.join(root, "extra", directory)
+    for k in (K2, K3):
+        out = os.path.join(root, "extra", k.directory)
 
         def save(model, name):
             path = os.path.join(out, name)
             model.save(path)
             return path
 
-        fresh(keras3, SEED)
-        model = fit_once(relu_inf(keras3), keras3, (DENSE_IN,), SEED)
-        entries.append(describe(save(model, "relu_inf" + suffix), root, model, ["head"], "kernel", keras3, fmt,
+        k.fresh(SEED)
+        model = fit_once(k, relu_inf(k.api), (DENSE_IN,), SEED)
+        entries.append(describe(save(model, "relu_inf" + k.extension), root, model, ["head"], "kernel", k, k.fmt,
                                 False, (DENSE_IN,),
                                 "Sequential Dense -> ReLU(max_value=inf) -> Dense 'head': Python's json writes "
                                 "the config's max_value as the bare literal Infinity."))
 
-        fresh(keras3, SEED + 1)
-        model = fit_once(lstm_last(keras3), keras3, SEQUENCE, SEED + 1)
-        entries.append(describe(save(model, "lstm_last" + suffix), root, model, ["lstm"], "cell.kernel", keras3,
-                                fmt, True, SEQUENCE,
+        k.fresh(SEED + 1)
+        model = fit_once(k, lstm_last(k.api), SEQUENCE, SEED + 1)
+        entries.append(describe(save(model, "lstm_last" + k.extension), root, model, ["lstm"], "cell.kernel", k,
+                                k.fmt, True, SEQUENCE,
                                 "Sequential (5, 3) -> LSTM(6): the last weighted layer is recurrent, so kprune "
                                 "refuses to pick it implicitly; --layer lstm prunes its input kernel.",
                                 extra={"recurrent_final_layer": "lstm"}))
 
-        fresh(keras3, SEED + 2)
-        model = fit_once(lstm_dense(keras3), keras3, SEQUENCE, SEED + 2)
-        entries.append(describe(save(model, "lstm_dense" + suffix), root, model, ["head"], "kernel", keras3, fmt,
+        k.fresh(SEED + 2)
+        model = fit_once(k, lstm_dense(k.api), SEQUENCE, SEED + 2)
+        entries.append(describe(save(model, "lstm_dense" + k.extension), root, model, ["head"], "kernel", k, k.fmt,
                                 False, SEQUENCE, "Sequential (5, 3) -> LSTM(6) -> Dense(4) 'head'."))
 
-        fresh(keras3, SEED + 3)
-        model = fit_once(time_distributed(keras3), keras3, SEQUENCE, SEED + 3)
-        entries.append(describe(save(model, "time_distributed" + suffix), root, model, ["per_step"],
-                                "layer.kernel", keras3, fmt, False, SEQUENCE,
+        k.fresh(SEED + 3)
+        model = fit_once(k, time_distributed(k.api), SEQUENCE, SEED + 3)
+        entries.append(describe(save(model, "time_distributed" + k.extension), root, model, ["per_step"],
+                                "layer.kernel", k, k.fmt, False, SEQUENCE,
                                 "Sequential (5, 3) -> LSTM(6, return_sequences) -> TimeDistributed(Dense(4)) "
                                 "'per_step': the final kernel is the wrapped Dense's."))
 
-    out = os.path.join(root, "extra", "keras3")
-    fresh(True, SEED + 4)
-    model = fit_once(bidirectional(), True, SEQUENCE, SEED + 4)
+    out = os.path.join(root, "extra", K3.directory)
+    K3.fresh(SEED + 4)
+    model = fit_once(K3, bidirectional(K3.api), SEQUENCE, SEED + 4)
     path = os.path.join(out, "bidirectional.keras")
     model.save(path)
-    entries.append(describe(path, root, model, ["dense"], "kernel", True, "keras3-keras", False, SEQUENCE,
+    entries.append(describe(path, root, model, ["dense"], "kernel", K3, "keras3-keras", False, SEQUENCE,
                             "Sequential (5, 3) -> Bidirectional(GRU(6)) 'bigru' -> Dense(4) 'dense'. The GRUs' "
                             "variables sit below the wrapper: /layers/bidirectional/forward_layer/cell/vars and "
                             "backward_layer/cell/vars."))
     weights = os.path.join(out, "bidirectional.weights.h5")
     model.save_weights(weights)
-    entries.append(describe(weights, root, model, ["dense"], "kernel", True, "keras3-weights-h5", True, SEQUENCE,
+    entries.append(describe(weights, root, model, ["dense"], "kernel", K3, "keras3-weights-h5", True, SEQUENCE,
                             "Weights of bidirectional.keras: no config, so kprune needs --layer.",
                             architecture="extra/keras3/bidirectional.keras"))
 

@@ -38,17 +38,20 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# TF-MOT 0.8 works with Keras 2 only: with this set, tf.keras (and so TF-MOT) is tf_keras.
+# TF-MOT 0.8 works with Keras 2 only: with this set, tf.keras (and so TF-MOT) is tf_keras. It must be set
+# before TensorFlow is imported, so before tfsetup.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 import tf_keras  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import calibrationlib  # noqa: E402
+import pruning  # noqa: E402
 
 RAMP_END = 0.7
 UPDATES = 50
@@ -130,7 +133,7 @@ def main():
 
     kernel = saved_kernel(output, entry["final_layer"])
     zeros, size = int(np.count_nonzero(kernel == 0)), int(kernel.size)
-    target = calibrationlib.target_zeros(args.sparsity, size)
+    target = pruning.target_zeros(args.sparsity, size)
     report = {
         "dataset": args.dataset, "input": os.path.join(args.fixtures, model_entry["file"]), "output": output,
         "sparsity": args.sparsity, "zeros": zeros, "size": size, "target_zeros": target, "exact": zeros == target,

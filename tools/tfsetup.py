@@ -2,6 +2,11 @@
 
 It silences TensorFlow's start-up logging, selects the TensorFlow backend for Keras 3, makes TensorFlow's ops
 deterministic and runs them on one thread, so that a seeded script makes the same model every time.
+
+Every tool that uses TensorFlow or Keras imports it first, directly or through kerasload.py. A benchmark
+that keeps its own process small (bench_stream.py, bench_finetune.py, bench_calibration_memory.py) imports
+it in the child scripts that build its models instead. make_fixtures_keras20.py runs TensorFlow 1.5, which
+has none of these calls, and sets up its own sessions.
 """
 
 import os
