@@ -112,6 +112,9 @@ def main():
     parser = argparse.ArgumentParser(description="Benchmark kprune against cp and h5py+numpy.")
     parser.add_argument("kprune", help="path to the kprune binary")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--baseline", metavar="KPRUNE",
+                        help="another kprune binary (an earlier build) run the same way, alternating with the "
+                             "others, printed as kprune-baseline")
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "kprune-bench"),
                         help="where the model is built and outputs are written (not in git)")
     args = parser.parse_args()
@@ -127,6 +130,9 @@ def main():
         ("kprune", [kprune, "convert", source, "--sparsity", str(SPARSITY), "-o", out, "--force"]),
         ("h5py+numpy", [sys.executable, "-c", BASELINE, source, out, dataset, str(target)]),
     ]
+    if args.baseline:
+        tools.append(("kprune-baseline", [os.path.abspath(args.baseline), "convert", source, "--sparsity",
+                                          str(SPARSITY), "-o", out, "--force"]))
     print("file %s (%.0f MiB), kernel %s %s, %d reps"
           % (source, os.path.getsize(source) / 2**20, dataset, facts["kernel_shape"], args.reps))
 
@@ -147,22 +153,24 @@ def main():
 
     floor = measure.floor()
     cp_wall = statistics.median(s for s, _ in results["cp"]) if results["cp"] else float("nan")
-    print("%-12s %10s %10s %8s %14s" % ("tool", "median s", "min s", "x cp", "peak RSS MiB"))
-    print("%-12s %10s %10s %8s %14.1f  (floor carried from this process)" % ("true", "", "", "", floor))
+    print("%-15s %10s %10s %8s %14s" % ("tool", "median s", "min s", "x cp", "peak RSS MiB"))
+    print("%-15s %10s %10s %8s %14.1f  (floor carried from this process)" % ("true", "", "", "", floor))
     summary = {}
     for name, _ in tools:
         runs = results[name]
         if not runs:
-            print("%-12s %s" % (name, failures.get(name, "no runs")))
+            print("%-15s %s" % (name, failures.get(name, "no runs")))
             continue
         wall = statistics.median(s for s, _ in runs)
         rss = max(r for _, r in runs)
         summary[name] = (wall, rss)
-        print("%-12s %10.3f %10.3f %8.2f %14.1f"
+        print("%-15s %10.3f %10.3f %8.2f %14.1f"
               % (name, wall, min(s for s, _ in runs), wall / cp_wall, rss))
         if name in failures:
-            print("%-12s some runs failed: %s" % ("", failures[name]))
+            print("%-15s some runs failed: %s" % ("", failures[name]))
 
+    if "kprune" in summary and "kprune-baseline" in summary:
+        print("kprune / kprune-baseline wall: %.2f" % (summary["kprune"][0] / summary["kprune-baseline"][0]))
     if "kprune" in summary:
         wall, rss = summary["kprune"]
         ratio = wall / cp_wall

@@ -30,6 +30,8 @@ public final class CalibrationRows: TrainingData {
     public let windowBlocks: Int
     /// Whether blocks are kept in memory once read, instead of read again from the files.
     public let retainsBlocks: Bool
+    /// Whether blocks are read from the files on each pass (not retained).
+    public var streamed: Bool { !retainsBlocks }
     private var rawBlocks: [Int: Block] = [:]
     private var trainingBlocks: [Int: (x: Tensor, targets: Tensor)] = [:]
     private var heldOutBlocks: [Int: HeldOutBlock] = [:]
@@ -219,7 +221,7 @@ public final class CalibrationRows: TrainingData {
     }
 
     public func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                      epochEnded: (Int) -> Void) throws
+                      epochEnded: (Int) throws -> Void) throws
     {
         var random = SplitMix64(seed: seed)
         var order = Array(0..<blocks)
@@ -252,7 +254,7 @@ public final class CalibrationRows: TrainingData {
             }
             // Carried rows are fewer than two batches: the last full batch with the part that did not fill one.
             if let carried, carried.x.rows > 0 { body(carried.x, carried.targets) }
-            epochEnded(epoch + 1)
+            try epochEnded(epoch + 1)
         }
     }
 

@@ -17,7 +17,7 @@ public struct FineTuner {
     /// Width of the stored kernel elements: kept weights must stay non-zero once stored.
     public let storedBits: Int
     /// Told after each epoch (and each L1 solve) how far the fine-tune has come.
-    public var progress: (@Sendable (ConversionProgress) -> Void)? = nil
+    public var observer: (any FineTuneObserver)? = nil
 
     /// At most 1,024 training rows (a seeded sample) for the full-batch work: the L1 path and the curvature.
     public let sample: (x: Tensor, targets: Tensor)
@@ -28,14 +28,25 @@ public struct FineTuner {
     /// Passes over the training rows: the option, or the automatic count.
     public let epochs: Int
 
+    /// The layer whose activation the loss follows, for the report.
+    public let activationLayer: String?
     /// The run's matrix products; the training data computes its targets with the same one.
     public let blas: BLAS
+    /// Where zeros may go: every mask the methods make comes from it.
+    public let pattern: any SparsityPattern
+    /// The kernel's shape in Keras order (the matrix trained is that kernel, flattened to inputs × units).
+    public let kernelShape: [Int]
 
-    public init(data: any TrainingData, activation: Activation, options: FineTuneOptions, storedBits: Int, units: Int,
-         hasBias: Bool = true, blas: BLAS = BLAS(threads: Workers.available)) throws
+    public init(data: any TrainingData, activation: Activation, activationLayer: String? = nil,
+                options: FineTuneOptions, storedBits: Int, units: Int,
+         hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int],
+         blas: BLAS = BLAS(threads: Workers.available)) throws
     {
         self.data = data
+        self.activationLayer = activationLayer
         self.blas = blas
+        self.pattern = pattern
+        self.kernelShape = kernelShape
         self.activation = activation
         self.options = options
         self.storedBits = storedBits
@@ -49,18 +60,16 @@ public struct FineTuner {
         epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: data.batchesPerEpoch(options.batchSize))
     }
 
-    /// Reports an epoch's end with the held-out loss of the current weights.
-    private func reportEpoch(_ label: String, _ epoch: Int, of epochs: Int, _ kernel: Tensor, _ bias: [Float],
-                             mask: [Bool], from start: Double, to end: Double)
+    /// Tells the observer an epoch ended, with the held-out loss of the current weights under `mask`.
+    private func reportEpoch(_ phase: String, _ epoch: Int, of epochs: Int, _ kernel: Tensor, _ bias: [Float],
+                             mask: [Bool], from start: Double, to end: Double) throws
     {
-        guard let progress else { return }
+        guard let observer else { return }
         var masked = kernel
         masked.zero(outside: mask)
-        // A read error here also ends the training pass that follows, which reports it.
-        guard let loss = try? metrics(masked, bias).loss else { return }
-        progress(ConversionProgress(fraction: start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
-                                    detail: String(format: "%@ epoch %d/%d, held-out loss %.4f", label, epoch, epochs,
-                                                   loss)))
+        let loss = try metrics(masked, bias).loss
+        observer.fineTuneProgressed(start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
+                                    .epochEnded(phase: phase, epoch: epoch, of: epochs, heldOutLoss: loss))
     }
 
     public struct Result {
@@ -84,7 +93,12 @@ public struct FineTuner {
                 for j in 0..<columns { scores[i * columns + j] = abs(scores[i * columns + j]) * scale }
             }
         }
-        return Self.keepMask(scores, keep: keep)
+        return keepMask(scores, keep: keep)
+    }
+
+    /// The pattern's mask keeping the `keep` highest `scores`.
+    func keepMask(_ scores: [Float], keep: Int) -> [Bool] {
+        pattern.keepMask(scores: scores, shape: kernelShape, zeros: scores.count - keep)
     }
 
     /// Runs the chosen method from `kernel` and `bias` (in the data's own coordinates) to exactly `target`
@@ -104,7 +118,7 @@ public struct FineTuner {
         // The data-free result at the same count, when it exists: pruning alone cannot regrow weights.
         if options.method != .magnitude, kernel.values.count - kernel.values.filter({ $0 != 0 }).count <= target {
             var pruned = kernel
-            pruned.zero(outside: Self.keepMask(kernel.values, keep: kernel.values.count - target))
+            pruned.zero(outside: keepMask(kernel.values, keep: kernel.values.count - target))
             candidates.append(Candidate(method: PruningMethod.magnitude.rawValue, kernel: pruned, bias: bias))
         }
         for index in candidates.indices {
@@ -120,8 +134,9 @@ public struct FineTuner {
         let report = FineTuneReport(before: before, after: after,
                                     trainSamples: data.trainCount, heldOutSamples: data.heldOutCount,
                                     epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
-                                    trainSeconds: seconds, gflop: gflop,
-                                    activation: activation.name, activationLayer: nil, objective: activation.lossName,
+                                    streamed: data.streamed, trainSeconds: seconds, gflop: gflop,
+                                    activation: activation.name, activationLayer: activationLayer,
+                                    objective: activation.lossName,
                                     chosen: chosen.method,
                                     candidates: candidates.compactMap { candidate in
                                         candidate.metrics.map { CandidateReport(method: candidate.method, heldOut: $0) }
@@ -140,7 +155,7 @@ public struct FineTuner {
             return try l1Path(kernel: kernel, bias: bias, target: target)
         case .magnitude:
             var pruned = kernel
-            pruned.zero(outside: Self.keepMask(kernel.values, keep: kernel.values.count - target))
+            pruned.zero(outside: keepMask(kernel.values, keep: kernel.values.count - target))
             return (pruned, bias, 0)
         }
     }
@@ -194,7 +209,7 @@ public struct FineTuner {
         var weights = kernel
         var bias = bias
         let scales = inputScales
-        var mask = Self.keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
+        var mask = keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
         var optimizer = Momentum(kernel: n, bias: bias.count, rate: rate)
         // A pruned weight's mean gradient is its velocity times (1 - momentum) / rate.
         let regrowth = (1 - optimizer.momentum) / (rate * activation.weightCurvature(units: kernel.columns))
@@ -204,7 +219,7 @@ public struct FineTuner {
                 let value = mask[i] ? weights.values[i] : optimizer.kernelVelocity[i] * regrowth
                 scores[i] = abs(value) * scales[i / weights.columns]
             }
-            let next = Self.keepMask(scores, keep: keep)
+            let next = keepMask(scores, keep: keep)
             for i in 0..<n where next[i] != mask[i] { optimizer.kernelVelocity[i] = 0 }
             mask = next
             weights.zero(outside: mask)
@@ -230,7 +245,7 @@ public struct FineTuner {
             weights.zero(outside: mask)
             step += 1
         }, epochEnded: { epoch in
-            reportEpoch("mask", epoch, of: epochs, weights, bias, mask: mask, from: 0, to: 1)
+            try reportEpoch("mask", epoch, of: epochs, weights, bias, mask: mask, from: 0, to: 1)
         })
         if !fixed { update(keep: keepTarget) }
         keepNonZero(&weights, mask: mask, shadow: weights)
@@ -267,9 +282,8 @@ public struct FineTuner {
                                         scales: scales, step: step, iterations: limit)
             budget -= used
             steps += used
-            progress?(ConversionProgress(fraction: min(0.5, 0.03 * Double(solves)),
-                                         detail: String(format: "l1 strength %.3g: %d of %d zeros", strength,
-                                                        zeros(w), target)))
+            observer?.fineTuneProgressed(min(0.5, 0.03 * Double(solves)),
+                                         .l1Solved(strength: strength, zeros: zeros(w), target: target))
             return (w, b)
         }
 
@@ -323,7 +337,7 @@ public struct FineTuner {
             for i in 0..<n {
                 scores[i] = final.0.values[i] != 0 ? .infinity : abs(kernel.values[i]) * scales[i / kernel.columns]
             }
-            mask = Self.keepMask(scores, keep: n - target)
+            mask = keepMask(scores, keep: n - target)
             for i in 0..<n where final.0.values[i] == 0 && mask[i] { start.0.values[i] = kernel.values[i] }
         }
         var weights = start.0
@@ -464,7 +478,7 @@ public struct FineTuner {
             weights.zero(outside: mask)
             steps += 1
         }, epochEnded: { epoch in
-            reportEpoch(label, epoch, of: epochs, weights, bias, mask: mask, from: 0.5, to: 1)
+            try reportEpoch(label, epoch, of: epochs, weights, bias, mask: mask, from: 0.5, to: 1)
         })
         return steps
     }
@@ -472,7 +486,7 @@ public struct FineTuner {
     /// Shuffled mini-batches of training rows with their targets, epoch after epoch, in an order fixed by
     /// `seed`.
     private func forEachBatch(epochs: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                              epochEnded: (Int) -> Void = { _ in }) throws
+                              epochEnded: (Int) throws -> Void = { _ in }) throws
     {
         try data.forEachBatch(epochs: epochs, batchSize: options.batchSize, seed: seed, body, epochEnded: epochEnded)
     }
@@ -552,34 +566,6 @@ public struct FineTuner {
     private func decision(_ outputs: Tensor, _ row: Int) -> Int {
         if outputs.columns == 1, activation == .sigmoid { return outputs[row, 0] >= 0.5 ? 1 : 0 }
         return outputs.argmax(row: row)
-    }
-
-    // MARK: Exact count
-
-    /// The positions to keep: the `keep` largest magnitudes. Among equal magnitudes at the cut the lowest
-    /// row-major indices are pruned first (the higher ones kept), as data-free pruning does. Linear time: the
-    /// cut is found by quickselect, then one pass keeps what lies above it and the last ties.
-    public static func keepMask(_ values: [Float], keep: Int) -> [Bool] {
-        var mask = [Bool](repeating: false, count: values.count)
-        guard keep > 0 else { return mask }
-        guard keep < values.count else { return [Bool](repeating: true, count: values.count) }
-        var magnitudes = values.map { abs($0) }
-        // The keep-th largest is the (count - keep)-th smallest.
-        let cut = MagnitudeSelector.nthSmallest(&magnitudes, values.count - keep)
-        values.withUnsafeBufferPointer { values in
-            mask.withUnsafeMutableBufferPointer { mask in
-                var ties = keep
-                for index in 0..<values.count where abs(values[index]) > cut {
-                    mask[index] = true
-                    ties -= 1
-                }
-                for index in stride(from: values.count - 1, through: 0, by: -1) where ties > 0 && abs(values[index]) == cut {
-                    mask[index] = true
-                    ties -= 1
-                }
-            }
-        }
-        return mask
     }
 
     /// Kept weights that would be stored as zero become the smallest normal value of the stored type, with

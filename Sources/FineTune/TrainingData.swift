@@ -9,8 +9,12 @@ import Foundation
 /// `CalibrationRows` reads blocks of rows from the files, or keeps them in memory; tests may supply their
 /// own rows.
 public protocol TrainingData {
+    /// Rows trained on.
     var trainCount: Int { get }
+    /// Rows held out to measure before and after.
     var heldOutCount: Int { get }
+    /// Whether the rows are read from their files again on each pass rather than held in memory.
+    var streamed: Bool { get }
     /// The coordinates the rows are given in: the training rows' columns standardized. Targets and the
     /// teacher's outputs are those of the original layer on the raw rows.
     var standardizer: Standardizer { get }
@@ -19,7 +23,7 @@ public protocol TrainingData {
     func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor)
     /// Mini-batches of training rows and their targets, epoch after epoch, in an order fixed by `seed`.
     func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                      epochEnded: (Int) -> Void) throws
+                      epochEnded: (Int) throws -> Void) throws
     /// The held-out rows, a block at a time.
     func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws
 }

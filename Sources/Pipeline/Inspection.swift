@@ -61,12 +61,13 @@ public struct InspectionReport: Sendable, Encodable {
 
 /// Reads a Keras file's structure and counts the zeros of every weight.
 public enum Inspector {
+    /// Reads `path`'s structure and every weight's zero count.
+    /// - Parameter observer: told once the file's structure (format, config, layers, weight locations) has
+    ///   been read, before any weight's values are.
     /// - Throws: `KerasFormatError` or `HDF5Error` when the file cannot be read as Keras.
-    /// - Parameter structureRead: called once the file's structure (formats, config, layers, weight
-    ///   locations) has been read, before any weight's values are.
-    public static func inspect(_ path: String, structureRead: (() -> Void)? = nil) throws -> InspectionReport {
+    public static func inspect(_ path: String, observer: (any PruningObserver)? = nil) throws -> InspectionReport {
         let model = try KerasModel.open(path)
-        structureRead?()
+        observer?.structureRead()
         let final = model.finalLayer?.path
         let layers = try File.withOpen(model.weightsFile) { file in
             let root = try file.root()

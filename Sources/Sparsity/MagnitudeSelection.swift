@@ -142,10 +142,7 @@ public enum MagnitudeSelector {
     /// Checks a scan's counts; returns the rank (1-based, among non-zero magnitudes) of the weight at the
     /// cut, or nil when nothing is to be pruned.
     public static func rankToCut(zeros: Int, nonFinite: Int, target: Int, path: String) throws -> Int? {
-        if nonFinite > 0 {
-            throw PruningError(.nonFinite, "the kernel \(path) holds \(nonFinite) NaN or infinite values",
-                               hint: "the model's weights are broken; retrain or restore them")
-        }
+        try NonFinite.refuse(count: nonFinite, in: "the kernel \(path)")
         if zeros > target {
             throw PruningError(.tooManyZeros,
                                "the kernel \(path) already has \(zeros) zeros, more than the target \(target)",

@@ -28,40 +28,33 @@ public enum Workers {
     }
 }
 
-/// How far a conversion has come: a fraction of the work, and for a fine-tune what it is doing
-/// (`epoch 12/100, held-out loss 0.0831`).
-public struct ConversionProgress: Sendable {
-    /// The fraction of the work done, from 0 to 1.
-    public var fraction: Double
-    /// What the work is doing now, when there is more to say than the fraction.
-    public var detail: String?
-
-    /// Progress at `fraction`, with an optional `detail`.
-    public init(fraction: Double, detail: String? = nil) {
-        self.fraction = fraction
-        self.detail = detail
-    }
+/// Receives how far a pass over a kernel has come, from any worker thread.
+public protocol ProgressObserver: Sendable {
+    /// `fraction` (0 to 1) of the passes' segments are done.
+    func progressed(_ fraction: Double)
 }
 
-/// Counts finished segments across workers and reports the fraction of the work done.
+/// Counts finished segments across workers and tells an observer the fraction of the work done.
 public final class ProgressCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var done = 0
     private let total: Int
-    private let report: (@Sendable (ConversionProgress) -> Void)?
+    private let observer: (any ProgressObserver)?
 
-    public init(total: Int, report: (@Sendable (ConversionProgress) -> Void)?) {
+    /// A counter of `total` segments (all passes together), telling `observer`.
+    public init(total: Int, observer: (any ProgressObserver)?) {
         self.total = max(total, 1)
-        self.report = report
+        self.observer = observer
     }
 
+    /// One more segment is done.
     public func step() {
-        guard let report else { return }
+        guard let observer else { return }
         let fraction = lock.withLock {
             done += 1
-            return min(Double(done) / Double(total), 1)
+            return Double(done) / Double(total)
         }
-        report(ConversionProgress(fraction: fraction, detail: nil))
+        observer.progressed(fraction)
     }
 }
 

@@ -13,7 +13,7 @@ extension Kprune {
             discussion: """
                 The output goes beside each input (m.h5 -> m.pruned.h5, m.keras -> m.pruned.keras, \
                 w.weights.h5 -> w.pruned.weights.h5) unless -o or --output-dir says otherwise. It is written \
-                to a temporary file and renamed into place when complete; the input is never written.
+                to a file that gets its name only when complete; the input is never written.
                 """)
 
         @Argument(help: "Keras files: .h5, .keras or .weights.h5.")
@@ -25,55 +25,17 @@ extension Kprune {
         @Option(help: "Exact number of zeros the kernel must hold.")
         var zeros: Int?
 
-        @Option(name: [.short, .customLong("output")], help: "Output file (one input only).")
-        var output: String?
-
-        @Option(help: "Directory for the outputs, named as by default.")
-        var outputDir: String?
-
         @Option(help: "Layer to prune instead of the final one: a name, or a nested path such as outer/head.")
         var layer: String?
 
-        @Option(help: "Calibration data: the final layer's inputs, one row per sample (h.npy, h.npz:NAME, h.h5:/PATH).")
-        var features: String?
+        @OptionGroup(title: "Output")
+        var outputs: OutputOptions
 
-        @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
-        var labels: String?
+        @OptionGroup(title: "Fine-tuning")
+        var fineTune: FineTuneArguments
 
-        @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
-        var method: MethodArgument?
-
-        @Option(help: "Passes over the calibration data (default: automatic, at least 100 and at least 2,000 steps).")
-        var epochs: Int?
-
-        @Option(help: "Samples per step.")
-        var batchSize: Int = FineTuneOptions().batchSize
-
-        @Option(help: "The momentum step (default: automatic, from the calibration data's curvature).")
-        var learningRate: Double?
-
-        @Option(help: "Seed for the split and the shuffles: the same seed gives the same output file.")
-        var seed: UInt64 = FineTuneOptions().seed
-
-        @Option(help: "Fraction of the calibration rows held out to measure before and after.")
-        var validationSplit: Double = FineTuneOptions().validationSplit
-
-        @Option(name: .customLong("in-memory-limit"), help: ArgumentHelp(
-            "Calibration data up to this many MiB (as float32) is read into memory; larger data is streamed from its files in blocks.",
-            valueName: "MiB"))
-        var inMemoryLimit: Int = FineTuneOptions().inMemoryLimit >> 20
-
-        @Flag(help: "Replace existing output files.")
-        var force = false
-
-        @Flag(help: "Replace each input with its converted file.")
-        var inPlace = false
-
-        @Flag(help: "Print one JSON object per input on standard output.")
-        var json = false
-
-        @Flag(help: "Add libhdf5's function names and error stack to error lines.")
-        var verbose = false
+        @OptionGroup
+        var report: ReportOptions
 
         @Flag(help: "Print nothing on success.")
         var quiet = false
@@ -87,90 +49,24 @@ extension Kprune {
                                           + (sparsity.sign == .minus ? ": it is negative" : ""))
             }
             if let zeros, zeros < 0 { throw ValidationError("--zeros \(zeros) is negative") }
-            if output != nil, inputs.count > 1 {
+            if outputs.output != nil, inputs.count > 1 {
                 throw ValidationError("-o names one output; use --output-dir with several inputs")
             }
-            if output != nil, outputDir != nil { throw ValidationError("give -o or --output-dir, not both") }
-            if inPlace, output != nil || outputDir != nil {
-                throw ValidationError("--in-place writes over the input; it takes no -o or --output-dir")
-            }
-            if labels != nil, features == nil { throw ValidationError("--labels goes with --features") }
-            if let method, method != .magnitude, features == nil {
-                throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --features")
-            }
-            try validateTraining()
-        }
-
-        /// The fine-tune's options, each in the range the engine can compute with once converted.
-        private func validateTraining() throws {
-            if let epochs, !Limits.epochs.contains(epochs) {
-                throw ValidationError("--epochs \(epochs) is outside [1, \(Limits.epochs.upperBound)]")
-            }
-            guard Limits.batchSize.contains(batchSize) else {
-                throw ValidationError("--batch-size \(batchSize) is outside [1, \(Limits.batchSize.upperBound)]")
-            }
-            if let learningRate {
-                guard learningRate.isFinite, learningRate > 0, learningRate.sign == .plus else {
-                    throw ValidationError("--learning-rate \(learningRate) must be a positive number")
-                }
-                // The fine-tune computes in float32: 1e-300 would become 0 and nothing would train.
-                guard Limits.learningRate.contains(learningRate) else {
-                    throw ValidationError("--learning-rate \(learningRate) is outside [\(Limits.learningRate.lowerBound), "
-                                              + "\(Limits.learningRate.upperBound)], the steps float32 training can take")
-                }
-            }
-            guard Limits.inMemoryMiB.contains(inMemoryLimit) else {
-                throw ValidationError("--in-memory-limit \(inMemoryLimit) is outside [0, \(Limits.inMemoryMiB.upperBound)] MiB")
-            }
-            guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1, validationSplit.sign == .plus else {
-                throw ValidationError("--validation-split \(validationSplit) must lie in [0, 1)")
-            }
-        }
-
-        /// Where `input`'s output goes.
-        private func destination(for input: String) -> String {
-            inPlace ? input : output ?? Converter.defaultOutputPath(for: input, directory: outputDir)
         }
 
         func run() throws {
-            ErrorLine.verbose = verbose
+            ErrorLine.verbose = report.verbose
             // Every output is checked against all inputs before any work, once, in the process that has them all.
-            if !Isolation.isChild { try checkOutputs(inputs.map(destination(for:))) }
+            if !Isolation.isChild { try checkOutputs(inputs.map(outputs.destination(for:))) }
             // Each input is worked on in a child process (Isolation.swift): here, in the child, its one input.
-            let inputs = try Isolation.inputsForThisProcess(inputs, outputFile: output, outputDirectory: outputDir)
+            let inputs = try Isolation.inputsForThisProcess(inputs, outputFile: outputs.output,
+                                                            outputDirectory: outputs.outputDir)
             Signals.install()
-            let target: ZeroTarget = sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0)
             let progress = ProgressLine(quiet: quiet)
             var failures = 0
             for input in inputs {
-                let destination = destination(for: input)
-                let calibration = features.map {
-                    Calibration(features: $0, labels: labels, options: FineTuneOptions(
-                        method: method?.method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
-                        seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
-                }
-                let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
-                                                overwrite: force, inPlace: inPlace, calibration: calibration)
                 do {
-                    // A name Keras would not load is refused before any work; in place, the name is the input's.
-                    if !inPlace { try OutputName.check(output: destination, forInput: input) }
-                    // No display, no callback: a fine-tune then skips measuring each epoch.
-                    var onProgress: (@Sendable (ConversionProgress) -> Void)? = nil
-                    if progress.enabled {
-                        onProgress = { step in
-                            progress.update(step.detail.map { "\(input): \($0)" } ?? input, step.fraction)
-                        }
-                    }
-                    StructureDeadline.arm()
-                    defer { StructureDeadline.disarm() }
-                    let report = try Converter.convert(request, progress: onProgress,
-                                                       structureRead: StructureDeadline.disarm)
-                    progress.clear()
-                    if json {
-                        print(jsonLine(report))
-                    } else if !quiet {
-                        print(summary(report))
-                    }
+                    try convert(input, progress: progress)
                 } catch {
                     progress.clear()
                     ErrorLine.report(error, file: input)
@@ -178,6 +74,26 @@ extension Kprune {
                 }
             }
             if failures > 0 { throw ExitCode.failure }
+        }
+
+        /// Converts one input and prints its result.
+        private func convert(_ input: String, progress: ProgressLine) throws {
+            let destination = outputs.destination(for: input)
+            let target: ZeroTarget = sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0)
+            let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
+                                            overwrite: outputs.force, inPlace: outputs.inPlace,
+                                            calibration: fineTune.calibration)
+            // A name Keras would not load is refused before any work; in place, the name is the input's.
+            if !outputs.inPlace { try OutputName.check(output: destination, forInput: input) }
+            StructureDeadline.arm()
+            defer { StructureDeadline.disarm() }
+            let result = try Converter.convert(request, observer: ConsoleObserver(input: input, progress: progress))
+            progress.clear()
+            if report.json {
+                print(jsonLine(result))
+            } else if !quiet {
+                print(summary(result))
+            }
         }
 
         /// Refuses, before any work, outputs that collide (two inputs writing one file, or an output that is
@@ -192,7 +108,7 @@ extension Kprune {
                 if let earlier = firstInput[key] {
                     collisions.append("error: \(Escaped.text(destination)): the outputs of \(Escaped.text(earlier)) and "
                                       + "\(Escaped.text(input)) are the same file (give each input its own output)")
-                } else if let other = inputKeys[key], other != input || !inPlace,
+                } else if let other = inputKeys[key], other != input || !outputs.inPlace,
                           OutputCollisions.key(input) != key
                 {
                     collisions.append("error: \(Escaped.text(destination)): the output of \(Escaped.text(input)) is the "
@@ -242,16 +158,6 @@ extension Kprune {
     }
 }
 
-/// The ranges numeric options are checked against where they are converted.
-enum Limits {
-    static let epochs = 1...1_000_000
-    static let batchSize = 1...(1 << 24)
-    /// float32 keeps these as normal numbers, and steps beyond 1000 only diverge.
-    static let learningRate = 1e-30...1e3
-    /// MiB; shifted to bytes it stays far inside `Int`.
-    static let inMemoryMiB = 0...(1 << 30)
-}
-
 /// Which paths name the same output file.
 enum OutputCollisions {
     /// The path with its directory resolved (`a/../b/m.h5` and `b/m.h5` give one key); a missing directory
@@ -262,18 +168,5 @@ enum OutputCollisions {
         guard let resolved = realpath(directory, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved) + "/" + name
-    }
-}
-
-/// `--method`'s values, as the command line spells them.
-enum MethodArgument: String, ExpressibleByArgument, CaseIterable {
-    case mask, l1, magnitude
-
-    var method: PruningMethod {
-        switch self {
-        case .mask: .mask
-        case .l1: .l1
-        case .magnitude: .magnitude
-        }
     }
 }

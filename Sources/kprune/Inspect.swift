@@ -13,28 +13,25 @@ extension Kprune {
         @Argument(help: "A Keras file: .h5, .keras or .weights.h5.")
         var input: String
 
-        @Flag(help: "Add libhdf5's function names and error stack to error lines.")
-        var verbose = false
-
-        @Flag(help: "Print one JSON object on standard output.")
-        var json = false
+        @OptionGroup
+        var report: ReportOptions
 
         func run() throws {
-            ErrorLine.verbose = verbose
+            ErrorLine.verbose = report.verbose
             // The work is done in a child process (Isolation.swift), so a crash on a corrupt file is one line.
             guard try Isolation.inputsForThisProcess([input]) == [input] else { return }
             // A .keras archive is staged while it is read: a signal must remove that too.
             Signals.install()
-            let report: InspectionReport
+            let inspection: InspectionReport
             do {
                 StructureDeadline.arm()
                 defer { StructureDeadline.disarm() }
-                report = try Inspector.inspect(input, structureRead: StructureDeadline.disarm)
+                inspection = try Inspector.inspect(input, observer: ConsoleObserver(input: input, progress: ProgressLine(quiet: true)))
             } catch {
                 ErrorLine.report(error, file: input)
                 throw ExitCode.failure
             }
-            print(json ? jsonLine(report) : text(report))
+            print(report.json ? jsonLine(inspection) : text(inspection))
         }
 
         /// The report as text; every name from the file is escaped, so each item stays on its line.

@@ -18,7 +18,7 @@ import ZIPFoundation
         guard let model = try? KerasModel.open(fixture.path),
               let layer = try? model.targetLayer(named: fixture.needsLayer == true ? fixture.layerArgument : nil)
         else { return false }
-        let followed = try? Calibrated.lossActivation(own: layer.activation, of: layer.path,
+        let followed = try? FineTunedPruning.lossActivation(own: layer.activation, of: layer.path,
                                                       trail: model.outputTrail(of: layer),
                                                       hasConfig: model.config != nil)
         return followed != nil && (layer.className ?? "Dense") == "Dense"
@@ -117,7 +117,7 @@ import ZIPFoundation
             TrailingLayer(path: LayerPath(models: [], name: name), className: className, effect: effect)
         }
         func follow(_ own: String?, _ steps: [TrailingLayer]) throws -> (Activation, String, String?) {
-            try Calibrated.lossActivation(own: own, of: head, trail: .through(steps), hasConfig: true)
+            try FineTunedPruning.lossActivation(own: own, of: head, trail: .through(steps), hasConfig: true)
         }
         let dropout = step("drop", "Dropout", .none)
         let softmax = step("probs", "Softmax", .activation("softmax"))
@@ -140,13 +140,13 @@ import ZIPFoundation
             #expect(error.hint == "use --method magnitude")
         }
 
-        #expect(try Calibrated.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)
+        #expect(try FineTunedPruning.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)
             == (.tanh, "head", nil))
-        let unclear = try Calibrated.lossActivation(own: "linear", of: head, trail: .unclear("add merges 2 inputs"),
+        let unclear = try FineTunedPruning.lossActivation(own: "linear", of: head, trail: .unclear("add merges 2 inputs"),
                                                     hasConfig: true)
         #expect(unclear.activation == .linear)
         #expect(unclear.note?.contains("add merges 2 inputs") == true)
-        #expect(try Calibrated.lossActivation(own: nil, of: head, trail: .unclear("no config"), hasConfig: false).note
+        #expect(try FineTunedPruning.lossActivation(own: nil, of: head, trail: .unclear("no config"), hasConfig: false).note
             == nil)
     }
 
@@ -206,10 +206,14 @@ import ZIPFoundation
                                        kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
                                        seed: 0, centred: true, retainsBlocks: true)
         let target = 24  // of 36
+        let pattern = ExactCount(.zeros(target))
         let mask = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
-                                 units: units).run(kernel: kernel, bias: bias, target: target)
+                                 units: units, pattern: pattern, kernelShape: [kernel.rows, units])
+            .run(kernel: kernel, bias: bias, target: target)
         let magnitude = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(method: .magnitude),
-                                      storedBits: 32, units: units).run(kernel: kernel, bias: bias, target: target)
+                                      storedBits: 32, units: units, pattern: pattern,
+                                      kernelShape: [kernel.rows, units])
+            .run(kernel: kernel, bias: bias, target: target)
         #expect(mask.kernel.values.filter { $0 == 0 }.count == target)
         #expect(magnitude.kernel.values.filter { $0 == 0 }.count == target)
         #expect(mask.report.after.agreement > magnitude.report.after.agreement)

@@ -38,7 +38,9 @@ import Testing
                                        retainsBlocks: true)
         let options = FineTuneOptions(method: method, epochs: 40, learningRate: learningRate, seed: 1)
         return try FineTuner(data: data, activation: activation, options: options, storedBits: 32,
-                             units: kernel.columns, hasBias: hasBias).run(kernel: kernel, bias: bias, target: target)
+                             units: kernel.columns, hasBias: hasBias, pattern: ExactCount(.zeros(target)),
+                             kernelShape: [kernel.rows, kernel.columns])
+            .run(kernel: kernel, bias: bias, target: target)
     }
 
     /// Outputs of a kernel and bias on rows `x`.
@@ -166,7 +168,8 @@ import Testing
             activation: Activation(keras: layer.activation) ?? .linear, validationSplit: 0.1, seed: 4,
             centred: false, retainsBlocks: true)
         let tuner = try FineTuner(data: data, activation: Activation(keras: layer.activation) ?? .linear,
-                                  options: FineTuneOptions(seed: 4), storedBits: 32, units: shape[1], hasBias: false)
+                                  options: FineTuneOptions(seed: 4), storedBits: 32, units: shape[1], hasBias: false,
+                                  pattern: ExactCount(.zeros(0)), kernelShape: shape)
         let moved = data.standardizer.into(kernel: Tensor(rows: shape[0], columns: shape[1], values: written),
                                            bias: zeros)
         let measured = try tuner.metrics(moved.kernel, moved.bias)
@@ -176,10 +179,13 @@ import Testing
     /// Equal magnitudes at the cut: the lowest indices are pruned first, in the fine-tune's masks as in
     /// data-free pruning.
     @Test func keepMaskPrunesTiesLowestIndexFirst() {
-        #expect(FineTuner.keepMask([1, -1, 1, 0.5, 2], keep: 3) == [false, true, true, false, true])
-        #expect(FineTuner.keepMask([0.5, 0.5, 0.5, 0.5], keep: 1) == [false, false, false, true])
-        #expect(FineTuner.keepMask([3, 0, 0, 1], keep: 3) == [true, false, true, true])
-        #expect(FineTuner.keepMask([3, 2], keep: 0) == [false, false])
+        func keepMask(_ scores: [Float], zeros: Int) -> [Bool] {
+            ExactCount(.zeros(zeros)).keepMask(scores: scores, shape: [scores.count], zeros: zeros)
+        }
+        #expect(keepMask([1, -1, 1, 0.5, 2], zeros: 2) == [false, true, true, false, true])
+        #expect(keepMask([0.5, 0.5, 0.5, 0.5], zeros: 3) == [false, false, false, true])
+        #expect(keepMask([3, 0, 0, 1], zeros: 1) == [true, false, true, true])
+        #expect(keepMask([3, 2], zeros: 2) == [false, false])
     }
 
     /// Each loss's gradient with respect to the pre-activations against central differences.

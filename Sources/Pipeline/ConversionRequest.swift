@@ -1,0 +1,65 @@
+import Numerics
+import FileOutput
+import KerasFormat
+import HDF5
+public import FineTune
+public import Sparsity
+
+/// One conversion: which file, where to, which zeros, which layer, and calibration data for a fine-tune.
+public struct ConversionRequest: Sendable {
+    /// The Keras file to read (never written, unless `inPlace` replaces it with the output).
+    public var input: String
+    /// Where the output goes.
+    public var output: String
+    /// Which weights may end as zeros, and how many.
+    public var pattern: any SparsityPattern
+    /// A layer name or nested path (`outer/head`); nil for the final layer.
+    public var layer: String?
+    /// Whether an existing output file may be replaced.
+    public var overwrite: Bool
+    /// Whether the output may be the input itself.
+    public var inPlace: Bool
+    /// Calibration data for a fine-tune; nil for data-free magnitude pruning.
+    public var calibration: Calibration?
+
+    /// A request for `pattern`'s zeros in `input`'s final layer (or `layer`), written to `output`.
+    public init(input: String, output: String, pattern: any SparsityPattern, layer: String? = nil,
+                overwrite: Bool = false, inPlace: Bool = false, calibration: Calibration? = nil)
+    {
+        self.input = input
+        self.output = output
+        self.pattern = pattern
+        self.layer = layer
+        self.overwrite = overwrite
+        self.inPlace = inPlace
+        self.calibration = calibration
+    }
+
+    /// A request for an exact number of zeros anywhere in the kernel (`ExactCount(target)`).
+    public init(input: String, output: String, target: ZeroTarget, layer: String? = nil, overwrite: Bool = false,
+                inPlace: Bool = false, calibration: Calibration? = nil)
+    {
+        self.init(input: input, output: output, pattern: ExactCount(target), layer: layer, overwrite: overwrite,
+                  inPlace: inPlace, calibration: calibration)
+    }
+
+    /// Whether the request fine-tunes (calibration data with a training method).
+    var fineTunes: Bool { calibration.map { $0.options.method != .magnitude } ?? false }
+}
+
+/// Calibration data and how to fine-tune with it.
+public struct Calibration: Sendable {
+    /// The final layer's inputs, one row per sample: `h.npy`, `h.npz:name` or `h.h5:/path`.
+    public var features: String
+    /// Class ids, one-hot rows or regression targets, one row per sample.
+    public var labels: String?
+    /// The method and its knobs.
+    public var options: FineTuneOptions
+
+    /// Calibration from `features` (and `labels`), fine-tuned with `options`.
+    public init(features: String, labels: String? = nil, options: FineTuneOptions = FineTuneOptions()) {
+        self.features = features
+        self.labels = labels
+        self.options = options
+    }
+}

@@ -1,0 +1,161 @@
+import ArrayIO
+import FileOutput
+import FineTune
+import Foundation
+import HDF5
+import KerasFormat
+import Numerics
+import Sparsity
+
+/// The conversion with calibration data: the kernel and bias are read whole, fine-tuned to the exact count,
+/// and written through the same write-back as data-free pruning, with the kernel's optimizer slots zeroed
+/// where the kernel newly became zero.
+enum FineTunedPruning {
+    /// Layer classes the fine-tune handles: the kernel reshaped to (inputs per output position) × (output
+    /// channels) maps a row of inputs (for a convolution, one patch: kernel positions, then input channels,
+    /// in the kernel's own order) to the outputs at one position.
+    static let matrixClasses: Set<String> = [
+        "Dense", "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D",
+        "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D",
+    ]
+
+    /// Fine-tunes `plan`'s layer on `calibration` and writes the better of its result and the data-free one.
+    /// - Throws: `PruningError` when the layer cannot be fine-tuned; data, read and write errors.
+    static func run(_ plan: ConversionPlan, calibration: Calibration, output: AtomicOutput,
+                    observer: (any PruningObserver)?) throws -> MethodOutcome
+    {
+        let bits = try checkLayer(plan)
+        let (activation, source, trailNote) = try lossActivation(own: plan.layer.activation, of: plan.layer.path,
+                                                                 trail: plan.model.outputTrail(of: plan.layer),
+                                                                 hasConfig: plan.model.config != nil,
+                                                                 perPosition: plan.kernel.shape.count > 2)
+        let (original, originalBias) = try readWeights(plan)
+        let result = try fineTune(plan, original, originalBias, activation: activation, activationLayer: source,
+                                  storedBits: bits, calibration: calibration, observer: observer)
+        let written = try write(plan, result: result, bits: bits, output: output, observer: observer)
+        var notes: [String] = []
+        if plan.layer.className == nil { notes.append(Self.noConfigNote) }
+        if let trailNote { notes.append(trailNote) }
+        if result.report.chosen != calibration.options.method.rawValue { notes.append(chosenNote(result.report)) }
+        return MethodOutcome(zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
+                             fineTune: result.report)
+    }
+
+    /// Refuses layers the fine-tune cannot handle; returns the kernel's stored float width.
+    private static func checkLayer(_ plan: ConversionPlan) throws -> Int {
+        let (layer, kernel) = (plan.layer, plan.kernel)
+        // Without a config the class is unknown and a 2-D kernel is taken as Dense, which the report notes.
+        if let className = layer.className, !matrixClasses.contains(className) {
+            throw PruningError(.unsupportedType,
+                               "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)",
+                               hint: "use --method magnitude for this layer")
+        }
+        guard kernel.shape.count >= 2, layer.className != nil || kernel.shape.count == 2 else {
+            throw PruningError(.unsupportedType,
+                               "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel",
+                               hint: "use --method magnitude for this layer")
+        }
+        guard case .float(let bits) = kernel.storedType, [16, 32, 64].contains(bits) else {
+            throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",
+                               hint: "kprune prunes float16, float32 and float64 kernels")
+        }
+        return bits
+    }
+
+    /// The kernel as a matrix (inputs × units) and the bias (zeros when the layer has none), both finite.
+    private static func readWeights(_ plan: ConversionPlan) throws -> (Tensor, [Float]) {
+        let units = plan.kernel.shape[plan.kernel.shape.count - 1]
+        let (kernel, bias) = try File.withOpen(plan.model.weightsFile) { file in
+            let root = try file.root()
+            let values = try root.dataset(plan.kernel.dataset).readAll(as: Float.self)
+            let biasValues = try plan.layer.bias.map { try root.dataset($0.dataset).readAll(as: Float.self) }
+            return (Tensor(rows: plan.kernel.count / max(units, 1), columns: units, values: values),
+                    biasValues ?? [Float](repeating: 0, count: units))
+        }
+        try NonFinite.refuse(count: kernel.values.count { !$0.isFinite } + bias.count { !$0.isFinite },
+                             in: "the layer \(plan.layer.path)")
+        return (kernel, bias)
+    }
+
+    /// Reads the calibration data (whole, or streamed above the memory limit) and runs the fine-tune.
+    private static func fineTune(_ plan: ConversionPlan, _ kernel: Tensor, _ bias: [Float], activation: Activation,
+                                 activationLayer: String, storedBits: Int, calibration: Calibration,
+                                 observer: (any PruningObserver)?) throws -> FineTuner.Result
+    {
+        let features = try ArraySource.open(calibration.features)
+        let labels = try calibration.labels.map { try ArraySource.open($0) }
+        let options = calibration.options
+        // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
+        let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
+        let blas = BLAS(threads: Workers.available)
+        // The same rows in the same order either way: in memory, each block is read once and kept.
+        let data = try CalibrationRows(features: features, labels: labels, kernel: kernel, bias: bias,
+                                       activation: activation, validationSplit: options.validationSplit,
+                                       seed: options.seed, centred: plan.layer.bias != nil,
+                                       retainsBlocks: bytes <= options.inMemoryLimit, blas: blas)
+        var tuner = try FineTuner(data: data, activation: activation, activationLayer: activationLayer,
+                                  options: options, storedBits: storedBits, units: kernel.columns,
+                                  hasBias: plan.layer.bias != nil, pattern: plan.request.pattern,
+                                  kernelShape: plan.kernel.shape, blas: blas)
+        if observer?.wantsFineTuneEvents == true { tuner.observer = observer }
+        return try tuner.run(kernel: kernel, bias: bias, target: plan.targetZeros)
+    }
+
+    /// Writes the chosen result: the data-free one keeps the stored values themselves (at their full width)
+    /// and the bias; a fine-tuned one replaces the kernel and the bias.
+    private static func write(_ plan: ConversionPlan, result: FineTuner.Result, bits: Int, output: AtomicOutput,
+                              observer: (any PruningObserver)?) throws -> RewriteOutcome
+    {
+        let dataFree = result.report.chosen == PruningMethod.magnitude.rawValue
+        let replacements = dataFree ? [] : plan.layer.bias.map { [Replacement(weight: $0, values: result.bias)] } ?? []
+        let kept = result.kernel.values.map { $0 != 0 }
+        // float64 kernels move as Double, float16 and float32 ones as Float (exact either way).
+        func write<T: KernelElement>(_ type: T.Type) throws -> RewriteOutcome {
+            try WriteBack.write(T.self, plan, replacements: replacements, output: output, observer: observer) { _, _, _ in
+                (dataFree ? keeping(kept) : replacing(with: result.kernel.values), 0)
+            }
+        }
+        return bits == 64 ? try write(Double.self) : try write(Float.self)
+    }
+
+    /// The rewrite that zeroes the weights outside `kept` and leaves the others as stored.
+    private static func keeping<T: KernelElement>(_ kept: [Bool]) -> KernelRewrite<T> {
+        KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
+            var zeros = 0
+            for (offset, index) in range.enumerated() {
+                let pruned = !kept[index]
+                if !newlyZero.isEmpty { newlyZero[offset] = pruned && buffer[offset] != 0 }
+                if pruned { buffer[offset] = 0 }
+                zeros += buffer[offset] == 0 ? 1 : 0
+            }
+            return zeros
+        }
+    }
+
+    /// The rewrite that stores the fine-tuned kernel: every segment's values replaced by the result's.
+    private static func replacing<T: KernelElement>(with values: [Float]) -> KernelRewrite<T> {
+        KernelRewrite(concurrent: true) { _, range, buffer, newlyZero in
+            var zeros = 0
+            for (offset, index) in range.enumerated() {
+                let value = T(values[index])
+                if !newlyZero.isEmpty { newlyZero[offset] = value == 0 && buffer[offset] != 0 }
+                buffer[offset] = value
+                zeros += value == 0 ? 1 : 0
+            }
+            return zeros
+        }
+    }
+
+    /// Says which candidate was written and by how much it beat the method's own result.
+    static func chosenNote(_ report: FineTuneReport) -> String {
+        let own = report.candidates.first
+        let chosen = report.candidates.first { $0.method == report.chosen }
+        guard let own, let chosen else { return "wrote the \(report.chosen) result" }
+        return String(format: "wrote the %@ result: its held-out loss %.4f is below the %@ result's %.4f",
+                      chosen.method, chosen.heldOut.loss, own.method, own.heldOut.loss)
+    }
+
+    static let noConfigNote =
+        "no model config: the layer was taken as a Dense layer whose linear outputs are the model's"
+
+}

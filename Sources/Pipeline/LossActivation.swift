@@ -1,0 +1,85 @@
+import FileOutput
+import HDF5
+import FineTune
+import KerasFormat
+import Numerics
+import Sparsity
+
+extension FineTunedPruning {
+    /// The activation the loss follows: the layer's own, then those of the layers between it and the model's
+    /// output, which may only pass values through, reshape them, or apply one more activation to a linear
+    /// layer's outputs.
+    ///
+    /// - Parameters:
+    ///   - ownName: the activation the layer's config names.
+    ///   - layer: the layer's path.
+    ///   - trail: how its outputs reach the model's output.
+    ///   - hasConfig: whether the file has a model config (without one, the report already says so).
+    /// - Returns: the activation, the layer that applies it, and a note when the config does not say what
+    ///   follows the layer (the layer's own activation is then used).
+    /// - Throws: `PruningError` when an activation or a layer on the way changes the outputs in a way the
+    ///   fine-tune cannot follow.
+    static func lossActivation(own ownName: String?, of layer: LayerPath, trail: OutputTrail, hasConfig: Bool,
+                               perPosition: Bool = false) throws
+        -> (activation: Activation, source: String, note: String?)
+    {
+        guard let own = Activation(keras: ownName) else {
+            throw PruningError(.unsupportedType,
+                               "the layer's activation '\(ownName ?? "?")' has no loss kprune can follow",
+                               hint: "use --method magnitude, or a layer with softmax, sigmoid, linear, relu or tanh")
+        }
+        var activation = own
+        var source = layer.description
+        let steps: [TrailingLayer]
+        switch trail {
+        case .hidden:
+            return (own, source, nil)
+        case .unclear(let reason):
+            let note = !hasConfig ? nil
+                : "the loss follows \(source)'s own activation (\(own.name)); what follows the layer is unclear: "
+                    + reason
+            return (own, source, note)
+        case .through(let trail):
+            steps = trail
+        }
+        func refusal(_ step: TrailingLayer, _ reason: String) -> PruningError {
+            PruningError(.unsupportedType,
+                         "\(layer)'s outputs reach the model's output through \(step), \(reason)",
+                         hint: "use --method magnitude")
+        }
+        var reshapedBy: TrailingLayer? = nil
+        for step in steps {
+            // A convolution is fine-tuned one output position at a time: once positions are pooled or
+            // flattened together, what follows no longer applies to a single position's outputs.
+            if perPosition, step.effect == .reshape || step.effect == .pool {
+                let note = "the loss is taken at each output position on \(source)'s \(activation.name) outputs; "
+                    + "the model then combines positions (\(step))"
+                return (activation, source, note)
+            }
+            switch step.effect {
+            case .none:
+                continue
+            case .reshape, .pool:
+                reshapedBy = reshapedBy ?? step
+            case .activation(let name):
+                guard let next = Activation(keras: name) else {
+                    throw refusal(step, "an activation the fine-tune has no loss for")
+                }
+                if next == .linear { continue }
+                guard activation == .linear else {
+                    throw refusal(step, "which applies \(name) on top of \(source)'s \(activation.name); "
+                                          + "the fine-tune's loss follows one activation only")
+                }
+                if next == .softmax, let reshapedBy {
+                    throw refusal(step, "a softmax over outputs \(reshapedBy.path) reshaped, which the fine-tune's "
+                                          + "loss cannot follow")
+                }
+                activation = next
+                source = step.path.description
+            case .unknown:
+                throw refusal(step, "which changes them in a way the fine-tune's loss cannot follow")
+            }
+        }
+        return (activation, source, nil)
+    }
+}

@@ -1,0 +1,125 @@
+public import ArgumentParser
+import FineTune
+import Pipeline
+
+/// Where outputs go, and what they may replace.
+struct OutputOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("output")], help: "Output file (one input only).")
+    var output: String?
+
+    @Option(help: "Directory for the outputs, named as by default.")
+    var outputDir: String?
+
+    @Flag(help: "Replace existing output files.")
+    var force = false
+
+    @Flag(help: "Replace each input with its converted file.")
+    var inPlace = false
+
+    func validate() throws {
+        if output != nil, outputDir != nil { throw ValidationError("give -o or --output-dir, not both") }
+        if inPlace, output != nil || outputDir != nil {
+            throw ValidationError("--in-place writes over the input; it takes no -o or --output-dir")
+        }
+    }
+
+    /// Where `input`'s output goes.
+    func destination(for input: String) -> String {
+        inPlace ? input : output ?? Converter.defaultOutputPath(for: input, directory: outputDir)
+    }
+}
+
+/// Calibration data and the fine-tune's knobs.
+struct FineTuneArguments: ParsableArguments {
+    @Option(help: "Calibration data: the final layer's inputs, one row per sample (h.npy, h.npz:NAME, h.h5:/PATH).")
+    var features: String?
+
+    @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
+    var labels: String?
+
+    @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
+    var method: PruningMethod?
+
+    @Option(help: "Passes over the calibration data (default: automatic, at least 100 and at least 2,000 steps).")
+    var epochs: Int?
+
+    @Option(help: "Samples per step.")
+    var batchSize: Int = FineTuneOptions().batchSize
+
+    @Option(help: "The momentum step (default: automatic, from the calibration data's curvature).")
+    var learningRate: Double?
+
+    @Option(help: "Seed for the split and the shuffles: the same seed gives the same output file.")
+    var seed: UInt64 = FineTuneOptions().seed
+
+    @Option(help: "Fraction of the calibration rows held out to measure before and after.")
+    var validationSplit: Double = FineTuneOptions().validationSplit
+
+    @Option(name: .customLong("in-memory-limit"), help: ArgumentHelp(
+        "Calibration data up to this many MiB (as float32) is read into memory; larger data is streamed from its files in blocks.",
+        valueName: "MiB"))
+    var inMemoryLimit: Int = FineTuneOptions().inMemoryLimit >> 20
+
+    /// Each option in the range the engine can compute with once converted.
+    func validate() throws {
+        if labels != nil, features == nil { throw ValidationError("--labels goes with --features") }
+        if let method, method != .magnitude, features == nil {
+            throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --features")
+        }
+        if let epochs, !Limits.epochs.contains(epochs) {
+            throw ValidationError("--epochs \(epochs) is outside [1, \(Limits.epochs.upperBound)]")
+        }
+        guard Limits.batchSize.contains(batchSize) else {
+            throw ValidationError("--batch-size \(batchSize) is outside [1, \(Limits.batchSize.upperBound)]")
+        }
+        if let learningRate { try Self.validate(learningRate: learningRate) }
+        guard Limits.inMemoryMiB.contains(inMemoryLimit) else {
+            throw ValidationError("--in-memory-limit \(inMemoryLimit) is outside [0, \(Limits.inMemoryMiB.upperBound)] MiB")
+        }
+        guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1, validationSplit.sign == .plus else {
+            throw ValidationError("--validation-split \(validationSplit) must lie in [0, 1)")
+        }
+    }
+
+    private static func validate(learningRate: Double) throws {
+        guard learningRate.isFinite, learningRate > 0, learningRate.sign == .plus else {
+            throw ValidationError("--learning-rate \(learningRate) must be a positive number")
+        }
+        // The fine-tune computes in float32: 1e-300 would become 0 and nothing would train.
+        guard Limits.learningRate.contains(learningRate) else {
+            throw ValidationError("--learning-rate \(learningRate) is outside [\(Limits.learningRate.lowerBound), "
+                                      + "\(Limits.learningRate.upperBound)], the steps float32 training can take")
+        }
+    }
+
+    /// The calibration these options ask for; nil without `--features`.
+    var calibration: Calibration? {
+        features.map {
+            Calibration(features: $0, labels: labels, options: FineTuneOptions(
+                method: method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
+                seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
+        }
+    }
+}
+
+/// How results and errors are printed.
+struct ReportOptions: ParsableArguments {
+    @Flag(help: "Print one JSON object per input on standard output.")
+    var json = false
+
+    @Flag(help: "Add libhdf5's function names and error stack to error lines.")
+    var verbose = false
+}
+
+/// `--method mask|l1|magnitude`: the methods by their own names.
+extension PruningMethod: ExpressibleByArgument {}
+
+/// The ranges numeric options are checked against where they are converted.
+enum Limits {
+    static let epochs = 1...1_000_000
+    static let batchSize = 1...(1 << 24)
+    /// float32 keeps these as normal numbers, and steps beyond 1000 only diverge.
+    static let learningRate = 1e-30...1e3
+    /// MiB; shifted to bytes it stays far inside `Int`.
+    static let inMemoryMiB = 0...(1 << 30)
+}
