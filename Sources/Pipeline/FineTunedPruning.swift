@@ -46,14 +46,12 @@ enum FineTunedPruning {
         let (layer, kernel) = (plan.layer, plan.kernel)
         // Without a config the class is unknown and a 2-D kernel is taken as Dense, which the report notes.
         if let className = layer.className, !matrixClasses.contains(className) {
-            throw PruningError(.unsupportedType,
-                               "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)",
-                               hint: "use --method magnitude for this layer")
+            throw PruningError(.notFineTunable,
+                               "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)")
         }
         guard kernel.shape.count >= 2, layer.className != nil || kernel.shape.count == 2 else {
-            throw PruningError(.unsupportedType,
-                               "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel",
-                               hint: "use --method magnitude for this layer")
+            throw PruningError(.notFineTunable,
+                               "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel")
         }
         guard case .float(let bits) = kernel.storedType, [16, 32, 64].contains(bits) else {
             throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",

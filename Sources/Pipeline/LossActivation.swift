@@ -24,9 +24,9 @@ extension FineTunedPruning {
         -> (activation: Activation, source: String, note: String?)
     {
         guard let own = Activation(keras: ownName) else {
-            throw PruningError(.unsupportedType,
+            throw PruningError(.notFineTunable,
                                "the layer's activation '\(ownName ?? "?")' has no loss kprune can follow",
-                               hint: "use --method magnitude, or a layer with softmax, sigmoid, linear, relu or tanh")
+                               hint: "the fine-tune follows softmax, sigmoid, linear, relu and tanh")
         }
         var activation = own
         var source = layer.description
@@ -43,9 +43,8 @@ extension FineTunedPruning {
             steps = trail
         }
         func refusal(_ step: TrailingLayer, _ reason: String) -> PruningError {
-            PruningError(.unsupportedType,
-                         "\(layer)'s outputs reach the model's output through \(step), \(reason)",
-                         hint: "use --method magnitude")
+            PruningError(.notFineTunable,
+                         "\(layer)'s outputs reach the model's output through \(step), \(reason)")
         }
         var reshapedBy: TrailingLayer? = nil
         for step in steps {

@@ -20,10 +20,11 @@ public enum ZeroTarget: Sendable, Equatable {
             return Int((fraction * Double(size)).rounded(.toNearestOrAwayFromZero))
         case .zeros(let count):
             guard count >= 0 else {
-                throw PruningError(.invalidTarget, "--zeros \(count) is negative", hint: "give a count from 0 to \(size)")
+                throw PruningError(.invalidTarget, "a count of \(count) zeros is negative",
+                                   hint: "give a count from 0 to \(size)")
             }
             guard count <= size else {
-                throw PruningError(.invalidTarget, "--zeros \(count) exceeds the kernel size \(size)",
+                throw PruningError(.invalidTarget, "\(count) zeros exceed the kernel size \(size)",
                                    hint: "give a count from 0 to \(size)")
             }
             return count
@@ -34,7 +35,9 @@ public enum ZeroTarget: Sendable, Equatable {
 /// A pruning request that cannot be carried out on this kernel.
 public struct PruningError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
-        private enum Kind: Hashable, Sendable { case invalidTarget, nonFinite, tooManyZeros, unsupportedType, diverged }
+        private enum Kind: Hashable, Sendable {
+            case invalidTarget, nonFinite, tooManyZeros, unsupportedType, notFineTunable, diverged
+        }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
         /// The sparsity or zero count does not fit the kernel.
@@ -45,6 +48,9 @@ public struct PruningError: Error, CustomStringConvertible, Sendable {
         public static let tooManyZeros = Code(.tooManyZeros)
         /// The kernel's element type, its layer, or what follows the layer is of a kind kprune cannot handle.
         public static let unsupportedType = Code(.unsupportedType)
+        /// The layer, its activation or a layer after it is of a kind the fine-tune cannot follow; pruning by
+        /// magnitude alone still can.
+        public static let notFineTunable = Code(.notFineTunable)
         /// The fine-tune ended with weights or a loss that are not finite numbers.
         public static let diverged = Code(.diverged)
     }

@@ -27,7 +27,7 @@ enum ErrorLine {
         case let error as KerasFormatError:
             return "error: \(error.file): \(error)"
         case let error as PruningError:
-            return "error: \(file): \(error)"
+            return "error: \(file): " + Hints.line(error.message, Hints.hint(for: error), error.hint)
         case let error as OutputError:
             return "error: \(error.path.isEmpty ? "\"\"" : error.path): \(error)"
         case let error as DataError:

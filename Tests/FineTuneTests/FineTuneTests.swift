@@ -104,7 +104,7 @@ import ZIPFoundation
                 try convert(fixture, directory, sparsity: 0.5, features: h, method: method)
             }
             #expect(error.message.contains(try #require(fixture.unfollowableLayer)))
-            #expect(error.hint == "use --method magnitude")
+            #expect(error.code == .notFineTunable)
         }
         #expect(try directory.listing().allSatisfy { $0.hasSuffix(".npy") }, "no output left behind")
         let report = try convert(fixture, directory, sparsity: 0.5, features: h, method: .magnitude)
@@ -137,7 +137,7 @@ import ZIPFoundation
         for (own, steps, expected) in refusals {
             let error = try #require(throws: PruningError.self) { try follow(own, steps) }
             #expect(error.message.contains(expected), "\(error.message)")
-            #expect(error.hint == "use --method magnitude")
+            #expect(error.code == .notFineTunable)
         }
 
         #expect(try FineTunedPruning.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)

@@ -167,7 +167,7 @@ struct Run {
         }, status: 64, message: "outside [0, 1]"),
         Case(name: "--zeros above the kernel size", arguments: { directory in
             [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--zeros", "65"]
-        }, status: 1, message: "exceeds the kernel size 64"),
+        }, status: 1, message: "exceed the kernel size 64"),
         Case(name: "missing output directory", arguments: { directory in
             [try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
              "--output-dir", directory.file("missing")]
