@@ -28,9 +28,7 @@ extension FineTunedPruning {
                                "the layer's activation '\(ownName ?? "?")' has no loss kprune can follow",
                                hint: "the fine-tune follows softmax, sigmoid, linear, relu and tanh")
         }
-        var activation = own
-        var source = layer.description
-        let steps: [TrailingLayer]
+        let source = layer.description
         switch trail {
         case .hidden:
             return (own, source, nil)
@@ -39,12 +37,19 @@ extension FineTunedPruning {
                 : "the loss follows \(source)'s own activation (\(own.name)); what follows the layer is unclear: "
                     + reason
             return (own, source, note)
-        case .through(let trail):
-            steps = trail
+        case .through(let steps):
+            return try follow(steps, from: (own, source), of: layer, perPosition: perPosition)
         }
+    }
+
+    /// Follows the layers after `layer` on the way to the model's output, from the activation `start`
+    /// applied by the layer it names.
+    private static func follow(_ steps: [TrailingLayer], from start: (Activation, String), of layer: LayerPath,
+                               perPosition: Bool) throws -> (activation: Activation, source: String, note: String?)
+    {
+        var (activation, source) = start
         func refusal(_ step: TrailingLayer, _ reason: String) -> PruningError {
-            PruningError(.notFineTunable,
-                         "\(layer)'s outputs reach the model's output through \(step), \(reason)")
+            PruningError(.notFineTunable, "\(layer)'s outputs reach the model's output through \(step), \(reason)")
         }
         var reshapedBy: TrailingLayer? = nil
         for step in steps {

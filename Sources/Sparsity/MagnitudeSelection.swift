@@ -53,30 +53,68 @@ public enum MagnitudeSelector {
         var worker = 0
     }
 
+    /// Selects the cut that leaves exactly `target` zeros in the kernel `store` holds.
+    /// - Parameters:
+    ///   - path: the kernel's dataset path, for messages.
+    ///   - limits: how much may be held in memory.
+    ///   - workers: threads for the pass, when the store allows concurrent reads.
+    ///   - progress: counts the segments read.
+    /// - Throws: `PruningError` when the kernel holds NaN or infinity, or more zeros than `target`; store
+    ///   errors.
     @specialized(where T == Float)
     @specialized(where T == Double)
     public static func select<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation, target: Int,
                                          path: String, limits: Limits = Limits(), workers: Int = Workers.available,
                                          progress: ProgressCounter? = nil) throws -> MagnitudeSelection<T>
     {
-        let segments = segmentation.segments
         let inMemory = segmentation.count <= limits.inMemory
         let (low, high) = inMemory ? (T.Key(1), T.infinityKey &- 1)
             : try bracket(store, segmentation: segmentation, target: target)
         let workerCount = store.allowsConcurrentIO ? workers : 1
         let perWorker = inMemory ? segmentation.count : limits.gather / workerCount
-
-        var scans = [SegmentScan](repeating: SegmentScan(), count: segments.count)
         // Each worker gathers into its own buffer, with room for one more segment than its limit.
         let capacity = min(perWorker, segmentation.count) + segmentation.maxSegment
         let keyBuffers = (0..<workerCount).map { _ in UnsafeMutablePointer<T.Key>.allocate(capacity: capacity) }
         defer { keyBuffers.forEach { $0.deallocate() } }
+        let pass = try scan(store, segmentation: segmentation, keys: low...high, into: keyBuffers,
+                            perWorker: perWorker, progress: progress)
+        let gathered = (0..<workerCount).map { UnsafeBufferPointer(start: keyBuffers[$0], count: pass.ends[$0]) }
+
+        let zeros = pass.scans.reduce(0) { $0 + $1.zeros }
+        let nonFinite = pass.scans.reduce(0) { $0 + $1.nonFinite }
+        guard let rank = try rankToCut(zeros: zeros, nonFinite: nonFinite, target: target, path: path) else {
+            return MagnitudeSelection(zerosBefore: zeros, threshold: nil, passes: 1,
+                                      tiesPerSegment: [Int](repeating: 0, count: pass.scans.count))
+        }
+        let below = pass.scans.reduce(0) { $0 + $1.below }
+        let gatheredCount = gathered.reduce(0) { $0 + $1.count }
+        guard !pass.overflow.contains(true), rank > below, rank - below <= gatheredCount else {
+            let (cut, ties, passes) = try refineByHistogram(store, segmentation: segmentation, rank: rank)
+            return MagnitudeSelection(zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
+                                      passes: 1 + passes, tiesPerSegment: nil)
+        }
+        let (cut, ties, perSegment) = cutAmong(gathered, scans: pass.scans, local: rank - below)
+        return MagnitudeSelection(zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
+                                  passes: 1, tiesPerSegment: perSegment)
+    }
+
+    /// The selection pass: each segment's counts, and the keys within `keys` gathered per worker (until a
+    /// worker holds more than `perWorker`, which marks it as overflowing).
+    private static func scan<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
+                                               keys: ClosedRange<T.Key>, into keyBuffers: [UnsafeMutablePointer<T.Key>],
+                                               perWorker: Int, progress: ProgressCounter?) throws
+        -> (scans: [SegmentScan], ends: [Int], overflow: [Bool])
+    {
+        let segments = segmentation.segments
+        let workerCount = keyBuffers.count
+        var scans = [SegmentScan](repeating: SegmentScan(), count: segments.count)
         var ends = [Int](repeating: 0, count: workerCount)
         var overflow = [Bool](repeating: false, count: workerCount)
         let buffers = (0..<workerCount).map { _ in
             UnsafeMutableBufferPointer<T>.allocate(capacity: segmentation.maxSegment)
         }
         defer { buffers.forEach { $0.deallocate() } }
+        let (low, high) = (keys.lowerBound, keys.upperBound)
         try scans.withUnsafeMutableBufferPointer { scanBuffer in
             try ends.withUnsafeMutableBufferPointer { endBuffer in
                 try overflow.withUnsafeMutableBufferPointer { overflowBuffer in
@@ -102,32 +140,22 @@ public enum MagnitudeSelector {
                 }
             }
         }
-        let gathered = (0..<workerCount).map { UnsafeBufferPointer(start: keyBuffers[$0], count: ends[$0]) }
+        return (scans, ends, overflow)
+    }
 
-        let zeros = scans.reduce(0) { $0 + $1.zeros }
-        let nonFinite = scans.reduce(0) { $0 + $1.nonFinite }
-        guard let rank = try rankToCut(zeros: zeros, nonFinite: nonFinite, target: target, path: path) else {
-            return MagnitudeSelection(zerosBefore: zeros, threshold: nil, passes: 1,
-                                      tiesPerSegment: [Int](repeating: 0, count: segments.count))
-        }
-        let below = scans.reduce(0) { $0 + $1.below }
-        let gatheredCount = gathered.reduce(0) { $0 + $1.count }
-        guard !overflow.contains(true), rank > below, rank - below <= gatheredCount else {
-            let (cut, ties, passes) = try refineByHistogram(store, segmentation: segmentation, rank: rank)
-            return MagnitudeSelection(zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
-                                      passes: 1 + passes, tiesPerSegment: nil)
-        }
-
-        var candidates = [T.Key]()
-        candidates.reserveCapacity(gatheredCount)
+    /// The `local`-th smallest gathered key, how many keys equal to it are pruned, and how many of those each
+    /// segment holds, handed out in row-major order (segment by segment, as many as each holds).
+    private static func cutAmong<Key: FixedWidthInteger>(_ gathered: [UnsafeBufferPointer<Key>], scans: [SegmentScan],
+                                                         local: Int) -> (cut: Key, ties: Int, perSegment: [Int])
+    {
+        var candidates = [Key]()
+        candidates.reserveCapacity(gathered.reduce(0) { $0 + $1.count })
         for keys in gathered { candidates.append(contentsOf: keys) }
-        let local = rank - below
         let cut = nthSmallest(&candidates, local - 1)
         let smaller = candidates.reduce(0) { $0 + ($1 < cut ? 1 : 0) }
         candidates = []
         var tiesLeft = local - smaller
         let ties = tiesLeft
-        // Hand the ties out in row-major order: segment by segment, as many as each segment holds.
         let perSegment = scans.map { scan -> Int in
             let available = gathered[scan.worker][scan.gathered].reduce(0) { $0 + ($1 == cut ? 1 : 0) }
             let taken = min(available, tiesLeft)
@@ -135,8 +163,7 @@ public enum MagnitudeSelector {
             return taken
         }
         precondition(tiesLeft == 0, "ties not all placed")
-        return MagnitudeSelection(zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
-                                  passes: 1, tiesPerSegment: perSegment)
+        return (cut, ties, perSegment)
     }
 
     /// Checks a scan's counts; returns the rank (1-based, among non-zero magnitudes) of the weight at the
@@ -235,17 +262,11 @@ public enum MagnitudeSelector {
 
     /// The element that would stand at `index` were `values` sorted ascending; reorders `values`.
     /// Quickselect with median-of-three pivots; sorts the remaining range if it degenerates.
-    @specialized(where V == Float)
-    @specialized(where V == UInt32)
-    @specialized(where V == UInt64)
-    public static func nthSmallest<V: Comparable>(_ values: inout [V], _ index: Int) -> V {
+    static func nthSmallest<V: Comparable>(_ values: inout [V], _ index: Int) -> V {
         values.withUnsafeMutableBufferPointer { nthSmallest($0, index) }
     }
 
-    @specialized(where V == Float)
-    @specialized(where V == UInt32)
-    @specialized(where V == UInt64)
-    public static func nthSmallest<V: Comparable>(_ values: UnsafeMutableBufferPointer<V>, _ index: Int) -> V {
+    static func nthSmallest<V: Comparable>(_ values: UnsafeMutableBufferPointer<V>, _ index: Int) -> V {
         precondition(values.indices.contains(index), "index outside the values")
         var low = 0
         var high = values.count - 1
