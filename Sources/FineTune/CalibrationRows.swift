@@ -14,44 +14,44 @@ import Foundation
 /// - Targets are computed per block from the original kernel and bias, and the labels of the same rows.
 /// - A first pass over the data checks every value (NaN, label range) before training starts, and takes the
 ///   inputs' scales.
-public final class CalibrationRows: TrainingData {
-    public let features: ArraySource
-    public let labels: ArraySource?
-    public let decoder: LabelDecoder?
-    public let kernel: Tensor
-    public let bias: [Float]
-    public let activation: Activation
-    public let split: HeldOutSplit
+package final class CalibrationRows: TrainingData {
+    package let features: ArraySource
+    package let labels: ArraySource?
+    package let decoder: LabelDecoder?
+    package let kernel: Tensor
+    package let bias: [Float]
+    package let activation: Activation
+    package let split: HeldOutSplit
     /// Whether the columns are centred (the layer has a bias to absorb their means).
-    public let centred: Bool
+    package let centred: Bool
     /// Rows per block read.
-    public let blockRows: Int
+    package let blockRows: Int
     /// Blocks per shuffle window.
-    public let windowBlocks: Int
+    package let windowBlocks: Int
     /// Whether blocks are kept in memory once read, instead of read again from the files.
-    public let retainsBlocks: Bool
+    package let retainsBlocks: Bool
     /// Whether blocks are read from the files on each pass (not retained).
-    public var streamed: Bool { !retainsBlocks }
+    package var streamed: Bool { !retainsBlocks }
     private var rawBlocks: [Int: Block] = [:]
     private var trainingBlocks: [Int: (x: Tensor, targets: Tensor)] = [:]
     private var heldOutBlocks: [Int: HeldOutBlock] = [:]
 
     /// A block's rows as read: features, label targets and class ids, and the original layer's outputs
     /// when the survey computed them for a retained block.
-    public typealias Block = (range: Range<Int>, x: Tensor, labels: Tensor?, classes: [Int]?, teacher: Tensor?)
+    package typealias Block = (range: Range<Int>, x: Tensor, labels: Tensor?, classes: [Int]?, teacher: Tensor?)
 
-    public private(set) var trainCount = 0
-    public private(set) var heldOutCount = 0
-    public private(set) var standardizer = Standardizer(sums: [], squares: [], count: 0, centred: false)
+    package private(set) var trainCount = 0
+    package private(set) var heldOutCount = 0
+    package private(set) var standardizer = Standardizer(sums: [], squares: [], count: 0, centred: false)
 
     /// The run's matrix products.
-    public let blas: BLAS
+    package let blas: BLAS
 
-    public var blocks: Int { (features.rows + blockRows - 1) / blockRows }
+    package var blocks: Int { (features.rows + blockRows - 1) / blockRows }
 
     /// - Parameter blockBytes: the size of a block of feature rows; a window holds 16 blocks.
     /// - Parameter retainsBlocks: keep every block in memory after its first read.
-    public init(features: ArraySource, labels: ArraySource?, kernel: Tensor, bias: [Float], activation: Activation,
+    package init(features: ArraySource, labels: ArraySource?, kernel: Tensor, bias: [Float], activation: Activation,
          validationSplit: Double, seed: UInt64, centred: Bool, retainsBlocks: Bool = false,
          blockBytes: Int = 4 << 20, blas: BLAS = BLAS(threads: Workers.available)) throws
     {
@@ -82,10 +82,10 @@ public final class CalibrationRows: TrainingData {
     }
 
     /// Whether row `row` is held out.
-    public func isHeldOut(_ row: Int) -> Bool { split.contains(row) }
+    package func isHeldOut(_ row: Int) -> Bool { split.contains(row) }
 
     /// Checks that `features` fit a layer with `kernel`; the error names the file.
-    public static func check(features: ArraySource, kernel: Tensor) throws {
+    package static func check(features: ArraySource, kernel: Tensor) throws {
         guard features.columns == kernel.rows else {
             throw DataError(features.name,
                             "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
@@ -95,7 +95,7 @@ public final class CalibrationRows: TrainingData {
     }
 
     /// Reads rows `range` of the features, refusing NaN and infinity with the row's number.
-    public static func read(_ features: ArraySource, rows range: Range<Int>) throws -> Tensor {
+    package static func read(_ features: ArraySource, rows range: Range<Int>) throws -> Tensor {
         var x = Tensor(zeros: range.count, features.columns)
         try x.values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
         if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
@@ -106,7 +106,7 @@ public final class CalibrationRows: TrainingData {
     }
 
     /// Refuses rows on which the original layer's outputs are not finite: they overflow float32.
-    public static func checkTeacher(_ teacher: Tensor, firstRow: Int, features name: String) throws {
+    package static func checkTeacher(_ teacher: Tensor, firstRow: Int, features name: String) throws {
         if let bad = teacher.values.firstIndex(where: { !$0.isFinite }) {
             throw DataError(name, "the layer's outputs overflow on these features (row \(firstRow + bad / max(teacher.columns, 1)))",
                             hint: "the features are far outside the range the model was trained on")
@@ -180,7 +180,7 @@ public final class CalibrationRows: TrainingData {
         return (mixedTargets(teacher: teacher, labels: data.labels?.rows(kept)), teacher)
     }
 
-    public func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor) {
+    package func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor) {
         // Every training row when there are no more than the limit; else rows drawn at random (seeded)
         // from the whole file, read one by one.
         var chosen: [Int] = []
@@ -220,7 +220,7 @@ public final class CalibrationRows: TrainingData {
         return (x, targets.targets)
     }
 
-    public func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
+    package func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
                       epochEnded: (Int) throws -> Void) throws
     {
         var random = SplitMix64(seed: seed)
@@ -258,7 +258,7 @@ public final class CalibrationRows: TrainingData {
         }
     }
 
-    public func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws {
+    package func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws {
         guard heldOutCount > 0 else { return }
         for index in 0..<blocks {
             guard let block = try heldOutBlocks[index] ?? readHeldOutRows(of: index) else { continue }

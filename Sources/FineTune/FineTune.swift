@@ -15,13 +15,16 @@ public enum PruningMethod: String, Sendable, CaseIterable, Encodable {
 
 /// The fine-tune's knobs.
 public struct FineTuneOptions: Sendable {
+    /// How the layer reaches its count.
     public var method: PruningMethod
     /// Passes over the training rows; nil for the automatic count (`FineTuneOptions.automaticEpochs`).
     public var epochs: Int?
+    /// Rows per optimizer step.
     public var batchSize: Int
     /// The momentum step; nil for the automatic one, `1 / L` with `L` the loss gradient's Lipschitz bound on
     /// the calibration data.
     public var learningRate: Double?
+    /// Fixes the held-out split and every shuffle: the same seed gives the same result.
     public var seed: UInt64
     /// The fraction of the samples held out to measure before and after.
     public var validationSplit: Double
@@ -29,6 +32,7 @@ public struct FineTuneOptions: Sendable {
     /// its files in blocks.
     public var inMemoryLimit: Int
 
+    /// Options with the given values; the defaults are kprune's.
     public init(method: PruningMethod = .mask, epochs: Int? = nil, batchSize: Int = 64, learningRate: Double? = nil,
                 seed: UInt64 = 0, validationSplit: Double = 0.1, inMemoryLimit: Int = 1 << 30)
     {
@@ -62,11 +66,17 @@ public struct SplitMetrics: Sendable, Encodable, Equatable {
 
 /// What a fine-tune did.
 public struct FineTuneReport: Sendable, Encodable, Equatable {
+    /// The original layer on the held-out rows.
     public var before: SplitMetrics
+    /// The written layer on the held-out rows.
     public var after: SplitMetrics
+    /// Rows trained on.
     public var trainSamples: Int
+    /// Rows held out.
     public var heldOutSamples: Int
+    /// Passes over the training rows.
     public var epochs: Int
+    /// Optimizer steps taken (L1 path iterations included).
     public var steps: Int
     /// Whether the calibration data was streamed from its files rather than read whole.
     public var streamed: Bool = false
@@ -90,7 +100,7 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
     /// Whether the layer's bias was trained (a layer without a bias has none to train).
     public var biasTrained: Bool
 
-    public enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey {
         case before, after, epochs, steps, streamed, gflop, activation, objective, chosen, candidates
         case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
         case activationLayer = "activation_layer", biasTrained = "bias_trained"
@@ -104,12 +114,13 @@ public struct CandidateReport: Sendable, Encodable, Equatable {
     /// Loss, agreement and accuracy on the held-out rows.
     public var heldOut: SplitMetrics
 
+    /// A candidate of `method` with its held-out metrics.
     public init(method: String, heldOut: SplitMetrics) {
         self.method = method
         self.heldOut = heldOut
     }
 
-    public enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey {
         case method
         case heldOut = "held_out"
     }

@@ -8,36 +8,36 @@ import Foundation
 /// its result depends on the units of the features. The result is the better, on the held-out rows and by
 /// the fine-tune's own objective, of the method's kernel and the data-free magnitude kernel at the same
 /// count: a fine-tune never ships a kernel worse than pruning without data would.
-public struct FineTuner {
-    public let data: any TrainingData
-    public let activation: Activation
-    public let options: FineTuneOptions
+package struct FineTuner {
+    package let data: any TrainingData
+    package let activation: Activation
+    package let options: FineTuneOptions
     /// Whether the layer has a bias; without one the bias stays zero and is not reported as trained.
-    public let hasBias: Bool
+    package let hasBias: Bool
     /// Width of the stored kernel elements: kept weights must stay non-zero once stored.
-    public let storedBits: Int
+    package let storedBits: Int
     /// Told after each epoch (and each L1 solve) how far the fine-tune has come.
-    public var observer: (any FineTuneObserver)? = nil
+    package var observer: (any FineTuneObserver)? = nil
 
     /// At most 1,024 training rows (a seeded sample) for the full-batch work: the L1 path and the curvature.
-    public let sample: (x: Tensor, targets: Tensor)
+    package let sample: (x: Tensor, targets: Tensor)
     /// An upper bound on the full-batch loss gradient's Lipschitz constant, from the sample.
-    public let curvature: Float
+    package let curvature: Float
     /// The momentum step: the option, or one over the curvature mini-batches meet.
-    public let rate: Float
+    package let rate: Float
     /// Passes over the training rows: the option, or the automatic count.
-    public let epochs: Int
+    package let epochs: Int
 
     /// The layer whose activation the loss follows, for the report.
-    public let activationLayer: String?
+    package let activationLayer: String?
     /// The run's matrix products; the training data computes its targets with the same one.
-    public let blas: BLAS
+    package let blas: BLAS
     /// Where zeros may go: every mask the methods make comes from it.
-    public let pattern: any SparsityPattern
+    package let pattern: any SparsityPattern
     /// The kernel's shape in Keras order (the matrix trained is that kernel, flattened to inputs × units).
-    public let kernelShape: [Int]
+    package let kernelShape: [Int]
 
-    public init(data: any TrainingData, activation: Activation, activationLayer: String? = nil,
+    package init(data: any TrainingData, activation: Activation, activationLayer: String? = nil,
                 options: FineTuneOptions, storedBits: Int, units: Int,
          hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int],
          blas: BLAS = BLAS(threads: Workers.available)) throws
@@ -72,19 +72,19 @@ public struct FineTuner {
                                     .epochEnded(phase: phase, epoch: epoch, of: epochs, heldOutLoss: loss))
     }
 
-    public struct Result {
-        public var kernel: Tensor
-        public var bias: [Float]
-        public var report: FineTuneReport
+    package struct Result {
+        package var kernel: Tensor
+        package var bias: [Float]
+        package var report: FineTuneReport
     }
 
     /// Each input's root-mean-square over the training rows: a weight matters in proportion to its
     /// magnitude times the scale of the input it multiplies.
-    public var inputScales: [Float] { data.inputScales }
+    package var inputScales: [Float] { data.inputScales }
 
     /// The positions to keep: the `keep` largest scores `|w_ij| · scale_i`, lowest indices pruned first on
     /// ties.
-    public func keepMask(_ kernel: Tensor, keep: Int, scales: [Float]) -> [Bool] {
+    package func keepMask(_ kernel: Tensor, keep: Int, scales: [Float]) -> [Bool] {
         var scores = kernel.values
         let columns = kernel.columns
         scores.withUnsafeMutableBufferPointer { scores in
@@ -105,7 +105,7 @@ public struct FineTuner {
     /// zeros in the kernel, and keeps the better of its result and the data-free magnitude result.
     /// - Throws: `PruningError.diverged` when the method ends with weights that are not finite; errors
     ///   reading streamed data.
-    public func run(kernel: Tensor, bias: [Float], target: Int) throws -> Result {
+    package func run(kernel: Tensor, bias: [Float], target: Int) throws -> Result {
         let start = data.standardizer.into(kernel: kernel, bias: bias)
         let before = try metrics(start.kernel, start.bias)
         let started = ContinuousClock.now

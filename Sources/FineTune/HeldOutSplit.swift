@@ -8,15 +8,15 @@ public import Numerics
 /// fraction times the rows rounded to nearest, at least 1 and at most all rows but one when the fraction is
 /// positive. The cut is found in two passes over the hashes with a fixed-size histogram, so no per-row memory
 /// is needed however many rows the data has.
-public struct HeldOutSplit: Sendable {
-    public let rows: Int
-    public let seed: UInt64
+package struct HeldOutSplit: Sendable {
+    package let rows: Int
+    package let seed: UInt64
     /// How many rows are held out.
-    public let count: Int
+    package let count: Int
     /// The largest hash held out; nil when none is.
     private let cut: UInt64?
 
-    public init(rows: Int, fraction: Double, seed: UInt64) {
+    package init(rows: Int, fraction: Double, seed: UInt64) {
         self.rows = rows
         self.seed = seed
         var count = Int((fraction * Double(rows)).rounded())
@@ -27,7 +27,7 @@ public struct HeldOutSplit: Sendable {
     }
 
     /// Whether row `row` is held out.
-    public func contains(_ row: Int) -> Bool {
+    package func contains(_ row: Int) -> Bool {
         guard let cut else { return false }
         return Self.hash(row, seed: seed) <= cut
     }

@@ -1,20 +1,20 @@
 /// Stochastic gradient descent with Nesterov momentum over the kernel and the bias. Plain gradient steps keep
 /// the weights' magnitudes comparable with one another, which magnitude ranking relies on (a per-coordinate
 /// normalising optimizer such as Adam does not).
-public struct Momentum {
-    public var kernelVelocity: [Float]
-    public var biasVelocity: [Float]
-    public let rate: Float
-    public let momentum: Float = 0.9
+package struct Momentum {
+    package var kernelVelocity: [Float]
+    package var biasVelocity: [Float]
+    package let rate: Float
+    package let momentum: Float = 0.9
 
-    public init(kernel: Int, bias: Int, rate: Float) {
+    package init(kernel: Int, bias: Int, rate: Float) {
         kernelVelocity = [Float](repeating: 0, count: kernel)
         biasVelocity = [Float](repeating: 0, count: bias)
         self.rate = rate
     }
 
     /// `v <- mu v - rate g`, `w <- w + mu v - rate g`, with the rate multiplied by `scale` (a decay).
-    public mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float],
+    package mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float],
                        scale: Float = 1)
     {
         let (mu, rate) = (momentum, rate * scale)
@@ -41,7 +41,7 @@ public struct Momentum {
     }
 
     /// Stops the movement of the weights outside the mask.
-    public mutating func stop(outside mask: [Bool]) {
+    package mutating func stop(outside mask: [Bool]) {
         for i in kernelVelocity.indices where !mask[i] { kernelVelocity[i] = 0 }
     }
 }

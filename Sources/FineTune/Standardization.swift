@@ -16,21 +16,21 @@ import Foundation
 /// tell from noise) is not `live`: its `z` is 0, its weights are 0 in the standardized coordinates, and the
 /// bias absorbs its constant value times its weights, exactly. Without a bias to absorb a shift the columns
 /// are scaled by their root-mean-square and not centred; only all-zero columns are then not live.
-public struct Standardizer: Sendable, Equatable {
+package struct Standardizer: Sendable, Equatable {
     /// Subtracted from each column (all zero when not centring); a constant column's constant value.
-    public let means: [Float]
+    package let means: [Float]
     /// Each column is divided by this; 1 for constant columns.
-    public let scales: [Float]
+    package let scales: [Float]
     /// 1 for columns that vary, 0 for constant ones: in the standardized coordinates, a weight's importance
     /// is its magnitude times this.
-    public let live: [Float]
+    package let live: [Float]
 
     /// - Parameters:
     ///   - sums: each column's sum over the training rows.
     ///   - squares: each column's sum of squares over the training rows.
     ///   - count: the number of training rows.
     ///   - centred: whether to subtract the means (the layer has a bias that absorbs them).
-    public init(sums: [Double], squares: [Double], count: Int, centred: Bool) {
+    package init(sums: [Double], squares: [Double], count: Int, centred: Bool) {
         precondition(sums.count == squares.count, "sums and squares differ in length")
         let n = Double(max(count, 1))
         var means = [Float](repeating: 0, count: sums.count)
@@ -52,7 +52,7 @@ public struct Standardizer: Sendable, Equatable {
     }
 
     /// The column sums and sums of squares of `x`, in double precision, to be added up over blocks.
-    public static func moments(_ x: Tensor, into sums: inout [Double], _ squares: inout [Double]) {
+    package static func moments(_ x: Tensor, into sums: inout [Double], _ squares: inout [Double]) {
         precondition(sums.count == x.columns && squares.count == x.columns, "moments do not fit the rows")
         x.values.withUnsafeBufferPointer { values in
             for row in 0..<x.rows {
@@ -67,7 +67,7 @@ public struct Standardizer: Sendable, Equatable {
     }
 
     /// Rows moved into the standardized coordinates, in place.
-    public func apply(_ x: inout Tensor) {
+    package func apply(_ x: inout Tensor) {
         let columns = x.columns
         precondition(columns == means.count, "rows have \(columns) columns, the standardizer \(means.count)")
         means.withUnsafeBufferPointer { means in
@@ -87,7 +87,7 @@ public struct Standardizer: Sendable, Equatable {
 
     /// The kernel and bias in the standardized coordinates: `W' = diag(scale) · W` (0 on columns that are
     /// not live), `b' = b + mean · W`.
-    public func into(kernel: Tensor, bias: [Float]) -> (kernel: Tensor, bias: [Float]) {
+    package func into(kernel: Tensor, bias: [Float]) -> (kernel: Tensor, bias: [Float]) {
         var scaled = kernel
         var shifted = bias
         for i in 0..<kernel.rows {
@@ -101,7 +101,7 @@ public struct Standardizer: Sendable, Equatable {
 
     /// The kernel and bias back in the data's own coordinates: `W = diag(1 / scale) · W'` (0 on columns that
     /// are not live), `b = b' - mean · W`. Zeros of `W'` stay exact zeros.
-    public func out(kernel: Tensor, bias: [Float]) -> (kernel: Tensor, bias: [Float]) {
+    package func out(kernel: Tensor, bias: [Float]) -> (kernel: Tensor, bias: [Float]) {
         var plain = kernel
         var shifted = bias
         for i in 0..<kernel.rows {

@@ -68,7 +68,7 @@ extension FineTuner {
 
     /// Loss, agreement with the original layer and accuracy on the held-out rows; without held-out rows,
     /// loss and agreement with the targets on the training sample.
-    public func metrics(_ kernel: Tensor, _ bias: [Float]) throws -> SplitMetrics {
+    package func metrics(_ kernel: Tensor, _ bias: [Float]) throws -> SplitMetrics {
         guard data.heldOutCount > 0 else {
             var outputs = Tensor(zeros: sample.x.rows, kernel.columns)
             var pre = outputs

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// `CalibrationRows` reads blocks of rows from the files, or keeps them in memory; tests may supply their
 /// own rows.
-public protocol TrainingData {
+package protocol TrainingData {
     /// Rows trained on.
     var trainCount: Int { get }
     /// Rows held out to measure before and after.
@@ -31,33 +31,33 @@ public protocol TrainingData {
 extension TrainingData {
     /// Each input's weight in a kernel entry's importance, in the standardized coordinates: 1 for columns
     /// that vary, 0 for constant ones.
-    public var inputScales: [Float] { standardizer.live }
+    package var inputScales: [Float] { standardizer.live }
 
     /// Mini-batches per epoch: rows that do not fill a batch join the epoch's last one.
-    public func batchesPerEpoch(_ batchSize: Int) -> Int { max(1, trainCount / max(batchSize, 1)) }
+    package func batchesPerEpoch(_ batchSize: Int) -> Int { max(1, trainCount / max(batchSize, 1)) }
 }
 
 /// Held-out rows with what they are measured against.
-public struct HeldOutBlock {
-    public let x: Tensor
+package struct HeldOutBlock {
+    package let x: Tensor
     /// The objective's targets.
-    public let targets: Tensor
+    package let targets: Tensor
     /// The original layer's outputs, for agreement.
-    public let teacher: Tensor
+    package let teacher: Tensor
     /// Class ids, when labels are given and the layer classifies.
-    public let classes: [Int]?
+    package let classes: [Int]?
 }
 
 /// Turns label rows into target rows: class ids become one-hot rows; rows of the layer's width are taken as
 /// they are. The checks that need the whole array (its shape) are made once; each block's values are checked
 /// as it is decoded.
-public struct LabelDecoder {
-    public let name: String
-    public let units: Int
-    public let columns: Int
-    public let activation: Activation
+package struct LabelDecoder {
+    package let name: String
+    package let units: Int
+    package let columns: Int
+    package let activation: Activation
 
-    public init(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws {
+    package init(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws {
         guard labels.rows == samples else {
             throw DataError(labels.name, "\(labels.rows) labels for \(samples) samples",
                             hint: "give one label per feature row")
@@ -74,7 +74,7 @@ public struct LabelDecoder {
     }
 
     /// Target rows and, when the layer classifies, class ids for `values` (rows from `firstRow` on).
-    public func decode(_ values: [Float], firstRow: Int) throws -> (matrix: Tensor, classes: [Int]?) {
+    package func decode(_ values: [Float], firstRow: Int) throws -> (matrix: Tensor, classes: [Int]?) {
         let rows = values.count / max(columns, 1)
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw DataError(name, "labels hold NaN or infinity (row \(firstRow + bad / max(columns, 1)))")
@@ -125,17 +125,17 @@ public struct LabelDecoder {
     }
 
     /// How far a softmax label row's sum may stray from 1.
-    public static let sumTolerance = 1e-3
+    package static let sumTolerance = 1e-3
 }
 
 extension Activation {
     /// Whether the outputs are class scores (softmax, sigmoid), so that labels may be class ids.
-    public var classifies: Bool { self == .softmax || self == .sigmoid }
+    package var classifies: Bool { self == .softmax || self == .sigmoid }
 }
 
 /// The fine-tune's targets for rows `x`: the original layer's outputs, averaged with the label rows when
 /// given.
-public func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS)
+package func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS)
     -> (targets: Tensor, teacher: Tensor)
 {
     var teacher = Tensor(zeros: x.rows, kernel.columns)
@@ -145,7 +145,7 @@ public func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Acti
 
 /// The fine-tune's targets from the original layer's outputs: those outputs, averaged with the label rows
 /// when given.
-public func mixedTargets(teacher: Tensor, labels: Tensor?) -> Tensor {
+package func mixedTargets(teacher: Tensor, labels: Tensor?) -> Tensor {
     guard let labels else { return teacher }
     var mixed = teacher
     mixed.values.withUnsafeMutableBufferPointer { mixed in

@@ -7,13 +7,19 @@ import HDF5
 
 /// What `kprune inspect` reports about a file. Keys of its JSON form are stable, snake_case.
 public struct InspectionReport: Sendable, Encodable {
+    /// One weight of a layer.
     public struct Weight: Sendable, Encodable {
+        /// The weight's name in the file.
         public var name: String
+        /// Its dataset path.
         public var dataset: String
+        /// Its shape.
         public var shape: [Int]
+        /// Its stored element type.
         public var dtype: String
         /// Zero elements; nil for non-float weights and for links, which are not followed.
         public var zeros: Int?
+        /// `kernel` or `bias`, for the weights kprune recognises.
         public var role: String?
         /// How the name is linked when it is not the dataset itself (`a soft link to /x`).
         public var link: String?
@@ -26,11 +32,17 @@ public struct InspectionReport: Sendable, Encodable {
         }
     }
 
+    /// One layer and its weights.
     public struct Layer: Sendable, Encodable {
+        /// The weight's name in the file.
         public var name: String
+        /// The layer's class, when the file has a config.
         public var className: String?
+        /// Its activation, when its config names one.
         public var activation: String?
+        /// Whether it is the layer `convert` prunes by default.
         public var final: Bool
+        /// Its weights, in the file's order.
         public var weights: [Weight]
 
         enum CodingKeys: String, CodingKey {
@@ -39,16 +51,22 @@ public struct InspectionReport: Sendable, Encodable {
         }
     }
 
+    /// The file inspected.
     public var file: String
+    /// Its format.
     public var format: String
+    /// The Keras version that wrote it, when the file says.
     public var kerasVersion: String?
+    /// The final layer's path, when there is one.
     public var finalLayer: String?
     /// Why no final layer is named, when none is.
     public var finalLayerProblem: String?
     /// The order of `layers`: `forward` (from the config), `layer_names` (the file's list of the model's
     /// layers), or `file` (the groups' order in the file, which need not be the model's).
     public var layerOrder: String
+    /// Every layer with weights.
     public var layers: [Layer]
+    /// How many optimizer weights the file holds.
     public var optimizerWeights: Int
 
     enum CodingKeys: String, CodingKey {

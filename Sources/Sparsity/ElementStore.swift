@@ -8,9 +8,11 @@ public import HDF5
 public class ElementStore<T: KernelElement> {
     /// Whether disjoint ranges may be read and written from several threads at once.
     public var allowsConcurrentIO: Bool { false }
+    /// Reads the elements of the flat row-major `range` into `buffer`.
     public func read(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
         preconditionFailure("abstract")
     }
+    /// Writes `buffer` to the elements of the flat row-major `range`.
     public func write(_ range: Range<Int>, from buffer: UnsafeBufferPointer<T>) throws {
         preconditionFailure("abstract")
     }
@@ -19,8 +21,10 @@ public class ElementStore<T: KernelElement> {
 /// Elements moved by libhdf5 (`H5Dread`/`H5Dwrite` of hyperslabs), converting from the stored type: any
 /// layout, filter or float width.
 public final class HDF5Store<T: KernelElement>: ElementStore<T> {
+    /// The dataset moved.
     public let dataset: Dataset
 
+    /// A store over `dataset`.
     public init(_ dataset: Dataset) {
         self.dataset = dataset
     }
@@ -46,6 +50,8 @@ public final class DirectStore<T: KernelElement>: ElementStore<T> {
     private let readPath: String
     private let writePath: String
 
+    /// A store reading through `reading` and writing through `writing`, the elements starting at
+    /// `byteOffset` in both.
     public init(reading: FileDescriptor, writing: FileDescriptor, byteOffset: Int) {
         readDescriptor = reading.descriptor
         writeDescriptor = writing.descriptor

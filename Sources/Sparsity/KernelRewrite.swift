@@ -108,10 +108,12 @@ public struct SlotZeroer<U: KernelElement>: SlotRewriter {
         self.destination = destination
     }
 
+    /// Whether both stores allow disjoint ranges to move on several threads.
     public var allowsConcurrentIO: Bool { source.allowsConcurrentIO && destination.allowsConcurrentIO }
 
     @specialized(where U == Float)
     @specialized(where U == Double)
+    /// Copies the slot's `range`, zeroing the positions marked.
     public func zero(_ range: Range<Int>, where marks: UnsafeBufferPointer<Bool>) throws {
         let values = UnsafeMutableBufferPointer<U>.allocate(capacity: range.count)
         defer { values.deallocate() }

@@ -3,16 +3,16 @@ import FileOutput
 ///
 /// Keys are non-negative signed integers, so `(a &- b) >> (bitWidth - 1)` is -1 when `a < b` and 0
 /// otherwise; counts subtract those masks and selections AND them.
-public enum KeyLoops {
+package enum KeyLoops {
     /// Counts of one segment: zeros, NaN or infinite values, and keys below `low` (zeros included).
-    public struct Counts {
-        public var zeros = 0
-        public var nonFinite = 0
-        public var belowLow = 0
+    package struct Counts {
+        package var zeros = 0
+        package var nonFinite = 0
+        package var belowLow = 0
     }
 
     @inline(__always)
-    public static func count<T: KernelElement>(_ values: UnsafeBufferPointer<T>, low: T.Key) -> Counts {
+    package static func count<T: KernelElement>(_ values: UnsafeBufferPointer<T>, low: T.Key) -> Counts {
         let shift = T.Key(T.Key.bitWidth - 1)
         let largestFinite = T.infinityKey &- 1
         var zeros: T.Key = 0
@@ -30,7 +30,7 @@ public enum KeyLoops {
     /// Appends the keys in [low, high] to `into` from index `start`; `into` must have room for every value.
     /// - Returns: the new end index.
     @inline(__always)
-    public static func gather<T: KernelElement>(_ values: UnsafeBufferPointer<T>, low: T.Key, high: T.Key,
+    package static func gather<T: KernelElement>(_ values: UnsafeBufferPointer<T>, low: T.Key, high: T.Key,
                                          into keys: UnsafeMutablePointer<T.Key>, start: Int) -> Int
     {
         let shift = T.Key(T.Key.bitWidth - 1)
@@ -48,7 +48,7 @@ public enum KeyLoops {
     /// zeroing is an AND with a mask.
     /// - Returns: the zeros in `values` afterwards.
     @inline(__always)
-    public static func prune<T: KernelElement>(_ values: UnsafeMutableBufferPointer<T>, below cut: T.Key,
+    package static func prune<T: KernelElement>(_ values: UnsafeMutableBufferPointer<T>, below cut: T.Key,
                                         marking pruned: UnsafeMutableBufferPointer<Bool>) -> Int
     {
         precondition(MemoryLayout<T>.stride == MemoryLayout<T.Key>.stride, "keys must be as wide as values")

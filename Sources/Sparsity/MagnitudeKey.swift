@@ -20,17 +20,27 @@ public protocol KernelElement: HDF5Scalar, BinaryFloatingPoint, Sendable {
 }
 
 extension Float: KernelElement {
+    /// The bit pattern of `abs(self)`.
     @inline(__always) public var magnitudeKey: Int32 { Int32(bitPattern: bitPattern & 0x7FFF_FFFF) }
+    /// The non-negative float whose bit pattern is `magnitudeKey`.
     @inline(__always) public init(magnitudeKey: Int32) { self.init(bitPattern: UInt32(bitPattern: magnitudeKey)) }
+    /// 31: the sign bit is cleared.
     public static var keyBits: Int { 31 }
+    /// The bit pattern of infinity.
     public static var infinityKey: Int32 { 0x7F80_0000 }
+    /// float32.
     public static var storedBits: Int { 32 }
 }
 
 extension Double: KernelElement {
+    /// The bit pattern of `abs(self)`.
     @inline(__always) public var magnitudeKey: Int64 { Int64(bitPattern: bitPattern & 0x7FFF_FFFF_FFFF_FFFF) }
+    /// The non-negative double whose bit pattern is `magnitudeKey`.
     @inline(__always) public init(magnitudeKey: Int64) { self.init(bitPattern: UInt64(bitPattern: magnitudeKey)) }
+    /// 63: the sign bit is cleared.
     public static var keyBits: Int { 63 }
+    /// The bit pattern of infinity.
     public static var infinityKey: Int64 { 0x7FF0_0000_0000_0000 }
+    /// float64.
     public static var storedBits: Int { 64 }
 }

@@ -23,8 +23,8 @@ public enum MagnitudePruner {
 
     /// Ties still to prune when segments go in row-major order on one worker.
     private final class TiesLeft {
-        public var count: Int
-        public init(_ count: Int) { self.count = count }
+        var count: Int
+        init(_ count: Int) { self.count = count }
     }
 
     /// Zeroes every non-zero value whose key is below `cut`, then the first `ties` values whose key equals

@@ -5,7 +5,9 @@ import HDF5
 /// weights of magnitude exactly `value` in row-major order. Ties are thereby broken by position, lowest
 /// flat index first, so the same kernel always loses the same weights.
 public struct Threshold<T: KernelElement>: Sendable, Equatable {
+    /// The magnitude at the cut.
     public var value: T
+    /// How many weights of exactly that magnitude are pruned, lowest flat index first.
     public var ties: Int
 }
 

@@ -14,6 +14,7 @@ public struct Segmentation: Sendable {
     /// Elements per segment to aim for: 1 Mi elements, 4 MiB as float32.
     public static let targetElements = 1 << 20
 
+    /// The dataset's shape.
     public let shape: [Int]
     /// The dimension segments are made of whole indices of.
     public let axis: Int
@@ -25,6 +26,8 @@ public struct Segmentation: Sendable {
     /// so each chunk is decompressed once per pass.
     public let chunkCacheBytes: Int?
 
+    /// Segments of about `targetElements` for a dataset of `shape` stored in `layout` with `storedBytes`
+    /// bytes per element.
     public init(shape: [Int], layout: StorageLayout, storedBytes: Int, targetElements: Int = Segmentation.targetElements) {
         self.shape = shape
         let rank = shape.count
@@ -57,6 +60,7 @@ public struct Segmentation: Sendable {
         chunkCacheBytes = cache
     }
 
+    /// The dataset's element count.
     public var count: Int { shape.reduce(1, *) }
 
     /// The segments in row-major order.

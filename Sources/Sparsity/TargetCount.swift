@@ -34,6 +34,7 @@ public enum ZeroTarget: Sendable, Equatable {
 
 /// A pruning request that cannot be carried out on this kernel.
 public struct PruningError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is; extensible without breaking callers.
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
             case invalidTarget, nonFinite, tooManyZeros, unsupportedType, notFineTunable, diverged
@@ -55,15 +56,20 @@ public struct PruningError: Error, CustomStringConvertible, Sendable {
         public static let diverged = Code(.diverged)
     }
 
+    /// What kind of failure this is.
     public var code: Code
+    /// What is wrong, in the user's terms.
     public var message: String
+    /// How to fix it, when there is something to suggest that names no command-line flag.
     public var hint: String?
 
+    /// An error of kind `code`.
     public init(_ code: Code, _ message: String, hint: String? = nil) {
         self.code = code
         self.message = message
         self.hint = hint
     }
 
+    /// The message, with the hint in parentheses.
     public var description: String { hint.map { "\(message) (\($0))" } ?? message }
 }

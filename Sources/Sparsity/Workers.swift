@@ -4,11 +4,12 @@ import Foundation
 
 /// Runs per-segment work on the machine's cores (two at most: the work is memory-bound beyond that).
 public enum Workers {
+    /// The workers a pass uses: the machine's cores, two at most.
     public static let available = max(1, min(2, ProcessInfo.processInfo.activeProcessorCount))
 
     /// Calls `body(worker, segment)` for every segment; worker `w` takes segments `w`, `w + workers`, ...
     /// in order. The first error thrown stops the remaining segments and is rethrown.
-    public static func run(segments: Int, workers: Int, _ body: @Sendable (_ worker: Int, _ segment: Int) throws -> Void)
+    package static func run(segments: Int, workers: Int, _ body: @Sendable (_ worker: Int, _ segment: Int) throws -> Void)
         throws
     {
         let failure = FirstError()
@@ -59,17 +60,17 @@ public final class ProgressCounter: @unchecked Sendable {
 }
 
 /// The first error any worker met.
-public final class FirstError: @unchecked Sendable {
+package final class FirstError: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: (any Error)?
 
-    public var isSet: Bool { lock.withLock { stored != nil } }
-    public var error: (any Error)? { lock.withLock { stored } }
-    public func set(_ error: any Error) { lock.withLock { if stored == nil { stored = error } } }
+    package var isSet: Bool { lock.withLock { stored != nil } }
+    package var error: (any Error)? { lock.withLock { stored } }
+    package func set(_ error: any Error) { lock.withLock { if stored == nil { stored = error } } }
 }
 
 /// Hands a value to concurrent workers that each touch disjoint parts of what it refers to.
-public struct Shared<Value>: @unchecked Sendable {
-    public let value: Value
-    public init(_ value: Value) { self.value = value }
+package struct Shared<Value>: @unchecked Sendable {
+    package let value: Value
+    package init(_ value: Value) { self.value = value }
 }
