@@ -40,15 +40,25 @@ extension Kprune {
         @Flag(help: "Print nothing on success.")
         var quiet = false
 
+        /// The zeros asked for, by `--sparsity` or `--zeros`.
+        private var target: ZeroTarget { sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0) }
+
         func validate() throws {
             guard (sparsity == nil) != (zeros == nil) else {
                 throw ValidationError("give exactly one of --sparsity F or --zeros N")
             }
-            if let sparsity, !(sparsity.isFinite && (0...1).contains(sparsity)) || sparsity.sign == .minus {
-                throw ValidationError("--sparsity \(sparsity) is outside [0, 1]"
-                                          + (sparsity.sign == .minus ? ": it is negative" : ""))
+            do {
+                try target.validate()
+            } catch {
+                // The library decides; the message names the flag.
+                switch target {
+                case .sparsity(let fraction):
+                    throw ValidationError("--sparsity \(fraction) is outside [0, 1]"
+                                              + (fraction.sign == .minus ? ": it is negative" : ""))
+                case .zeros(let count):
+                    throw ValidationError("--zeros \(count) is negative")
+                }
             }
-            if let zeros, zeros < 0 { throw ValidationError("--zeros \(zeros) is negative") }
             if outputs.output != nil, inputs.count > 1 {
                 throw ValidationError("-o names one output; use --output-dir with several inputs")
             }
@@ -79,7 +89,6 @@ extension Kprune {
         /// Converts one input and prints its result.
         private func convert(_ input: String, progress: ProgressLine) throws {
             let destination = outputs.destination(for: input)
-            let target: ZeroTarget = sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0)
             let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
                                             overwrite: outputs.force, inPlace: outputs.inPlace,
                                             calibration: fineTune.calibration)
