@@ -19,11 +19,11 @@ public final class KerasModel {
     public let optimizerWeights: [WeightInfo]
     /// The HDF5 file holding the weights: `path` itself, or the extracted `model.weights.h5`.
     public let weightsFile: String
-    /// The archive's members, for `.keras` files.
-    let archive: ArchiveContents?
+    /// For a `.keras` archive: its members and the staged weights file, for writing the output.
+    let archive: ArchiveRewrite?
 
     init(path: String, format: KerasFileFormat, kerasVersion: String?, config: ModelConfig?, layers: [LayerInfo],
-         optimizerWeights: [WeightInfo], weightsFile: String, archive: ArchiveContents?)
+         optimizerWeights: [WeightInfo], weightsFile: String, archive: ArchiveRewrite?)
     {
         self.path = path
         self.format = format
@@ -47,10 +47,10 @@ public final class KerasModel {
         switch try FileKind.sniff(path) {
         case .zip:
             let contents = try ArchiveContents.extract(path, into: stagingDirectory)
-            return try File.withOpen(contents.weightsFile) { file in
+            return try File.withOpen(contents.rewrite.stagedWeights) { file in
                 try NativeLayout.read(file: file, userPath: path, format: .keras3Archive,
                                       kerasVersion: contents.kerasVersion, config: contents.config,
-                                      archive: contents)
+                                      archive: contents.rewrite)
             }
         case .hdf5:
             return try File.withOpen(path) { file in try readHDF5(file) }

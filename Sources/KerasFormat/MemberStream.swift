@@ -11,7 +11,7 @@ enum MemberStream {
     /// Chunks queued between reader and writer.
     static let queuedChunks = 4
 
-    static func copy(_ member: ArchiveContents.Member, from source: Archive, entry: Entry, archivePath: String,
+    static func copy(_ member: ArchiveMember, from source: Archive, entry: Entry, archivePath: String,
                      to destination: Archive, method: CompressionMethod) throws
     {
         let queue = ChunkQueue(capacity: queuedChunks)

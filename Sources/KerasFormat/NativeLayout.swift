@@ -9,7 +9,7 @@ import HDF5
 /// groups sort by name (`dense_10` before `dense_2`).
 enum NativeLayout {
     static func read(file: File, userPath: String, format: KerasFileFormat, kerasVersion: String?,
-                     config: ModelConfig?, archive: ArchiveContents?) throws -> KerasModel
+                     config: ModelConfig?, archive: ArchiveRewrite?) throws -> KerasModel
     {
         let root = try file.root()
         var layers: [LayerInfo] = []
