@@ -61,13 +61,27 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     public var object: String?
     /// libhdf5's error stack, outermost first; empty when libhdf5 recorded nothing.
     public var stack: [String]
+    /// The underlying failure, when one other than libhdf5's stack led to this error.
+    public var cause: (any Error)?
 
-    public init(code: Code, operation: String, file: String, object: String?, stack: [String] = []) {
+    /// An error about `object` in `file`.
+    ///
+    /// - Parameters:
+    ///   - code: the kind of failure.
+    ///   - operation: the libhdf5 function that failed.
+    ///   - file: the file, as messages name it.
+    ///   - object: the object path inside the file, when there is one.
+    ///   - stack: libhdf5's error stack, outermost first, or kprune's own reason.
+    ///   - cause: the underlying failure.
+    public init(code: Code, operation: String, file: String, object: String?, stack: [String] = [],
+                cause: (any Error)? = nil)
+    {
         self.code = code
         self.operation = operation
         self.file = file
         self.object = object
         self.stack = stack
+        self.cause = cause
     }
 
     /// One line: what failed, where, and libhdf5's innermost reason.
@@ -81,8 +95,24 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 
 extension HDF5Error {
     /// Builds an error from libhdf5's current error stack, then clears that stack.
-    static func current(_ code: Code, _ operation: String, file: String, object: String?) -> HDF5Error {
-        HDF5Error(code: code, operation: operation, file: file, object: object, stack: takeErrorStack())
+    ///
+    /// - Parameter opened: the path libhdf5 was given, when messages name the file otherwise (`file`): its
+    ///   mentions in libhdf5's stack are replaced by `file`.
+    static func current(_ code: Code, _ operation: String, file: String, object: String?, opened: String? = nil)
+        -> HDF5Error
+    {
+        var stack = takeErrorStack()
+        if let opened, opened != file, !opened.isEmpty {
+            stack = stack.map { $0.replacingOccurrences(of: opened, with: file) }
+        }
+        return HDF5Error(code: code, operation: operation, file: file, object: object, stack: stack)
+    }
+}
+
+extension String {
+    /// The text with every occurrence of `target` replaced by `replacement`.
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
 

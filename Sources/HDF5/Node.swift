@@ -16,7 +16,7 @@ public class Node {
     }
 
     func error(_ code: HDF5Error.Code, _ operation: String, object: String? = nil) -> HDF5Error {
-        HDF5Error.current(code, operation, file: file.path, object: object ?? path)
+        file.error(code, operation, object: object ?? path)
     }
 
     /// Joins a child name onto this object's path.
@@ -49,7 +49,7 @@ public class Node {
     /// - Throws: `HDF5Error` with code `.notFound` when it does not exist.
     public func attribute(_ name: String) throws -> Attribute {
         guard try hasAttribute(name) else {
-            throw HDF5Error(code: .notFound, operation: "H5Aopen", file: file.path, object: "\(path)@\(name)")
+            throw HDF5Error(code: .notFound, operation: "H5Aopen", file: file.name, object: "\(path)@\(name)")
         }
         let id = H5Aopen(handle.id, name, defaultPropertyList)
         guard id >= 0 else { throw error(.openFailed, "H5Aopen", object: "\(path)@\(name)") }
@@ -77,7 +77,7 @@ public final class Group: Node {
         Library.ensureInitialized()
         let id = H5Gopen2(file.handle.id, path, defaultPropertyList)
         guard id >= 0 else {
-            throw HDF5Error.current(.openFailed, "H5Gopen2", file: file.path, object: path)
+            throw file.error(.openFailed, "H5Gopen2", object: path)
         }
         super.init(file: file, path: path, handle: Handle(id, closeName: "H5Gclose", closer: H5Gclose))
     }
@@ -88,7 +88,7 @@ public final class Group: Node {
         Library.ensureInitialized()
         let path = parent.childPath(name)
         let id = H5Gopen2(parent.handle.id, name, defaultPropertyList)
-        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Gopen2", file: parent.file.path, object: path) }
+        guard id >= 0 else { throw parent.file.error(.openFailed, "H5Gopen2", object: path) }
         super.init(file: parent.file, path: path, handle: Handle(id, closeName: "H5Gclose", closer: H5Gclose))
     }
 
@@ -120,7 +120,7 @@ public final class Group: Node {
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: true)
         // Each step resolves the prefix so far: the cost grows with the square of the component count.
         guard components.count <= Group.maximumPathComponents else {
-            throw HDF5Error(code: .tooLarge, operation: "H5Lexists", file: file.path,
+            throw HDF5Error(code: .tooLarge, operation: "H5Lexists", file: file.name,
                             object: childPath(String(relativePath.prefix(200))),
                             stack: ["the path has \(components.count) components, more than "
                                         + "\(Group.maximumPathComponents)"])
@@ -144,7 +144,7 @@ public final class Group: Node {
             throw error(.readFailed, "H5Lget_info", object: childPath(relativePath))
         }
         guard info.type == H5L_TYPE_HARD else {
-            throw HDF5Error(code: .outsideFile, operation: "H5Lget_info", file: file.path,
+            throw HDF5Error(code: .outsideFile, operation: "H5Lget_info", file: file.name,
                             object: childPath(relativePath),
                             stack: ["it is a soft, external or user-defined link, which kprune does not follow"])
         }
@@ -155,7 +155,7 @@ public final class Group: Node {
     public func kind(of name: String) throws -> ChildKind {
         let target = childPath(name)
         guard try contains(name) else {
-            throw HDF5Error(code: .notFound, operation: "H5Oopen", file: file.path, object: target)
+            throw HDF5Error(code: .notFound, operation: "H5Oopen", file: file.name, object: target)
         }
         guard try linkKind(of: name) == .hard else { return .other }
         let id = H5Oopen(handle.id, name, defaultPropertyList)
@@ -187,7 +187,7 @@ public final class Group: Node {
     public func linkKind(of relativePath: String) throws -> LinkKind {
         let target = childPath(relativePath)
         guard try contains(relativePath) else {
-            throw HDF5Error(code: .notFound, operation: "H5Lget_info", file: file.path, object: target)
+            throw HDF5Error(code: .notFound, operation: "H5Lget_info", file: file.name, object: target)
         }
         var info = H5L_info_t()
         guard H5Lget_info(handle.id, relativePath, &info, defaultPropertyList) >= 0 else {
@@ -223,7 +223,7 @@ public final class Group: Node {
     ///   way is not an ordinary link.
     public func group(_ name: String) throws -> Group {
         guard try contains(name) else {
-            throw HDF5Error(code: .notFound, operation: "H5Gopen2", file: file.path, object: childPath(name))
+            throw HDF5Error(code: .notFound, operation: "H5Gopen2", file: file.name, object: childPath(name))
         }
         try requireHardLink(name)
         return try Group(parent: self, name: name)
@@ -239,7 +239,7 @@ public final class Group: Node {
     ///   way is not an ordinary link.
     public func dataset(_ name: String, chunkCacheBytes: Int? = nil) throws -> Dataset {
         guard try contains(name) else {
-            throw HDF5Error(code: .notFound, operation: "H5Dopen2", file: file.path, object: childPath(name))
+            throw HDF5Error(code: .notFound, operation: "H5Dopen2", file: file.name, object: childPath(name))
         }
         try requireHardLink(name)
         return try Dataset(parent: self, name: name, chunkCacheBytes: chunkCacheBytes)
@@ -280,7 +280,7 @@ public final class Group: Node {
         let type = bits == 32 ? kp_H5T_IEEE_F32LE() : kp_H5T_IEEE_F64LE()
         let id = H5Dcreate2(handle.id, name, type, space, defaultPropertyList, create, defaultPropertyList)
         guard id >= 0 else { throw error(.failed, "H5Dcreate2", object: childPath(name)) }
-        try Handle(id, closeName: "H5Dclose", closer: H5Dclose).close(file: file.path, object: childPath(name))
+        try Handle(id, closeName: "H5Dclose", closer: H5Dclose).close(in: file, object: childPath(name))
         return try dataset(name)
     }
 }

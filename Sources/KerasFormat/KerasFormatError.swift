@@ -48,6 +48,9 @@ public struct KerasFormatError: Error, CustomStringConvertible, Sendable {
     public var hint: String?
     /// The underlying failure (a zip library's or a system error), when there is one.
     public var cause: (any Error)?
+    /// For an error about which layer to prune, the layers that may be asked for by name (full paths, in
+    /// forward order): those with a kernel, or the layers sharing an ambiguous name; empty otherwise.
+    public var candidates: [String]
 
     /// An error about `file`.
     ///
@@ -57,12 +60,16 @@ public struct KerasFormatError: Error, CustomStringConvertible, Sendable {
     ///   - message: what is wrong.
     ///   - hint: how to fix it, in the library's terms.
     ///   - cause: the underlying failure.
-    public init(_ code: Code, file: String, _ message: String, hint: String? = nil, cause: (any Error)? = nil) {
+    ///   - candidates: for an error about which layer to prune, the layers that may be asked for by name.
+    public init(_ code: Code, file: String, _ message: String, hint: String? = nil, cause: (any Error)? = nil,
+                candidates: [String] = [])
+    {
         self.code = code
         self.file = file
         self.message = message
         self.hint = hint
         self.cause = cause
+        self.candidates = candidates
     }
 
     /// The message, with the hint in parentheses.

@@ -91,12 +91,12 @@ public final class KerasModel {
         do {
             json = try JSONValue.parse(text)
         } catch {
-            throw KerasFormatError(.malformed, file: file, "model config is not valid JSON (\(error))")
+            throw KerasFormatError(.malformed, file: file, "model config is not valid JSON (\(error))", cause: error)
         }
         do {
             return try ModelConfig.parse(json)
         } catch {
-            throw KerasFormatError(.malformed, file: file, "model config: \(error)")
+            throw KerasFormatError(.malformed, file: file, "model config: \(error)", cause: error)
         }
     }
 }

@@ -54,7 +54,7 @@ public struct LayerInfo: Sendable, Equatable {
     }
 
     /// Whether the layer is recurrent (`LSTM`, `GRU`, `SimpleRNN`, `Bidirectional`, a `TimeDistributed`
-    /// recurrent layer...): kprune prunes it only when `--layer` names it.
+    /// recurrent layer...): kprune prunes it only when it is asked for by name.
     public var isRecurrent: Bool {
         [className, wrappedClassName].contains { $0.map(Self.recurrentClasses.contains) == true }
     }

@@ -5,7 +5,7 @@ extension KerasModel {
         return format == .keras2WeightsH5 ? .layerNames : .file
     }
 
-    /// Layers owning a kernel, in forward order: the candidates for `--layer`.
+    /// Layers owning a kernel, in forward order: the candidates for a layer asked for by name.
     public var kernelLayers: [LayerInfo] { layers.filter { $0.kernelIndex != nil } }
 
     /// The final layer: the last layer with a kernel in forward order, as the config's outputs say.
@@ -36,7 +36,7 @@ extension KerasModel {
             case .unclear(let reason): reason
             case .recurrent(let layer):
                 "the last weighted layer \(layer.described) is recurrent, and kprune prunes a recurrent layer only "
-                    + "when --layer names it"
+                    + "when it is asked for by name"
             case .broken(let layer, let problem): "the final layer \(layer.described): \(problem)"
             }
         }
@@ -73,49 +73,64 @@ extension KerasModel {
 
     /// The layer to prune: `name` when given, else the final layer.
     ///
-    /// `name` matches a layer's full path (`outer/head`) or, when unique, its own name.
-    /// - Throws: `KerasFormatError` `.noSuchLayer`, `.noKernel` or `.ambiguousLayer`, listing candidates.
+    /// `name` matches a layer's full path (`outer/head`) or, when unique, its own name. Errors about which
+    /// layer to prune list the layers with a kernel in their hint and in `candidates`.
+    /// - Throws: `KerasFormatError` `.ambiguousLayer`, `.recurrentLayer` or `.brokenFinalLayer` without a
+    ///   name; `.noSuchLayer`, `.layerNameNotUnique` or `.noKernel` for a name; `.unsupported` when the
+    ///   layer's bias or optimizer slots are stored outside the file.
     public func targetLayer(named name: String?) throws -> LayerInfo {
-        let candidates = kernelLayers.map(\.path.description).joined(separator: ", ")
-        guard let name else {
-            let search = finalLayerSearch()
-            let choose = "choose one with --layer: \(candidates.isEmpty ? "none has a kernel" : candidates)"
-            switch search {
-            case .found(let layer):
-                try requireStoredInside(layer)
-                return layer
-            case .unclear:
-                throw KerasFormatError(.ambiguousLayer, file: path, search.problem ?? "no final layer", hint: choose)
-            case .recurrent:
-                throw KerasFormatError(.recurrentLayer, file: path, search.problem ?? "recurrent final layer",
-                                       hint: choose)
-            case .broken:
-                throw KerasFormatError(.malformed, file: path, search.problem ?? "broken final layer",
-                                       hint: "the file may be damaged; another layer may be named with --layer: "
-                                           + (candidates.isEmpty ? "none has a kernel" : candidates))
-            }
+        let layer = try name.map(namedLayer) ?? finalTargetLayer()
+        try requireStoredInside(layer)
+        return layer
+    }
+
+    /// The paths of the layers with a kernel, the candidates for a name.
+    private var candidates: [String] { kernelLayers.map(\.path.description) }
+
+    /// "layers with a kernel: a, b", or "...: none".
+    private var candidateList: String {
+        "layers with a kernel: " + (candidates.isEmpty ? "none" : candidates.joined(separator: ", "))
+    }
+
+    /// The final layer, or the error saying why the file does not name one.
+    private func finalTargetLayer() throws -> LayerInfo {
+        let search = finalLayerSearch()
+        let problem = search.problem ?? "no final layer"
+        switch search {
+        case .found(let layer):
+            return layer
+        case .unclear:
+            throw KerasFormatError(.ambiguousLayer, file: path, problem, hint: candidateList, candidates: candidates)
+        case .recurrent:
+            throw KerasFormatError(.recurrentLayer, file: path, problem, hint: candidateList, candidates: candidates)
+        case .broken:
+            throw KerasFormatError(.brokenFinalLayer, file: path, problem,
+                                   hint: "the file may be damaged; \(candidateList)", candidates: candidates)
         }
+    }
+
+    /// The layer `name` names, when it is one layer with a usable kernel.
+    private func namedLayer(_ name: String) throws -> LayerInfo {
         let matches = layers.filter { $0.path.description == name }
         let byOwnName = matches.isEmpty ? layers.filter { $0.path.name == name } : matches
         guard !byOwnName.isEmpty else {
-            throw KerasFormatError(.noSuchLayer, file: path, "no layer named '\(name)'",
-                                   hint: "layers with a kernel: \(candidates.isEmpty ? "none" : candidates)")
+            throw KerasFormatError(.noSuchLayer, file: path, "no layer named '\(name)'", hint: candidateList,
+                                   candidates: candidates)
         }
         guard byOwnName.count == 1 else {
-            let paths = byOwnName.map(\.path.description).joined(separator: ", ")
-            throw KerasFormatError(.ambiguousLayer, file: path, "several layers are named '\(name)'",
-                                   hint: "give the full path: \(paths)")
+            let paths = byOwnName.map(\.path.description)
+            throw KerasFormatError(.layerNameNotUnique, file: path, "several layers are named '\(name)'",
+                                   hint: "give the full path: \(paths.joined(separator: ", "))", candidates: paths)
         }
         let layer = byOwnName[0]
         if let problem = layer.kernelProblem {
-            throw KerasFormatError(.noKernel, file: path, "layer \(layer.described): \(problem)",
-                                   hint: "layers with a kernel: \(candidates.isEmpty ? "none" : candidates)")
+            throw KerasFormatError(.noKernel, file: path, "layer \(layer.described): \(problem)", hint: candidateList,
+                                   candidates: candidates)
         }
         guard layer.kernelIndex != nil else {
-            throw KerasFormatError(.noKernel, file: path, "layer '\(name)' has no kernel",
-                                   hint: "layers with a kernel: \(candidates.isEmpty ? "none" : candidates)")
+            throw KerasFormatError(.noKernel, file: path, "layer '\(name)' has no kernel", hint: candidateList,
+                                   candidates: candidates)
         }
-        try requireStoredInside(layer)
         return layer
     }
 

@@ -43,7 +43,7 @@ enum MemberStream {
         case .some(.failure(let error)) where error is ChunkQueue.Ended: throw shortOrLong
         case .some(.failure(let error)):
             throw KerasFormatError(.malformed, file: archivePath, "cannot read member \(member.name): \(error)",
-                                   hint: "the .keras file may be truncated or corrupt")
+                                   hint: "the .keras file may be truncated or corrupt", cause: error)
         default: return
         }
     }

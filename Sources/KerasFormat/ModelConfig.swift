@@ -25,7 +25,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// functional configs with Keras 2 nested-list inbound nodes or Keras 3 `keras_history` tensors.
     /// - Throws: `ConfigError` naming what is missing.
     public static func parse(_ json: JSONValue) throws(ConfigError) -> ModelConfig {
-        guard let className = json["class_name"]?.string else { throw ConfigError("no class_name at the top") }
+        guard let className = json["class_name"]?.string else {
+            throw ConfigError(.incomplete, "no class_name at the top")
+        }
         return try parseModel(className: className, config: json["config"] ?? .null, fallbackName: nil, depth: 0)
     }
 
@@ -33,7 +35,7 @@ public struct ModelConfig: Sendable, Equatable {
                                    depth: Int) throws(ConfigError) -> ModelConfig
     {
         guard depth <= maximumNesting else {
-            throw ConfigError("models nest more than \(maximumNesting) deep (Keras files nest a few levels)")
+            throw ConfigError(.tooDeep, "models nest more than \(maximumNesting) deep (Keras files nest a few levels)")
         }
         let layerList: [JSONValue]
         var name = fallbackName ?? className.lowercased()
@@ -43,23 +45,25 @@ public struct ModelConfig: Sendable, Equatable {
             layerList = list
             name = config["name"]?.string ?? name
         } else {
-            throw ConfigError("model \(name) has no layer list")
+            throw ConfigError(.incomplete, "model \(name) has no layer list")
         }
         var layers: [LayerConfig] = []
         for entry in layerList { layers.append(try parseLayer(entry, depth: depth)) }
         var outputs: [String]? = nil
         if className != "Sequential", let outputList = config["output_layers"] {
             outputs = layerReferences(in: outputList)
-            if outputs?.isEmpty ?? true { throw ConfigError("model \(name) lists no output layers") }
+            if outputs?.isEmpty ?? true { throw ConfigError(.incomplete, "model \(name) lists no output layers") }
         }
         return ModelConfig(name: name, className: className, layers: layers, outputLayers: outputs, config: config)
     }
 
     private static func parseLayer(_ entry: JSONValue, depth: Int) throws(ConfigError) -> LayerConfig {
-        guard let className = entry["class_name"]?.string else { throw ConfigError("a layer has no class_name") }
+        guard let className = entry["class_name"]?.string else {
+            throw ConfigError(.incomplete, "a layer has no class_name")
+        }
         let config = entry["config"] ?? .null
         guard let name = config["name"]?.string ?? entry["name"]?.string else {
-            throw ConfigError("a \(className) layer has no name")
+            throw ConfigError(.incomplete, "a \(className) layer has no name")
         }
         var model: ModelConfig? = nil
         if modelClasses.contains(className) || config["layers"] != nil {

@@ -70,8 +70,8 @@ enum WriteBack {
                                              inPlace: Bool, prepare: Prepare<T>) throws -> RewriteOutcome
         {
             let source = plan.model.weightsFile
-            let destination = inPlace ? input : try FileDescriptor(path: output.temporaryPath, flags: O_RDWR)
-            if !inPlace { try FileCopy.copy(from: source, to: output.temporaryPath, excluding: located.kernelBytes) }
+            let destination = inPlace ? input : try output.openForWriting()
+            if !inPlace { try output.copyContents(of: source, excluding: located.kernelBytes) }
             func stores(_ offset: Int) -> (ElementStore<T>, ElementStore<T>) {
                 (DirectStore<T>(reading: input, writing: input, byteOffset: offset),
                  DirectStore<T>(reading: input, writing: destination, byteOffset: offset))
@@ -107,10 +107,10 @@ enum WriteBack {
                 // once per process); a segment is always read before it is written.
                 return try File.withOpen(source, mode: .readWrite) { try rewrite(T.self, $0, $0, prepare) }
             }
-            try FileCopy.copy(from: source, to: output.temporaryPath)
+            try output.copyContents(of: source)
             return try File.withOpen(source) { inputFile in
                 // libhdf5 resolves the path it opens, which fails for an unnamed file: it gets a named one.
-                try File.withOpen(try output.namedTemporaryPath(), mode: .readWrite) {
+                try File.withOpen(try output.namedTemporaryPath(), mode: .readWrite, name: output.destination) {
                     try rewrite(T.self, inputFile, $0, prepare)
                 }
             }
