@@ -1,57 +1,5 @@
 internal import CHDF5
 
-/// The in-memory element types datasets can be read into and written from.
-public enum MemoryKind: Sendable {
-    case float32, float64, int64
-}
-
-/// A Swift type that libhdf5 can convert dataset elements to and from.
-public protocol HDF5Scalar {
-    static var memoryKind: MemoryKind { get }
-}
-
-extension Float: HDF5Scalar { public static var memoryKind: MemoryKind { .float32 } }
-extension Double: HDF5Scalar { public static var memoryKind: MemoryKind { .float64 } }
-extension Int64: HDF5Scalar { public static var memoryKind: MemoryKind { .int64 } }
-
-extension MemoryKind {
-    var nativeType: hid_t {
-        switch self {
-        case .float32: kp_H5T_NATIVE_FLOAT()
-        case .float64: kp_H5T_NATIVE_DOUBLE()
-        case .int64: kp_H5T_NATIVE_LLONG()
-        }
-    }
-}
-
-/// What a dataset's elements are stored as in the file.
-public enum StoredType: Equatable, Sendable, CustomStringConvertible {
-    /// IEEE floating point of 16, 32 or 64 bits.
-    case float(bits: Int)
-    case integer(bits: Int, signed: Bool)
-    /// Anything else (strings, compounds, opaque), with libhdf5's class name.
-    case other(String)
-
-    public var description: String {
-        switch self {
-        case .float(let bits): "float\(bits)"
-        case .integer(let bits, let signed): "\(signed ? "" : "u")int\(bits)"
-        case .other(let name): name
-        }
-    }
-}
-
-/// The byte order of stored elements.
-public enum ByteOrder: Sendable, Equatable { case littleEndian, bigEndian, other }
-
-/// How a dataset's elements are laid out in the file.
-public enum StorageLayout: Equatable, Sendable {
-    case compact, contiguous
-    /// Stored in chunks of these dimensions, each possibly filtered (compressed).
-    case chunked([Int])
-    case other
-}
-
 /// An n-dimensional array in a file, read and written through hyperslabs.
 ///
 /// Elements are addressed in row-major order. Reads and writes check that the buffer holds exactly the

@@ -1,0 +1,19 @@
+/// What a dataset's elements are stored as in the file.
+public enum StoredType: Equatable, Sendable, CustomStringConvertible {
+    /// IEEE floating point of 16, 32 or 64 bits.
+    case float(bits: Int)
+    case integer(bits: Int, signed: Bool)
+    /// Anything else (strings, compounds, opaque), with libhdf5's class name.
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .float(let bits): "float\(bits)"
+        case .integer(let bits, let signed): "\(signed ? "" : "u")int\(bits)"
+        case .other(let name): name
+        }
+    }
+}
+
+/// The byte order of stored elements.
+public enum ByteOrder: Sendable, Equatable { case littleEndian, bigEndian, other }
