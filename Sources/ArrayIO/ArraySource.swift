@@ -12,6 +12,7 @@ public final class ArraySource {
     public let name: String
     /// The array's full shape.
     public let shape: [Int]
+    /// What the stored elements are; every kind is read as float32.
     public let kind: ElementKind
     let backend: any ArrayBackend
 

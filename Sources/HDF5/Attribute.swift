@@ -5,7 +5,9 @@ internal import CHDF5
 /// Keras stores names and configs as string attributes, written both as variable-length and as fixed-length
 /// strings, scalars and arrays alike; `strings()` reads all four.
 public final class Attribute {
+    /// The group or dataset the attribute belongs to.
     public let owner: Node
+    /// The attribute's name.
     public let name: String
     let handle: Handle
 

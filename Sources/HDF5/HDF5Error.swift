@@ -36,6 +36,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         /// A dataset whose declared size overflows or far exceeds the bytes the file holds for it.
         public static let tooLarge = Code(.tooLarge)
 
+        /// A few words for the kind: `cannot open`, `read failed`.
         public var description: String {
             switch kind {
             case .notHDF5: "not an HDF5 file"
@@ -52,6 +53,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// What kind of failure this is.
     public var code: Code
     /// The libhdf5 function that failed, e.g. `"H5Dread"`.
     public var operation: String

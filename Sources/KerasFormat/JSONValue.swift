@@ -1,13 +1,22 @@
 
 /// A parsed JSON document, as Keras writes model configs.
 public enum JSONValue: Sendable, Equatable, Decodable {
+    /// `null` (Python's `None`).
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// Any number, integers included, and Python's `NaN`, `Infinity` and `-Infinity`.
     case number(Double)
+    /// A string.
     case string(String)
+    /// A list (Python writes tuples as lists).
     case array([JSONValue])
+    /// An object; member order is not kept.
     case object([String: JSONValue])
 
+    /// Decodes any JSON value from a single-value container, trying each kind in turn.
+    ///
+    /// - Throws: `DecodingError` when the value is none of them.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         // Each kind is tried in turn; a type mismatch is an answer here, not a failure.
@@ -41,21 +50,25 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         return try parser.document()
     }
 
+    /// The member `key` of an object; nil when absent or when this is not an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
+    /// The string, when this is one.
     public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The items, when this is an array.
     public var array: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
+    /// The number, when this is one.
     public var number: Double? {
         if case .number(let value) = self { return value }
         return nil

@@ -7,6 +7,7 @@ import HDF5
 public final class KerasModel {
     /// The file the user named.
     public let path: String
+    /// The file's format, from its signature and structure.
     public let format: KerasFileFormat
     /// `keras_version` from the file or the archive's metadata, when recorded.
     public let kerasVersion: String?

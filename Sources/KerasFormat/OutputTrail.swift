@@ -1,7 +1,10 @@
 /// A layer between a layer and the model's output.
 public struct TrailingLayer: Sendable, Equatable, CustomStringConvertible {
+    /// Where the layer sits.
     public var path: LayerPath
+    /// Its Keras class.
     public var className: String
+    /// What it does to values at inference, as far as kprune follows it.
     public var effect: InferenceEffect
 
     /// `activation (Activation softmax)`, `rescaling (Rescaling)`.
