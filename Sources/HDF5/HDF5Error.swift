@@ -86,6 +86,32 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         self.cause = cause
     }
 
+    /// What went wrong in the user's terms: the kind of failure, the object, and libhdf5's innermost reason
+    /// without the name of the libhdf5 function that recorded it (`description` keeps the technical form).
+    public var message: String {
+        let named = object.map { "'\($0)'" }
+        let reason = stack.last.map { ": " + Self.withoutFunction($0) } ?? ""
+        switch code {
+        case .notHDF5: return "not an HDF5 file"
+        case .openFailed: return (named.map { "cannot open \($0)" } ?? "cannot open the file") + reason
+        case .notFound: return "\(named ?? "an object") is not in the file" + reason
+        case .readFailed: return "cannot read \(named ?? "data")" + reason
+        case .writeFailed: return "cannot write \(named ?? "data")" + reason
+        case .closeFailed: return "cannot finish with the file" + reason
+        case .unsupportedType: return "\(named ?? "a dataset") has a type that cannot be read" + reason
+        case .outsideFile, .tooLarge:
+            return "\(object ?? "an object"): \(stack.last.map(Self.withoutFunction) ?? code.description)"
+        default: return "libhdf5 failed on \(named ?? "the file")" + reason
+        }
+    }
+
+    /// A libhdf5 error-stack line without the name of the function that recorded it:
+    /// `actual len exceeds EOA (H5C__verify_len_eoa)` -> `actual len exceeds EOA`.
+    static func withoutFunction(_ line: String) -> String {
+        guard line.hasSuffix(")"), let open = line.lastRange(of: " (H5") else { return line }
+        return String(line[..<open.lowerBound])
+    }
+
     /// One line: what failed, where, and libhdf5's innermost reason.
     public var description: String {
         var text = "\(operation) \(code)"
@@ -112,6 +138,17 @@ extension HDF5Error {
 }
 
 extension String {
+    /// The range of the last occurrence of `target`, if any.
+    fileprivate func lastRange(of target: String) -> Range<String.Index>? {
+        var found: Range<String.Index>?
+        var start = startIndex
+        while let range = self[start...].firstRange(of: target) {
+            found = range
+            start = index(after: range.lowerBound)
+        }
+        return found
+    }
+
     /// The text with every occurrence of `target` replaced by `replacement`.
     fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)

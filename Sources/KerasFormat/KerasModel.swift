@@ -3,7 +3,8 @@ import HDF5
 /// A Keras model file, opened for reading: its format, config, layers and optimizer state.
 ///
 /// For a `.keras` archive the weights file is extracted to a staging directory that lives as long as this
-/// object; the archive itself is only read.
+/// object (`weightsFileIsStagedCopy`); the archive itself is only read, and `finishOutput(_:)` writes the new
+/// archive from the staged copy.
 public final class KerasModel {
     /// The file the user named.
     public let path: String
@@ -18,7 +19,8 @@ public final class KerasModel {
     public let layers: [LayerInfo]
     /// Optimizer state stored beside the weights, in stored order.
     public let optimizerWeights: [WeightInfo]
-    /// The HDF5 file holding the weights: `path` itself, or the extracted `model.weights.h5`.
+    /// The HDF5 file holding the weights, for libhdf5: `path` itself, or a `.keras` archive's
+    /// `model.weights.h5` staged for this model.
     public let weightsFile: String
     /// For a `.keras` archive: its members and the staged weights file, for writing the output.
     let archive: ArchiveRewrite?

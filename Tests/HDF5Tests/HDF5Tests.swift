@@ -59,6 +59,23 @@ import Testing
         #expect(!error.stack.joined().contains(".kprune-"), "\(error.stack)")
     }
 
+    /// `message` says what failed in words, with libhdf5's innermost reason but not its function names.
+    @Test func messagesAreInTheUsersTerms() throws {
+        let directory = TemporaryDirectory()
+        let path = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 4096)
+        try handle.close()
+        let truncated = try #require(throws: HDF5Error.self) { try File(path: path) }
+        #expect(truncated.message.hasPrefix("cannot open the file: truncated file"), "\(truncated.message)")
+        #expect(!truncated.message.contains("(H5"), "\(truncated.message)")
+        #expect(truncated.description.contains("H5Fopen"), "the technical form keeps the operation")
+        try File.withOpen(Fixtures.named("keras2/sequential.h5").path) { file in
+            let missing = try #require(throws: HDF5Error.self) { try file.root().dataset("model_weights/nope") }
+            #expect(missing.message == "'/model_weights/nope' is not in the file")
+        }
+    }
+
     @Test func missingObjectsAreNotFoundWithTheirPath() throws {
         try File.withOpen(Fixtures.named("keras2/sequential.h5").path) { file in
             let root = try file.root()
