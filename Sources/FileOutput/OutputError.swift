@@ -1,7 +1,8 @@
 /// An output that cannot be written where asked.
 ///
 /// `message` says what went wrong and `hint` what to do, in the library's terms; the CLI prints them as one
-/// line, and may add to the hint by `code` (naming its own options, which the library does not know).
+/// line, and adds a hint by `code` where the remedy is one of its own options (which the library does not
+/// know). Refusals whose only remedy is such an option (`.alreadyExists`: allow replacing) carry no hint.
 public struct OutputError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; extensible without breaking callers.
     public struct Code: Hashable, Sendable {

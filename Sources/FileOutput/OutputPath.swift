@@ -22,22 +22,20 @@ public enum OutputPath {
     ///   file (`.notRegularFile`), or exists when `replacing` is false (`.alreadyExists`).
     public static func check(_ destination: String, replacing: Bool) throws {
         guard !destination.isEmpty else {
-            throw OutputError(.emptyName, path: destination, "the output name is empty", hint: "name a file")
+            throw OutputError(.emptyName, path: destination, "the output name is empty")
         }
         guard !destination.hasSuffix("/") else {
             throw OutputError(.namesDirectory, path: destination,
-                              "the output ends in '/', so it names a directory, not a file",
-                              hint: "name a file, not a directory")
+                              "the output ends in '/', so it names a directory, not a file")
         }
         let name = (destination as NSString).lastPathComponent
         if name == "." || name == ".." {
-            throw OutputError(.namesDirectory, path: destination, "the output names a directory, not a file",
-                              hint: "name a file, not a directory")
+            throw OutputError(.namesDirectory, path: destination, "the output names a directory, not a file")
         }
-        if name.utf8.count > nameMax {
+        let bytes = name.utf8.count
+        if bytes > nameMax {
             throw OutputError(.nameTooLong, path: destination,
-                              "the output's file name is \(name.utf8.count) bytes, longer than the \(nameMax) a file system takes",
-                              hint: "choose a shorter name")
+                              "the output's file name is \(bytes) bytes, longer than the \(nameMax) a file system takes")
         }
         try checkDirectory(of: destination)
         try checkExisting(destination, replacing: replacing)
@@ -67,31 +65,27 @@ public enum OutputPath {
         case .regular:
             if !replacing { throw alreadyExists(destination) }
         case .directory:
-            throw OutputError(.existsAsDirectory, path: destination, message,
-                              hint: "name a file inside the directory instead")
+            throw OutputError(.existsAsDirectory, path: destination, message)
         default:
             throw OutputError(.notRegularFile, path: destination, message,
-                              hint: "kprune never replaces anything but a regular file; choose another output")
+                              hint: "choose another output")
         }
     }
 
     /// The refusal of an output that exists when replacing it was not allowed.
     static func alreadyExists(_ destination: String) -> OutputError {
-        OutputError(.alreadyExists, path: destination, "output already exists",
-                    hint: "choose another output, or allow replacing it")
+        OutputError(.alreadyExists, path: destination, "output already exists")
     }
 
     /// The refusal of an output whose directory does not exist.
     static func directoryMissing(_ destination: String, _ directory: String) -> OutputError {
-        OutputError(.directoryMissing, path: destination, "output directory \(directory) does not exist",
-                    hint: "create it first or choose another directory")
+        OutputError(.directoryMissing, path: destination, "output directory \(directory) does not exist")
     }
 
     /// The refusal of an output whose directory cannot be written in, with the system's reason.
     static func directoryNotWritable(_ destination: String, _ directory: String, _ code: Int32) -> OutputError {
         OutputError(.directoryNotWritable, path: destination,
-                    "cannot write in \(directory): \(String(cString: strerror(code)))",
-                    hint: "choose a writable directory")
+                    "cannot write in \(directory): \(String(cString: strerror(code)))")
     }
 
     private static func checkDirectory(of destination: String) throws {
