@@ -1,11 +1,6 @@
 public import Foundation
 import HDF5
 
-/// What an array's elements are.
-public enum ElementKind: Sendable, Equatable {
-    case float, integer, boolean
-}
-
 /// A numeric array in a file, read by rows (its first dimension) as float32, so arrays larger than memory
 /// can be streamed a batch at a time.
 ///
@@ -17,6 +12,7 @@ public final class ArraySource {
     public let name: String
     /// The array's full shape.
     public let shape: [Int]
+    /// What the stored elements are; every kind is read as float32.
     public let kind: ElementKind
     let backend: any ArrayBackend
 
@@ -41,29 +37,32 @@ public final class ArraySource {
         let (path, member) = split(name)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw DataError(name, "no such file \(path)")
+            throw DataError(.noSuchFile, name, "no such file \(path)")
         }
         let lower = path.lowercased()
         let source: ArraySource
         if lower.hasSuffix(".npz") {
             guard let member else {
-                throw DataError(name, "an .npz file holds several arrays",
+                throw DataError(.memberRequired, name, "an .npz file holds several arrays",
                                 hint: "name one as \(path):NAME; it holds \(try NPZ.memberNames(path).joined(separator: ", "))")
             }
             source = try NPZ.open(path, member: member, name: name)
         } else if lower.hasSuffix(".npy") {
-            if member != nil { throw DataError(name, "an .npy file holds one array", hint: "give the file alone") }
+            if member != nil {
+                throw DataError(.memberNotAllowed, name, "an .npy file holds one array", hint: "give the file alone")
+            }
             source = try NPY.open(path, name: name)
         } else if try File.isHDF5(path) {
             guard let member else {
-                throw DataError(name, "an HDF5 file holds several datasets", hint: "name one as \(path):/PATH")
+                throw DataError(.memberRequired, name, "an HDF5 file holds several datasets",
+                                hint: "name one as \(path):/PATH")
             }
             source = try HDF5Array.open(path, dataset: member, name: name)
         } else {
-            throw DataError(name, "not an .npy, .npz or HDF5 file", hint: "save the array with numpy.save")
+            throw DataError(.unknownFormat, name, "not an .npy, .npz or HDF5 file", hint: "save the array with numpy.save")
         }
         guard !source.shape.isEmpty else {
-            throw DataError(name, "the array is a scalar", hint: "give one row per sample")
+            throw DataError(.shapeMismatch, name, "the array is a scalar", hint: "give one row per sample")
         }
         return source
     }
@@ -105,69 +104,4 @@ public final class ArraySource {
 /// How one kind of file delivers rows.
 protocol ArrayBackend {
     func read(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws
-}
-
-/// An HDF5 dataset, read by hyperslabs with libhdf5 converting to float32.
-struct HDF5Array: ArrayBackend {
-    let file: File
-    let dataset: Dataset
-
-    static func open(_ path: String, dataset name: String, name display: String) throws -> ArraySource {
-        do {
-            let file = try File(path: path)
-            let root = try file.root()
-            guard try root.contains(name) else { throw DataError(display, "no dataset \(name) in \(path)") }
-            if let link = try Self.linkDescription(root.linkKind(of: name)) {
-                throw DataError(display, "\(name) in \(path) is \(link), which kprune does not follow",
-                                hint: "store the array in the file itself")
-            }
-            guard try root.kind(of: name) == .dataset else { throw DataError(display, "no dataset \(name) in \(path)") }
-            let dataset = try root.dataset(name)
-            if let outside = dataset.outsideStorage {
-                throw DataError(display, "dataset \(name) is \(outside); kprune reads only bytes inside the file",
-                                hint: "store the array in the file itself")
-            }
-            if let problem = try dataset.allocationProblem() {
-                throw DataError(display, "dataset \(name) is \(problem)",
-                                hint: "the file may be truncated or crafted; write the data with h5py or numpy")
-            }
-            let kind: ElementKind
-            switch dataset.storedType {
-            case .float: kind = .float
-            case .integer: kind = .integer
-            case .other(let type):
-                throw DataError(display, "dataset \(name) holds \(type), not numbers")
-            }
-            return ArraySource(name: display, shape: dataset.shape, kind: kind,
-                               backend: HDF5Array(file: file, dataset: dataset))
-        } catch let error as HDF5Error where error.code == .tooLarge || error.code == .outsideFile {
-            // Refusals of kprune's own, in its own words rather than libhdf5's.
-            throw DataError(display, "\(error.object ?? name): \(error.stack.last ?? error.code.description)",
-                            hint: "the file is corrupt or crafted; write the data with h5py or numpy")
-        } catch let error as HDF5Error {
-            throw DataError(display, "cannot read \(path): \(error)")
-        }
-    }
-
-    /// Words for a link that is not the object itself; nil for an ordinary link.
-    private static func linkDescription(_ kind: Group.LinkKind) -> String? {
-        switch kind {
-        case .hard: nil
-        case .soft(let target): "a soft link to \(target)"
-        case .external(let file, let path): "an external link to \(file):\(path)"
-        case .other: "a user-defined link"
-        }
-    }
-
-    func read(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
-        var start = [Int](repeating: 0, count: dataset.shape.count)
-        var count = dataset.shape
-        start[0] = rows.lowerBound
-        count[0] = rows.count
-        do {
-            try dataset.read(start: start, count: count, into: buffer)
-        } catch let error as HDF5Error {
-            throw DataError("\(file.path):\(dataset.path)", "cannot read rows \(rows): \(error)")
-        }
-    }
 }

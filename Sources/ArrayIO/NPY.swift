@@ -51,95 +51,29 @@ struct NPY: ArrayBackend {
     /// The longest header read: numpy writes a few hundred bytes; anything near this is not an array header.
     static let maximumHeaderBytes = 1 << 20
 
+    /// Opens the `.npy` file at `path`, read in place.
+    ///
+    /// - Parameter name: the array as the user named it, for errors.
+    /// - Throws: `DataError` when the file cannot be read or is not an array numpy wrote.
     static func open(_ path: String, name: String) throws -> ArraySource {
         let box = try FileHandleBox(path: path, name: name)
         var info = stat()
         guard fstat(box.descriptor, &info) == 0 else {
-            throw DataError(name, "cannot read the file: \(String(cString: strerror(errno)))")
+            throw DataError(.readFailed, name, "cannot read the file: \(String(cString: strerror(errno)))")
         }
         return try open(bytes: FileBytes(box: box, base: 0, size: Int(info.st_size), name: name), name: name)
     }
 
     /// Reads an array from `bytes`: a whole `.npy` file, a stored `.npz` member in place, or a streamed one.
+    ///
+    /// - Throws: `DataError` when the header is not numpy's or promises more bytes than there are.
     static func open(bytes: any ByteSource, name: String) throws -> ArraySource {
-        let fileSize = bytes.size
-        var prefix = [UInt8](repeating: 0, count: 12)
-        let got = min(fileSize, 12)
-        try prefix.withUnsafeMutableBytes { buffer in
-            try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<got]), at: 0)
-        }
-        guard got >= 10, prefix.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else {
-            throw DataError(name, "not an .npy file (no NUMPY magic)", hint: "save the array with numpy.save")
-        }
-        let major = prefix[6]
-        let headerLength: Int
-        let headerStart: Int
-        switch major {
-        case 1:
-            headerLength = Int(prefix[8]) | Int(prefix[9]) << 8
-            headerStart = 10
-        case 2, 3:
-            guard got >= 12 else { throw DataError(name, "truncated .npy header") }
-            headerLength = Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24
-            headerStart = 12
-        default:
-            throw DataError(name, "unsupported .npy version \(major)")
-        }
-        guard headerLength <= maximumHeaderBytes, headerStart + headerLength <= fileSize else {
-            throw DataError(name, "the .npy header claims \(headerLength) bytes in a file of \(fileSize)",
-                            hint: "headers are at most \(maximumHeaderBytes) bytes; the file is corrupt or crafted")
-        }
-        var header = [UInt8](repeating: 0, count: headerLength)
-        try header.withUnsafeMutableBytes { try bytes.read(into: $0, at: headerStart) }
-        let text = String(decoding: header, as: UTF8.self)
-        guard let descr = field(text, #"'descr'\s*:\s*'([^']*)'"#),
-              let order = field(text, #"'fortran_order'\s*:\s*(True|False)"#),
-              let shapeText = field(text, #"'shape'\s*:\s*\(([^)]*)\)"#)
-        else {
-            throw DataError(name, "unreadable .npy header", hint: "structured arrays are not supported")
-        }
-        guard let dtype = DType(descr) else {
-            throw DataError(name, "unsupported element type \(descr)",
-                            hint: "use float16/32/64, integers or booleans")
-        }
-        let dimensions = shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
-        let shape = try dimensions.map { text -> Int in
-            guard let value = Int(text), value >= 0 else { throw DataError(name, "bad shape (\(shapeText))") }
-            return value
-        }
-        let dataOffset = headerStart + headerLength
-        var dataBytes = dtype.size
-        // Zero extents are skipped so that no partial product (a row's length) can overflow either.
-        for dimension in shape where dimension > 0 {
-            let (product, overflow) = dataBytes.multipliedReportingOverflow(by: dimension)
-            guard !overflow else {
-                throw DataError(name, "shape \(shape) overflows a 64-bit size",
-                                hint: "the header is corrupt or crafted")
-            }
-            dataBytes = product
-        }
-        guard shape.contains(0) || fileSize - dataOffset >= dataBytes else {
-            throw DataError(name, "the file is shorter than its header says (shape \(shape))",
-                            hint: "the file may be truncated")
-        }
-        let backend = NPY(bytes: bytes, dataOffset: dataOffset, dtype: dtype, rows: shape.first ?? 1,
-                          columns: shape.dropFirst().reduce(1, *), trailingShape: Array(shape.dropFirst()),
-                          fortranOrder: order == "True", path: name)
-        return ArraySource(name: name, shape: shape, kind: dtype.elementKind, backend: backend)
-    }
-
-    private static func field(_ text: String, _ pattern: String) -> String? {
-        let regex: NSRegularExpression
-        do {
-            regex = try NSRegularExpression(pattern: pattern)
-        } catch {
-            preconditionFailure("invalid constant pattern \(pattern)")
-        }
-        guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-              let range = Range(match.range(at: 1), in: text)
-        else { return nil }
-        return String(text[range])
+        let header = try NPYHeader.read(from: bytes, name: name)
+        let backend = NPY(bytes: bytes, dataOffset: header.dataOffset, dtype: header.dtype,
+                          rows: header.shape.first ?? 1, columns: header.shape.dropFirst().reduce(1, *),
+                          trailingShape: Array(header.shape.dropFirst()), fortranOrder: header.fortranOrder,
+                          path: name)
+        return ArraySource(name: name, shape: header.shape, kind: header.dtype.elementKind, backend: backend)
     }
 
     func read(rows range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
@@ -218,49 +152,4 @@ struct NPY: ArrayBackend {
             store(index, value)
         }
     }
-}
-
-/// Where an array's bytes come from, addressed from the array file's first byte.
-protocol ByteSource: Sendable {
-    /// The number of bytes.
-    var size: Int { get }
-    /// Fills `buffer` from byte `offset` on; throws `DataError` when the bytes are not all there.
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws
-}
-
-/// Bytes of a file read in place with `pread`: a whole `.npy` file, or a stored `.npz` member at `base`.
-struct FileBytes: ByteSource {
-    let box: FileHandleBox
-    let base: Int
-    let size: Int
-    let name: String
-
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-        guard offset >= 0, buffer.count <= size - offset else {
-            throw DataError(name, "cannot read the array's data: it ends early", hint: "the file may be truncated")
-        }
-        var done = 0
-        while done < buffer.count {
-            let got = pread(box.descriptor, buffer.baseAddress.map { $0 + done }, buffer.count - done,
-                            off_t(base + offset + done))
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else {
-                throw DataError(name, "cannot read the array's data", hint: "the file may be truncated")
-            }
-            done += got
-        }
-    }
-}
-
-/// An open file, closed when the last reader lets go.
-final class FileHandleBox: @unchecked Sendable {
-    let descriptor: Int32
-
-    init(path: String, name: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DataError(name, "cannot read \(path): \(String(cString: strerror(errno)))") }
-        descriptor = fd
-    }
-
-    deinit { close(descriptor) }
 }

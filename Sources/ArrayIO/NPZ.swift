@@ -9,7 +9,8 @@ enum NPZ {
         do {
             return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw DataError(path, "not a readable .npz (zip) archive", hint: "save the arrays with numpy.savez")
+            throw DataError(.unknownFormat, path, "not a readable .npz (zip) archive",
+                            hint: "save the arrays with numpy.savez", cause: error)
         }
     }
 
@@ -23,7 +24,7 @@ enum NPZ {
     static func open(_ path: String, member: String, name: String) throws -> ArraySource {
         let zip = try archive(path)
         guard let entry = zip[member + ".npy"] ?? zip[member] else {
-            throw DataError(name, "no array '\(member)' in \(path)",
+            throw DataError(.noSuchMember, name, "no array '\(member)' in \(path)",
                             hint: "it holds \(try memberNames(path).joined(separator: ", "))")
         }
         do {
@@ -37,30 +38,12 @@ enum NPZ {
             let reader = try MemberReader(archivePath: path, memberPath: entry.path)
             let source = try NPY.open(bytes: StreamedBytes(reader: reader, name: name), name: name)
             if let npy = source.backend as? NPY, npy.fortranOrder, npy.columns > 1 {
-                throw DataError(name, "a compressed .npz member in Fortran order cannot be read by rows",
+                throw DataError(.unsupportedType, name, "a compressed .npz member in Fortran order cannot be read by rows",
                                 hint: "save it with numpy.savez (uncompressed) or in C order")
             }
             return source
         } catch let error as ZipStreamError {
-            throw DataError(name, "cannot read '\(member)' from \(path): \(error)")
-        }
-    }
-}
-
-/// A compressed `.npz` member's bytes, decompressed as they are read.
-struct StreamedBytes: ByteSource {
-    let reader: MemberReader
-    let name: String
-    var size: Int { reader.size }
-
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-        guard offset >= 0, buffer.count <= size - offset else {
-            throw DataError(name, "cannot read the array's data: it ends early", hint: "the archive may be truncated")
-        }
-        do {
-            try reader.read(into: buffer, at: offset)
-        } catch let error as ZipStreamError {
-            throw DataError(name, "cannot read the array's data: \(error)", hint: "the archive may be corrupt")
+            throw DataError(.readFailed, name, "cannot read '\(member)' from \(path): \(error)", cause: error)
         }
     }
 }

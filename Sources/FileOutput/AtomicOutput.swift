@@ -13,6 +13,10 @@ public import Foundation
 /// `renameat2(RENAME_NOREPLACE)`, which fail when a file appeared meanwhile. With `replacing`, an existing
 /// regular file is swapped out with `renameat2(RENAME_EXCHANGE)`; anything that is not a regular file is
 /// refused.
+///
+/// Errors name `destination`, never the temporary path: writers reach the content through
+/// `openForWriting()`, `copyContents(of:excluding:)`, or `namedTemporaryPath()` with the destination as the
+/// name their own errors give (libhdf5's `File(path:mode:name:)`).
 public final class AtomicOutput {
     /// The final path, as the user gave it.
     public let destination: String
@@ -36,17 +40,16 @@ public final class AtomicOutput {
     ///
     /// - Parameters:
     ///   - destination: the final path.
-    ///   - replacing: whether `commit()` may replace an existing regular file (`--force`, `--in-place`).
+    ///   - replacing: whether `commit()` may replace an existing regular file.
     ///   - unnamed: false to use a named temporary file from the start (tests of that fallback).
-    /// - Throws: `OutputError` when the directory is missing or not writable.
+    /// - Throws: `OutputError` `.directoryMissing` or `.directoryNotWritable`.
     public init(destination: String, replacing: Bool = false, unnamed: Bool = true) throws {
         self.destination = destination
         self.replacing = replacing
         directory = OutputPath.directory(of: destination)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw OutputError(path: destination, "output directory \(directory) does not exist",
-                              hint: "create it first or choose another with -o or --output-dir")
+            throw OutputPath.directoryMissing(destination, directory)
         }
         if unnamed, let fd = try AtomicOutput.openUnnamed(in: directory, for: destination) {
             descriptor = fd
@@ -54,7 +57,23 @@ public final class AtomicOutput {
         } else {
             temporaryPath = try AtomicOutput.createNamed(in: directory, for: destination)
         }
-        TemporaryNames.shared.record(temporaryPath, for: destination)
+    }
+
+    /// Opens the content for reading and writing; the descriptor's errors name `destination`.
+    ///
+    /// - Returns: a descriptor on the content, to close with `close()` once written.
+    /// - Throws: `OutputError` when it cannot be opened.
+    public func openForWriting() throws -> FileDescriptor {
+        try FileDescriptor(path: temporaryPath, flags: O_RDWR, name: destination)
+    }
+
+    /// Makes the content a copy of `source`, leaving out the bytes in `excluded` (a hole of the same size,
+    /// for the caller to fill); see `FileCopy.copy(from:to:excluding:destinationName:)`.
+    ///
+    /// - Throws: `InputError` naming `source` when it cannot be read, `OutputError` naming `destination`
+    ///   when the content cannot be written.
+    public func copyContents(of source: String, excluding excluded: Range<Int>? = nil) throws {
+        try FileCopy.copy(from: source, to: temporaryPath, excluding: excluded, destinationName: destination)
     }
 
     /// A name for the content that libraries which resolve the path they open (libhdf5 resolves
@@ -70,7 +89,6 @@ public final class AtomicOutput {
         named = true
         closeDescriptor()
         temporaryPath = name
-        TemporaryNames.shared.record(name, for: destination)
         return name
     }
 
@@ -121,12 +139,6 @@ public final class AtomicOutput {
     /// Removes every temporary file not yet committed. Only async-signal-safe calls: for signal handlers.
     public static func removeAllPending() { CleanupRegistry.shared.unlinkAll() }
 
-    /// Replaces, in `text`, every temporary path this process wrote an output through with that output's
-    /// destination, so messages name the user's file.
-    public static func naming(destinationsIn text: String) -> String {
-        TemporaryNames.shared.replacing(in: text)
-    }
-
     private func finish() {
         done = true
         // Only named temporary files are registered; an unnamed one only has its descriptor to close.
@@ -146,9 +158,9 @@ public final class AtomicOutput {
         let code = errno
         if code == EEXIST {
             if allowExisting { return false }
-            throw OutputError(path: destination, "output already exists", hint: "pass --force to replace it")
+            throw OutputPath.alreadyExists(destination)
         }
-        throw OutputError(path: destination, "cannot move the output into place: \(String(cString: strerror(code)))")
+        throw AtomicOutput.cannotMove(destination, code)
     }
 }
 
@@ -175,8 +187,7 @@ extension AtomicOutput {
             let code = errno
             // Not supported here (old kernel, file system without O_TMPFILE): use a named file.
             if [EOPNOTSUPP, EISDIR, EINVAL, ENOENT].contains(code) { return nil }
-            throw OutputError(path: destination, "cannot write in \(directory): \(String(cString: strerror(code)))",
-                              hint: "choose a writable directory with -o or --output-dir")
+            throw OutputPath.directoryNotWritable(destination, directory, code)
         }
         // Writers reach the file as /proc/self/fd/N; without /proc they cannot.
         guard access("/proc/self/fd/\(fd)", F_OK) == 0 else {
@@ -192,10 +203,7 @@ extension AtomicOutput {
         let fd = template.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress.map { mkstemps($0, 4) } ?? -1
         }
-        guard fd >= 0 else {
-            throw OutputError(path: destination, "cannot write in \(directory): \(String(cString: strerror(errno)))",
-                              hint: "choose a writable directory with -o or --output-dir")
-        }
+        guard fd >= 0 else { throw OutputPath.directoryNotWritable(destination, directory, errno) }
         close(fd)
         let path = String(cString: template)
         CleanupRegistry.shared.add(path)
@@ -215,10 +223,11 @@ extension AtomicOutput {
             let code = errno
             CleanupRegistry.shared.remove(name)
             if code != EEXIST {
-                throw OutputError(path: destination, "cannot name the output: \(String(cString: strerror(code)))")
+                throw OutputError(.placeFailed, path: destination,
+                                  "cannot name the output: \(String(cString: strerror(code)))")
             }
         }
-        throw OutputError(path: destination, "cannot name the output: no free temporary name in \(directory)")
+        throw OutputError(.placeFailed, path: destination, "cannot name the output: no free temporary name in \(directory)")
     }
 
     /// Renames `source` to `destination`, failing when anything exists there: `renameat2(RENAME_NOREPLACE)`,
@@ -227,12 +236,12 @@ extension AtomicOutput {
         if let renameat2 {
             if renameat2(atCurrentDirectory, source, atCurrentDirectory, destination, renameNoReplace) == 0 { return }
             let code = errno
-            if code == EEXIST { throw alreadyExists(destination) }
+            if code == EEXIST { throw OutputPath.alreadyExists(destination) }
             guard [EINVAL, ENOSYS, EOPNOTSUPP].contains(code) else { throw cannotMove(destination, code) }
         }
         guard link(source, destination) == 0 else {
             let code = errno
-            throw code == EEXIST ? alreadyExists(destination) : cannotMove(destination, code)
+            throw code == EEXIST ? OutputPath.alreadyExists(destination) : cannotMove(destination, code)
         }
         unlink(source)
     }
@@ -249,11 +258,9 @@ extension AtomicOutput {
         guard rename(source, destination) == 0 else { throw cannotMove(destination, errno) }
     }
 
-    private static func alreadyExists(_ destination: String) -> OutputError {
-        OutputError(path: destination, "output already exists", hint: "pass --force to replace it")
-    }
-
+    /// The failure to give the content its final name, with the system's reason.
     private static func cannotMove(_ destination: String, _ code: Int32) -> OutputError {
-        OutputError(path: destination, "cannot move the output into place: \(String(cString: strerror(code)))")
+        OutputError(.placeFailed, path: destination,
+                    "cannot move the output into place: \(String(cString: strerror(code)))")
     }
 }

@@ -14,27 +14,28 @@ public enum OutputPath {
     ///
     /// - Parameters:
     ///   - destination: the output path, as the user gave it.
-    ///   - replacing: whether an existing regular file may be replaced (`--force`, `--in-place`).
-    /// - Throws: `OutputError` naming `destination` when the name is empty, ends in `/`, has a last component
-    ///   longer than `nameMax` bytes, lies in a directory that is missing or not writable, exists as anything
-    ///   but a regular file, or exists when `replacing` is false.
+    ///   - replacing: whether an existing regular file may be replaced.
+    /// - Throws: `OutputError` naming `destination` when the name is empty (`.emptyName`), names a directory
+    ///   (`.namesDirectory`: it ends in `/`, or is `.` or `..`), has a last component longer than `nameMax`
+    ///   bytes (`.nameTooLong`), lies in a directory that is missing (`.directoryMissing`) or not writable
+    ///   (`.directoryNotWritable`), exists as a directory (`.existsAsDirectory`) or anything else but a regular
+    ///   file (`.notRegularFile`), or exists when `replacing` is false (`.alreadyExists`).
     public static func check(_ destination: String, replacing: Bool) throws {
         guard !destination.isEmpty else {
-            throw OutputError(path: destination, "the output name is empty", hint: "name a file with -o OUT")
+            throw OutputError(.emptyName, path: destination, "the output name is empty")
         }
         guard !destination.hasSuffix("/") else {
-            throw OutputError(path: destination, "the output ends in '/', so it names a directory, not a file",
-                              hint: "name a file with -o, or write into a directory with --output-dir")
+            throw OutputError(.namesDirectory, path: destination,
+                              "the output ends in '/', so it names a directory, not a file")
         }
         let name = (destination as NSString).lastPathComponent
         if name == "." || name == ".." {
-            throw OutputError(path: destination, "the output names a directory, not a file",
-                              hint: "name a file with -o, or write into a directory with --output-dir")
+            throw OutputError(.namesDirectory, path: destination, "the output names a directory, not a file")
         }
-        if name.utf8.count > nameMax {
-            throw OutputError(path: destination,
-                              "the output's file name is \(name.utf8.count) bytes, longer than the \(nameMax) a file system takes",
-                              hint: "choose a shorter name with -o")
+        let bytes = name.utf8.count
+        if bytes > nameMax {
+            throw OutputError(.nameTooLong, path: destination,
+                              "the output's file name is \(bytes) bytes, longer than the \(nameMax) a file system takes")
         }
         try checkDirectory(of: destination)
         try checkExisting(destination, replacing: replacing)
@@ -59,28 +60,42 @@ public enum OutputPath {
     /// Refuses a destination that exists as anything but a regular file, or at all when not `replacing`.
     static func checkExisting(_ destination: String, replacing: Bool) throws {
         guard let kind = kind(at: destination) else { return }
-        guard kind == .regular else {
-            throw OutputError(path: destination, "the output exists and is \(kind.described), not a regular file",
-                              hint: kind == .directory ? "use --output-dir to write into a directory"
-                                  : "kprune replaces only regular files, even with --force; choose another output")
+        let message = "the output exists and is \(kind.described), not a regular file"
+        switch kind {
+        case .regular:
+            if !replacing { throw alreadyExists(destination) }
+        case .directory:
+            throw OutputError(.existsAsDirectory, path: destination, message)
+        default:
+            throw OutputError(.notRegularFile, path: destination, message,
+                              hint: "choose another output")
         }
-        if !replacing {
-            throw OutputError(path: destination, "output already exists", hint: "pass --force to replace it")
-        }
+    }
+
+    /// The refusal of an output that exists when replacing it was not allowed.
+    static func alreadyExists(_ destination: String) -> OutputError {
+        OutputError(.alreadyExists, path: destination, "output already exists")
+    }
+
+    /// The refusal of an output whose directory does not exist.
+    static func directoryMissing(_ destination: String, _ directory: String) -> OutputError {
+        OutputError(.directoryMissing, path: destination, "output directory \(directory) does not exist")
+    }
+
+    /// The refusal of an output whose directory cannot be written in, with the system's reason.
+    static func directoryNotWritable(_ destination: String, _ directory: String, _ code: Int32) -> OutputError {
+        OutputError(.directoryNotWritable, path: destination,
+                    "cannot write in \(directory): \(String(cString: strerror(code)))")
     }
 
     private static func checkDirectory(of destination: String) throws {
         let parent = directory(of: destination)
         var mode: UInt32 = 0
         guard kp_file_mode(parent, 1, &mode) == 0, FileType(mode: mode_t(mode)) == .directory else {
-            throw OutputError(path: destination, "output directory \(parent) does not exist",
-                              hint: "create it first or choose another with -o or --output-dir")
+            throw directoryMissing(destination, parent)
         }
         let code = access(parent, W_OK | X_OK) == 0 ? probeWriting(in: parent) : errno
-        guard code == 0 else {
-            throw OutputError(path: destination, "cannot write in \(parent): \(String(cString: strerror(code)))",
-                              hint: "choose a writable directory with -o or --output-dir")
-        }
+        guard code == 0 else { throw directoryNotWritable(destination, parent, code) }
     }
 
     /// Creates a file in `directory` and removes it: 0 when that works, else the `errno`. Permission bits
@@ -102,37 +117,5 @@ public enum OutputPath {
         close(named)
         unlink(path)
         return 0
-    }
-}
-
-/// What a path is, from `st_mode`.
-enum FileType: Equatable {
-    case regular, directory, characterDevice, blockDevice, fifo, socket, symbolicLink, other
-
-    init(mode: mode_t) {
-        switch mode & S_IFMT {
-        case S_IFREG: self = .regular
-        case S_IFDIR: self = .directory
-        case S_IFCHR: self = .characterDevice
-        case S_IFBLK: self = .blockDevice
-        case S_IFIFO: self = .fifo
-        case S_IFSOCK: self = .socket
-        case S_IFLNK: self = .symbolicLink
-        default: self = .other
-        }
-    }
-
-    /// With its article, for messages: "a FIFO".
-    var described: String {
-        switch self {
-        case .regular: "a regular file"
-        case .directory: "a directory"
-        case .characterDevice: "a character device"
-        case .blockDevice: "a block device"
-        case .fifo: "a FIFO"
-        case .socket: "a socket"
-        case .symbolicLink: "a dangling symbolic link"
-        case .other: "a special file"
-        }
     }
 }

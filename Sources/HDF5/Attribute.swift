@@ -5,7 +5,9 @@ internal import CHDF5
 /// Keras stores names and configs as string attributes, written both as variable-length and as fixed-length
 /// strings, scalars and arrays alike; `strings()` reads all four.
 public final class Attribute {
+    /// The group or dataset the attribute belongs to.
     public let owner: Node
+    /// The attribute's name.
     public let name: String
     let handle: Handle
 
@@ -18,7 +20,7 @@ public final class Attribute {
     private var location: String { "\(owner.path)@\(name)" }
 
     private func error(_ code: HDF5Error.Code, _ operation: String) -> HDF5Error {
-        HDF5Error.current(code, operation, file: owner.file.path, object: location)
+        owner.file.error(code, operation, object: location)
     }
 
     /// The number of elements: 1 for a scalar. The corresponding C function is `H5Sget_simple_extent_npoints`.
@@ -45,7 +47,7 @@ public final class Attribute {
         // An empty list is stored with whatever type the writer picked (h5py: float64): it holds no strings.
         if count == 0 { return [] }
         guard H5Tget_class(fileType) == H5T_STRING else {
-            throw HDF5Error(code: .unsupportedType, operation: "H5Aread", file: owner.file.path, object: location,
+            throw HDF5Error(code: .unsupportedType, operation: "H5Aread", file: owner.file.name, object: location,
                             stack: ["attribute is not a string"])
         }
         let memType = H5Tcopy(kp_H5T_C_S1())
@@ -89,7 +91,7 @@ public final class Attribute {
     public func string() throws -> String {
         let values = try strings()
         guard values.count == 1 else {
-            throw HDF5Error(code: .unsupportedType, operation: "H5Aread", file: owner.file.path, object: location,
+            throw HDF5Error(code: .unsupportedType, operation: "H5Aread", file: owner.file.name, object: location,
                             stack: ["expected one string, found \(values.count)"])
         }
         return values[0]

@@ -1,57 +1,5 @@
 internal import CHDF5
 
-/// The in-memory element types datasets can be read into and written from.
-public enum MemoryKind: Sendable {
-    case float32, float64, int64
-}
-
-/// A Swift type that libhdf5 can convert dataset elements to and from.
-public protocol HDF5Scalar {
-    static var memoryKind: MemoryKind { get }
-}
-
-extension Float: HDF5Scalar { public static var memoryKind: MemoryKind { .float32 } }
-extension Double: HDF5Scalar { public static var memoryKind: MemoryKind { .float64 } }
-extension Int64: HDF5Scalar { public static var memoryKind: MemoryKind { .int64 } }
-
-extension MemoryKind {
-    var nativeType: hid_t {
-        switch self {
-        case .float32: kp_H5T_NATIVE_FLOAT()
-        case .float64: kp_H5T_NATIVE_DOUBLE()
-        case .int64: kp_H5T_NATIVE_LLONG()
-        }
-    }
-}
-
-/// What a dataset's elements are stored as in the file.
-public enum StoredType: Equatable, Sendable, CustomStringConvertible {
-    /// IEEE floating point of 16, 32 or 64 bits.
-    case float(bits: Int)
-    case integer(bits: Int, signed: Bool)
-    /// Anything else (strings, compounds, opaque), with libhdf5's class name.
-    case other(String)
-
-    public var description: String {
-        switch self {
-        case .float(let bits): "float\(bits)"
-        case .integer(let bits, let signed): "\(signed ? "" : "u")int\(bits)"
-        case .other(let name): name
-        }
-    }
-}
-
-/// The byte order of stored elements.
-public enum ByteOrder: Sendable, Equatable { case littleEndian, bigEndian, other }
-
-/// How a dataset's elements are laid out in the file.
-public enum StorageLayout: Equatable, Sendable {
-    case compact, contiguous
-    /// Stored in chunks of these dimensions, each possibly filtered (compressed).
-    case chunked([Int])
-    case other
-}
-
 /// An n-dimensional array in a file, read and written through hyperslabs.
 ///
 /// Elements are addressed in row-major order. Reads and writes check that the buffer holds exactly the
@@ -78,90 +26,134 @@ public final class Dataset: Node {
         Library.ensureInitialized()
         let file = parent.file
         let path = parent.childPath(name)
+        let handle = try Self.open(name, in: parent, path: path, chunkCacheBytes: chunkCacheBytes)
+        let extent = try Extent(of: handle.id, in: file, path: path)
+        let element = try ElementType(of: handle.id, in: file, path: path)
+        let (bytes, overflow) = extent.nonZeroProduct.multipliedReportingOverflow(by: element.bytes)
+        guard !overflow else { throw extent.tooLarge("size in bytes") }
+        shape = extent.shape
+        count = extent.count
+        declaredBytes = extent.count == 0 ? 0 : bytes
+        storedType = element.storedType
+        byteOrder = element.byteOrder
+        outsideStorage = try Self.outsideStorage(of: handle.id, in: file, path: path)
+        super.init(file: file, path: path, handle: handle)
+    }
+
+    /// Opens the dataset `name` below `parent`, with a chunk cache of `chunkCacheBytes` when given.
+    /// The corresponding C functions are `H5Pset_chunk_cache` and `H5Dopen2`.
+    private static func open(_ name: String, in parent: Node, path: String, chunkCacheBytes: Int?) throws -> Handle {
         var access = defaultPropertyList
         if let chunkCacheBytes {
             access = H5Pcreate(kp_H5P_DATASET_ACCESS())
-            guard access >= 0 else { throw HDF5Error.current(.failed, "H5Pcreate", file: file.path, object: path) }
+            guard access >= 0 else { throw parent.file.error(.failed, "H5Pcreate", object: path) }
             // A prime slot count well above the number of cached chunks keeps hash collisions rare.
             H5Pset_chunk_cache(access, 100_003, max(chunkCacheBytes, 1 << 20), 1.0)
         }
         defer { if access != defaultPropertyList { H5Pclose(access) } }
         let id = H5Dopen2(parent.handle.id, name, access)
-        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Dopen2", file: file.path, object: path) }
-        let handle = Handle(id, closeName: "H5Dclose", closer: H5Dclose)
+        guard id >= 0 else { throw parent.file.error(.openFailed, "H5Dopen2", object: path) }
+        return Handle(id, closeName: "H5Dclose", closer: H5Dclose)
+    }
 
-        let space = H5Dget_space(id)
-        guard space >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_space", file: file.path, object: path) }
-        defer { H5Sclose(space) }
-        let rank = Int(H5Sget_simple_extent_ndims(space))
-        guard rank >= 0 else {
-            throw HDF5Error.current(.readFailed, "H5Sget_simple_extent_ndims", file: file.path, object: path)
-        }
-        var dims = [hsize_t](repeating: 0, count: rank)
-        if rank > 0, H5Sget_simple_extent_dims(space, &dims, nil) < 0 {
-            throw HDF5Error.current(.readFailed, "H5Sget_simple_extent_dims", file: file.path, object: path)
-        }
-        let tooLarge = { (what: String) in
-            HDF5Error(code: .tooLarge, operation: "H5Sget_simple_extent_dims", file: file.path, object: path,
-                      stack: ["its \(what) overflows a 64-bit integer (shape \(dims))"])
-        }
-        // Zero extents are left out of the check so that no product of the other dimensions (a row's
-        // length, say) can overflow either.
-        var nonZero = 1
-        for dimension in dims where dimension > 0 {
-            guard dimension <= hsize_t(Int.max) else { throw tooLarge("shape") }
-            let (product, overflow) = nonZero.multipliedReportingOverflow(by: Int(dimension))
-            guard !overflow else { throw tooLarge("element count") }
-            nonZero = product
-        }
-        let elements = dims.contains(0) ? 0 : nonZero
-        self.shape = dims.map { Int($0) }
-        self.count = elements
+    /// A dataset's dimensions, checked to multiply without overflowing `Int`.
+    private struct Extent {
+        /// The dimensions as libhdf5 gives them, for messages (they may exceed `Int`).
+        let dimensions: [hsize_t]
+        let shape: [Int]
+        /// The product of the non-zero dimensions.
+        let nonZeroProduct: Int
+        /// The number of elements: 0 when any dimension is.
+        var count: Int { dimensions.contains(0) ? 0 : nonZeroProduct }
+        let file: File
+        let path: String
 
-        let type = H5Dget_type(id)
-        guard type >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_type", file: file.path, object: path) }
-        defer { H5Tclose(type) }
-        let elementBytes = Int(H5Tget_size(type))
-        let (bytes, overflow) = nonZero.multipliedReportingOverflow(by: elementBytes)
-        guard !overflow else { throw tooLarge("size in bytes") }
-        self.declaredBytes = elements == 0 ? 0 : bytes
-        let size = elementBytes * 8
-        switch H5Tget_order(type) {
-        case H5T_ORDER_LE: self.byteOrder = .littleEndian
-        case H5T_ORDER_BE: self.byteOrder = .bigEndian
-        default: self.byteOrder = .other
+        /// Reads the dataspace's dimensions. The corresponding C functions are `H5Dget_space` and
+        /// `H5Sget_simple_extent_dims`.
+        init(of id: hid_t, in file: File, path: String) throws {
+            self.file = file
+            self.path = path
+            let space = H5Dget_space(id)
+            guard space >= 0 else { throw file.error(.readFailed, "H5Dget_space", object: path) }
+            defer { H5Sclose(space) }
+            let rank = Int(H5Sget_simple_extent_ndims(space))
+            guard rank >= 0 else { throw file.error(.readFailed, "H5Sget_simple_extent_ndims", object: path) }
+            var dims = [hsize_t](repeating: 0, count: rank)
+            if rank > 0, H5Sget_simple_extent_dims(space, &dims, nil) < 0 {
+                throw file.error(.readFailed, "H5Sget_simple_extent_dims", object: path)
+            }
+            dimensions = dims
+            // Zero extents are left out of the check so that no product of the other dimensions (a row's
+            // length, say) can overflow either.
+            var product = 1
+            for dimension in dims where dimension > 0 {
+                guard dimension <= hsize_t(Int.max) else { throw Self.tooLarge("shape", dims, file, path) }
+                let (next, overflow) = product.multipliedReportingOverflow(by: Int(dimension))
+                guard !overflow else { throw Self.tooLarge("element count", dims, file, path) }
+                product = next
+            }
+            nonZeroProduct = product
+            shape = dims.map { Int($0) }
         }
-        switch H5Tget_class(type) {
-        case H5T_FLOAT: self.storedType = .float(bits: size)
-        case H5T_INTEGER: self.storedType = .integer(bits: size, signed: H5Tget_sign(type) == H5T_SGN_2)
-        case H5T_STRING: self.storedType = .other("string")
-        case H5T_COMPOUND: self.storedType = .other("compound")
-        case H5T_OPAQUE: self.storedType = .other("opaque")
-        default: self.storedType = .other("unsupported")
+
+        /// The refusal of a dataset whose `what` overflows a 64-bit integer.
+        func tooLarge(_ what: String) -> HDF5Error { Self.tooLarge(what, dimensions, file, path) }
+
+        private static func tooLarge(_ what: String, _ dimensions: [hsize_t], _ file: File, _ path: String)
+            -> HDF5Error
+        {
+            HDF5Error(code: .tooLarge, operation: "H5Sget_simple_extent_dims", file: file.name, object: path,
+                      stack: ["its \(what) overflows a 64-bit integer (shape \(dimensions))"])
         }
-        self.outsideStorage = try Self.outsideStorage(of: id, file: file.path, path: path)
-        super.init(file: file, path: path, handle: handle)
+    }
+
+    /// A dataset's element type as stored. The corresponding C functions are `H5Dget_type`, `H5Tget_size`,
+    /// `H5Tget_order` and `H5Tget_class`.
+    private struct ElementType {
+        let storedType: StoredType
+        let byteOrder: ByteOrder
+        /// The size of one element in bytes.
+        let bytes: Int
+
+        init(of id: hid_t, in file: File, path: String) throws {
+            let type = H5Dget_type(id)
+            guard type >= 0 else { throw file.error(.readFailed, "H5Dget_type", object: path) }
+            defer { H5Tclose(type) }
+            bytes = Int(H5Tget_size(type))
+            switch H5Tget_order(type) {
+            case H5T_ORDER_LE: byteOrder = .littleEndian
+            case H5T_ORDER_BE: byteOrder = .bigEndian
+            default: byteOrder = .other
+            }
+            let bits = bytes * 8
+            switch H5Tget_class(type) {
+            case H5T_FLOAT: storedType = .float(bits: bits)
+            case H5T_INTEGER: storedType = .integer(bits: bits, signed: H5Tget_sign(type) == H5T_SGN_2)
+            case H5T_STRING: storedType = .other("string")
+            case H5T_COMPOUND: storedType = .other("compound")
+            case H5T_OPAQUE: storedType = .other("opaque")
+            default: storedType = .other("unsupported")
+            }
+        }
     }
 
     /// Describes storage outside the file: external raw data files or a virtual layout.
     /// The corresponding C functions are `H5Pget_layout`, `H5Pget_external_count` and `H5Pget_external`.
-    private static func outsideStorage(of id: hid_t, file: String, path: String) throws -> String? {
+    private static func outsideStorage(of id: hid_t, in file: File, path: String) throws -> String? {
         let plist = H5Dget_create_plist(id)
-        guard plist >= 0 else { throw HDF5Error.current(.readFailed, "H5Dget_create_plist", file: file, object: path) }
+        guard plist >= 0 else { throw file.error(.readFailed, "H5Dget_create_plist", object: path) }
         defer { H5Pclose(plist) }
         if H5Pget_layout(plist) == H5D_VIRTUAL {
             return "a virtual dataset, whose elements come from other datasets (possibly in other files)"
         }
         let externals = H5Pget_external_count(plist)
-        guard externals >= 0 else {
-            throw HDF5Error.current(.readFailed, "H5Pget_external_count", file: file, object: path)
-        }
+        guard externals >= 0 else { throw file.error(.readFailed, "H5Pget_external_count", object: path) }
         guard externals > 0 else { return nil }
         var name = [CChar](repeating: 0, count: 1024)
         var offset: off_t = 0
         var size: hsize_t = 0
         guard H5Pget_external(plist, 0, name.count, &name, &offset, &size) >= 0 else {
-            throw HDF5Error.current(.readFailed, "H5Pget_external", file: file, object: path)
+            throw file.error(.readFailed, "H5Pget_external", object: path)
         }
         let first = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return "stored in the external raw file '\(first)'" + (externals > 1 ? " and \(externals - 1) more" : "")
@@ -170,7 +162,7 @@ public final class Dataset: Node {
     /// Throws `.outsideFile` when the elements are not inside this file.
     private func requireInsideFile(_ operation: String) throws {
         guard let outsideStorage else { return }
-        throw HDF5Error(code: .outsideFile, operation: operation, file: file.path, object: path,
+        throw HDF5Error(code: .outsideFile, operation: operation, file: file.name, object: path,
                         stack: ["its elements are not inside the file: it is \(outsideStorage)"])
     }
 

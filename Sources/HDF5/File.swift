@@ -10,6 +10,10 @@ public final class File {
 
     /// The path the file was opened from.
     public let path: String
+    /// The file as errors name it: `path`, unless it was opened under another name (an output's temporary
+    /// file is named by its destination).
+    public let name: String
+    /// Whether the file may be written.
     public let mode: Mode
     let handle: Handle
 
@@ -29,19 +33,23 @@ public final class File {
     /// - Parameters:
     ///   - path: the file to open.
     ///   - mode: `.readOnly` or `.readWrite`.
+    ///   - name: the file as errors name it, when not `path` (an output's temporary file, named by its
+    ///     destination); libhdf5's own mentions of `path` are replaced too.
     /// - Throws: `HDF5Error` with code `.notHDF5` when the file has no HDF5 signature, `.openFailed` when
     ///   libhdf5 refuses it (truncated, corrupt), with libhdf5's reason in `stack`.
     /// The corresponding C function is `H5Fopen`.
-    public init(path: String, mode: Mode = .readOnly) throws {
-        guard try File.isHDF5(path) else {
-            throw HDF5Error(code: .notHDF5, operation: "H5Fis_hdf5", file: path, object: nil)
+    public convenience init(path: String, mode: Mode = .readOnly, name: String? = nil) throws {
+        let name = name ?? path
+        Library.ensureInitialized()
+        let signature = H5Fis_hdf5(path)
+        if signature < 0 { throw HDF5Error.current(.openFailed, "H5Fis_hdf5", file: name, object: nil, opened: path) }
+        guard signature > 0 else {
+            throw HDF5Error(code: .notHDF5, operation: "H5Fis_hdf5", file: name, object: nil)
         }
         let flags = mode == .readOnly ? kp_H5F_ACC_RDONLY() : kp_H5F_ACC_RDWR()
         let id = H5Fopen(path, flags, defaultPropertyList)
-        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Fopen", file: path, object: nil) }
-        self.path = path
-        self.mode = mode
-        self.handle = Handle(id, closeName: "H5Fclose", closer: H5Fclose)
+        guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Fopen", file: name, object: nil, opened: path) }
+        self.init(path: path, name: name, mode: mode, handle: Handle(id, closeName: "H5Fclose", closer: H5Fclose))
     }
 
     /// Creates a new, empty file opened for writing; close it with `close()`.
@@ -52,13 +60,20 @@ public final class File {
         Library.ensureInitialized()
         let id = H5Fcreate(path, kp_H5F_ACC_EXCL(), defaultPropertyList, defaultPropertyList)
         guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Fcreate", file: path, object: nil) }
-        return File(path: path, mode: .readWrite, handle: Handle(id, closeName: "H5Fclose", closer: H5Fclose))
+        return File(path: path, name: path, mode: .readWrite,
+                    handle: Handle(id, closeName: "H5Fclose", closer: H5Fclose))
     }
 
-    private init(path: String, mode: Mode, handle: Handle) {
+    private init(path: String, name: String, mode: Mode, handle: Handle) {
         self.path = path
+        self.name = name
         self.mode = mode
         self.handle = handle
+    }
+
+    /// An error from libhdf5's current error stack about `object` in this file, naming the file by `name`.
+    func error(_ code: HDF5Error.Code, _ operation: String, object: String?) -> HDF5Error {
+        HDF5Error.current(code, operation, file: name, object: object, opened: path)
     }
 
     /// Closes the file, flushing what was written.
@@ -69,22 +84,22 @@ public final class File {
         guard handle.isOpen else { return }
         Library.ensureInitialized()
         if mode == .readWrite, H5Fflush(handle.id, H5F_SCOPE_LOCAL) < 0 {
-            let error = HDF5Error.current(.writeFailed, "H5Fflush", file: path, object: nil)
-            do { try handle.close(file: path, object: nil) } catch { /* the flush failure is the one to report */ }
+            let error = error(.writeFailed, "H5Fflush", object: nil)
+            do { try handle.close(in: self, object: nil) } catch { /* the flush failure is the one to report */ }
             throw error
         }
-        try handle.close(file: path, object: nil)
+        try handle.close(in: self, object: nil)
     }
 
     /// Bytes reserved before the HDF5 data (the user block); addresses in the file count from its end.
     /// The corresponding C functions are `H5Fget_create_plist` and `H5Pget_userblock`.
     public func userBlockSize() throws -> Int {
         let plist = H5Fget_create_plist(handle.id)
-        guard plist >= 0 else { throw HDF5Error.current(.readFailed, "H5Fget_create_plist", file: path, object: nil) }
+        guard plist >= 0 else { throw error(.readFailed, "H5Fget_create_plist", object: nil) }
         defer { H5Pclose(plist) }
         var size: hsize_t = 0
         guard H5Pget_userblock(plist, &size) >= 0 else {
-            throw HDF5Error.current(.readFailed, "H5Pget_userblock", file: path, object: nil)
+            throw error(.readFailed, "H5Pget_userblock", object: nil)
         }
         return Int(size)
     }
@@ -103,8 +118,17 @@ public final class File {
     /// Opens `path`, runs `body`, and closes the file even when `body` throws.
     ///
     /// A close failure after a successful body is thrown; after a failed body, the body's error wins.
-    public static func withOpen<R>(_ path: String, mode: Mode = .readOnly, _ body: (File) throws -> R) throws -> R {
-        let file = try File(path: path, mode: mode)
+    /// - Parameters:
+    ///   - path: the file to open.
+    ///   - mode: `.readOnly` or `.readWrite`.
+    ///   - name: the file as errors name it, when not `path` (see `init(path:mode:name:)`).
+    ///   - body: the work on the open file.
+    /// - Returns: what `body` returns.
+    /// - Throws: `HDF5Error` when the file cannot be opened or closed, or what `body` throws.
+    public static func withOpen<R>(_ path: String, mode: Mode = .readOnly, name: String? = nil,
+                                   _ body: (File) throws -> R) throws -> R
+    {
+        let file = try File(path: path, mode: mode, name: name)
         let result: R
         do {
             result = try body(file)

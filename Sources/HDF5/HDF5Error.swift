@@ -36,6 +36,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         /// A dataset whose declared size overflows or far exceeds the bytes the file holds for it.
         public static let tooLarge = Code(.tooLarge)
 
+        /// A few words for the kind: `cannot open`, `read failed`.
         public var description: String {
             switch kind {
             case .notHDF5: "not an HDF5 file"
@@ -52,6 +53,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// What kind of failure this is.
     public var code: Code
     /// The libhdf5 function that failed, e.g. `"H5Dread"`.
     public var operation: String
@@ -61,13 +63,53 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     public var object: String?
     /// libhdf5's error stack, outermost first; empty when libhdf5 recorded nothing.
     public var stack: [String]
+    /// The underlying failure, when one other than libhdf5's stack led to this error.
+    public var cause: (any Error)?
 
-    public init(code: Code, operation: String, file: String, object: String?, stack: [String] = []) {
+    /// An error about `object` in `file`.
+    ///
+    /// - Parameters:
+    ///   - code: the kind of failure.
+    ///   - operation: the libhdf5 function that failed.
+    ///   - file: the file, as messages name it.
+    ///   - object: the object path inside the file, when there is one.
+    ///   - stack: libhdf5's error stack, outermost first, or kprune's own reason.
+    ///   - cause: the underlying failure.
+    public init(code: Code, operation: String, file: String, object: String?, stack: [String] = [],
+                cause: (any Error)? = nil)
+    {
         self.code = code
         self.operation = operation
         self.file = file
         self.object = object
         self.stack = stack
+        self.cause = cause
+    }
+
+    /// What went wrong in the user's terms: the kind of failure, the object, and libhdf5's innermost reason
+    /// without the name of the libhdf5 function that recorded it (`description` keeps the technical form).
+    public var message: String {
+        let named = object.map { "'\($0)'" }
+        let reason = stack.last.map { ": " + Self.withoutFunction($0) } ?? ""
+        switch code {
+        case .notHDF5: return "not an HDF5 file"
+        case .openFailed: return (named.map { "cannot open \($0)" } ?? "cannot open the file") + reason
+        case .notFound: return "\(named ?? "an object") is not in the file" + reason
+        case .readFailed: return "cannot read \(named ?? "data")" + reason
+        case .writeFailed: return "cannot write \(named ?? "data")" + reason
+        case .closeFailed: return "cannot finish with the file" + reason
+        case .unsupportedType: return "\(named ?? "a dataset") has a type that cannot be read" + reason
+        case .outsideFile, .tooLarge:
+            return "\(object ?? "an object"): \(stack.last.map(Self.withoutFunction) ?? code.description)"
+        default: return "libhdf5 failed on \(named ?? "the file")" + reason
+        }
+    }
+
+    /// A libhdf5 error-stack line without the name of the function that recorded it:
+    /// `actual len exceeds EOA (H5C__verify_len_eoa)` -> `actual len exceeds EOA`.
+    static func withoutFunction(_ line: String) -> String {
+        guard line.hasSuffix(")"), let open = line.lastRange(of: " (H5") else { return line }
+        return String(line[..<open.lowerBound])
     }
 
     /// One line: what failed, where, and libhdf5's innermost reason.
@@ -81,8 +123,35 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 
 extension HDF5Error {
     /// Builds an error from libhdf5's current error stack, then clears that stack.
-    static func current(_ code: Code, _ operation: String, file: String, object: String?) -> HDF5Error {
-        HDF5Error(code: code, operation: operation, file: file, object: object, stack: takeErrorStack())
+    ///
+    /// - Parameter opened: the path libhdf5 was given, when messages name the file otherwise (`file`): its
+    ///   mentions in libhdf5's stack are replaced by `file`.
+    static func current(_ code: Code, _ operation: String, file: String, object: String?, opened: String? = nil)
+        -> HDF5Error
+    {
+        var stack = takeErrorStack()
+        if let opened, opened != file, !opened.isEmpty {
+            stack = stack.map { $0.replacingOccurrences(of: opened, with: file) }
+        }
+        return HDF5Error(code: code, operation: operation, file: file, object: object, stack: stack)
+    }
+}
+
+extension String {
+    /// The range of the last occurrence of `target`, if any.
+    fileprivate func lastRange(of target: String) -> Range<String.Index>? {
+        var found: Range<String.Index>?
+        var start = startIndex
+        while let range = self[start...].firstRange(of: target) {
+            found = range
+            start = index(after: range.lowerBound)
+        }
+        return found
+    }
+
+    /// The text with every occurrence of `target` replaced by `replacement`.
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
 

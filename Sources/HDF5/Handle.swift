@@ -16,14 +16,12 @@ final class Handle {
         self.closeName = closeName
     }
 
-    /// Closes the identifier, throwing libhdf5's reason if it fails.
-    func close(file: String, object: String?) throws {
+    /// Closes the identifier, throwing libhdf5's reason, about `object` in `file`, if it fails.
+    func close(in file: File, object: String?) throws {
         guard isOpen else { return }
         Library.ensureInitialized()
         isOpen = false
-        if closer(id) < 0 {
-            throw HDF5Error.current(.closeFailed, closeName, file: file, object: object)
-        }
+        if closer(id) < 0 { throw file.error(.closeFailed, closeName, object: object) }
     }
 
     deinit {

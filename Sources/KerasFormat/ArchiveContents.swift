@@ -1,14 +1,12 @@
-import FileOutput
 import Foundation
-import Glibc
 import ZIPFoundation
 
-/// A `.keras` archive, read: its config, metadata and the extracted weights file.
+/// A `.keras` archive, read: its config and metadata, and the rewrite session holding its staged weights.
 ///
-/// The weights are extracted into a private staging directory removed when this object goes away. No other
-/// member is held whole: `config.json` and `metadata.json` are read up to a size limit, and a rewritten
-/// archive streams every other member from the input archive to the output, a bounded buffer at a time.
-final class ArchiveContents {
+/// The weights are extracted into a private staging directory owned by `rewrite`. No other member is held
+/// whole: `config.json` and `metadata.json` are read up to a size limit, and a rewritten archive streams every
+/// other member from the input archive to the output, a bounded buffer at a time.
+struct ArchiveContents {
     static let weightsMember = "model.weights.h5"
     static let configMember = "config.json"
     static let metadataMember = "metadata.json"
@@ -18,152 +16,75 @@ final class ArchiveContents {
     /// The largest `metadata.json` read; the rest is informative only.
     static let maximumMetadataBytes = 1 << 20
 
-    /// The archive's path.
-    let path: String
-    /// The member names in stored order, with their compression and modification time.
-    let members: [Member]
     let config: ModelConfig
     let kerasVersion: String?
-    /// The extracted weights file.
-    let weightsFile: String
-    private let stagingDirectory: URL
-
-    struct Member {
-        let name: String
-        let compressed: Bool
-        let modified: Date
-    }
-
-    private init(path: String, members: [Member],
-                 config: ModelConfig, kerasVersion: String?, weightsFile: String, stagingDirectory: URL)
-    {
-        self.path = path
-        self.members = members
-        self.config = config
-        self.kerasVersion = kerasVersion
-        self.weightsFile = weightsFile
-        self.stagingDirectory = stagingDirectory
-    }
-
-    deinit {
-        do { try FileManager.default.removeItem(at: stagingDirectory) } catch { /* already gone */ }
-        CleanupRegistry.shared.remove(weightsFile)
-        CleanupRegistry.shared.remove(stagingDirectory.path)
-    }
+    /// The members as read and the staged weights file, for writing the output.
+    let rewrite: ArchiveRewrite
 
     /// Opens the `.keras` zip for reading; `hint` says what may have gone wrong.
-    private static func openArchive(_ path: String, hint: String) throws -> Archive {
+    static func openArchive(_ path: String, hint: String) throws -> Archive {
         do {
             return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)", hint: hint)
+            throw KerasFormatError(.malformed, file: path, "unreadable zip archive: \(error)", hint: hint, cause: error)
         }
     }
 
+    /// Reads the archive at `path`: its config and metadata, and its weights extracted into a new staging
+    /// directory in `directory` (the system's temporary directory when nil).
+    ///
+    /// - Throws: `KerasFormatError` when the archive is unreadable, lacks `config.json` or the weights, or its
+    ///   config cannot be parsed; `.stagingFailed` when nothing can be staged in `directory`.
     static func extract(_ path: String, into directory: String?) throws -> ArchiveContents {
         let archive = try openArchive(path, hint: "the .keras file may be truncated")
-        let parent = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
-        let staging = parent.appendingPathComponent("\(TemporaryName.prefix)\(UUID().uuidString).staging")
-        do {
-            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
-        } catch {
-            throw KerasFormatError(.unsupported, file: path, "cannot create a staging directory in \(parent.path)",
-                                   hint: "check that the directory exists and is writable")
+        let staging = try StagingDirectory(in: directory, for: path)
+        let weights = staging.file(named: weightsMember)
+        let (members, texts) = try readMembers(of: archive, path: path, weightsTo: weights)
+        guard members.contains(where: { $0.name == weightsMember }), let configText = texts[configMember] else {
+            throw KerasFormatError(.notKeras, file: path, "zip archive without \(configMember) and \(weightsMember)",
+                                   hint: "expected a .keras file written by Keras 3 model.save")
         }
-        // Registered so an interrupted run removes the staged copy too.
-        CleanupRegistry.shared.add(staging.path)
-        CleanupRegistry.shared.add(staging.appendingPathComponent(weightsMember).path)
-        var result: ArchiveContents?
-        defer {
-            if result == nil {
-                do { try FileManager.default.removeItem(at: staging) } catch { /* nothing was staged */ }
-                CleanupRegistry.shared.remove(staging.appendingPathComponent(weightsMember).path)
-                CleanupRegistry.shared.remove(staging.path)
-            }
-        }
+        let config = try KerasModel.parseConfig(configText, file: path)
+        let rewrite = ArchiveRewrite(archivePath: path, members: members, stagedWeights: weights, staging: staging)
+        return ArchiveContents(config: config, kerasVersion: texts[metadataMember].flatMap(kerasVersion(inMetadata:)),
+                               rewrite: rewrite)
+    }
 
-        var members: [Member] = []
-        var data: [String: Data] = [:]
-        let weightsURL = staging.appendingPathComponent(weightsMember)
+    /// Lists the members in stored order, extracting the weights to `weightsPath` and reading `config.json`
+    /// and `metadata.json` as text (each up to its limit).
+    private static func readMembers(of archive: Archive, path: String, weightsTo weightsPath: String) throws
+        -> (members: [ArchiveMember], texts: [String: String])
+    {
+        var members: [ArchiveMember] = []
+        var texts: [String: String] = [:]
         do {
             for entry in archive {
                 let modified = entry.fileAttributes[.modificationDate] as? Date ?? Date(timeIntervalSince1970: 0)
-                members.append(Member(name: entry.path, compressed: entry.isCompressed, modified: modified))
+                members.append(ArchiveMember(name: entry.path, compressed: entry.isCompressed, modified: modified))
                 if entry.path == weightsMember {
-                    _ = try archive.extract(entry, to: weightsURL)
+                    _ = try archive.extract(entry, to: URL(fileURLWithPath: weightsPath))
                 } else if entry.path == configMember || entry.path == metadataMember {
-                    data[entry.path] = try readBounded(entry, of: archive, path: path,
-                                                       limit: entry.path == configMember ? maximumConfigBytes
-                                                           : maximumMetadataBytes)
+                    let limit = entry.path == configMember ? maximumConfigBytes : maximumMetadataBytes
+                    let bytes = try readBounded(entry, of: archive, path: path, limit: limit)
+                    texts[entry.path] = String(decoding: bytes, as: UTF8.self)
                 }
             }
         } catch let error as KerasFormatError {
             throw error
         } catch {
             throw KerasFormatError(.malformed, file: path, "cannot extract the archive: \(error)",
-                                   hint: "the .keras file may be truncated or corrupt")
+                                   hint: "the .keras file may be truncated or corrupt", cause: error)
         }
-        guard members.contains(where: { $0.name == weightsMember }), let configData = data[configMember] else {
-            throw KerasFormatError(.notKeras, file: path, "zip archive without \(configMember) and \(weightsMember)",
-                                   hint: "expected a .keras file written by Keras 3 model.save")
-        }
-        let config = try KerasModel.parseConfig(String(decoding: configData, as: UTF8.self), file: path)
-        var version: String?
-        if let metadata = data[metadataMember] {
-            do {
-                version = try JSONValue.parse(String(decoding: metadata, as: UTF8.self))["keras_version"]?.string
-            } catch {
-                version = nil  // metadata is informative only; the version stays unknown
-            }
-        }
-        let contents = ArchiveContents(path: path, members: members, config: config,
-                                       kerasVersion: version, weightsFile: weightsURL.path, stagingDirectory: staging)
-        result = contents
-        return contents
+        return (members, texts)
     }
 
-    /// Writes an archive with the same members in the same order, compression and times, the weights taken
-    /// from `weightsFile`, to `destination`. The same inputs give the same bytes.
-    func write(to destination: String, weightsFile: String) throws {
-        let url = URL(fileURLWithPath: destination)
-        let source = try ArchiveContents.openArchive(path, hint: "the .keras file may have changed while kprune ran")
-        let entries = Array(source)
-        guard entries.map(\.path) == members.map(\.name) else {
-            throw KerasFormatError(.malformed, file: path, "the archive's members changed while kprune ran",
-                                   hint: "run again once the file is no longer being written")
-        }
-        // The destination is a reserved file (an unnamed one, reached as /proc/self/fd/N, where the file system
-        // allows): it becomes an empty archive, which the zip writer then opens for update by that path.
-        try ArchiveContents.writeEmptyArchive(at: destination)
-        let archive = try Archive(url: url, accessMode: .update)
-        for (index, member) in members.enumerated() {
-            let method: CompressionMethod = member.compressed ? .deflate : .none
-            if member.name == ArchiveContents.weightsMember {
-                let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: weightsFile))
-                defer { handle.closeFile() }
-                let size = Int64(handle.seekToEndOfFile())
-                try archive.addEntry(with: member.name, type: .file, uncompressedSize: size,
-                                     modificationDate: member.modified, compressionMethod: method) { position, chunk in
-                    handle.seek(toFileOffset: UInt64(position))
-                    return handle.readData(ofLength: chunk)
-                }
-            } else {
-                try MemberStream.copy(member, from: source, entry: entries[index], archivePath: path, to: archive,
-                                      method: method)
-            }
-        }
-    }
-
-    /// Makes the file at `path` an empty zip archive: only the 22-byte end-of-central-directory record.
-    private static func writeEmptyArchive(at path: String) throws {
-        var record = [UInt8](repeating: 0, count: 22)
-        record[0...3] = [0x50, 0x4B, 0x05, 0x06]
-        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-        guard fd >= 0 else { throw OutputError(path: path, "cannot open the output: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let written = record.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == record.count else {
-            throw OutputError(path: path, "cannot write the output: \(String(cString: strerror(errno)))")
+    /// `keras_version` from `metadata.json`; nil when it is absent or the metadata is not JSON, since the
+    /// metadata is informative only.
+    private static func kerasVersion(inMetadata text: String) -> String? {
+        do {
+            return try JSONValue.parse(text)["keras_version"]?.string
+        } catch {
+            return nil
         }
     }
 

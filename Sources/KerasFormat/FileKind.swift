@@ -34,7 +34,7 @@ enum FileKind {
                 offset *= 2
             }
         } catch {
-            throw KerasFormatError(.notKeras, file: path, "cannot be read: \(error.localizedDescription)")
+            throw KerasFormatError(.notKeras, file: path, "cannot be read: \(error.localizedDescription)", cause: error)
         }
         return .other
     }

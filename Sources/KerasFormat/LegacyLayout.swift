@@ -20,23 +20,18 @@ enum LegacyLayout {
             for (path, layer) in config.flattened() where !layer.isModel {
                 let outer = path.models.first ?? path.name
                 guard let all = stored[outer] else {
-                    layers.append(LayerInfo(path: path, className: layer.className,
-                                            wrappedClassName: layer.wrappedClassName, activation: layer.activation,
-                                            weights: []))
+                    layers.append(LayerInfo(path: path, layer: layer, weights: []))
                     continue
                 }
                 // A nested model keeps all its layers' weights in one group; a weight belongs to the inner
                 // layer whose name is one of the scopes in the weight's name.
                 let own = path.models.isEmpty ? all : all.filter { scopes(of: $0.name).contains(path.name) }
-                layers.append(LayerInfo(path: path, className: layer.className,
-                                        wrappedClassName: layer.wrappedClassName, activation: layer.activation,
-                                        weights: own))
+                layers.append(LayerInfo(path: path, layer: layer, weights: own))
             }
         } else {
             for name in layerNames {
                 let own = stored[name] ?? []
-                layers.append(LayerInfo(path: LayerPath(models: [], name: name), className: nil, activation: nil,
-                                        weights: own))
+                layers.append(LayerInfo(path: LayerPath(models: [], name: name), weights: own))
             }
         }
 

@@ -11,7 +11,7 @@ enum MemberStream {
     /// Chunks queued between reader and writer.
     static let queuedChunks = 4
 
-    static func copy(_ member: ArchiveContents.Member, from source: Archive, entry: Entry, archivePath: String,
+    static func copy(_ member: ArchiveMember, from source: Archive, entry: Entry, archivePath: String,
                      to destination: Archive, method: CompressionMethod) throws
     {
         let queue = ChunkQueue(capacity: queuedChunks)
@@ -43,7 +43,7 @@ enum MemberStream {
         case .some(.failure(let error)) where error is ChunkQueue.Ended: throw shortOrLong
         case .some(.failure(let error)):
             throw KerasFormatError(.malformed, file: archivePath, "cannot read member \(member.name): \(error)",
-                                   hint: "the .keras file may be truncated or corrupt")
+                                   hint: "the .keras file may be truncated or corrupt", cause: error)
         default: return
         }
     }

@@ -1,32 +1,16 @@
-/// A layer as a Keras model config describes it.
-public struct LayerConfig: Sendable, Equatable {
-    /// The layer's name (`config.name`, or the top-level `name` of older files).
-    public var name: String
-    /// The Keras class, e.g. `Dense`, `Conv2D`, `Sequential`.
-    public var className: String
-    /// For a wrapper (`TimeDistributed`, `Bidirectional`), the class of the layer it wraps.
-    public var wrappedClassName: String? = nil
-    /// The activation named in the config (`softmax`, `linear`), when it is a plain name.
-    public var activation: String?
-    /// For a nested model, its own config.
-    public var model: ModelConfig?
-    /// Names of the layers whose outputs feed this one (functional models only).
-    public var inboundLayers: [String]
-    /// What the layer does to values at inference, for the layers kprune can follow without weights.
-    public var effect: InferenceEffect
-
-    /// Whether this layer is a model used as a layer.
-    public var isModel: Bool { model != nil }
-}
-
 /// A model config (`model_config` attribute or `config.json`): its layers and how they connect.
 public struct ModelConfig: Sendable, Equatable {
+    /// The model's name (`config.name`; for a nested model, its layer name; else the class in lower case).
     public var name: String
+    /// The Keras class: `Sequential`, `Functional` or `Model`.
     public var className: String
     /// The layers in the order the config lists them, which is forward order for Keras' own configs.
     public var layers: [LayerConfig]
     /// For functional models, the layers producing the model's outputs; nil for Sequential.
     public var outputLayers: [String]?
+    /// The model's whole `config` value as the file stores it (`layers`, `input_layers`, `output_layers`,
+    /// `name`, ...), or the plain layer list of a Keras 2.0-2.2 Sequential; `.null` when absent.
+    public let config: JSONValue
 
     /// The deepest nesting of models inside models that is parsed; Keras models nest a few levels deep, and
     /// every walk of the config (`flattened`, `finalKernelLayers`) recurses once per level.
@@ -41,7 +25,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// functional configs with Keras 2 nested-list inbound nodes or Keras 3 `keras_history` tensors.
     /// - Throws: `ConfigError` naming what is missing.
     public static func parse(_ json: JSONValue) throws(ConfigError) -> ModelConfig {
-        guard let className = json["class_name"]?.string else { throw ConfigError("no class_name at the top") }
+        guard let className = json["class_name"]?.string else {
+            throw ConfigError(.incomplete, "no class_name at the top")
+        }
         return try parseModel(className: className, config: json["config"] ?? .null, fallbackName: nil, depth: 0)
     }
 
@@ -49,7 +35,7 @@ public struct ModelConfig: Sendable, Equatable {
                                    depth: Int) throws(ConfigError) -> ModelConfig
     {
         guard depth <= maximumNesting else {
-            throw ConfigError("models nest more than \(maximumNesting) deep (Keras files nest a few levels)")
+            throw ConfigError(.tooDeep, "models nest more than \(maximumNesting) deep (Keras files nest a few levels)")
         }
         let layerList: [JSONValue]
         var name = fallbackName ?? className.lowercased()
@@ -59,23 +45,25 @@ public struct ModelConfig: Sendable, Equatable {
             layerList = list
             name = config["name"]?.string ?? name
         } else {
-            throw ConfigError("model \(name) has no layer list")
+            throw ConfigError(.incomplete, "model \(name) has no layer list")
         }
         var layers: [LayerConfig] = []
         for entry in layerList { layers.append(try parseLayer(entry, depth: depth)) }
         var outputs: [String]? = nil
         if className != "Sequential", let outputList = config["output_layers"] {
             outputs = layerReferences(in: outputList)
-            if outputs?.isEmpty ?? true { throw ConfigError("model \(name) lists no output layers") }
+            if outputs?.isEmpty ?? true { throw ConfigError(.incomplete, "model \(name) lists no output layers") }
         }
-        return ModelConfig(name: name, className: className, layers: layers, outputLayers: outputs)
+        return ModelConfig(name: name, className: className, layers: layers, outputLayers: outputs, config: config)
     }
 
     private static func parseLayer(_ entry: JSONValue, depth: Int) throws(ConfigError) -> LayerConfig {
-        guard let className = entry["class_name"]?.string else { throw ConfigError("a layer has no class_name") }
+        guard let className = entry["class_name"]?.string else {
+            throw ConfigError(.incomplete, "a layer has no class_name")
+        }
         let config = entry["config"] ?? .null
         guard let name = config["name"]?.string ?? entry["name"]?.string else {
-            throw ConfigError("a \(className) layer has no name")
+            throw ConfigError(.incomplete, "a \(className) layer has no name")
         }
         var model: ModelConfig? = nil
         if modelClasses.contains(className) || config["layers"] != nil {
@@ -86,7 +74,8 @@ public struct ModelConfig: Sendable, Equatable {
         return LayerConfig(name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
                            activation: config["activation"]?.string, model: model, inboundLayers: inbound,
                            effect: InferenceEffect(className: className, config: config,
-                                                   inboundNodes: entry["inbound_nodes"]))
+                                                   inboundNodes: entry["inbound_nodes"]),
+                           config: config)
     }
 
     /// Collects the layer names a node or output list refers to, in order, without repeats.
@@ -116,27 +105,6 @@ public struct ModelConfig: Sendable, Equatable {
         visit(json)
         return names
     }
-}
-
-/// A model config kprune cannot follow.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A layer found by walking a model, named by its path of model names (outermost first) and its own name.
-public struct LayerPath: Hashable, Sendable, CustomStringConvertible {
-    /// Names of the nested models containing the layer, outermost first; empty for a top-level layer.
-    public var models: [String]
-    public var name: String
-
-    public init(models: [String], name: String) {
-        self.models = models
-        self.name = name
-    }
-
-    /// `outer/inner/head` for a nested layer, `head` for a top-level one.
-    public var description: String { (models + [name]).joined(separator: "/") }
 }
 
 extension ModelConfig {

@@ -9,7 +9,7 @@ import HDF5
 /// groups sort by name (`dense_10` before `dense_2`).
 enum NativeLayout {
     static func read(file: File, userPath: String, format: KerasFileFormat, kerasVersion: String?,
-                     config: ModelConfig?, archive: ArchiveContents?) throws -> KerasModel
+                     config: ModelConfig?, archive: ArchiveRewrite?) throws -> KerasModel
     {
         let root = try file.root()
         var layers: [LayerInfo] = []
@@ -84,9 +84,7 @@ enum NativeLayout {
                 continue
             }
             let weights = try own.map { try allVariables(below: $0) } ?? []
-            layers.append(LayerInfo(path: LayerPath(models: prefix, name: layer.name), className: layer.className,
-                                    wrappedClassName: layer.wrappedClassName, activation: layer.activation,
-                                    weights: weights))
+            layers.append(LayerInfo(path: LayerPath(models: prefix, name: layer.name), layer: layer, weights: weights))
         }
     }
 
@@ -104,8 +102,7 @@ enum NativeLayout {
             }
             let weights = try allVariables(below: child, skippingModels: true)
             if weights.isEmpty { continue }
-            var layer = LayerInfo(path: LayerPath(models: prefix, name: name), className: nil, activation: nil,
-                                  weights: weights)
+            var layer = LayerInfo(path: LayerPath(models: prefix, name: name), weights: weights)
             // With no class to go by, the layer's own first variable is taken as the kernel when it is a matrix
             // or more; variables of sublayers (a wrapper's cells) are listed but not taken.
             let own = weights[0].name.hasPrefix("vars/") && weights[0].link == nil && weights[0].shape.count >= 2

@@ -37,9 +37,9 @@ enum WriteBack {
         -> RewriteOutcome
     {
         let model = plan.model
-        let archive = model.format == .keras3Archive
         // The staged weights of an archive are this run's own copy, rewritten in place.
-        let input = try FileDescriptor(path: model.weightsFile, flags: archive ? O_RDWR : O_RDONLY)
+        let inPlace = model.weightsFileIsStagedCopy
+        let input = try FileDescriptor(path: model.weightsFile, flags: inPlace ? O_RDWR : O_RDONLY)
         let located = try File.withOpen(model.weightsFile) { file in
             try locate(T.self, kernel: plan.kernel,
                        others: plan.slots.map(\.dataset) + replacements.map(\.weight.dataset), in: file, descriptor: input)
@@ -48,11 +48,11 @@ enum WriteBack {
                                        observer: observer)
         let job = Job(plan: plan, replacements: replacements, output: output, located: located, progress: progress)
         let outcome = if let direct = located.direct {
-            try job.writeDirectly(T.self, input: input, offsets: direct, archive: archive, prepare: prepare)
+            try job.writeDirectly(T.self, input: input, offsets: direct, inPlace: inPlace, prepare: prepare)
         } else {
-            try job.writeThroughLibrary(T.self, input: input, archive: archive, prepare: prepare)
+            try job.writeThroughLibrary(T.self, input: input, inPlace: inPlace, prepare: prepare)
         }
-        if archive { try model.writeArchive(to: output.temporaryPath, weightsFile: model.weightsFile) }
+        try model.finishOutput(output)
         return outcome
     }
 
@@ -67,11 +67,11 @@ enum WriteBack {
         /// The direct path: the file copied around the kernel with `copy_file_range`, the kernel, its slots and
         /// the replacements moved with `pread`/`pwrite` at their offsets.
         func writeDirectly<T: KernelElement>(_ type: T.Type, input: FileDescriptor, offsets: (kernel: Int, others: [Int]),
-                                             archive: Bool, prepare: Prepare<T>) throws -> RewriteOutcome
+                                             inPlace: Bool, prepare: Prepare<T>) throws -> RewriteOutcome
         {
             let source = plan.model.weightsFile
-            let destination = archive ? input : try FileDescriptor(path: output.temporaryPath, flags: O_RDWR)
-            if !archive { try FileCopy.copy(from: source, to: output.temporaryPath, excluding: located.kernelBytes) }
+            let destination = inPlace ? input : try output.openForWriting()
+            if !inPlace { try output.copyContents(of: source, excluding: located.kernelBytes) }
             func stores(_ offset: Int) -> (ElementStore<T>, ElementStore<T>) {
                 (DirectStore<T>(reading: input, writing: input, byteOffset: offset),
                  DirectStore<T>(reading: input, writing: destination, byteOffset: offset))
@@ -97,20 +97,20 @@ enum WriteBack {
 
         /// The libhdf5 path: the whole file copied, then the datasets rewritten through libhdf5, which converts
         /// to each dataset's stored type.
-        func writeThroughLibrary<T: KernelElement>(_ type: T.Type, input: FileDescriptor, archive: Bool,
+        func writeThroughLibrary<T: KernelElement>(_ type: T.Type, input: FileDescriptor, inPlace: Bool,
                                                    prepare: Prepare<T>) throws -> RewriteOutcome
         {
             try input.close()
             let source = plan.model.weightsFile
-            if archive {
+            if inPlace {
                 // The archive's staged weights are read and rewritten through one handle (libhdf5 opens a file
                 // once per process); a segment is always read before it is written.
                 return try File.withOpen(source, mode: .readWrite) { try rewrite(T.self, $0, $0, prepare) }
             }
-            try FileCopy.copy(from: source, to: output.temporaryPath)
+            try output.copyContents(of: source)
             return try File.withOpen(source) { inputFile in
                 // libhdf5 resolves the path it opens, which fails for an unnamed file: it gets a named one.
-                try File.withOpen(try output.namedTemporaryPath(), mode: .readWrite) {
+                try File.withOpen(try output.namedTemporaryPath(), mode: .readWrite, name: output.destination) {
                     try rewrite(T.self, inputFile, $0, prepare)
                 }
             }

@@ -26,7 +26,7 @@ public final class MemberReader: @unchecked Sendable {
         self.memberPath = memberPath
         let entry = try Self.entry(memberPath, in: archivePath).entry
         guard entry.uncompressedSize <= UInt64(Int.max) else {
-            throw ZipStreamError(archivePath, "member \(memberPath) declares an impossible size")
+            throw ZipStreamError(.corrupt, archivePath, "member \(memberPath) declares an impossible size")
         }
         size = Int(entry.uncompressedSize)
     }
@@ -38,9 +38,11 @@ public final class MemberReader: @unchecked Sendable {
         do {
             archive = try Archive(url: URL(fileURLWithPath: archivePath), accessMode: .read)
         } catch {
-            throw ZipStreamError(archivePath, "not a readable zip archive (\(error))")
+            throw ZipStreamError(.unreadable, archivePath, "not a readable zip archive (\(error))", cause: error)
         }
-        guard let entry = archive[memberPath] else { throw ZipStreamError(archivePath, "no member \(memberPath)") }
+        guard let entry = archive[memberPath] else {
+            throw ZipStreamError(.noSuchMember, archivePath, "no member \(memberPath)")
+        }
         return (archive, entry)
     }
 
@@ -64,7 +66,7 @@ public final class MemberReader: @unchecked Sendable {
             position += buffer.count
         } catch is ChunkQueue.Ended {
             stop()
-            throw ZipStreamError(archivePath, "member \(memberPath) ends before byte \(offset + buffer.count)")
+            throw ZipStreamError(.truncated, archivePath, "member \(memberPath) ends before byte \(offset + buffer.count)")
         }
     }
 
@@ -114,20 +116,4 @@ public final class MemberReader: @unchecked Sendable {
             finished.signal()
         }
     }
-}
-
-/// A zip archive that cannot be streamed from: unreadable, missing the member, or inconsistent.
-public struct ZipStreamError: Error, CustomStringConvertible, Sendable {
-    /// The archive concerned.
-    public var archive: String
-    /// What is wrong.
-    public var message: String
-
-    /// An error about `archive`.
-    public init(_ archive: String, _ message: String) {
-        self.archive = archive
-        self.message = message
-    }
-
-    public var description: String { message }
 }

@@ -12,7 +12,7 @@ public enum StoredMember {
     /// - Throws: `ZipStreamError` when the archive's records are inconsistent or point outside the file.
     public static func dataRange(of name: String, in path: String) throws -> Range<Int>? {
         let file = try Bytes(path: path)
-        let corrupt = { (what: String) in ZipStreamError(path, "corrupt zip archive: \(what)") }
+        let corrupt = { (what: String) in ZipStreamError(.corrupt, path, "corrupt zip archive: \(what)") }
         // The end-of-central-directory record sits in the last 22 + 65535 bytes.
         let tailLength = min(file.size, 22 + 65_535)
         let tail = try file.read(file.size - tailLength, tailLength)
@@ -84,7 +84,7 @@ public enum StoredMember {
 
         init(path: String) throws {
             guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw ZipStreamError(path, "cannot read the archive")
+                throw ZipStreamError(.unreadable, path, "cannot read the archive")
             }
             descriptor = handle
             size = Int(handle.seekToEndOfFile())
@@ -93,13 +93,15 @@ public enum StoredMember {
 
         /// An offset or size from the archive, refused when beyond the file.
         func checked(_ value: UInt64) throws -> Int {
-            guard value <= UInt64(size) else { throw ZipStreamError(path, "corrupt zip archive: offset past the end") }
+            guard value <= UInt64(size) else {
+                throw ZipStreamError(.corrupt, path, "corrupt zip archive: offset past the end")
+            }
             return Int(value)
         }
 
         func read(_ offset: Int, _ count: Int) throws -> [UInt8] {
             guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
-                throw ZipStreamError(path, "corrupt zip archive: a record lies past the end of the file")
+                throw ZipStreamError(.corrupt, path, "corrupt zip archive: a record lies past the end of the file")
             }
             descriptor.seek(toFileOffset: UInt64(offset))
             return [UInt8](descriptor.readData(ofLength: count))

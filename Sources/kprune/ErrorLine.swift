@@ -13,13 +13,12 @@ enum ErrorLine {
         Escaped.text(userPaths(in: rawText(for: error, file: file), input: file))
     }
 
-    /// The line with every temporary or staging path kprune made replaced by the file the user named: an
-    /// output's temporary file by that output, an archive's staging directory by the input.
+    /// The line with every staging path kprune made replaced by the file the user named: an archive's staging
+    /// directory by the input. (Outputs' errors name their destination themselves.)
     static func userPaths(in line: String, input: String) -> String {
-        let named = AtomicOutput.naming(destinationsIn: line)
-        return named.replacingOccurrences(of: #"[^\s:'"()]*\.kprune-[0-9A-Fa-f-]+\.staging(/[^\s:'"()]*)?"#,
-                                          with: NSRegularExpression.escapedTemplate(for: input),
-                                          options: .regularExpression)
+        line.replacingOccurrences(of: #"[^\s:'"()]*\.kprune-[0-9A-Fa-f-]+\.staging(/[^\s:'"()]*)?"#,
+                                  with: NSRegularExpression.escapedTemplate(for: input),
+                                  options: .regularExpression)
     }
 
     private static func rawText(for error: any Error, file: String) -> String {

@@ -105,22 +105,27 @@ import ZIPFoundation
         writeNPY(truncated, descr: "<f4", shape: [100, 3], data: littleEndian(matrix.map(\.bitPattern)))
         let short = try #require(throws: DataError.self) { try ArraySource.open(truncated) }
         #expect(short.message.contains("shorter"))
+        #expect(short.code == .truncated)
 
         let structured = directory.file("rec.npy")
         writeNPY(structured, descr: "<c8", shape: [2], data: [UInt8](repeating: 0, count: 16))
-        #expect(throws: DataError.self) { try ArraySource.open(structured) }
+        let complex = try #require(throws: DataError.self) { try ArraySource.open(structured) }
+        #expect(complex.code == .unsupportedType)
 
         let text = directory.file("text.npy")
         FileManager.default.createFile(atPath: text, contents: Data("1,2,3\n".utf8))
         let magic = try #require(throws: DataError.self) { try ArraySource.open(text) }
         #expect(magic.message.contains("magic"))
+        #expect(magic.code == .unknownFormat)
 
         let missing = try #require(throws: DataError.self) { try ArraySource.open(directory.file("none.npy")) }
         #expect(missing.message.contains("no such file"))
+        #expect(missing.code == .noSuchFile)
 
         let scalar = directory.file("scalar.npy")
         writeNPY(scalar, descr: "<f4", shape: [], data: littleEndian([Float(1).bitPattern]))
-        #expect(throws: DataError.self) { try ArraySource.open(scalar) }
+        let scalarError = try #require(throws: DataError.self) { try ArraySource.open(scalar) }
+        #expect(scalarError.code == .shapeMismatch)
     }
 }
 
@@ -142,7 +147,9 @@ import ZIPFoundation
         #expect(try directory.listing() == ["data.npz"], "the extracted member leaves no file behind")
         let whole = try #require(throws: DataError.self) { try ArraySource.open(path) }
         #expect(whole.hint?.contains("features") == true, "the members are listed")
-        #expect(throws: DataError.self) { try ArraySource.open(path + ":labels") }
+        #expect(whole.code == .memberRequired)
+        let absent = try #require(throws: DataError.self) { try ArraySource.open(path + ":labels") }
+        #expect(absent.code == .noSuchMember)
     }
 
     @Test func readsHDF5DatasetsByPath() throws {
@@ -150,8 +157,10 @@ import ZIPFoundation
         let array = try ArraySource.open(fixture.path + ":" + (fixture.kernelDataset ?? ""))
         #expect(array.shape == [16, 4])
         #expect(try array.readAll().count == 64)
-        #expect(throws: DataError.self) { try ArraySource.open(fixture.path + ":/no/such") }
-        #expect(throws: DataError.self) { try ArraySource.open(fixture.path) }
+        let absent = try #require(throws: DataError.self) { try ArraySource.open(fixture.path + ":/no/such") }
+        #expect(absent.code == .noSuchMember)
+        let whole = try #require(throws: DataError.self) { try ArraySource.open(fixture.path) }
+        #expect(whole.code == .memberRequired)
     }
 }
 

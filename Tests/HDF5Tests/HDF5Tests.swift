@@ -29,6 +29,53 @@ import Testing
         #expect(!error.stack.isEmpty, "libhdf5's error stack is carried, not printed")
     }
 
+    /// A file opened under another name (an output's temporary file) is named so in every error, libhdf5's
+    /// own stack text included.
+    @Test(arguments: [100, 4096])
+    func errorsNameTheFileAsItWasNamed(truncatedAt size: UInt64) throws {
+        let directory = TemporaryDirectory()
+        let path = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: ".kprune-1-x.tmp")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: size)
+        try handle.close()
+        let error = try #require(throws: HDF5Error.self) {
+            try File.withOpen(path, name: "out.h5") { file in
+                #expect(file.path == path && file.name == "out.h5")
+                _ = try file.root().group("model_weights").dataset("dense_1/dense_1/kernel:0").readAll(as: Float.self)
+            }
+        }
+        #expect(error.file == "out.h5")
+        #expect(!error.stack.isEmpty)
+        #expect(!error.stack.joined().contains(".kprune-"), "\(error.stack)")
+    }
+
+    /// libhdf5 names a file it cannot open in its own stack text; that mention is replaced too.
+    @Test func libhdf5sOwnMentionsOfThePathAreReplaced() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file(".kprune-1-gone.tmp")
+        let error = try #require(throws: HDF5Error.self) { try File(path: path, mode: .readWrite, name: "out.h5") }
+        #expect(error.file == "out.h5")
+        #expect(error.stack.joined().contains("out.h5"), "\(error.stack)")
+        #expect(!error.stack.joined().contains(".kprune-"), "\(error.stack)")
+    }
+
+    /// `message` says what failed in words, with libhdf5's innermost reason but not its function names.
+    @Test func messagesAreInTheUsersTerms() throws {
+        let directory = TemporaryDirectory()
+        let path = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 4096)
+        try handle.close()
+        let truncated = try #require(throws: HDF5Error.self) { try File(path: path) }
+        #expect(truncated.message.hasPrefix("cannot open the file: truncated file"), "\(truncated.message)")
+        #expect(!truncated.message.contains("(H5"), "\(truncated.message)")
+        #expect(truncated.description.contains("H5Fopen"), "the technical form keeps the operation")
+        try File.withOpen(Fixtures.named("keras2/sequential.h5").path) { file in
+            let missing = try #require(throws: HDF5Error.self) { try file.root().dataset("model_weights/nope") }
+            #expect(missing.message == "'/model_weights/nope' is not in the file")
+        }
+    }
+
     @Test func missingObjectsAreNotFoundWithTheirPath() throws {
         try File.withOpen(Fixtures.named("keras2/sequential.h5").path) { file in
             let root = try file.root()

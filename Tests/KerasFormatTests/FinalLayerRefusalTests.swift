@@ -20,10 +20,11 @@ import Testing
         let model = try KerasModel.open(path)
         #expect(model.finalLayer == nil, "the Dense before it is not taken instead")
         let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: nil) }
-        #expect(error.code == .malformed)
+        #expect(error.code == .brokenFinalLayer)
         #expect(error.message.hasPrefix("the final layer 'dense_1' (Dense): "), "\(error.message)")
         #expect(error.message.contains(problem), "\(error.message)")
-        #expect(error.hint?.contains("--layer: dense") == true)
+        #expect(error.hint == "the file may be damaged; layers with a kernel: dense")
+        #expect(error.candidates == ["dense"])
         let named = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: "dense_1") }
         #expect(named.code == .noKernel && named.message.contains(problem))
         #expect(try model.targetLayer(named: "dense").path.name == "dense", "another layer can still be named")
@@ -34,7 +35,8 @@ import Testing
         let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: nil) }
         #expect(error.code == .ambiguousLayer)
         #expect(error.message.contains("no model config"))
-        #expect(error.hint == "choose one with --layer: dense, dense_1")
+        #expect(error.hint == "layers with a kernel: dense, dense_1")
+        #expect(error.candidates == ["dense", "dense_1"])
         #expect(model.layerOrder == .layerNames)
     }
 
@@ -46,7 +48,9 @@ import Testing
         let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: nil) }
         #expect(error.code == .recurrentLayer)
         #expect(error.message.contains("'lstm' (LSTM) is recurrent"), "\(error.message)")
-        #expect(error.hint?.contains("--layer: lstm") == true)
+        #expect(error.message.hasSuffix("only when it is asked for by name"), "\(error.message)")
+        #expect(error.hint?.hasPrefix("layers with a kernel: lstm") == true)
+        #expect(error.candidates.first == "lstm")
         let layer = try model.targetLayer(named: "lstm")
         #expect(layer.kernel?.dataset == fixture.kernelDataset, "the input kernel, not the recurrent one")
         #expect(layer.kernel?.shape == [3, 24])
@@ -61,6 +65,34 @@ import Testing
         let layer = try model.targetLayer(named: nil)
         #expect(layer.path.name == fixture.finalLayer)
         #expect(layer.kernel?.dataset == fixture.kernelDataset)
+    }
+
+    /// A name shared by layers in different nested models is refused with its own code, listing the full paths.
+    @Test func refusesANameSeveralNestedLayersShare() throws {
+        let kernel = WeightInfo(name: "kernel", dataset: "/k", shape: [2, 2], storedType: .float(bits: 32))
+        let layers = ["a", "b"].map { model in
+            LayerInfo(path: LayerPath(models: [model], name: "head"), weights: [kernel])
+        }
+        let model = KerasModel(path: "m.h5", format: .keras2WeightsH5, kerasVersion: nil, config: nil, layers: layers,
+                               optimizerWeights: [], weightsFile: "m.h5", archive: nil)
+        let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: "head") }
+        #expect(error.code == .layerNameNotUnique)
+        #expect(error.candidates == ["a/head", "b/head"])
+        #expect(error.hint == "give the full path: a/head, b/head")
+        #expect(try model.targetLayer(named: "b/head").path.models == ["b"])
+    }
+
+    /// The library's refusals name no command-line option: the CLI adds those by code.
+    @Test(arguments: ["keras2/weights.h5", "extra/keras2/lstm_last.h5", "extra/malformed/kernel_1d.h5",
+                      "keras2/multi_output.h5"])
+    func namesNoCommandLineOption(_ file: String) throws {
+        let path = Fixtures.directory.appendingPathComponent(file).path
+        let model = try KerasModel.open(path)
+        for name in [nil, "no_such_layer"] as [String?] {
+            let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: name) }
+            #expect(!error.description.contains("--"), "\(error)")
+        }
+        #expect(model.finalLayerProblem.map { !$0.contains("--") } ?? true)
     }
 
     @Test func aBidirectionalLayerIsNotPrunedEvenWhenNamed() throws {

@@ -47,6 +47,7 @@ import Testing
             _ = try JSONValue.parse(text)
         } catch {
             #expect(error.description == "expected at most 512 levels of nesting at byte 512")
+            #expect(error.code == .tooDeep)
         }
     }
 
@@ -90,5 +91,6 @@ import Testing
         let json = try Self.nested(ModelConfig.maximumNesting + 1)
         let error = try #require(throws: ConfigError.self) { _ = try ModelConfig.parse(json) }
         #expect(error.description.contains("models nest more than 64 deep"))
+        #expect(error.code == .tooDeep)
     }
 }
