@@ -87,7 +87,7 @@ package final class CalibrationRows: TrainingData {
     /// Checks that `features` fit a layer with `kernel`; the error names the file.
     package static func check(features: ArraySource, kernel: Tensor) throws {
         guard features.columns == kernel.rows else {
-            throw DataError(features.name,
+            throw DataError(.shapeMismatch, features.name,
                             "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
                             hint: "give the final layer's inputs, one row per sample")
         }
@@ -149,8 +149,8 @@ package final class CalibrationRows: TrainingData {
             Standardizer.moments(block.x.rows(kept), into: &sums, &squares)
         }
         guard trainCount > 0 else {
-            throw DataError(features.name, "no training rows are left after holding out \(heldOutCount)",
-                            hint: "lower --validation-split")
+            throw DataError(.tooFewRows, features.name,
+                            "no training rows are left after holding out \(heldOutCount)")
         }
         standardizer = Standardizer(sums: sums, squares: squares, count: trainCount, centred: centred)
     }

@@ -59,12 +59,12 @@ package struct LabelDecoder {
 
     package init(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws {
         guard labels.rows == samples else {
-            throw DataError(labels.name, "\(labels.rows) labels for \(samples) samples",
+            throw DataError(.shapeMismatch, labels.name, "\(labels.rows) labels for \(samples) samples",
                             hint: "give one label per feature row")
         }
         let classIds = labels.columns == 1 && units > 1 && activation.classifies
         guard classIds || labels.columns == units else {
-            throw DataError(labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
+            throw DataError(.shapeMismatch, labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
                             hint: "give class ids, one-hot rows or one target per output")
         }
         name = labels.name

@@ -49,8 +49,7 @@ public enum Converter {
         if stat(request.output, &outputInfo) == 0, stat(request.input, &inputInfo) == 0,
            inputInfo.st_dev == outputInfo.st_dev, inputInfo.st_ino == outputInfo.st_ino, !request.inPlace
         {
-            throw OutputError(path: request.output, "output is the input file",
-                              hint: "pass --in-place to replace the input, or choose another output with -o")
+            throw OutputError(.outputIsInput, path: request.output, "output is the input file")
         }
         try OutputPath.check(request.output, replacing: request.overwrite || request.inPlace)
     }

@@ -91,12 +91,12 @@ public final class DirectStore<T: KernelElement>: ElementStore<T> {
         try transfer(range) { done, remaining, offset in
             let got = pread(readDescriptor, base + done, remaining, offset)
             guard got != 0 else {
-                throw OutputError(path: readPath, "cannot read the kernel: unexpected end of file",
+                throw InputError(.readFailed, path: readPath, "cannot read the kernel: unexpected end of file",
                                   hint: "the file may be truncated")
             }
             return got
         } failure: {
-            OutputError(path: readPath, "cannot read the kernel: \(lastSystemError())")
+            InputError(.readFailed, path: readPath, "cannot read the kernel: \(lastSystemError())")
         }
     }
 
@@ -113,7 +113,7 @@ public final class DirectStore<T: KernelElement>: ElementStore<T> {
 
     /// Moves a range's bytes with repeated `pread`/`pwrite` calls until all are done, retrying on `EINTR`.
     private func transfer(_ range: Range<Int>, _ call: (_ done: Int, _ remaining: Int, _ offset: off_t) throws -> Int,
-                          failure: () -> OutputError) throws
+                          failure: () -> any Error) throws
     {
         let stride = MemoryLayout<T>.stride
         let total = range.count * stride

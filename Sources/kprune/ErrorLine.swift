@@ -24,13 +24,16 @@ enum ErrorLine {
     private static func rawText(for error: any Error, file: String) -> String {
         switch error {
         case let error as KerasFormatError:
-            return "error: \(error.file): \(error)"
+            return "error: \(error.file): " + Hints.line(error.message, Hints.hint(for: error))
         case let error as PruningError:
             return "error: \(file): " + Hints.line(error.message, Hints.hint(for: error), error.hint)
         case let error as OutputError:
-            return "error: \(error.path.isEmpty ? "\"\"" : error.path): \(error)"
+            return "error: \(error.path.isEmpty ? "\"\"" : error.path): "
+                + Hints.line(error.message, Hints.hint(for: error), error.hint)
+        case let error as InputError:
+            return "error: \(error.path): \(error)"
         case let error as DataError:
-            return "error: \(error.source): \(error)"
+            return "error: \(error.source): " + Hints.line(error.message, Hints.hint(for: error), error.hint)
         case let error as HDF5Error:
             return "error: \(error.file): \(describe(error))"
         default:
