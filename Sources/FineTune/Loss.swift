@@ -38,37 +38,56 @@ extension Activation {
     }
 
     /// The loss of outputs `a` (activations, already applied to pre-activations `z`) against `targets`,
-    /// averaged over rows, and its gradient with respect to `z` written into `gradient`.
+    /// averaged over rows, and its gradient with respect to `z` written into `gradient` when one is given.
     ///
     /// Softmax and sigmoid use cross-entropy, whose gradient with respect to the pre-activation is
     /// `(a - t) / rows`; the others use the squared error of the activation's output. With `value` false
     /// only the gradient is computed (the returned loss is 0).
     public func loss(outputs a: Tensor, preActivations z: Tensor, targets t: Tensor, gradient: inout Tensor?,
-              value wanted: Bool = true) -> Double
+                     value wanted: Bool = true) -> Double
     {
         precondition(a.rows == t.rows && a.columns == t.columns, "targets do not match the outputs")
-        let rows = Float(max(a.rows, 1))
-        let columns = Float(max(a.columns, 1))
+        if var g = gradient.take() {
+            writeGradient(outputs: a, preActivations: z, targets: t, into: &g)
+            gradient = g
+        }
+        return wanted ? lossValue(outputs: a, targets: t) : 0
+    }
+
+    /// The loss of outputs `a` against targets `t`, averaged over rows (and for squared errors, outputs).
+    private func lossValue(outputs a: Tensor, targets t: Tensor) -> Double {
         let epsilon: Float = 1e-7
         var total: Double = 0
         a.values.withUnsafeBufferPointer { a in
             t.values.withUnsafeBufferPointer { t in
-                if wanted {
-                    for i in 0..<a.count {
-                        let (p, target) = (a[i], t[i])
-                        switch self {
-                        case .softmax:
-                            if target > 0 { total -= Double(target * log(max(p, epsilon))) }
-                        case .sigmoid:
-                            total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
-                        case .linear, .relu, .tanh:
-                            total += Double((p - target) * (p - target))
-                        }
+                for i in 0..<a.count {
+                    let (p, target) = (a[i], t[i])
+                    switch self {
+                    case .softmax:
+                        if target > 0 { total -= Double(target * log(max(p, epsilon))) }
+                    case .sigmoid:
+                        total -= Double(target * log(max(p, epsilon)) + (1 - target) * log(max(1 - p, epsilon)))
+                    case .linear, .relu, .tanh:
+                        total += Double((p - target) * (p - target))
                     }
                 }
-                guard gradient != nil else { return }
+            }
+        }
+        let rows = Double(max(a.rows, 1))
+        switch self {
+        case .softmax, .sigmoid: return total / rows
+        default: return total / rows / Double(max(a.columns, 1))
+        }
+    }
+
+    /// The loss's gradient with respect to the pre-activations `z`, written into `g`.
+    private func writeGradient(outputs a: Tensor, preActivations z: Tensor, targets t: Tensor, into g: inout Tensor) {
+        let rows = Float(max(a.rows, 1))
+        let columns = Float(max(a.columns, 1))
+        a.values.withUnsafeBufferPointer { a in
+            t.values.withUnsafeBufferPointer { t in
                 z.values.withUnsafeBufferPointer { z in
-                    gradient!.values.withUnsafeMutableBufferPointer { g in
+                    g.values.withUnsafeMutableBufferPointer { g in
                         switch self {
                         case .softmax, .sigmoid:
                             let scale = 1 / rows
@@ -85,10 +104,6 @@ extension Activation {
                     }
                 }
             }
-        }
-        switch self {
-        case .softmax, .sigmoid: return total / Double(rows)
-        default: return total / Double(rows) / Double(max(a.columns, 1))
         }
     }
 }
