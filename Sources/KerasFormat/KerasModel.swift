@@ -44,11 +44,16 @@ public final class KerasModel {
     ///   - path: a `.h5`, `.keras` or `.weights.h5` file.
     ///   - stagingDirectory: where a `.keras` archive's weights are extracted; the system's temporary
     ///     directory when nil. Pass the output directory when the extracted file will be rewritten.
+    ///   - formatKnown: called with the format as soon as it is known, before an archive's weights are
+    ///     extracted; what it throws ends the opening.
     /// - Throws: `KerasFormatError` for files that are not Keras files or contradict themselves,
     ///   `HDF5Error` when libhdf5 cannot read them.
-    public static func open(_ path: String, stagingDirectory: String? = nil) throws -> KerasModel {
+    public static func open(_ path: String, stagingDirectory: String? = nil,
+                            formatKnown: ((KerasFileFormat) throws -> Void)? = nil) throws -> KerasModel
+    {
         switch try FileKind.sniff(path) {
         case .zip:
+            try formatKnown?(.keras3Archive)
             let contents = try ArchiveContents.extract(path, into: stagingDirectory)
             return try File.withOpen(contents.rewrite.stagedWeights) { file in
                 try NativeLayout.read(file: file, userPath: path, format: .keras3Archive,
@@ -56,7 +61,9 @@ public final class KerasModel {
                                       archive: contents.rewrite)
             }
         case .hdf5:
-            return try File.withOpen(path) { file in try readHDF5(file) }
+            let model = try File.withOpen(path) { file in try readHDF5(file) }
+            try formatKnown?(model.format)
+            return model
         case .other:
             throw KerasFormatError(.notKeras, file: path, "not an HDF5 file or a .keras archive",
                                    hint: "expected a Keras .h5, .keras or .weights.h5 file")

@@ -15,12 +15,9 @@ public enum OutputName {
         }
     }
 
-    /// Checks `output` against the format of `input`, reading only as much of the input as tells the format.
-    ///
-    /// An input that cannot be read, or is not a Keras file, passes: the conversion reports that itself.
+    /// Checks `output` against the format of `input`, as read when the input was opened.
     /// - Throws: `KerasFormatError` `.outputName`, for `input`, with a hint naming a fitting output.
-    public static func check(output: String, forInput input: String) throws {
-        guard let format = formatWithoutReadingWeights(input) else { return }
+    public static func check(output: String, for format: KerasFileFormat, input: String) throws {
         let suffixes = allowedSuffixes(for: format)
         let lowered = output.lowercased()
         guard !suffixes.contains(where: { lowered.hasSuffix($0) }) else { return }
@@ -38,29 +35,5 @@ public enum OutputName {
             break
         }
         return stem + suffix
-    }
-
-    /// The input's format from its signature and, for HDF5, its root's attributes and groups.
-    static func formatWithoutReadingWeights(_ path: String) -> KerasFileFormat? {
-        do {
-            switch try FileKind.sniff(path) {
-            case .zip:
-                return .keras3Archive
-            case .other:
-                return nil
-            case .hdf5:
-                return try File.withOpen(path) { file in
-                    let root = try file.root()
-                    if try root.hasAttribute("model_config") {
-                        return .keras2H5  // Keras 3's legacy .h5 takes the same names.
-                    }
-                    if try root.hasAttribute("layer_names") { return .keras2WeightsH5 }
-                    if try root.contains("layers") { return .keras3WeightsH5 }
-                    return nil
-                }
-            }
-        } catch {
-            return nil  // unreadable or missing: the conversion itself says why, in its own words
-        }
     }
 }

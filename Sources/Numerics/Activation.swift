@@ -69,7 +69,7 @@ public enum Activation: Sendable, Equatable {
     /// The derivative of an elementwise activation at one element, from its output `a` and its input `z`
     /// (relu: 1 where `z > 0`, else 0; tanh: `1 - a²`; sigmoid: `a (1 - a)`; linear: 1).
     /// - Precondition: not softmax, whose derivative couples a row's elements.
-    @inline(__always)
+    @inlinable
     public func derivative(output a: Float, input z: Float) -> Float {
         switch self {
         case .linear: 1

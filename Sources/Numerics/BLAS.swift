@@ -4,8 +4,8 @@ import Synchronization
 /// Tensor products through OpenBLAS for one run: the thread count it uses and the floating-point operations
 /// it has done, both its own, never the process's.
 ///
-/// OpenBLAS has one thread setting per process; a `BLAS` sets it before each product it runs, so two runs in
-/// one process each get their own choice. Large products run on `threads` threads and small ones on one: for
+/// OpenBLAS has one thread setting per process; a `BLAS` sets it before each product it runs (when it
+/// differs), so two runs in one process each get their own choice. Large products run on `threads` threads and small ones on one: for
 /// a small product the threads cost more in waking and waiting than they save. The choice depends on the
 /// shapes alone, so products (and so fine-tunes) are reproducible from run to run on a machine.
 public final class BLAS: Sendable {
@@ -40,7 +40,9 @@ public final class BLAS: Sendable {
         precondition(c.rows == m && c.columns == n, "result is \(c.rows)×\(c.columns), product \(m)×\(n)")
         if m == 0 || n == 0 { return }
         operations.add(2 * m * n * k, ordering: .relaxed)
-        openblas_set_num_threads(Int32(m * n * k < Self.threadedSize ? 1 : threads))
+        // Setting takes a lock inside OpenBLAS; reading its setting does not, and most products keep it.
+        let wanted = Int32(m * n * k < Self.threadedSize ? 1 : threads)
+        if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
         let (lda, ldb, ldc) = (Int32(a.columns), Int32(b.columns), Int32(c.columns))
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in

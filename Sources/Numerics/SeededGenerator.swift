@@ -1,12 +1,13 @@
 /// A small seeded generator (SplitMix64), so that shuffles and splits repeat exactly for a seed, on every
 /// platform and Swift release.
 public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
+    @usableFromInline var state: UInt64
 
     /// A generator whose sequence is fixed by `seed`.
-    public init(seed: UInt64) { state = seed }
+    @inlinable public init(seed: UInt64) { state = seed }
 
     /// The next 64 random bits.
+    @inlinable
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -17,6 +18,7 @@ public struct SplitMix64: RandomNumberGenerator {
 
     /// Shuffles `values` by Fisher-Yates with this generator (the standard library's shuffle may change
     /// between releases).
+    @inlinable
     public mutating func shuffle<Element>(_ values: inout [Element]) {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {

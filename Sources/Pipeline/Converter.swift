@@ -21,7 +21,10 @@ public enum Converter {
     {
         let clock = ContinuousClock.now
         try checkOutputPath(request)
-        let model = try KerasModel.open(request.input, stagingDirectory: OutputPath.directory(of: request.output))
+        // A name Keras would not load is refused before any work; in place, the name is the input's.
+        let model = try KerasModel.open(request.input, stagingDirectory: OutputPath.directory(of: request.output)) {
+            if !request.inPlace { try OutputName.check(output: request.output, for: $0, input: request.input) }
+        }
         let plan = try ConversionPlan(request: request, model: model)
         let output = try plan.reserveOutput()
         defer { output.discard() }

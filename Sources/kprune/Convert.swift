@@ -92,8 +92,6 @@ extension Kprune {
             let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
                                             overwrite: outputs.force, inPlace: outputs.inPlace,
                                             calibration: fineTune.calibration)
-            // A name Keras would not load is refused before any work; in place, the name is the input's.
-            if !outputs.inPlace { try OutputName.check(output: destination, forInput: input) }
             StructureDeadline.arm()
             defer { StructureDeadline.disarm() }
             let result = try Converter.convert(request, observer: ConsoleObserver(input: input, progress: progress))

@@ -36,9 +36,8 @@ import ZIPFoundation
                  labels: String? = nil, seed: UInt64 = 0, output: String? = nil, method: PruningMethod = .mask)
         throws -> ConversionReport
     {
-        let extensionName = fixture.file.hasSuffix(".keras") ? "keras" : "h5"
         return try Converter.convert(ConversionRequest(
-            input: fixture.path, output: output ?? directory.file("out-\(sparsity)-\(seed).\(extensionName)"),
+            input: fixture.path, output: output ?? directory.file("out-\(sparsity)-\(seed).\(fixture.outputExtension)"),
             target: .sparsity(sparsity), layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
             calibration: Calibration(features: features, labels: labels,
                                      options: FineTuneOptions(method: method, epochs: 20, seed: seed))))

@@ -243,7 +243,7 @@ import Testing
         let rows = 96
         writeNPY(directory.file("p.npy"), rows: rows, columns: patch,
                  values: (0..<(rows * patch)).map { _ in Float(random.next() % 2000) / 1000 - 1 })
-        let output = directory.file(fixture.file.hasSuffix(".keras") ? "out.keras" : "out.h5")
+        let output = directory.file("out." + fixture.outputExtension)
         let report = try Converter.convert(ConversionRequest(
             input: fixture.path, output: output, target: .sparsity(0.9),
             calibration: Calibration(features: directory.file("p.npy"),
@@ -272,7 +272,7 @@ import Testing
         var random = SplitMix64(seed: 12)
         let values = (0..<(150 * shape[0])).map { _ in Float(random.next() % 1000) / 500 - 1 }
         writeNPY(directory.file("h.npy"), rows: 150, columns: shape[0], values: values)
-        let output = directory.file(fixture.file.hasSuffix(".keras") ? "out.keras" : "out.h5")
+        let output = directory.file("out." + fixture.outputExtension)
         let report = try Converter.convert(ConversionRequest(
             input: fixture.path, output: output, target: .sparsity(0.7),
             layer: fixture.needsLayer == true ? fixture.layerArgument : nil,

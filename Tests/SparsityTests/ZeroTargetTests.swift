@@ -64,3 +64,32 @@ import Testing
         #expect(pruned[4] == 1 && pruned[8] == 0.75)
     }
 }
+
+@Suite struct PatternTests {
+    /// Validation is one rule: `-0` is a negative sparsity, a negative count is refused, and both are
+    /// refused by `count(forSize:)` as by `validate()`.
+    @Test func validationIsOneRule() throws {
+        for target in [ZeroTarget.sparsity(-0.0), .sparsity(-0.5), .sparsity(2), .zeros(-1)] {
+            #expect(throws: PruningError.self) { try target.validate() }
+            #expect(throws: PruningError.self) { try target.count(forSize: 100) }
+        }
+        try ZeroTarget.sparsity(0).validate()
+        try ZeroTarget.zeros(0).validate()
+    }
+
+    /// `ExactCount`'s target follows the kernel's size whatever its shape, and its masks hold exactly the
+    /// zeros asked for, the lowest scores pruned first.
+    @Test(arguments: [[64], [16, 4], [3, 3, 2, 4]])
+    func exactCountFitsAnyShape(_ shape: [Int]) throws {
+        let pattern = ExactCount(.sparsity(0.75))
+        let size = shape.reduce(1, *)
+        let zeros = try pattern.targetZeros(shape: shape)
+        #expect(zeros == Int((0.75 * Double(size)).rounded(.toNearestOrAwayFromZero)))
+        let scores = (0..<size).map { Float(($0 * 29) % size) }
+        let mask = pattern.keepMask(scores: scores, shape: shape, zeros: zeros)
+        #expect(mask.filter { !$0 }.count == zeros)
+        let keptLowest = zip(scores, mask).filter { $0.1 }.map(\.0).min() ?? .infinity
+        let prunedHighest = zip(scores, mask).filter { !$0.1 }.map(\.0).max() ?? -.infinity
+        #expect(prunedHighest <= keptLowest)
+    }
+}

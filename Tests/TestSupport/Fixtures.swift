@@ -5,6 +5,12 @@ import TestEnvironment
 /// One entry of `fixtures/manifest.json`: what real Keras wrote and reports about a fixture.
 public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
     public let file: String
+
+    /// The extension an output converted from this fixture must have for Keras to load it.
+    public var outputExtension: String {
+        file.hasSuffix(".keras") ? "keras" : file.hasSuffix(".weights.h5") ? "weights.h5" : "h5"
+    }
+
     public let format: String
     public let finalLayer: String?
     public let finalLayerPath: [String]?
