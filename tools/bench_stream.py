@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark kprune on a big final layer (a benchmark, not a test).
 
-    .venv/bin/python tools/bench_stream.py path/to/kprune [--reps 5] [--cache DIR]
+    .venv/bin/python tools/bench_stream.py path/to/kprune [--reps 5] [--cache DIR] [--baseline OTHER_KPRUNE]
 
 Builds once (and then reuses) a tf_keras model Input(2048) -> Dense(20000)
 with random normal weights, saved as .h5 (about 164 MB), in a cache directory
