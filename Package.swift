@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "kprune", targets: ["kprune"]),
         .library(name: "KerasFormat", targets: ["KerasFormat"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Inference", targets: ["Inference"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,6 +65,8 @@ let package = Package(
         .target(name: "Sparsity", dependencies: ["HDF5", "FileOutput"], swiftSettings: strict),
         // Fine-tuning the final layer: losses, the mask and L1 methods, training data and its split.
         .target(name: "FineTune", dependencies: ["Numerics", "Sparsity", "ArrayIO"], swiftSettings: strict),
+        // The forward pass: a Keras model's inference from its config and weights.
+        .target(name: "Inference", dependencies: ["KerasFormat", "Numerics", "HDF5"], swiftSettings: strict),
         // The conversion: routing a request, the one write-back, reports, inspection.
         .target(
             name: "Pipeline",
@@ -74,7 +77,8 @@ let package = Package(
         .executableTarget(
             name: "kprune",
             dependencies: [
-                "Pipeline", "FineTune", "Sparsity", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "CProcess",
+                "Pipeline", "Inference", "Numerics", "FineTune", "Sparsity", "KerasFormat", "ArrayIO", "FileOutput",
+                "HDF5", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -98,9 +102,11 @@ let package = Package(
                          .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
         .testTarget(name: "FineTuneTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
                          .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Numerics", "KerasFormat", "ArrayIO", "TestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
                          .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
-        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "FileOutput", "HDF5", "TestSupport"],
+        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "FileOutput", "ArrayIO", "HDF5", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

@@ -6,7 +6,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
             case noSuchFile, unknownFormat, memberRequired, memberNotAllowed, noSuchMember, notStoredInside,
-                 unsupportedType, malformed, truncated, readFailed, shapeMismatch, tooFewRows, invalidValues
+                 unsupportedType, malformed, truncated, readFailed, writeFailed, shapeMismatch, tooFewRows, invalidValues
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -31,6 +31,8 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         public static let truncated = Code(.truncated)
         /// Reading failed: a system call or a library refused.
         public static let readFailed = Code(.readFailed)
+        /// Writing an array failed (the disk is full, the file went away).
+        public static let writeFailed = Code(.writeFailed)
         /// The array's shape does not fit its use (a scalar, rows or columns that do not match).
         public static let shapeMismatch = Code(.shapeMismatch)
         /// Too few rows to use (fewer than two samples, none left for training).

@@ -16,6 +16,12 @@ public struct ModelConfig: Sendable, Equatable {
     /// every walk of the config (`flattened`, `finalKernelLayers`) recurses once per level.
     public static let maximumNesting = 64
 
+    /// For functional models, the layers whose outputs are the model's inputs, in order; nil for Sequential.
+    public var inputLayers: [String]? {
+        guard className != "Sequential", let list = config["input_layers"] else { return nil }
+        return Self.layerReferences(in: list)
+    }
+
     /// Classes that mark a model nested inside another.
     static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 

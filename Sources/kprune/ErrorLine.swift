@@ -4,6 +4,7 @@ import FileOutput
 import ArrayIO
 import Foundation
 import HDF5
+import Inference
 import KerasFormat
 import Pipeline
 
@@ -30,6 +31,8 @@ enum ErrorLine {
         case let error as OutputError:
             return "error: \(error.path.isEmpty ? "\"\"" : error.path): "
                 + Hints.line(error.message, Hints.hint(for: error), error.hint)
+        case let error as InferenceError:
+            return "error: \(file): " + Hints.line(error.message, Hints.hint(for: error))
         case let error as InputError:
             return "error: \(error.path): \(error)"
         case let error as DataError:

@@ -1,4 +1,5 @@
 import ArrayIO
+import Inference
 import FileOutput
 import KerasFormat
 import Sparsity
@@ -49,6 +50,14 @@ enum Hints {
     static func hint(for error: DataError) -> String? {
         switch error.code {
         case .tooFewRows: "lower --validation-split"
+        default: nil
+        }
+    }
+
+    /// The hint for a model the forward pass cannot run.
+    static func hint(for error: InferenceError) -> String? {
+        switch error.code {
+        case .unsupportedLayer, .noConfig: "to prune, give the final layer's inputs with --features instead of raw inputs"
         default: nil
         }
     }

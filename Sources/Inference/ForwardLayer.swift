@@ -1,0 +1,72 @@
+import Numerics
+
+/// One layer's inference on a batch: every tensor's first axis is the samples.
+protocol ForwardLayer {
+    /// The layer's output for `inputs` (one tensor per inbound layer, in the config's order).
+    func forward(_ inputs: [Tensor]) throws -> Tensor
+}
+
+/// The single input of a layer that takes one.
+func single(_ inputs: [Tensor], _ layer: String) throws -> Tensor {
+    guard inputs.count == 1, let input = inputs.first else {
+        throw InferenceError(.shapeMismatch, layer: layer, "layer \(layer) takes one input, not \(inputs.count)")
+    }
+    return input
+}
+
+/// Layers that change nothing at inference: dropout and noise of every kind, activity regularization.
+struct Identity: ForwardLayer {
+    let name: String
+    static let classes: Set<String> = [
+        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout", "GaussianNoise",
+        "AlphaDropout", "ActivityRegularization", "Identity",
+    ]
+    func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs, name) }
+}
+
+/// An `Activation` layer, or a layer applying one activation.
+struct ActivationLayer: ForwardLayer {
+    let name: String
+    let activation: ForwardActivation
+    func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let input = try single(inputs, name)
+        var values = input.values
+        activation.apply(&values, lastAxis: input.shape.last ?? 1)
+        return Tensor(shape: input.shape, values: values)
+    }
+}
+
+/// `Flatten` (every axis after the samples into one) and `Reshape` (to `target`, -1 inferred).
+struct ReshapeLayer: ForwardLayer {
+    let name: String
+    /// The shape after the samples' axis; nil to flatten.
+    let target: [Int]?
+    func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let input = try single(inputs, name)
+        let batch = input.shape.first ?? 0
+        let per = batch == 0 ? 0 : input.count / batch
+        guard var target else { return input.reshaped([batch, per]) }
+        if let unknown = target.firstIndex(of: -1) {
+            let known = target.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
+            target[unknown] = known == 0 ? 0 : per / known
+        }
+        guard target.reduce(1, *) == per else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) cannot reshape \(input.shape.dropFirst()) to \(target)")
+        }
+        return input.reshaped([batch] + target)
+    }
+}
+
+/// A layer whose computation Keras runs in float16: its output rounded to float16.
+struct HalfPrecision: ForwardLayer {
+    let inner: any ForwardLayer
+    func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let output = try inner.forward(inputs.map(Self.rounded))
+        return Self.rounded(output)
+    }
+
+    /// The tensor with every value rounded to the nearest float16.
+    static func rounded(_ tensor: Tensor) -> Tensor {
+        Tensor(shape: tensor.shape, values: tensor.values.map { Float(Float16($0)) })
+    }
+}

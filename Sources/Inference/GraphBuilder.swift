@@ -1,0 +1,201 @@
+import HDF5
+import KerasFormat
+import Numerics
+
+/// Builds the graph of a Keras model from its config and its weights file.
+struct GraphBuilder {
+    let model: KerasModel
+    let root: Group
+    let blas: BLAS
+    /// The layers with weights, by path (`outer/dense_1`).
+    let weighted: [String: LayerInfo]
+
+    init(model: KerasModel, root: Group, blas: BLAS) {
+        self.model = model
+        self.root = root
+        self.blas = blas
+        weighted = Dictionary(model.layers.map { ($0.path.description, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The shape of one sample of each of `config`'s inputs, from its `InputLayer`s (or, in Keras 2.0 files, the
+    /// first layer's `batch_input_shape`); nil where a dimension is unknown.
+    static func inputShapes(_ config: ModelConfig) -> [[Int]?] {
+        func shape(_ layer: LayerConfig) -> [Int]? {
+            guard let batchShape = (layer.config["batch_shape"] ?? layer.config["batch_input_shape"])?.array else {
+                return nil
+            }
+            let dimensions = batchShape.dropFirst().map { $0.number.map(Int.init) }
+            guard dimensions.allSatisfy({ $0 != nil }) else { return nil }
+            return dimensions.compactMap { $0 }
+        }
+        let inputLayers = config.layers.filter { $0.className == "InputLayer" }
+        if let names = config.inputLayers {
+            return names.map { name in inputLayers.first { $0.name == name }.flatMap(shape) }
+        }
+        return [(inputLayers.first ?? config.layers.first).flatMap(shape)]
+    }
+
+    /// The graph of `config`, a model nested under `prefix` (the enclosing models' layer names).
+    func graph(_ config: ModelConfig, prefix: [String]) throws -> Graph {
+        let isSequential = config.className == "Sequential" || config.inputLayers == nil
+        var inputs = config.inputLayers ?? []
+        var nodes: [Graph.Node] = []
+        var previous: String? = nil
+        for layer in config.layers {
+            if layer.className == "InputLayer" {
+                if isSequential { previous = layer.name; inputs = [layer.name] } else if !inputs.contains(layer.name) {
+                    inputs.append(layer.name)
+                }
+                continue
+            }
+            let inbound: [String]
+            if isSequential {
+                if previous == nil { inputs = ["\(config.name)_input"]; previous = inputs[0] }
+                inbound = [previous ?? ""]
+            } else {
+                inbound = layer.inboundLayers
+            }
+            nodes.append(Graph.Node(name: layer.name, inbound: inbound,
+                                    layer: try self.layer(layer, prefix: prefix)))
+            previous = layer.name
+        }
+        let outputs = isSequential ? [previous ?? inputs.first ?? ""] : config.outputLayers ?? []
+        return Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
+    }
+
+    /// The forward layer for one config entry; a layer that computes in float16 (its `dtype` or dtype policy)
+    /// has its outputs rounded to float16, as Keras's are.
+    func layer(_ layer: LayerConfig, prefix: [String]) throws -> any ForwardLayer {
+        let forward = try plainLayer(layer, prefix: prefix)
+        guard Self.computesInHalf(layer.config), layer.model == nil else { return forward }
+        if var dense = forward as? DenseLayer {
+            dense.half = true
+            return HalfPrecision(inner: dense)
+        }
+        return HalfPrecision(inner: forward)
+    }
+
+    /// Whether a layer's config asks for float16 computation (`"dtype": "float16"`, or a dtype policy named
+    /// `float16` or `mixed_float16`).
+    static func computesInHalf(_ config: JSONValue) -> Bool {
+        let dtype = config["dtype"]
+        let name = dtype?.string ?? dtype?["config"]?["name"]?.string
+        return name == "float16" || name == "mixed_float16"
+    }
+
+    private func plainLayer(_ layer: LayerConfig, prefix: [String]) throws -> any ForwardLayer {
+        let name = (prefix + [layer.name]).joined(separator: "/")
+        if let nested = layer.model { return try graph(nested, prefix: prefix + [layer.name]) }
+        if Identity.classes.contains(layer.className) { return Identity(name: name) }
+        if let operation = MergeLayer.classes[layer.className] {
+            if operation == .concatenate, let axis = layer.config["axis"]?.number, axis != -1 {
+                throw unsupported(layer, name, "concatenation along axis \(Int(axis)) (only the last axis)")
+            }
+            return MergeLayer(name: name, operation: operation)
+        }
+        switch layer.className {
+        case "Dense": return try dense(layer, name)
+        case "Activation": return ActivationLayer(name: name, activation: try activation(layer, name))
+        case "Softmax":
+            if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
+                throw unsupported(layer, name, "softmax over axis \(axis) (only the last axis)")
+            }
+            return ActivationLayer(name: name, activation: .softmax)
+        case "ReLU": return ActivationLayer(name: name, activation: try reluLayer(layer, name))
+        case "Flatten": return ReshapeLayer(name: name, target: nil)
+        case "Reshape":
+            let target = layer.config["target_shape"]?.array?.compactMap { $0.number.map(Int.init) } ?? []
+            return ReshapeLayer(name: name, target: target)
+        case "Normalization": return try normalization(layer, name)
+        case "BatchNormalization": return try batchNormalization(layer, name)
+        case "Rescaling":
+            guard let scale = layer.config["scale"]?.number else { throw unsupported(layer, name, "a per-channel scale") }
+            let offset = layer.config["offset"]?.number ?? 0
+            return AffineLayer(name: name, scale: [Float(scale)], shift: [Float(offset)])
+        default:
+            throw InferenceError(.unsupportedLayer, layer: name,
+                                 "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
+        }
+    }
+
+    /// A `ReLU` layer: plain, or capped at 6; other slopes and thresholds are not run.
+    private func reluLayer(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
+        let slope = layer.config["negative_slope"]?.number ?? 0, threshold = layer.config["threshold"]?.number ?? 0
+        guard slope == 0, threshold == 0 else { throw unsupported(layer, name, "a negative slope or a threshold") }
+        switch layer.config["max_value"]?.number {
+        case nil: return .relu
+        case 6: return .relu6
+        case let cap?: throw unsupported(layer, name, "a cap of \(cap)")
+        }
+    }
+
+    private func unsupported(_ layer: LayerConfig, _ name: String, _ what: String) -> InferenceError {
+        InferenceError(.unsupportedConfig, layer: name, "layer \(name) (\(layer.className)) uses \(what)")
+    }
+
+    private func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
+        guard let activation = ForwardActivation(keras: layer.activation ?? layer.config["activation"]?.string)
+        else { throw unsupported(layer, name, "the activation \(layer.activation ?? "?")") }
+        return activation
+    }
+
+    /// The layer's weights in the file's order, each read whole as float32.
+    private func weights(_ name: String) throws -> [(shape: [Int], values: [Float])] {
+        guard let info = weighted[name] else { return [] }
+        return try info.weights.map { weight in
+            if let problem = weight.storageProblem ?? weight.link {
+                throw InferenceError(.unsupportedConfig, layer: name, "the weight \(weight.name) of \(name) is \(problem)")
+            }
+            return (weight.shape, try root.dataset(weight.dataset).readAll(as: Float.self))
+        }
+    }
+
+    private func dense(_ layer: LayerConfig, _ name: String) throws -> DenseLayer {
+        let stored = try weights(name)
+        guard let kernel = stored.first, kernel.shape.count == 2 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no 2-D kernel")
+        }
+        let units = kernel.shape[1]
+        let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: units)
+        guard bias.count == units else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name)'s bias has \(bias.count) values for \(units) units")
+        }
+        return DenseLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
+                          activation: try activation(layer, name), blas: blas)
+    }
+
+    private func normalization(_ layer: LayerConfig, _ name: String) throws -> AffineLayer {
+        if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
+            throw unsupported(layer, name, "normalization over axis \(axis) (only the last axis)")
+        }
+        // Given in the config (`Normalization(mean=..., variance=...)`), or adapted and stored as weights.
+        func values(_ key: String) -> [Float]? {
+            if let number = layer.config[key]?.number { return [Float(number)] }
+            return layer.config[key]?.array.map { $0.compactMap { $0.number.map(Float.init) } }
+        }
+        if let mean = values("mean"), let variance = values("variance"), mean.count == variance.count {
+            return AffineLayer.normalization(name, mean: mean, variance: variance)
+        }
+        let stored = try weights(name)
+        guard stored.count >= 2, stored[0].values.count == stored[1].values.count else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no mean and variance")
+        }
+        return AffineLayer.normalization(name, mean: stored[0].values, variance: stored[1].values)
+    }
+
+    private func batchNormalization(_ layer: LayerConfig, _ name: String) throws -> AffineLayer {
+        if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
+            throw unsupported(layer, name, "normalization over axis \(axis) (only the last axis)")
+        }
+        var stored = try weights(name)[...]
+        let scale = layer.config["scale"] != .bool(false), center = layer.config["center"] != .bool(false)
+        let gamma = scale ? stored.popFirst()?.values : nil
+        let beta = center ? stored.popFirst()?.values : nil
+        guard let mean = stored.popFirst()?.values, let variance = stored.popFirst()?.values else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) lacks its moving statistics")
+        }
+        let epsilon = Float(layer.config["epsilon"]?.number ?? 1e-3)
+        return AffineLayer.batchNormalization(name, gamma: gamma, beta: beta, mean: mean, variance: variance,
+                                              epsilon: epsilon)
+    }
+}

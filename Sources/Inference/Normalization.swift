@@ -1,0 +1,43 @@
+import Numerics
+
+/// A per-feature affine map on the last axis, `x · scale + shift`: `Normalization`
+/// (`(x - mean) / max(sqrt(variance), 1e-7)`), `BatchNormalization` on its moving statistics
+/// (`(x - mean) / sqrt(variance + epsilon) · gamma + beta`) and `Rescaling` (`x · scale + offset`).
+struct AffineLayer: ForwardLayer {
+    let name: String
+    let scale: [Float]
+    let shift: [Float]
+
+    func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let input = try single(inputs, name)
+        let width = scale.count
+        guard width == 1 || input.shape.last == width else {
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) normalizes \(width) features, the input has shape \(input.shape)")
+        }
+        var values = input.values
+        values.withUnsafeMutableBufferPointer { v in
+            for i in v.indices {
+                let j = width == 1 ? 0 : i % width
+                v[i] = v[i] * scale[j] + shift[j]
+            }
+        }
+        return Tensor(shape: input.shape, values: values)
+    }
+
+    /// Keras' `Normalization`: the features minus `mean`, over `max(sqrt(variance), 1e-7)`.
+    static func normalization(_ name: String, mean: [Float], variance: [Float]) -> AffineLayer {
+        let scale = variance.map { 1 / max($0.squareRoot(), 1e-7) }
+        return AffineLayer(name: name, scale: scale, shift: zip(mean, scale).map { -$0 * $1 })
+    }
+
+    /// Keras' `BatchNormalization` at inference.
+    static func batchNormalization(_ name: String, gamma: [Float]?, beta: [Float]?, mean: [Float],
+                                   variance: [Float], epsilon: Float) -> AffineLayer
+    {
+        let gamma = gamma ?? [Float](repeating: 1, count: mean.count)
+        let beta = beta ?? [Float](repeating: 0, count: mean.count)
+        let scale = (0..<mean.count).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+        return AffineLayer(name: name, scale: scale, shift: (0..<mean.count).map { beta[$0] - mean[$0] * scale[$0] })
+    }
+}

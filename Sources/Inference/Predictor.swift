@@ -1,0 +1,38 @@
+public import KerasFormat
+public import Numerics
+import HDF5
+
+/// Runs a Keras model's inference in Swift: dropout and noise off, normalization on its stored statistics.
+///
+/// The model is built once from the file's config and weights (read whole); `predict` then runs batches.
+public struct Predictor {
+    private let graph: Graph
+
+    /// The model's output layers, in order.
+    public var outputNames: [String] { graph.outputs }
+    /// How many inputs the model takes.
+    public var inputCount: Int { graph.inputs.count }
+    /// The shape of one sample of each input (without the samples' axis), nil where the config leaves a
+    /// dimension open.
+    public let inputShapes: [[Int]?]
+
+    /// Builds the forward pass of `model`.
+    /// - Parameter blas: the run's matrix products.
+    /// - Throws: `InferenceError` naming the first layer it cannot run (its class), or a file without a
+    ///   config; read errors.
+    public init(model: KerasModel, blas: BLAS) throws {
+        guard let config = model.config else {
+            throw InferenceError(.noConfig, "the file has no model config, so the model's graph is unknown")
+        }
+        inputShapes = GraphBuilder.inputShapes(config)
+        graph = try File.withOpen(model.weightsFile) { file in
+            try GraphBuilder(model: model, root: try file.root(), blas: blas).graph(config, prefix: [])
+        }
+    }
+
+    /// The model's outputs for one batch, one tensor per input (the first axis is the samples).
+    /// - Throws: `InferenceError` when the inputs do not fit the model.
+    public func predict(_ inputs: [Tensor]) throws -> [Tensor] {
+        try graph.run(inputs)
+    }
+}

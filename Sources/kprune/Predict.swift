@@ -1,0 +1,134 @@
+import ArgumentParser
+import ArrayIO
+import FileOutput
+import Foundation
+import Inference
+import KerasFormat
+import Numerics
+import Sparsity
+
+extension Kprune {
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a Keras model on inputs and write its outputs as .npy, without Python.",
+            discussion: """
+                Inputs are read a batch at a time from a .npy, an .npz member (x.npz:NAME) or an HDF5 dataset \
+                (x.h5:/PATH), one row per sample. The output goes to OUT.npy (default: beside the data, \
+                X.predictions.npy); a model with several outputs writes OUT.NAME.npy for each, or only the one \
+                --output names. Outputs appear complete or not at all.
+                """)
+
+        @Argument(help: "A Keras file with a model config: .h5 or .keras.")
+        var model: String
+
+        @Option(help: "The model's inputs, one row per sample (x.npy, x.npz:NAME, x.h5:/PATH).")
+        var data: String
+
+        @Option(name: [.short, .customLong("output-file")], help: "Output .npy file.")
+        var outputFile: String?
+
+        @Option(name: .customLong("output"), help: "Write only this output layer's values (models with several outputs).")
+        var outputName: String?
+
+        @Option(help: "Samples per batch.")
+        var batchSize: Int = 256
+
+        @Flag(help: "Replace an existing output file.")
+        var force = false
+
+        @OptionGroup
+        var report: ReportOptions
+
+        func validate() throws {
+            guard Limits.batchSize.contains(batchSize) else {
+                throw ValidationError("--batch-size \(batchSize) is outside [1, \(Limits.batchSize.upperBound)]")
+            }
+            if let outputFile, !outputFile.lowercased().hasSuffix(".npy") {
+                throw ValidationError("-o \(outputFile) must end in .npy")
+            }
+        }
+
+        func run() throws {
+            ErrorLine.verbose = report.verbose
+            Signals.install()
+            do {
+                try predict()
+            } catch {
+                ErrorLine.report(error, file: model)
+                throw ExitCode.failure
+            }
+        }
+
+        private func predict() throws {
+            let keras = try KerasModel.open(model)
+            let predictor = try Predictor(model: keras, blas: BLAS(threads: Workers.available))
+            guard predictor.inputCount == 1 else {
+                throw InferenceError(.unsupportedConfig, "the model takes \(predictor.inputCount) inputs; kprune predict takes one --data")
+            }
+            let source = try ArraySource.open(data)
+            let sample = try sampleShape(predictor.inputShapes.first ?? nil, columns: source.columns)
+            let outputs = try chosenOutputs(predictor.outputNames)
+            var writers: [NPYWriter?] = Array(repeating: nil, count: outputs.count)
+            let files = try outputs.map { try AtomicOutput(destination: destination(for: $0.name, of: outputs.count),
+                                                           replacing: force) }
+            defer { files.forEach { $0.discard() } }
+            var buffer = [Float](repeating: 0, count: min(batchSize, max(source.rows, 1)) * source.columns)
+            for start in stride(from: 0, to: source.rows, by: batchSize) {
+                let rows = min(batchSize, source.rows - start)
+                try buffer.withUnsafeMutableBufferPointer {
+                    try source.read(rows: start..<(start + rows), into: UnsafeMutableBufferPointer(rebasing: $0[0..<(rows * source.columns)]))
+                }
+                let batch = Tensor(shape: [rows] + sample, values: Array(buffer[0..<(rows * source.columns)]))
+                let results = try predictor.predict([batch])
+                for (index, output) in outputs.enumerated() {
+                    let result = results[output.index]
+                    if writers[index] == nil {
+                        writers[index] = try NPYWriter(path: files[index].temporaryPath,
+                                                       shape: [source.rows] + result.shape.dropFirst())
+                    }
+                    try writers[index]?.append(result.values)
+                }
+            }
+            for (index, file) in files.enumerated() {
+                if writers[index] == nil {
+                    writers[index] = try NPYWriter(path: file.temporaryPath, shape: [0])
+                }
+                try writers[index]?.close()
+                try file.commit()
+            }
+        }
+
+        /// The shape of one sample: the model's input shape, which the data's columns must fill.
+        private func sampleShape(_ declared: [Int]?, columns: Int) throws -> [Int] {
+            guard let declared else { return [columns] }
+            guard declared.reduce(1, *) == columns else {
+                throw DataError(.shapeMismatch, data,
+                                "rows of \(columns) values do not fit the model's input of shape \(declared)",
+                                hint: "give one sample per row, \(declared.reduce(1, *)) values each")
+            }
+            return declared
+        }
+
+        /// The outputs to write, by position among the model's.
+        private func chosenOutputs(_ names: [String]) throws -> [(index: Int, name: String)] {
+            let all = names.enumerated().map { (index: $0.offset, name: $0.element) }
+            guard let outputName else { return all }
+            guard let chosen = all.first(where: { $0.name == outputName }) else {
+                throw InferenceError(.unsupportedConfig,
+                                     "the model has no output named \(outputName) (its outputs: \(names.joined(separator: ", ")))")
+            }
+            return [chosen]
+        }
+
+        /// `-o OUT.npy`, or beside the data; `OUT.NAME.npy` for one of several outputs.
+        private func destination(for name: String, of count: Int) -> String {
+            let base = outputFile ?? {
+                let dataPath = data.split(separator: ":", maxSplits: 1).first.map(String.init) ?? data
+                let stem = (dataPath as NSString).deletingPathExtension
+                return stem + ".predictions.npy"
+            }()
+            guard count > 1 else { return base }
+            return (base as NSString).deletingPathExtension + ".\(name).npy"
+        }
+    }
+}

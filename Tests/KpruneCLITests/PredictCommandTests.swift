@@ -1,0 +1,49 @@
+import ArrayIO
+import Foundation
+import TestSupport
+import Testing
+
+/// `kprune predict`, end to end: the outputs real Keras gave for the same inputs, one line on failure.
+@Suite struct PredictCommandTests {
+    static let predictions = Fixtures.directory.appendingPathComponent("predict")
+
+    @Test(arguments: [("keras2/functional.h5", "keras2_functional_h5"), ("keras3/nested.keras", "keras3_nested_keras"),
+                      ("calibration/wine/model.h5", "calibration_wine")])
+    func writesKerasOutputs(_ model: String, _ name: String) throws {
+        let directory = TemporaryDirectory()
+        let output = directory.file("out.npy")
+        let run = try Run(["predict", Fixtures.directory.appendingPathComponent(model).path,
+                           "--data", Self.predictions.appendingPathComponent(name + ".x.npy").path,
+                           "-o", output, "--batch-size", "7"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let written = try ArraySource.open(output)
+        let expected = try ArraySource.open(Self.predictions.appendingPathComponent(name + ".y.npy").path)
+        #expect(written.shape == expected.shape)
+        let worst = zip(try written.readAll(), try expected.readAll()).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+        #expect(worst <= 1e-4)
+        #expect(try directory.listing() == ["out.npy"])
+    }
+
+    @Test func anUnknownLayerIsOneLineAndNothingIsWritten() throws {
+        let directory = TemporaryDirectory()
+        let model = Fixtures.named("keras3/einsum.keras").path
+        writeNPY(directory.file("x.npy"), rows: 3, columns: 8, values: [Float](repeating: 0.5, count: 24))
+        let run = try Run(["predict", model, "--data", directory.file("x.npy"), "-o", directory.file("y.npy")])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1)
+        #expect(run.stderrLines.first?.contains("EinsumDense") == true)
+        #expect(run.stderrLines.first?.contains("--features") == true)
+        #expect(try directory.listing() == ["x.npy"])
+    }
+
+    @Test func rowsThatDoNotFitTheInputAreRefused() throws {
+        let directory = TemporaryDirectory()
+        writeNPY(directory.file("x.npy"), rows: 3, columns: 5, values: [Float](repeating: 0.5, count: 15))
+        let run = try Run(["predict", Fixtures.named("keras2/sequential.h5").path, "--data", directory.file("x.npy"),
+                           "-o", directory.file("y.npy")])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1)
+        #expect(run.stderrLines.first?.contains("do not fit the model's input of shape [8]") == true)
+        #expect(try directory.listing() == ["x.npy"])
+    }
+}

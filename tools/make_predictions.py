@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Generate the expected outputs kprune's forward pass is tested against: real Keras's `predict` on seeded
+inputs, for the fixtures whose layers the forward pass runs.
+
+Run from the repository root with the project venv:
+
+    .venv/bin/python tools/make_predictions.py [--out fixtures/predict]
+
+For each model below it writes, into fixtures/predict/:
+
+    <name>.x.npy                the inputs: 23 seeded standard-normal rows (float32), or for the
+                                calibration models the first 23 rows of their raw test features
+    <name>.y.npy                Keras's outputs (float32); <name>.y.<output>.npy for each output of a
+                                model with several
+and manifest.json: for each name the model file, the loader (tf_keras or keras) and the output files.
+Models are loaded with the Keras that wrote them (tf_keras for Keras 2 files, keras for Keras 3 ones) and
+run with `predict(x, batch_size=8)`.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import tfsetup  # noqa: E402,F401  (first: seeds, threads, logging)
+import numpy as np  # noqa: E402
+
+import calibrationlib  # noqa: E402
+
+MODELS = [
+    "keras2/sequential.h5", "keras2/functional.h5", "keras2/nested.h5", "keras2/multi_output.h5",
+    "keras2/no_bias.h5", "keras2/float16.h5", "keras2/trailing_activation.h5", "keras2/trailing_softmax.h5",
+    "keras2/float64.h5", "keras20/sequential.h5",
+    "keras3/sequential.keras", "keras3/sequential.h5", "keras3/functional.keras", "keras3/nested.keras",
+    "keras3/multi_output.keras", "keras3/no_bias.keras", "keras3/float16.keras", "keras3/many_layers.keras",
+    "keras3/trailing_activation.keras", "keras3/trailing_softmax.keras", "keras3/trailing_rescaling.keras",
+    "keras3/float64.keras",
+]
+CALIBRATION = ["digits", "wine", "breast_cancer"]
+ROWS = 23
+
+
+def loader(path):
+    """tf_keras for files Keras 2 wrote, keras for Keras 3's."""
+    if path.startswith(("keras2/", "keras20/", "calibration/")):
+        import tf_keras
+        return "tf_keras", tf_keras
+    import keras
+    return "keras", keras
+
+
+def save(out, name, model_file, x, outputs, names, loader_name):
+    np.save(os.path.join(out, name + ".x.npy"), x.astype("float32"))
+    files = []
+    for output, output_name in zip(outputs, names):
+        file = name + (".y.npy" if len(outputs) == 1 else ".y.%s.npy" % output_name)
+        np.save(os.path.join(out, file), np.asarray(output, dtype="float32"))
+        files.append({"output": output_name, "file": file})
+    return {"name": name, "model": model_file, "loader": loader_name, "inputs": name + ".x.npy", "outputs": files}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="fixtures/predict")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    entries = []
+    for model_file in MODELS:
+        loader_name, k = loader(model_file)
+        model = k.models.load_model(os.path.join("fixtures", model_file), compile=False)
+        shape = tuple(model.inputs[0].shape[1:])
+        x = np.random.default_rng(len(entries)).standard_normal((ROWS,) + shape).astype("float32")
+        outputs = model.predict(x, batch_size=8, verbose=0)
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
+        name = model_file.replace("/", "_").replace(".", "_")
+        entries.append(save(args.out, name, model_file, x, outputs, names, loader_name))
+    for dataset in CALIBRATION:
+        model_file = "calibration/%s/model.h5" % dataset
+        loader_name, k = loader(model_file)
+        model = k.models.load_model(os.path.join("fixtures", model_file), compile=False)
+        entry = calibrationlib.find_dataset(calibrationlib.load_manifest(), dataset)
+        x = calibrationlib.raw_inputs(entry)[2][:ROWS].astype("float32")
+        outputs = [model.predict(x, batch_size=8, verbose=0)]
+        entries.append(save(args.out, "calibration_" + dataset, model_file, x, outputs, list(getattr(model, "output_names", None) or [model.layers[-1].name]),
+                            loader_name))
+    with open(os.path.join(args.out, "manifest.json"), "w") as handle:
+        json.dump({"rows": ROWS, "models": entries}, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+if __name__ == "__main__":
+    main()
