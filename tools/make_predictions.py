@@ -8,8 +8,9 @@ Run from the repository root with the project venv:
 
 For each model below it writes, into fixtures/predict/:
 
-    <name>.x.npy                the inputs: 23 seeded standard-normal rows (float32), or for the
-                                calibration models the first 23 rows of their raw test features
+    <name>.x.npy                the inputs: 23 seeded standard-normal rows (5 for inputs wider than 1,024
+                                values), float32, or for the calibration models the first 23 rows of
+                                their raw test features
     <name>.y.npy                Keras's outputs (float32); <name>.y.<output>.npy for each output of a
                                 model with several
 and manifest.json: for each name the model file, the loader (tf_keras or keras) and the output files.
@@ -37,6 +38,10 @@ MODELS = [
     "keras3/multi_output.keras", "keras3/no_bias.keras", "keras3/float16.keras", "keras3/many_layers.keras",
     "keras3/trailing_activation.keras", "keras3/trailing_softmax.keras", "keras3/trailing_rescaling.keras",
     "keras3/float64.keras",
+    "keras2/conv.h5", "keras2/conv1x1_head.h5", "keras2/conv3x3_head.h5", "keras2/conv1d_head.h5",
+    "keras2/conv3d_head.h5", "keras20/conv.h5",
+    "keras3/conv.keras", "keras3/conv1x1_head.keras", "keras3/conv3x3_head.keras", "keras3/conv1d_head.keras",
+    "keras3/conv3d_head.keras", "keras3/conv1x1_head.h5", "keras3/conv1d_head.h5",
 ]
 CALIBRATION = ["digits", "wine", "breast_cancer"]
 ROWS = 23
@@ -71,7 +76,8 @@ def main():
         loader_name, k = loader(model_file)
         model = k.models.load_model(os.path.join("fixtures", model_file), compile=False)
         shape = tuple(model.inputs[0].shape[1:])
-        x = np.random.default_rng(len(entries)).standard_normal((ROWS,) + shape).astype("float32")
+        rows = ROWS if int(np.prod(shape)) <= 1024 else 5  # wide inputs: fewer rows keep the files small
+        x = np.random.default_rng(len(entries)).standard_normal((rows,) + shape).astype("float32")
         outputs = model.predict(x, batch_size=8, verbose=0)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         names = list(getattr(model, "output_names", None) or [model.layers[-1].name])

@@ -106,6 +106,17 @@ struct GraphBuilder {
         case "Reshape":
             let target = layer.config["target_shape"]?.array?.compactMap { $0.number.map(Int.init) } ?? []
             return ReshapeLayer(name: name, target: target)
+        case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
+            return try convolution(layer, name)
+        case "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+             "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D":
+            return try pooling(layer, name)
+        case "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+             "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+             "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D":
+            try requireChannelsLast(layer, name)
+            return GlobalPoolingLayer(name: name, average: layer.className.contains("Av"),
+                                      keepDimensions: layer.config["keepdims"] == .bool(true))
         case "Normalization": return try normalization(layer, name)
         case "BatchNormalization": return try batchNormalization(layer, name)
         case "Rescaling":
@@ -116,6 +127,57 @@ struct GraphBuilder {
             throw InferenceError(.unsupportedLayer, layer: name,
                                  "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
         }
+    }
+
+    /// Integers of a config entry that may be one number or a list (`kernel_size: 3` or `[3, 3]`), `rank` long.
+    private func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil) -> [Int]? {
+        switch layer.config[key] {
+        case .number(let number)?: return [Int](repeating: Int(number), count: rank)
+        case .array(let items)?:
+            let numbers = items.compactMap { $0.number.map(Int.init) }
+            return numbers.count == rank ? numbers : nil
+        default: return value
+        }
+    }
+
+    private func requireChannelsLast(_ layer: LayerConfig, _ name: String) throws {
+        if let format = layer.config["data_format"]?.string, format != "channels_last" {
+            throw unsupported(layer, name, "data_format \(format) (only channels_last)")
+        }
+    }
+
+    private func padding(_ layer: LayerConfig, _ name: String) throws -> SpatialWindow.Padding {
+        let text = layer.config["padding"]?.string ?? "valid"
+        guard let padding = SpatialWindow.Padding(rawValue: text) else { throw unsupported(layer, name, "padding \(text)") }
+        return padding
+    }
+
+    private func convolution(_ layer: LayerConfig, _ name: String) throws -> ConvolutionLayer {
+        try requireChannelsLast(layer, name)
+        if let groups = layer.config["groups"]?.number, groups != 1 { throw unsupported(layer, name, "\(Int(groups)) groups") }
+        let stored = try weights(name)
+        guard let kernel = stored.first, kernel.shape.count >= 3 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no convolution kernel")
+        }
+        let rank = kernel.shape.count - 2, filters = kernel.shape[rank + 1]
+        let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: filters)
+        guard bias.count == filters, let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
+              let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
+        else { throw unsupported(layer, name, "strides, dilation or a bias it cannot read") }
+        return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
+                                strides: strides, dilation: dilation, padding: try padding(layer, name),
+                                activation: try activation(layer, name), blas: blas)
+    }
+
+    private func pooling(_ layer: LayerConfig, _ name: String) throws -> PoolingLayer {
+        try requireChannelsLast(layer, name)
+        let rank = Int(String(layer.className.dropLast().last ?? "2")) ?? 2
+        guard let window = integers(layer, "pool_size", rank: rank) else {
+            throw unsupported(layer, name, "a pool size it cannot read")
+        }
+        let strides = integers(layer, "strides", rank: rank, default: window) ?? window
+        return PoolingLayer(name: name, average: layer.className.contains("Av"), window: window, strides: strides,
+                            padding: try padding(layer, name))
     }
 
     /// A `ReLU` layer: plain, or capped at 6; other slopes and thresholds are not run.
