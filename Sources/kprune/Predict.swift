@@ -50,6 +50,10 @@ extension Kprune {
 
         func run() throws {
             ErrorLine.verbose = report.verbose
+            // The model and the data are worked on in a child process (Isolation.swift), so a crash on a corrupt
+            // file is one line, and the child's temporary outputs are removed after it.
+            guard try Isolation.inputsForThisProcess([model], outputFile: destination(for: "", of: 1)) == [model]
+            else { return }
             Signals.install()
             do {
                 try predict()

@@ -46,4 +46,18 @@ import Testing
         #expect(run.stderrLines.first?.contains("do not fit the model's input of shape [8]") == true)
         #expect(try directory.listing() == ["x.npy"])
     }
+
+    /// The work is done in a child process: a crash there is the model's one-line error, and the child's
+    /// temporary entries are removed.
+    @Test func aCrashIsOneLineAndLeavesNothing() throws {
+        let directory = TemporaryDirectory()
+        let model = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: "crashing.h5")
+        writeNPY(directory.file("x.npy"), rows: 3, columns: 8, values: [Float](repeating: 0.5, count: 24))
+        let run = try Run(["predict", model, "--data", directory.file("x.npy"), "-o", directory.file("y.npy")],
+                          environment: ["KPRUNE_TEST_HOOKS": "1", "KPRUNE_TEST_CRASH_ON": "crashing.h5"])
+        #expect(run.status == 1)
+        #expect(run.stderrLines == ["error: \(model): kprune stopped on this file (signal 11: Segmentation fault) "
+                                    + "(the file may be corrupt)"])
+        #expect(try directory.listing().sorted() == ["crashing.h5", "x.npy"])
+    }
 }
