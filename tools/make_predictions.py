@@ -42,14 +42,15 @@ MODELS = [
     "keras2/conv3d_head.h5", "keras20/conv.h5",
     "keras3/conv.keras", "keras3/conv1x1_head.keras", "keras3/conv3x3_head.keras", "keras3/conv1d_head.keras",
     "keras3/conv3d_head.keras", "keras3/conv1x1_head.h5", "keras3/conv1d_head.h5",
-]
+] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
+     for name in ("activations", "image", "sequence", "embedding")]
 CALIBRATION = ["digits", "wine", "breast_cancer"]
 ROWS = 23
 
 
 def loader(path):
     """tf_keras for files Keras 2 wrote, keras for Keras 3's."""
-    if path.startswith(("keras2/", "keras20/", "calibration/")):
+    if path.startswith(("keras2/", "keras20/", "calibration/", "inference/keras2/")):
         import tf_keras
         return "tf_keras", tf_keras
     import keras
@@ -77,8 +78,11 @@ def main():
         model = k.models.load_model(os.path.join("fixtures", model_file), compile=False)
         shape = tuple(model.inputs[0].shape[1:])
         rows = ROWS if int(np.prod(shape)) <= 1024 else 5  # wide inputs: fewer rows keep the files small
-        x = np.random.default_rng(len(entries)).standard_normal((rows,) + shape).astype("float32")
-        outputs = model.predict(x, batch_size=8, verbose=0)
+        rng = np.random.default_rng(len(entries))
+        integer = "int" in str(model.inputs[0].dtype)
+        x = rng.integers(0, 20, (rows,) + shape) if integer else rng.standard_normal((rows,) + shape)
+        x = x.astype("float32")  # integer ids are stored as float32, as kprune reads every input
+        outputs = model.predict(x.astype("int32") if integer else x, batch_size=8, verbose=0)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
         name = model_file.replace("/", "_").replace(".", "_")

@@ -4,9 +4,26 @@ import Numerics
 /// A Keras activation, forward only, with Keras' own definition.
 enum ForwardActivation: Equatable {
     case linear, relu, sigmoid, tanh, softmax, softplus, softsign, elu, selu, exponential, swish, relu6
+    /// `max(x, slope·x)`.
+    case leakyReLU(slope: Float)
+    /// `0.5·x·(1 + erf(x/√2))`, or with `approximate` the tanh form.
+    case gelu(approximate: Bool)
+    /// Keras 2's `clip(0.2·x + 0.5, 0, 1)`, or Keras 3's `relu6(x + 3) / 6`.
+    case hardSigmoid(keras3: Bool)
 
-    /// The activation a config value names; nil for names the forward pass does not implement.
-    init?(keras value: JSONLikeName?) {
+    /// The activation a config value names, with the definitions of the Keras that wrote the file (`keras3`);
+    /// nil for names the forward pass does not implement.
+    init?(keras value: JSONLikeName?, keras3: Bool) {
+        switch value ?? "linear" {
+        case "gelu": self = .gelu(approximate: false)  // the name means the exact form in both versions
+        case "hard_sigmoid": self = .hardSigmoid(keras3: keras3)
+        case "leaky_relu": self = .leakyReLU(slope: 0.2)
+        default: self.init(plain: value)
+        }
+    }
+
+    /// The activations both Keras versions define alike.
+    private init?(plain value: JSONLikeName?) {
         switch value ?? "linear" {
         case "linear", "None": self = .linear
         case "relu": self = .relu
@@ -42,6 +59,16 @@ enum ForwardActivation: Equatable {
             case .exponential: for i in v.indices { v[i] = exp(v[i]) }
             case .swish: for i in v.indices { v[i] = v[i] / (1 + exp(-v[i])) }
             case .softmax: Self.softmax(v, lastAxis: lastAxis)
+            case .leakyReLU(let slope): for i in v.indices where v[i] < 0 { v[i] *= slope }
+            case .gelu(let approximate):
+                if approximate {
+                    let c = Float(0.7978845608028654)
+                    for i in v.indices { v[i] = 0.5 * v[i] * (1 + Foundation.tanh(c * (v[i] + 0.044715 * v[i] * v[i] * v[i]))) }
+                } else {
+                    for i in v.indices { v[i] = 0.5 * v[i] * (1 + erf(v[i] / Float(2).squareRoot())) }
+                }
+            case .hardSigmoid(let keras3):
+                for i in v.indices { v[i] = keras3 ? min(max(v[i] + 3, 0), 6) / 6 : min(max(0.2 * v[i] + 0.5, 0), 1) }
             }
         }
     }

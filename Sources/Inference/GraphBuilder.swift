@@ -7,6 +7,8 @@ struct GraphBuilder {
     let model: KerasModel
     let root: Group
     let blas: BLAS
+    /// Whether Keras 3 wrote the file: a few activations differ between the versions.
+    var isKeras3: Bool { [.keras3H5, .keras3Archive, .keras3WeightsH5].contains(model.format) }
     /// The layers with weights, by path (`outer/dense_1`).
     let weighted: [String: LayerInfo]
 
@@ -117,6 +119,17 @@ struct GraphBuilder {
             try requireChannelsLast(layer, name)
             return GlobalPoolingLayer(name: name, average: layer.className.contains("Av"),
                                       keepDimensions: layer.config["keepdims"] == .bool(true))
+        case "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
+             "UpSampling1D", "UpSampling2D", "UpSampling3D", "Permute", "RepeatVector":
+            return try rearrangement(layer, name)
+        case "LeakyReLU", "ELU", "PReLU": return try parametricActivation(layer, name)
+        case "LayerNormalization": return try layerNormalization(layer, name)
+        case "Embedding":
+            if layer.config["mask_zero"] == .bool(true) { throw unsupported(layer, name, "mask_zero (masking)") }
+            guard let table = try weights(name).first, table.shape.count == 2 else {
+                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no 2-D table")
+            }
+            return EmbeddingLayer(name: name, table: Tensor(shape: table.shape, values: table.values))
         case "Normalization": return try normalization(layer, name)
         case "BatchNormalization": return try batchNormalization(layer, name)
         case "Rescaling":
@@ -137,6 +150,102 @@ struct GraphBuilder {
             let numbers = items.compactMap { $0.number.map(Int.init) }
             return numbers.count == rank ? numbers : nil
         default: return value
+        }
+    }
+
+    /// The activation layers with parameters: `LeakyReLU`, `ELU`, `PReLU`.
+    private func parametricActivation(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
+        switch layer.className {
+        case "LeakyReLU":
+            let slope = layer.config["negative_slope"]?.number ?? layer.config["alpha"]?.number ?? 0.3
+            return ActivationLayer(name: name, activation: .leakyReLU(slope: Float(slope)))
+        case "ELU":
+            guard (layer.config["alpha"]?.number ?? 1) == 1 else { throw unsupported(layer, name, "an alpha other than 1") }
+            return ActivationLayer(name: name, activation: .elu)
+        case "PReLU":
+            guard let alpha = try weights(name).first else {
+                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no alpha")
+            }
+            return PReLULayer(name: name, alpha: Tensor(shape: alpha.shape, values: alpha.values))
+        default:
+            throw InferenceError(.unsupportedLayer, layer: name, "layer \(name) is a \(layer.className)")
+        }
+    }
+
+    /// The layers that move values without arithmetic: padding, cropping, up-sampling, `Permute`,
+    /// `RepeatVector`.
+    private func rearrangement(_ layer: LayerConfig, _ name: String) throws -> RearrangeLayer {
+        switch layer.className {
+        case "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D":
+            try requireChannelsLast(layer, name)
+            let rank = Int(String(layer.className.dropLast().last ?? "1")) ?? 1
+            let padding = layer.className.hasPrefix("Zero")
+            guard let (before, after) = pairs(layer.config[padding ? "padding" : "cropping"], rank: rank) else {
+                throw unsupported(layer, name, "amounts it cannot read")
+            }
+            return RearrangeLayer(name: name, kind: padding ? .pad(before: before, after: after) : .crop(before: before, after: after))
+        case "UpSampling1D", "UpSampling2D", "UpSampling3D":
+            try requireChannelsLast(layer, name)
+            if let method = layer.config["interpolation"]?.string, method != "nearest" {
+                throw unsupported(layer, name, "\(method) interpolation (only nearest)")
+            }
+            let rank = Int(String(layer.className.dropLast().last ?? "1")) ?? 1
+            guard let factors = integers(layer, "size", rank: rank) ?? integers(layer, "length", rank: rank) else {
+                throw unsupported(layer, name, "a size it cannot read")
+            }
+            return RearrangeLayer(name: name, kind: .upsample(factors))
+        case "Permute":
+            let order = layer.config["dims"]?.array?.compactMap { $0.number.map(Int.init) } ?? []
+            return RearrangeLayer(name: name, kind: .permute(order))
+        case "RepeatVector":
+            guard let count = layer.config["n"]?.number else { throw unsupported(layer, name, "no count") }
+            return RearrangeLayer(name: name, kind: .repeatVector(Int(count)))
+        default:
+            throw InferenceError(.unsupportedLayer, layer: name, "layer \(name) is a \(layer.className)")
+        }
+    }
+
+    /// Before-and-after amounts per spatial axis from `3`, `[1, 2]` (1-D: before, after) or `[[1, 2], [3, 4]]`.
+    private func pairs(_ value: JSONValue?, rank: Int) -> (before: [Int], after: [Int])? {
+        switch value {
+        case .number(let n)?: return ([Int](repeating: Int(n), count: rank), [Int](repeating: Int(n), count: rank))
+        case .array(let items)?:
+            if rank == 1, items.count == 2, let a = items[0].number, let b = items[1].number { return ([Int(a)], [Int(b)]) }
+            guard items.count == rank else { return nil }
+            var before: [Int] = [], after: [Int] = []
+            for item in items {
+                if let n = item.number {
+                    before.append(Int(n))
+                    after.append(Int(n))
+                } else if let pair = item.array, pair.count == 2, let a = pair[0].number, let b = pair[1].number {
+                    before.append(Int(a))
+                    after.append(Int(b))
+                } else {
+                    return nil
+                }
+            }
+            return (before, after)
+        default: return nil
+        }
+    }
+
+    private func layerNormalization(_ layer: LayerConfig, _ name: String) throws -> LayerNormalizationLayer {
+        let axis = try featureAxis(layer, name)
+        var stored = try weights(name)[...]
+        let gamma = layer.config["scale"] != .bool(false) ? stored.popFirst()?.values : nil
+        let beta = layer.config["center"] != .bool(false) ? stored.popFirst()?.values : nil
+        return LayerNormalizationLayer(name: name, gamma: gamma, beta: beta,
+                                       epsilon: Float(layer.config["epsilon"]?.number ?? 1e-3), axis: axis)
+    }
+
+    /// The feature axis a normalization names: nil for the last (`-1`), or a position, which the input's
+    /// rank must make the last.
+    private func featureAxis(_ layer: LayerConfig, _ name: String) throws -> Int? {
+        switch layer.config["axis"] {
+        case nil, .number(-1)?, .array([.number(-1)])?: return nil
+        case .number(let n)? where n > 0: return Int(n)
+        case .array(let items)? where items.count == 1 && (items[0].number ?? 0) > 0: return Int(items[0].number ?? 0)
+        case let other?: throw unsupported(layer, name, "normalization over axis \(other) (only the last axis)")
         }
     }
 
@@ -196,7 +305,8 @@ struct GraphBuilder {
     }
 
     private func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
-        guard let activation = ForwardActivation(keras: layer.activation ?? layer.config["activation"]?.string)
+        guard let activation = ForwardActivation(keras: layer.activation ?? layer.config["activation"]?.string,
+                                                 keras3: isKeras3)
         else { throw unsupported(layer, name, "the activation \(layer.activation ?? "?")") }
         return activation
     }
@@ -227,28 +337,28 @@ struct GraphBuilder {
     }
 
     private func normalization(_ layer: LayerConfig, _ name: String) throws -> AffineLayer {
-        if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
-            throw unsupported(layer, name, "normalization over axis \(axis) (only the last axis)")
-        }
+        let axis = try featureAxis(layer, name)
         // Given in the config (`Normalization(mean=..., variance=...)`), or adapted and stored as weights.
         func values(_ key: String) -> [Float]? {
             if let number = layer.config[key]?.number { return [Float(number)] }
             return layer.config[key]?.array.map { $0.compactMap { $0.number.map(Float.init) } }
         }
         if let mean = values("mean"), let variance = values("variance"), mean.count == variance.count {
-            return AffineLayer.normalization(name, mean: mean, variance: variance)
+            var affine = AffineLayer.normalization(name, mean: mean, variance: variance)
+            affine.axis = axis
+            return affine
         }
         let stored = try weights(name)
         guard stored.count >= 2, stored[0].values.count == stored[1].values.count else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no mean and variance")
         }
-        return AffineLayer.normalization(name, mean: stored[0].values, variance: stored[1].values)
+        var affine = AffineLayer.normalization(name, mean: stored[0].values, variance: stored[1].values)
+        affine.axis = axis
+        return affine
     }
 
     private func batchNormalization(_ layer: LayerConfig, _ name: String) throws -> AffineLayer {
-        if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
-            throw unsupported(layer, name, "normalization over axis \(axis) (only the last axis)")
-        }
+        let axis = try featureAxis(layer, name)
         var stored = try weights(name)[...]
         let scale = layer.config["scale"] != .bool(false), center = layer.config["center"] != .bool(false)
         let gamma = scale ? stored.popFirst()?.values : nil
@@ -257,7 +367,9 @@ struct GraphBuilder {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) lacks its moving statistics")
         }
         let epsilon = Float(layer.config["epsilon"]?.number ?? 1e-3)
-        return AffineLayer.batchNormalization(name, gamma: gamma, beta: beta, mean: mean, variance: variance,
-                                              epsilon: epsilon)
+        var affine = AffineLayer.batchNormalization(name, gamma: gamma, beta: beta, mean: mean, variance: variance,
+                                                    epsilon: epsilon)
+        affine.axis = axis
+        return affine
     }
 }

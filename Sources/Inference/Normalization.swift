@@ -7,9 +7,15 @@ struct AffineLayer: ForwardLayer {
     let name: String
     let scale: [Float]
     let shift: [Float]
+    /// The axis the features lie on, when the config names it by position: it must be the last.
+    var axis: Int? = nil
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
+        if let axis, axis != input.rank - 1 {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "layer \(name) normalizes axis \(axis) of shape \(input.shape) (only the last axis)")
+        }
         let width = scale.count
         guard width == 1 || input.shape.last == width else {
             throw InferenceError(.shapeMismatch, layer: name,

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Generate the models kprune's forward pass is tested on, beyond the pruning fixtures: one small model per
+group of layers, saved by tf_keras 2.21 (`.h5`) and Keras 3.15 (`.keras`) with seeded random weights (batch
+statistics and PReLU slopes included), so that every layer computes something non-trivial.
+
+Run from the repository root with the project venv (tools/make_predictions.py then records Keras's own
+predictions for them):
+
+    .venv/bin/python tools/make_inference_fixtures.py [--out fixtures/inference]
+
+Models: `activations` (every built-in activation the Keras version knows, side by side), `image`
+(convolutions with strides and dilation, padding, cropping, up-sampling, pooling, batch and layer
+normalization, LeakyReLU, PReLU, ELU, Permute, RepeatVector), `sequence` (Conv1D causal and dilated,
+1-D padding, cropping, up-sampling and pooling), `embedding` (Embedding of integer ids).
+"""
+
+import argparse
+import os
+import sys
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import tfsetup  # noqa: E402,F401
+import numpy as np  # noqa: E402
+
+ACTIVATIONS = ["linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu",
+               "exponential", "swish", "silu", "gelu", "hard_sigmoid", "leaky_relu"]
+
+
+def known(k, name):
+    try:
+        k.activations.get(name)
+        return True
+    except Exception:  # noqa: BLE001  (a name this Keras does not define)
+        return False
+
+
+def activations(k):
+    L = k.layers
+    x = k.Input(shape=(6,))
+    h = L.Dense(8)(x)
+    return k.Model(x, L.Concatenate()([L.Activation(a, name="act_" + a)(h) for a in ACTIVATIONS if known(k, a)]))
+
+
+def image(k):
+    L = k.layers
+    x = k.Input(shape=(6, 6, 3))
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(x)
+    b = L.Conv2D(4, 3, strides=2, dilation_rate=1, padding="valid")(x)
+    c = L.Conv2D(4, 2, dilation_rate=2, padding="same")(x)
+    a = L.BatchNormalization()(a)
+    a = L.ZeroPadding2D(((1, 0), (2, 1)))(a)
+    a = L.Cropping2D(((1, 0), (1, 2)))(a)
+    a = L.MaxPooling2D(2)(a)
+    b = L.UpSampling2D(2)(b)
+    b = L.AveragePooling2D(2, strides=1, padding="valid")(b)
+    b = L.AveragePooling2D(2, strides=1, padding="same")(b)
+    c = L.MaxPooling2D(3, strides=2, padding="same")(c)
+    m = L.Add()([a, b, c])
+    m = L.LayerNormalization()(m)
+    m = L.LeakyReLU()(m)
+    m = L.PReLU(shared_axes=[1, 2])(m)
+    m = L.ELU()(m)
+    m = L.Permute((3, 1, 2))(m)
+    m = L.Flatten()(m)
+    m = L.Dense(5, activation="tanh")(m)
+    m = L.RepeatVector(2)(m)
+    m = L.Flatten()(m)
+    return k.Model(x, L.Dense(3, activation="softmax")(m))
+
+
+def sequence(k):
+    L = k.layers
+    x = k.Input(shape=(12, 3))
+    h = L.Conv1D(4, 3, dilation_rate=2, padding="causal", activation="relu")(x)
+    h = L.Conv1D(4, 3, strides=2, padding="same")(h)
+    h = L.ZeroPadding1D(2)(h)
+    h = L.Cropping1D((1, 2))(h)
+    h = L.UpSampling1D(2)(h)
+    h = L.MaxPooling1D(3, strides=2)(h)
+    g = L.GlobalAveragePooling1D()(h)
+    return k.Model(x, L.Dense(2)(L.Concatenate()([g, L.GlobalMaxPooling1D()(h)])))
+
+
+def embedding(k):
+    L = k.layers
+    x = k.Input(shape=(5,), dtype="int32")
+    h = L.Embedding(20, 4)(x)
+    return k.Model(x, L.Dense(3)(L.Flatten()(h)))
+
+
+MODELS = {"activations": activations, "image": image, "sequence": sequence, "embedding": embedding}
+
+
+def randomize(model, seed):
+    """Seeded random weights; variances and PReLU slopes positive."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = []
+        for variable, value in zip(layer.weights, layer.get_weights()):
+            random = rng.standard_normal(value.shape).astype(value.dtype) * 0.5
+            if "variance" in variable.name:
+                random = np.abs(random) + 0.5
+            weights.append(random)
+        if weights:
+            layer.set_weights(weights)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="fixtures/inference")
+    args = parser.parse_args()
+    import keras
+    import tf_keras
+    for flavour, k, extension in (("keras2", tf_keras, ".h5"), ("keras3", keras, ".keras")):
+        os.makedirs(os.path.join(args.out, flavour), exist_ok=True)
+        for index, (name, make) in enumerate(MODELS.items()):
+            k.utils.set_random_seed(index)
+            model = make(k)
+            randomize(model, index)
+            model.save(os.path.join(args.out, flavour, name + extension))
+
+
+if __name__ == "__main__":
+    main()
