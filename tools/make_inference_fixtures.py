@@ -9,7 +9,7 @@ predictions for them):
     .venv/bin/python tools/make_inference_fixtures.py [--out fixtures/inference]
 
 Models: `activations` (every built-in activation the Keras version knows, side by side), `image`
-(convolutions with strides and dilation, padding, cropping, up-sampling, pooling, batch and layer
+(convolutions with strides and dilation, depthwise and separable ones, padding, cropping, up-sampling, pooling, batch and layer
 normalization, LeakyReLU, PReLU, ELU, Permute, RepeatVector), `sequence` (Conv1D causal and dilated,
 1-D padding, cropping, up-sampling and pooling), `embedding` (Embedding of integer ids).
 """
@@ -56,7 +56,9 @@ def image(k):
     b = L.AveragePooling2D(2, strides=1, padding="valid")(b)
     b = L.AveragePooling2D(2, strides=1, padding="same")(b)
     c = L.MaxPooling2D(3, strides=2, padding="same")(c)
-    m = L.Add()([a, b, c])
+    d = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x)
+    d = L.SeparableConv2D(4, 3, strides=2, padding="same", activation="relu")(d)
+    m = L.Add()([a, b, c, d])
     m = L.LayerNormalization()(m)
     m = L.LeakyReLU()(m)
     m = L.PReLU(shared_axes=[1, 2])(m)
@@ -74,6 +76,7 @@ def sequence(k):
     x = k.Input(shape=(12, 3))
     h = L.Conv1D(4, 3, dilation_rate=2, padding="causal", activation="relu")(x)
     h = L.Conv1D(4, 3, strides=2, padding="same")(h)
+    h = L.SeparableConv1D(4, 3, depth_multiplier=2, padding="same")(h)
     h = L.ZeroPadding1D(2)(h)
     h = L.Cropping1D((1, 2))(h)
     h = L.UpSampling1D(2)(h)

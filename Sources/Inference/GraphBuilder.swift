@@ -110,6 +110,9 @@ struct GraphBuilder {
             return ReshapeLayer(name: name, target: target)
         case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
             return try convolution(layer, name)
+        case "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
+             "SeparableConvolution2D":
+            return try depthwise(layer, name)
         case "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
              "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D":
             return try pooling(layer, name)
@@ -276,6 +279,36 @@ struct GraphBuilder {
         return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                                 strides: strides, dilation: dilation, padding: try padding(layer, name),
                                 activation: try activation(layer, name), blas: blas)
+    }
+
+    /// Depthwise convolutions, and separable ones (depthwise then pointwise). Weights in Keras's order:
+    /// depthwise kernel, then the pointwise kernel (separable), then the bias.
+    private func depthwise(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
+        try requireChannelsLast(layer, name)
+        var stored = try weights(name)[...]
+        guard let kernel = stored.popFirst(), kernel.shape.count >= 3 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no depthwise kernel")
+        }
+        let rank = kernel.shape.count - 2
+        guard let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
+              let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
+        else { throw unsupported(layer, name, "strides or dilation it cannot read") }
+        let separable = layer.className.hasPrefix("Separable")
+        let pointwise = separable ? stored.popFirst() : nil
+        let bias = stored.popFirst()?.values ?? []
+        let depthwise = DepthwiseConvolutionLayer(
+            name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: separable ? [] : bias,
+            strides: strides, dilation: dilation, padding: try padding(layer, name),
+            activation: separable ? .linear : try activation(layer, name))
+        guard separable else { return depthwise }
+        guard let pointwise, pointwise.shape.count == rank + 2 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no pointwise kernel")
+        }
+        let filters = pointwise.shape[rank + 1]
+        let matrix = Tensor(rows: pointwise.values.count / max(filters, 1), columns: filters, values: pointwise.values)
+        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: DenseLayer(
+            name: name, kernel: matrix, bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias,
+            activation: try activation(layer, name), blas: blas))
     }
 
     private func pooling(_ layer: LayerConfig, _ name: String) throws -> PoolingLayer {
