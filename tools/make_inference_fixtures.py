@@ -11,7 +11,7 @@ predictions for them):
 Models: `activations` (every built-in activation the Keras version knows, side by side), `image`
 (convolutions with strides and dilation, depthwise and separable ones, padding, cropping, up-sampling, pooling, batch and layer
 normalization, LeakyReLU, PReLU, ELU, Permute, RepeatVector), `sequence` (Conv1D causal and dilated,
-1-D padding, cropping, up-sampling and pooling), `embedding` (Embedding of integer ids).
+1-D padding, cropping, up-sampling and pooling), `embedding` (Embedding of integer ids, and an EinsumDense over its tokens).
 """
 
 import argparse
@@ -89,7 +89,8 @@ def embedding(k):
     L = k.layers
     x = k.Input(shape=(5,), dtype="int32")
     h = L.Embedding(20, 4)(x)
-    return k.Model(x, L.Dense(3)(L.Flatten()(h)))
+    einsum = L.EinsumDense("abc,cde->abde", output_shape=(5, 2, 3), bias_axes="de")(h)
+    return k.Model(x, L.Dense(3)(L.Flatten()(L.Concatenate()([L.Flatten()(h), L.Flatten()(einsum)]))))
 
 
 MODELS = {"activations": activations, "image": image, "sequence": sequence, "embedding": embedding}

@@ -42,6 +42,7 @@ MODELS = [
     "keras2/conv3d_head.h5", "keras20/conv.h5",
     "keras3/conv.keras", "keras3/conv1x1_head.keras", "keras3/conv3x3_head.keras", "keras3/conv1d_head.keras",
     "keras3/conv3d_head.keras", "keras3/conv1x1_head.h5", "keras3/conv1d_head.h5", "keras3/separable.keras",
+    "keras3/einsum.keras",
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
      for name in ("activations", "image", "sequence", "embedding")]
 CALIBRATION = ["digits", "wine", "breast_cancer"]

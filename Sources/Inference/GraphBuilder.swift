@@ -97,6 +97,7 @@ struct GraphBuilder {
         }
         switch layer.className {
         case "Dense": return try dense(layer, name)
+        case "EinsumDense": return try einsumDense(layer, name)
         case "Activation": return ActivationLayer(name: name, activation: try activation(layer, name))
         case "Softmax":
             if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
@@ -367,6 +368,25 @@ struct GraphBuilder {
         }
         return DenseLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                           activation: try activation(layer, name), blas: blas)
+    }
+
+    /// `EinsumDense` whose equation is a matrix product; its bias on trailing output axes.
+    private func einsumDense(_ layer: LayerConfig, _ name: String) throws -> EinsumDenseLayer {
+        let stored = try weights(name)
+        guard let kernel = stored.first, let equation = layer.config["equation"]?.string else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no kernel or equation")
+        }
+        let output = equation.split(separator: ">").last.map(String.init) ?? ""
+        let biasAxes = layer.config["bias_axes"]?.string ?? ""
+        guard biasAxes.isEmpty || output.hasSuffix(biasAxes) else {
+            throw unsupported(layer, name, "a bias on axes \(biasAxes) that are not the output's last")
+        }
+        guard let einsum = EinsumDenseLayer(name: name, equation: equation,
+                                            kernel: Tensor(shape: kernel.shape, values: kernel.values),
+                                            bias: stored.count > 1 ? stored[1].values : [],
+                                            activation: try activation(layer, name), blas: blas)
+        else { throw unsupported(layer, name, "the equation \(equation) (not a matrix product)") }
+        return einsum
     }
 
     private func normalization(_ layer: LayerConfig, _ name: String) throws -> AffineLayer {
