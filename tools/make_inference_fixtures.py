@@ -11,7 +11,7 @@ predictions for them):
 Models: `activations` (every built-in activation the Keras version knows, side by side), `image`
 (convolutions with strides and dilation, depthwise and separable ones, padding, cropping, up-sampling, pooling, batch and layer
 normalization, LeakyReLU, PReLU, ELU, Permute, RepeatVector), `sequence` (Conv1D causal and dilated,
-1-D padding, cropping, up-sampling and pooling), `embedding` (Embedding of integer ids, and an EinsumDense over its tokens).
+1-D padding, cropping, up-sampling and pooling, Dot), `embedding` (Embedding of integer ids, and an EinsumDense over its tokens).
 """
 
 import argparse
@@ -82,7 +82,9 @@ def sequence(k):
     h = L.UpSampling1D(2)(h)
     h = L.MaxPooling1D(3, strides=2)(h)
     g = L.GlobalAveragePooling1D()(h)
-    return k.Model(x, L.Dense(2)(L.Concatenate()([g, L.GlobalMaxPooling1D()(h)])))
+    m = L.GlobalMaxPooling1D()(h)
+    dots = [L.Dot(axes=1)([g, m]), L.Dot(axes=1, normalize=True)([g, m])]
+    return k.Model(x, L.Dense(2)(L.Concatenate()([g, m] + dots)))
 
 
 def embedding(k):

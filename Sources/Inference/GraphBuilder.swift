@@ -97,6 +97,7 @@ struct GraphBuilder {
         }
         switch layer.className {
         case "Dense": return try dense(layer, name)
+        case "Dot": return try dot(layer, name)
         case "EinsumDense": return try einsumDense(layer, name)
         case "Activation": return ActivationLayer(name: name, activation: try activation(layer, name))
         case "Softmax":
@@ -368,6 +369,15 @@ struct GraphBuilder {
         }
         return DenseLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                           activation: try activation(layer, name), blas: blas)
+    }
+
+    /// `Dot` along the feature axis of 2-D inputs.
+    private func dot(_ layer: LayerConfig, _ name: String) throws -> DotLayer {
+        let axes = layer.config["axes"]
+        guard axes == .number(1) || axes == .number(-1) || axes == .array([.number(1), .number(1)])
+            || axes == .array([.number(-1), .number(-1)])
+        else { throw unsupported(layer, name, "axes \(axes ?? .null) (only the feature axis of 2-D inputs)") }
+        return DotLayer(name: name, normalize: layer.config["normalize"] == .bool(true))
     }
 
     /// `EinsumDense` whose equation is a matrix product; its bias on trailing output axes.

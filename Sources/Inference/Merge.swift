@@ -57,3 +57,30 @@ struct MergeLayer: ForwardLayer {
         return Tensor(shape: leading + [widths.reduce(0, +)], values: values)
     }
 }
+
+/// `Dot` of two inputs `[N, D]` along their feature axis (optionally of L2-normalized rows): `[N, 1]`.
+struct DotLayer: ForwardLayer {
+    let name: String
+    let normalize: Bool
+
+    func forward(_ inputs: [Tensor]) throws -> Tensor {
+        guard inputs.count == 2, inputs[0].rank == 2, inputs[0].shape == inputs[1].shape else {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "layer \(name) takes the dot product of two [samples, features] inputs of one shape")
+        }
+        let (a, b) = (inputs[0], inputs[1])
+        let width = a.columns
+        var values = [Float](repeating: 0, count: a.rows)
+        for row in 0..<a.rows {
+            var (dot, na, nb): (Float, Float, Float) = (0, 0, 0)
+            for j in 0..<width {
+                let (x, y) = (a[row, j], b[row, j])
+                dot += x * y
+                na += x * x
+                nb += y * y
+            }
+            values[row] = normalize ? dot / (max(na.squareRoot(), 1e-12) * max(nb.squareRoot(), 1e-12)) : dot
+        }
+        return Tensor(shape: [a.rows, 1], values: values)
+    }
+}
