@@ -15,19 +15,13 @@ struct ConvolutionLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        let rank = kernel.rank - 2
-        let channels = kernel.shape[rank], filters = kernel.shape[rank + 1]
-        guard input.rank == rank + 2, input.shape.last == channels else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
-        }
+        let window = try SpatialWindow.sliding(kernel, over: input, strides: strides, dilation: dilation,
+                                               padding: padding, layer: name)
+        let channels = kernel.shape[kernel.rank - 2], filters = kernel.shape[kernel.rank - 1]
         let batch = input.shape[0]
-        let spatial = Array(input.shape[1...rank])
-        let window = SpatialWindow(inputSize: spatial, window: Array(kernel.shape[0..<rank]), strides: strides,
-                                   dilation: dilation, padding: padding)
         let table = window.gatherTable()
         let patch = window.offsets * channels
-        let spatialCount = spatial.reduce(1, *)
+        let spatialCount = window.inputSize.reduce(1, *)
         var patches = Tensor(zeros: batch * window.positions, patch)
         patches.values.withUnsafeMutableBufferPointer { out in
             input.values.withUnsafeBufferPointer { x in

@@ -15,17 +15,12 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        let rank = kernel.rank - 2
-        let channels = kernel.shape[rank], multiplier = kernel.shape[rank + 1]
-        guard input.rank == rank + 2, input.shape.last == channels else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
-        }
-        let batch = input.shape[0], spatial = Array(input.shape[1...rank])
-        let window = SpatialWindow(inputSize: spatial, window: Array(kernel.shape[0..<rank]), strides: strides,
-                                   dilation: dilation, padding: padding)
+        let window = try SpatialWindow.sliding(kernel, over: input, strides: strides, dilation: dilation,
+                                               padding: padding, layer: name)
+        let channels = kernel.shape[kernel.rank - 2], multiplier = kernel.shape[kernel.rank - 1]
+        let batch = input.shape[0]
         let table = window.gatherTable()
-        let spatialCount = spatial.reduce(1, *), outChannels = channels * multiplier
+        let spatialCount = window.inputSize.reduce(1, *), outChannels = channels * multiplier
         var values = [Float](repeating: 0, count: batch * window.positions * outChannels)
         for n in 0..<batch {
             for p in 0..<window.positions {

@@ -41,15 +41,28 @@ enum ForwardActivation: Equatable {
         }
     }
 
-    /// Applies the activation in place; softmax normalizes along the last axis of `shape`.
+    /// The fine-tune's activation of the same definition, which computes it (one implementation for both).
+    private var shared: Activation? {
+        switch self {
+        case .linear: .linear
+        case .relu: .relu
+        case .sigmoid: .sigmoid
+        case .tanh: .tanh
+        case .softmax: .softmax
+        default: nil
+        }
+    }
+
+    /// Applies the activation in place; softmax normalizes along the last axis, `lastAxis` values long.
     func apply(_ values: inout [Float], lastAxis: Int) {
         values.withUnsafeMutableBufferPointer { v in
+            if let shared {
+                shared.apply(to: v, width: lastAxis)
+                return
+            }
             switch self {
-            case .linear: break
-            case .relu: for i in v.indices { v[i] = max(v[i], 0) }
+            case .linear, .relu, .sigmoid, .tanh, .softmax: break  // computed by `shared`
             case .relu6: for i in v.indices { v[i] = min(max(v[i], 0), 6) }
-            case .sigmoid: for i in v.indices { v[i] = 1 / (1 + exp(-v[i])) }
-            case .tanh: for i in v.indices { v[i] = Foundation.tanh(v[i]) }
             case .softplus: for i in v.indices { v[i] = v[i] > 20 ? v[i] : log1p(exp(v[i])) }
             case .softsign: for i in v.indices { v[i] = v[i] / (1 + abs(v[i])) }
             case .elu: for i in v.indices where v[i] < 0 { v[i] = expm1(v[i]) }
@@ -58,7 +71,6 @@ enum ForwardActivation: Equatable {
                 for i in v.indices { v[i] = scale * (v[i] > 0 ? v[i] : alpha * expm1(v[i])) }
             case .exponential: for i in v.indices { v[i] = exp(v[i]) }
             case .swish: for i in v.indices { v[i] = v[i] / (1 + exp(-v[i])) }
-            case .softmax: Self.softmax(v, lastAxis: lastAxis)
             case .leakyReLU(let slope): for i in v.indices where v[i] < 0 { v[i] *= slope }
             case .gelu(let approximate):
                 if approximate {
@@ -70,21 +82,6 @@ enum ForwardActivation: Equatable {
             case .hardSigmoid(let keras3):
                 for i in v.indices { v[i] = keras3 ? min(max(v[i] + 3, 0), 6) / 6 : min(max(0.2 * v[i] + 0.5, 0), 1) }
             }
-        }
-    }
-
-    /// Softmax over consecutive runs of `lastAxis` values, shifted by each run's maximum.
-    static func softmax(_ v: UnsafeMutableBufferPointer<Float>, lastAxis: Int) {
-        guard lastAxis > 0 else { return }
-        for start in stride(from: 0, to: v.count, by: lastAxis) {
-            var largest = -Float.infinity
-            for j in start..<(start + lastAxis) { largest = max(largest, v[j]) }
-            var sum: Float = 0
-            for j in start..<(start + lastAxis) {
-                v[j] = exp(v[j] - largest)
-                sum += v[j]
-            }
-            for j in start..<(start + lastAxis) { v[j] /= sum }
         }
     }
 }

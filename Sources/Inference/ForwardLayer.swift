@@ -14,6 +14,13 @@ func single(_ inputs: [Tensor], _ layer: String) throws -> Tensor {
     return input
 }
 
+/// Refuses an input whose last axis is not `axis`, the feature axis a config named by position (nil: the last).
+func requireLastAxis(_ axis: Int?, of input: Tensor, _ layer: String) throws {
+    guard let axis, axis != input.rank - 1 else { return }
+    throw InferenceError(.unsupportedConfig, layer: layer,
+                         "layer \(layer) normalizes axis \(axis) of shape \(input.shape) (only the last axis)")
+}
+
 /// Layers that change nothing at inference: dropout and noise of every kind, activity regularization.
 struct Identity: ForwardLayer {
     let name: String

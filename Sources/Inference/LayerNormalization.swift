@@ -13,10 +13,7 @@ struct LayerNormalizationLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        if let axis, axis != input.rank - 1 {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) normalizes axis \(axis) of shape \(input.shape) (only the last axis)")
-        }
+        try requireLastAxis(axis, of: input, name)
         let width = input.shape.last ?? 1
         var values = input.values
         for start in stride(from: 0, to: values.count, by: max(width, 1)) {

@@ -12,10 +12,7 @@ struct AffineLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        if let axis, axis != input.rank - 1 {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) normalizes axis \(axis) of shape \(input.shape) (only the last axis)")
-        }
+        try requireLastAxis(axis, of: input, name)
         let width = scale.count
         guard width == 1 || input.shape.last == width else {
             throw InferenceError(.shapeMismatch, layer: name,

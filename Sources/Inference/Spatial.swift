@@ -1,3 +1,5 @@
+import Numerics
+
 /// The geometry of a sliding window over the spatial axes of a channels-last tensor (`[N, d1, ..., dk, C]`):
 /// window size, strides, dilation and padding per axis, as Keras computes them.
 struct SpatialWindow {
@@ -79,5 +81,23 @@ struct SpatialWindow {
             for offset in offsetIndices { table.append(inputIndex(position: position, offset: offset) ?? -1) }
         }
         return table
+    }
+}
+
+extension SpatialWindow {
+    /// The window a convolution kernel `[k1, ..., kd, C, outputs]` slides over a channels-last input
+    /// `[N, d1, ..., dd, C]`, after checking that the input fits the kernel.
+    /// - Throws: `InferenceError` `.shapeMismatch` naming `layer` when it does not.
+    static func sliding(_ kernel: Tensor, over input: Tensor, strides: [Int], dilation: [Int], padding: Padding,
+                        layer: String) throws -> SpatialWindow
+    {
+        let rank = kernel.rank - 2
+        let channels = kernel.shape[rank]
+        guard input.rank == rank + 2, input.shape.last == channels else {
+            throw InferenceError(.shapeMismatch, layer: layer,
+                                 "layer \(layer) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
+        }
+        return SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+                             strides: strides, dilation: dilation, padding: padding)
     }
 }

@@ -38,30 +38,34 @@ public enum Activation: Sendable, Equatable {
     /// normalizes each row.
     public func apply(_ z: inout Tensor) {
         let columns = z.columns
-        z.values.withUnsafeMutableBufferPointer { z in
-            switch self {
-            case .linear:
-                break
-            case .relu:
-                for i in 0..<z.count { z[i] = max(z[i], 0) }
-            case .tanh:
-                for i in 0..<z.count { z[i] = Foundation.tanh(z[i]) }
-            case .sigmoid:
-                for i in 0..<z.count { z[i] = 1 / (1 + exp(-z[i])) }
-            case .softmax:
-                guard columns > 0 else { return }
-                for start in stride(from: 0, to: z.count, by: columns) {
-                    var largest = -Float.infinity
-                    for j in start..<(start + columns) { largest = max(largest, z[j]) }
-                    var sum: Float = 0
-                    for j in start..<(start + columns) {
-                        let e = exp(z[j] - largest)
-                        z[j] = e
-                        sum += e
-                    }
-                    let scale = 1 / sum
-                    for j in start..<(start + columns) { z[j] *= scale }
+        z.values.withUnsafeMutableBufferPointer { apply(to: $0, width: columns) }
+    }
+
+    /// Applies the activation to `values` in place; softmax normalizes each run of `width` consecutive values
+    /// (a row, or the last axis of any tensor), shifted by the run's maximum.
+    public func apply(to z: UnsafeMutableBufferPointer<Float>, width: Int) {
+        switch self {
+        case .linear:
+            break
+        case .relu:
+            for i in 0..<z.count { z[i] = max(z[i], 0) }
+        case .tanh:
+            for i in 0..<z.count { z[i] = Foundation.tanh(z[i]) }
+        case .sigmoid:
+            for i in 0..<z.count { z[i] = 1 / (1 + exp(-z[i])) }
+        case .softmax:
+            guard width > 0 else { return }
+            for start in stride(from: 0, to: z.count, by: width) {
+                var largest = -Float.infinity
+                for j in start..<(start + width) { largest = max(largest, z[j]) }
+                var sum: Float = 0
+                for j in start..<(start + width) {
+                    let e = exp(z[j] - largest)
+                    z[j] = e
+                    sum += e
                 }
+                let scale = 1 / sum
+                for j in start..<(start + width) { z[j] *= scale }
             }
         }
     }
