@@ -70,7 +70,8 @@ let package = Package(
         // The conversion: routing a request, the one write-back, reports, inspection.
         .target(
             name: "Pipeline",
-            dependencies: ["KerasFormat", "FineTune", "Sparsity", "Numerics", "ArrayIO", "FileOutput", "HDF5"],
+            dependencies: ["KerasFormat", "FineTune", "Inference", "Sparsity", "Numerics", "ArrayIO", "FileOutput",
+                           "HDF5"],
             swiftSettings: strict
         ),
         // The command-line tool.

@@ -49,17 +49,32 @@ public struct ConversionRequest: Sendable {
 
 /// Calibration data and how to fine-tune with it.
 public struct Calibration: Sendable {
-    /// The final layer's inputs, one row per sample: `h.npy`, `h.npz:name` or `h.h5:/path`.
-    public var features: String
+    /// Where the fine-tune's rows come from.
+    public enum Rows: Sendable, Equatable {
+        /// The final layer's inputs, one row per sample (for a convolution, one patch per row):
+        /// `h.npy`, `h.npz:name` or `h.h5:/path`.
+        case features(String)
+        /// The model's own inputs, one sample per row, which kprune runs through the layers before the
+        /// final one.
+        case modelInputs(String)
+    }
+
+    /// Where the rows come from.
+    public var rows: Rows
     /// Class ids, one-hot rows or regression targets, one row per sample.
     public var labels: String?
     /// The method and its knobs.
     public var options: FineTuneOptions
 
-    /// Calibration from `features` (and `labels`), fine-tuned with `options`.
-    public init(features: String, labels: String? = nil, options: FineTuneOptions = FineTuneOptions()) {
-        self.features = features
+    /// Calibration from the rows `rows` (and `labels`), fine-tuned with `options`.
+    public init(rows: Rows, labels: String? = nil, options: FineTuneOptions = FineTuneOptions()) {
+        self.rows = rows
         self.labels = labels
         self.options = options
+    }
+
+    /// Calibration from the final layer's inputs `features` (and `labels`), fine-tuned with `options`.
+    public init(features: String, labels: String? = nil, options: FineTuneOptions = FineTuneOptions()) {
+        self.init(rows: .features(features), labels: labels, options: options)
     }
 }

@@ -25,16 +25,25 @@ enum FineTunedPruning {
                     observer: (any PruningObserver)?) throws -> MethodOutcome
     {
         let bits = try checkLayer(plan)
+        var trail = plan.model.outputTrail(of: plan.layer)
+        // From the model's inputs, a convolution followed only by global average pooling is trained on its
+        // pooled outputs (one mean patch per sample); the loss then follows what comes after the pooling.
+        let pooled = Self.pooledTrail(plan, trail, calibration: calibration)
+        if let pooled { trail = .through(pooled) }
         let (activation, source, trailNote) = try lossActivation(own: plan.layer.activation, of: plan.layer.path,
-                                                                 trail: plan.model.outputTrail(of: plan.layer),
-                                                                 hasConfig: plan.model.config != nil,
-                                                                 perPosition: plan.kernel.shape.count > 2)
+                                                                 trail: trail, hasConfig: plan.model.config != nil,
+                                                                 perPosition: plan.kernel.shape.count > 2 && pooled == nil)
         let (original, originalBias) = try readWeights(plan)
+        let blas = BLAS(threads: Workers.available)
+        let features = try CalibrationFeatures(plan, calibration, pooled: pooled != nil, blas: blas)
+        defer { features.discard() }
         let result = try fineTune(plan, original, originalBias, activation: activation, activationLayer: source,
-                                  storedBits: bits, calibration: calibration, observer: observer)
+                                  storedBits: bits, features: features.source, calibration: calibration, blas: blas,
+                                  observer: observer)
         let written = try write(plan, result: result, bits: bits, output: output, observer: observer)
         var notes: [String] = []
         if plan.layer.className == nil { notes.append(Self.noConfigNote) }
+        if let note = features.note { notes.append(note) }
         if let trailNote { notes.append(trailNote) }
         if result.report.chosen != calibration.options.method.rawValue { notes.append(chosenNote(result.report)) }
         return MethodOutcome(zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
@@ -77,15 +86,14 @@ enum FineTunedPruning {
 
     /// Reads the calibration data (whole, or streamed above the memory limit) and runs the fine-tune.
     private static func fineTune(_ plan: ConversionPlan, _ kernel: Tensor, _ bias: [Float], activation: Activation,
-                                 activationLayer: String, storedBits: Int, calibration: Calibration,
-                                 observer: (any PruningObserver)?) throws -> FineTuner.Result
+                                 activationLayer: String, storedBits: Int, features: ArraySource,
+                                 calibration: Calibration, blas: BLAS, observer: (any PruningObserver)?) throws
+        -> FineTuner.Result
     {
-        let features = try ArraySource.open(calibration.features)
         let labels = try calibration.labels.map { try ArraySource.open($0) }
         let options = calibration.options
         // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
         let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
-        let blas = BLAS(threads: Workers.available)
         // The same rows in the same order either way: in memory, each block is read once and kept.
         let data = try CalibrationRows(features: features, labels: labels, kernel: kernel, bias: bias,
                                        activation: activation, validationSplit: options.validationSplit,
@@ -97,6 +105,17 @@ enum FineTunedPruning {
                                   kernelShape: plan.kernel.shape, blas: blas)
         if observer?.wantsFineTuneEvents == true { tuner.observer = observer }
         return try tuner.run(kernel: kernel, bias: bias, target: plan.targetZeros)
+    }
+
+    /// The layers after the global average pooling that follows `plan`'s convolution, when its rows come
+    /// from the model's inputs, its activation is linear and nothing but layers that change nothing come
+    /// between: its pooled outputs are then the mean patch times the kernel plus the bias. Nil otherwise.
+    static func pooledTrail(_ plan: ConversionPlan, _ trail: OutputTrail, calibration: Calibration) -> [TrailingLayer]? {
+        guard case .modelInputs = calibration.rows, plan.kernel.shape.count > 2,
+              Activation(keras: plan.layer.activation) == .linear, case .through(let steps) = trail,
+              let first = steps.firstIndex(where: { $0.effect != .none }), steps[first].effect == .pool
+        else { return nil }
+        return Array(steps[(first + 1)...])
     }
 
     /// Writes the chosen result: the data-free one keeps the stored values themselves (at their full width)

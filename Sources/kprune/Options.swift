@@ -34,10 +34,13 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Calibration data: the final layer's inputs, one row per sample (h.npy, h.npz:NAME, h.h5:/PATH).")
     var features: String?
 
+    @Option(help: "Calibration data as the model's own inputs, one sample per row (x.npy, x.npz:NAME, x.h5:/PATH): kprune runs the layers before the final one to get its inputs.")
+    var data: String?
+
     @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
     var labels: String?
 
-    @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
+    @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features or --data); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
     var method: PruningMethod?
 
     @Option(help: "Passes over the calibration data (default: automatic, at least 100 and at least 2,000 steps).")
@@ -62,9 +65,12 @@ struct FineTuneArguments: ParsableArguments {
 
     /// Each option in the range the engine can compute with once converted.
     func validate() throws {
-        if labels != nil, features == nil { throw ValidationError("--labels goes with --features") }
-        if let method, method != .magnitude, features == nil {
-            throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --features")
+        if features != nil, data != nil {
+            throw ValidationError("give --features (the final layer's inputs) or --data (the model's inputs), not both")
+        }
+        if labels != nil, features == nil, data == nil { throw ValidationError("--labels goes with --features or --data") }
+        if let method, method != .magnitude, features == nil, data == nil {
+            throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --data or --features")
         }
         if let epochs, !Limits.epochs.contains(epochs) {
             throw ValidationError("--epochs \(epochs) is outside [1, \(Limits.epochs.upperBound)]")
@@ -92,13 +98,14 @@ struct FineTuneArguments: ParsableArguments {
         }
     }
 
-    /// The calibration these options ask for; nil without `--features`.
+    /// The calibration these options ask for; nil without `--features` or `--data`.
     var calibration: Calibration? {
-        features.map {
-            Calibration(features: $0, labels: labels, options: FineTuneOptions(
-                method: method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
-                seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
+        guard let rows = features.map(Calibration.Rows.features) ?? data.map(Calibration.Rows.modelInputs) else {
+            return nil
         }
+        return Calibration(rows: rows, labels: labels, options: FineTuneOptions(
+            method: method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
+            seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
     }
 }
 

@@ -1,0 +1,178 @@
+public import KerasFormat
+public import Numerics
+import HDF5
+
+/// The inputs one layer of a model receives, computed from the model's inputs by running only the layers
+/// that lead to it, in the rows its kernel multiplies: what a fine-tune of that layer trains on.
+///
+/// - A `Dense` layer: one row per sample, or per position when it applies to every position of a sequence
+///   or an image.
+/// - A convolution: one row per output position, the patch it reads (window offsets, then input channels:
+///   the kernel's own order), so that the layer's outputs are the rows times the kernel reshaped to
+///   patch × filters.
+/// - A convolution whose outputs are only averaged over positions before anything non-linear happens (its
+///   activation is linear and global average pooling follows): the mean patch, one row per sample. The
+///   pooled outputs are exactly that row times the kernel plus the bias, so the fine-tune works on the
+///   model's own pooled outputs at the cost of a `Dense` layer.
+public struct LayerFeed {
+    /// How rows are made from the layer's input.
+    public enum Rows: Sendable, Equatable {
+        /// The input's last axis as rows (a `Dense` layer).
+        case features
+        /// One patch per output position (a convolution).
+        case patches
+        /// The mean patch of each sample (a convolution whose outputs are globally averaged).
+        case pooledPatches
+    }
+
+    private let graph: Graph
+    private let path: [String]
+    private let target: any ForwardLayer
+    /// How the rows are made.
+    public let rows: Rows
+    /// The shape of one sample of the model's single input, nil where the config leaves a dimension open.
+    public let inputShape: [Int]?
+    /// Values in one row: the kernel's inputs.
+    public let columns: Int
+
+    /// Prepares the part of `model` that feeds `layer`.
+    /// - Parameters:
+    ///   - layer: the layer whose inputs are wanted (top level, or inside nested models).
+    ///   - pooled: whether the layer's outputs are globally averaged before anything else touches them; a
+    ///     convolution then gives one mean patch per sample.
+    ///   - blas: the run's matrix products.
+    /// - Throws: `InferenceError` when a layer on the way cannot be run, the model takes several inputs, or
+    ///   `layer` is not a `Dense` layer or a plain convolution.
+    public init(model: KerasModel, layer: LayerPath, pooled: Bool, blas: BLAS) throws {
+        guard let config = model.config else {
+            throw InferenceError(.noConfig, "the file has no model config, so the layers before \(layer) are unknown")
+        }
+        let shapes = GraphBuilder.inputShapes(config)
+        graph = try File.withOpen(model.weightsFile) { file in
+            try GraphBuilder(model: model, root: try file.root(), blas: blas).graph(config, prefix: [])
+        }
+        guard graph.inputs.count == 1 else {
+            throw InferenceError(.unsupportedConfig, "the model takes \(graph.inputs.count) inputs; one array of "
+                                     + "inputs can feed a model with one")
+        }
+        inputShape = shapes.first ?? nil
+        path = layer.models + [layer.name]
+        target = try graph.layer(at: path[...])
+        let unwrapped = (target as? HalfPrecision)?.inner ?? target
+        switch unwrapped {
+        case let dense as DenseLayer:
+            rows = .features
+            columns = dense.kernel.rows
+        case let convolution as ConvolutionLayer:
+            rows = pooled ? .pooledPatches : .patches
+            columns = convolution.kernel.count / max(convolution.kernel.shape.last ?? 1, 1)
+        default:
+            throw InferenceError(.unsupportedConfig, layer: layer.description,
+                                 "layer \(layer) is not a Dense layer or a convolution, whose inputs kprune can "
+                                     + "compute")
+        }
+    }
+
+    /// The layer's rows for a batch of model inputs (the first axis is the samples): a matrix of
+    /// `columns` columns, the rows of each sample together, in sample order.
+    /// - Throws: `InferenceError` when the inputs do not fit the model.
+    public func rows(for batch: Tensor) throws -> Tensor {
+        let inputs = try graph.inputs(of: path[...], for: [batch])
+        let input = try single(inputs, path.joined(separator: "/"))
+        let unwrapped = (target as? HalfPrecision)?.inner ?? target
+        let received = target is HalfPrecision ? HalfPrecision.rounded(input) : input
+        switch (rows, unwrapped) {
+        case (.features, _):
+            guard received.shape.last == columns else {
+                throw InferenceError(.shapeMismatch, layer: path.joined(separator: "/"),
+                                     "layer \(path.joined(separator: "/")) takes \(columns) features, its input has "
+                                         + "shape \(received.shape)")
+            }
+            return received.reshaped([received.count / max(columns, 1), columns])
+        case (_, let convolution as ConvolutionLayer):
+            let patches = try convolution.patches(of: received)
+            return rows == .pooledPatches ? Self.mean(patches, samples: received.shape[0]) : patches
+        default:
+            preconditionFailure("rows of a layer that is neither Dense nor a convolution")
+        }
+    }
+
+    /// The mean of each sample's consecutive rows.
+    private static func mean(_ patches: Tensor, samples: Int) -> Tensor {
+        let perSample = samples == 0 ? 0 : patches.rows / samples
+        var pooled = Tensor(zeros: samples, patches.columns)
+        let scale = 1 / Float(max(perSample, 1))
+        for n in 0..<samples {
+            for p in 0..<perSample {
+                let from = (n * perSample + p) * patches.columns
+                for c in 0..<patches.columns { pooled.values[n * patches.columns + c] += patches.values[from + c] }
+            }
+            for c in 0..<patches.columns { pooled.values[n * patches.columns + c] *= scale }
+        }
+        return pooled
+    }
+}
+
+extension Graph {
+    /// The layer at `path` (a node's name, then names inside nested models).
+    func layer(at path: ArraySlice<String>) throws -> any ForwardLayer {
+        guard let first = path.first, let node = nodes.first(where: { $0.name == first }) else {
+            throw InferenceError(.unsupportedConfig, "the model has no layer \(path.joined(separator: "/"))")
+        }
+        guard path.count > 1 else { return node.layer }
+        guard let nested = node.layer as? Graph else {
+            throw InferenceError(.unsupportedConfig, layer: first, "layer \(first) is not a nested model")
+        }
+        return try nested.layer(at: path.dropFirst())
+    }
+
+    /// The inputs the layer at `path` receives when the model runs on `values`, computing only the layers
+    /// they depend on.
+    func inputs(of path: ArraySlice<String>, for values: [Tensor]) throws -> [Tensor] {
+        guard let first = path.first, let index = nodes.firstIndex(where: { $0.name == first }) else {
+            throw InferenceError(.unsupportedConfig, "the model has no layer \(path.joined(separator: "/"))")
+        }
+        let node = nodes[index]
+        var needed = Set(node.inbound)
+        for earlier in nodes[..<index].reversed() where needed.contains(earlier.name) {
+            needed.formUnion(earlier.inbound)
+        }
+        let prefix = Graph(name: name, inputs: inputs, nodes: nodes[..<index].filter { needed.contains($0.name) },
+                           outputs: node.inbound)
+        let arguments = try prefix.run(values)
+        guard path.count > 1 else { return arguments }
+        guard let nested = node.layer as? Graph else {
+            throw InferenceError(.unsupportedConfig, layer: first, "layer \(first) is not a nested model")
+        }
+        return try nested.inputs(of: path.dropFirst(), for: arguments)
+    }
+}
+
+extension ConvolutionLayer {
+    /// Each output position's patch of `input`, a row per position (samples outer): window offsets, then
+    /// input channels, zeros in the padding.
+    /// - Throws: `InferenceError` when the input does not fit the kernel.
+    func patches(of input: Tensor) throws -> Tensor {
+        let window = try SpatialWindow.sliding(kernel, over: input, strides: strides, dilation: dilation,
+                                               padding: padding, layer: name)
+        let channels = kernel.shape[kernel.rank - 2]
+        let batch = input.shape[0], patch = window.offsets * channels
+        let spatialCount = window.inputSize.reduce(1, *)
+        let table = window.gatherTable()
+        var patches = Tensor(zeros: batch * window.positions, patch)
+        patches.values.withUnsafeMutableBufferPointer { out in
+            input.values.withUnsafeBufferPointer { x in
+                for n in 0..<batch {
+                    for p in 0..<window.positions {
+                        let row = (n * window.positions + p) * patch
+                        for o in 0..<window.offsets where table[p * window.offsets + o] >= 0 {
+                            let from = (n * spatialCount + table[p * window.offsets + o]) * channels
+                            for c in 0..<channels { out[row + o * channels + c] = x[from + c] }
+                        }
+                    }
+                }
+            }
+        }
+        return patches
+    }
+}

@@ -1,0 +1,144 @@
+import ArrayIO
+import FileOutput
+import FineTune
+import Foundation
+import Inference
+import KerasFormat
+import Numerics
+
+/// The rows a fine-tune trains on: the final layer's inputs as the user gave them (`features`), or computed
+/// from the model's own inputs (`data`) by running the layers before it.
+///
+/// Computed rows are kept in memory up to the calibration's in-memory limit; beyond it they go to a scratch
+/// file beside the output that has no name (or a registered temporary one where the file system cannot make
+/// unnamed files), removed when the conversion ends however it ends. The model's inputs are read a block of
+/// samples at a time either way, so inputs larger than memory stream through.
+struct CalibrationFeatures {
+    /// The rows, read as a file's.
+    let source: ArraySource
+    /// What the report says about where the rows came from; nil for a features file.
+    let note: String?
+    /// The scratch file holding computed rows, discarded once the fine-tune is done.
+    private let scratch: AtomicOutput?
+
+    /// Samples run through the model at a time.
+    static let samplesPerBlock = 128
+
+    /// Opens `calibration`'s features, or computes the rows of `plan`'s layer from its data.
+    /// - Parameter pooled: whether the layer is a convolution whose outputs are only globally averaged, so
+    ///   that one mean patch per sample stands for its pooled outputs.
+    /// - Throws: `DataError` for inputs that do not fit the model or hold NaN; `InferenceError` for a model
+    ///   kprune cannot run; output errors for the scratch file.
+    init(_ plan: ConversionPlan, _ calibration: Calibration, pooled: Bool, blas: BLAS) throws {
+        switch calibration.rows {
+        case .features(let features):
+            source = try ArraySource.open(features)
+            note = nil
+            scratch = nil
+        case .modelInputs(let data):
+            let computed = try Self.compute(plan, data: data, limit: calibration.options.inMemoryLimit,
+                                            hasLabels: calibration.labels != nil, pooled: pooled, blas: blas)
+            (source, note, scratch) = computed
+        }
+    }
+
+    /// Removes the scratch file, if any.
+    func discard() { scratch?.discard() }
+
+    private static func compute(_ plan: ConversionPlan, data: String, limit: Int, hasLabels: Bool, pooled: Bool,
+                                blas: BLAS) throws -> (ArraySource, String?, AtomicOutput?)
+    {
+        let inputs = try ArraySource.open(data)
+        let feed = try LayerFeed(model: plan.model, layer: plan.layer.path, pooled: pooled, blas: blas)
+        let sample = try sampleShape(feed.inputShape, of: inputs)
+        guard inputs.rows >= 2 else { throw DataError(.tooFewRows, data, "at least two samples are needed") }
+        var sink: RowSink? = nil
+        var perSample = 0
+        for start in stride(from: 0, to: inputs.rows, by: samplesPerBlock) {
+            let range = start..<min(inputs.rows, start + samplesPerBlock)
+            let batch = try read(inputs, rows: range, sample: sample)
+            let rows = try feed.rows(for: batch)
+            if sink == nil {
+                perSample = rows.rows / range.count
+                if perSample != 1, hasLabels {
+                    throw DataError(.shapeMismatch, data,
+                                    "labels give one row per sample, but layer \(plan.layer.path) is trained on "
+                                        + "\(perSample) rows per sample (one per output position)",
+                                    hint: "fine-tune without labels: the layer then keeps to its own outputs")
+                }
+                let shape = [perSample * inputs.rows, feed.columns]
+                sink = try RowSink(shape: shape, inMemory: 4 * shape[0] * shape[1] <= limit, beside: plan.request.output,
+                                   name: data)
+            }
+            guard rows.rows == perSample * range.count else {
+                throw DataError(.shapeMismatch, data, "samples \(range) give \(rows.rows) rows, not \(perSample) each")
+            }
+            try sink?.append(rows.values)
+        }
+        guard let sink else { throw DataError(.tooFewRows, data, "the array holds no samples") }
+        let kind = switch feed.rows {
+        case .features: perSample == 1 ? "" : " (\(perSample) positions each)"
+        case .patches: " (\(perSample) patches each, one per output position)"
+        case .pooledPatches: " (the mean patch of each: its outputs are only globally averaged)"
+        }
+        let note = "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.rows) samples of "
+            + "\(data)\(kind)"
+        return (try sink.finish(), note, sink.scratch)
+    }
+
+    /// The shape of one sample: the model's declared input shape, which each row of `inputs` must fill, or
+    /// the array's own trailing shape where the model leaves dimensions open.
+    static func sampleShape(_ declared: [Int]?, of inputs: ArraySource) throws -> [Int] {
+        guard let declared else { return inputs.shape.count > 1 ? Array(inputs.shape.dropFirst()) : [1] }
+        guard declared.reduce(1, *) == inputs.columns else {
+            throw DataError(.shapeMismatch, inputs.name,
+                            "samples of \(inputs.columns) values do not fit the model's input of shape \(declared)",
+                            hint: "give the model's inputs, one sample per row, \(declared.reduce(1, *)) values each")
+        }
+        return declared
+    }
+
+    /// Samples `range` of `inputs` as a batch of `sample`-shaped tensors, refusing NaN and infinity.
+    static func read(_ inputs: ArraySource, rows range: Range<Int>, sample: [Int]) throws -> Tensor {
+        var values = [Float](repeating: 0, count: range.count * inputs.columns)
+        try values.withUnsafeMutableBufferPointer { try inputs.read(rows: range, into: $0) }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(inputs.name, "the inputs hold NaN or infinity (sample \(range.lowerBound + bad / max(inputs.columns, 1)))",
+                            hint: "clean the data")
+        }
+        return Tensor(shape: [range.count] + sample, values: values)
+    }
+}
+
+/// Where computed rows go: memory, or an `.npy` scratch file beside the output.
+private struct RowSink {
+    let shape: [Int]
+    let name: String
+    let scratch: AtomicOutput?
+    private var values: [Float] = []
+    private let writer: NPYWriter?
+
+    init(shape: [Int], inMemory: Bool, beside output: String, name: String) throws {
+        self.shape = shape
+        self.name = name
+        if inMemory {
+            scratch = nil
+            writer = nil
+            values.reserveCapacity(shape.reduce(1, *))
+        } else {
+            let file = try AtomicOutput(destination: output + ".rows.npy")
+            scratch = file
+            writer = try NPYWriter(path: file.temporaryPath, shape: shape)
+        }
+    }
+
+    mutating func append(_ rows: [Float]) throws {
+        if let writer { try writer.append(rows) } else { values += rows }
+    }
+
+    func finish() throws -> ArraySource {
+        guard let writer, let scratch else { return .inMemory(name: name, shape: shape, values: values) }
+        try writer.close()
+        return try ArraySource.npy(at: scratch.temporaryPath, name: name)
+    }
+}
