@@ -9,7 +9,8 @@ Run from the repository root with the project venv:
 
 The split is the digits split of tools/make_calibration.py (stratified 75/25, seed 0, read from
 fixtures/calibration/digits/split.npz). Each model is trained seeded on one thread with tf_keras and saved as
-`model.h5` (with its Adam state); the same weights are saved by Keras 3 as `model.keras`:
+`model.h5` (with its Adam state); the same weights are saved by Keras 3 as `model.keras`; `p_test.npy` holds
+tf_keras's predictions on the test images (Keras 3's agree within 1e-5):
 
     digits_cnn      8x8x1 -> Rescaling(1/16) -> Conv2D 16 3x3 relu -> BatchNormalization -> Conv2D 32 3x3 relu
                     -> MaxPooling2D 2 -> Conv2D 10 3x3 "head" (linear) -> GlobalAveragePooling2D -> softmax
@@ -20,6 +21,9 @@ fixtures/calibration/digits/split.npz). Each model is trained seeded on one thre
 Into fixtures/calibration/<name>/ it writes the models and, shared by both in fixtures/calibration/digits_raw/:
 x_train.npy, x_test.npy (the raw pixel values 0-16 as float32, shape N x 8 x 8 x 1) and y_train.npy,
 y_test.npy (int32), and conv_manifest.json with each model's Keras test accuracy and head.
+
+custom_layer/model.h5 is an untrained model with a layer class of its own (`Doubling`) before its Dense head,
+for the error `kprune convert --data` gives on a layer its forward pass cannot run.
 """
 
 import argparse
@@ -66,6 +70,27 @@ def digits_conv1d(k):
     return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_conv1d")
 
 
+def custom_layer(root):
+    """A model with a layer class of its own before its head, as users define them: kprune's forward pass
+    cannot run it, and `convert --data` must say so. Untrained (seeded weights)."""
+
+    @tf_keras.utils.register_keras_serializable(package="kprune_fixtures")
+    class Doubling(tf_keras.layers.Layer):
+        def call(self, inputs):
+            return 2.0 * inputs
+
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(SEED)
+    L = tf_keras.layers
+    x = tf_keras.Input(shape=(8, 8, 1))
+    h = L.Dense(16, activation="relu", name="hidden")(L.Flatten()(x))
+    h = Doubling(name="doubling")(h)
+    model = tf_keras.Model(x, L.Dense(10, activation="softmax", name="head")(h), name="custom_layer")
+    directory = os.path.join(root, "custom_layer")
+    os.makedirs(directory, exist_ok=True)
+    model.save(os.path.join(directory, "model.h5"))
+
+
 MODELS = {"digits_cnn": (digits_cnn, 60), "digits_conv1d": (digits_conv1d, 80)}
 
 
@@ -91,7 +116,9 @@ def make(root, name, data):
     h5_path = os.path.join(directory, "model.h5")
     model.save(h5_path)
     loaded = tf_keras.models.load_model(h5_path)
-    accuracy = float(np.mean(np.argmax(loaded.predict(data["x_test"], verbose=0), 1) == data["y_test"]))
+    predictions = loaded.predict(data["x_test"], verbose=0).astype(np.float32)
+    np.save(os.path.join(directory, "p_test.npy"), predictions)
+    accuracy = float(np.mean(np.argmax(predictions, 1) == data["y_test"]))
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(SEED)
@@ -121,6 +148,7 @@ def main():
     for key, value in data.items():
         np.save(os.path.join(raw, key + ".npy"), value)
     entries = [make(args.out, name, data) for name in MODELS]
+    custom_layer(args.out)
     with open(os.path.join(args.out, "conv_manifest.json"), "w") as handle:
         json.dump({"models": entries}, handle, indent=2, sort_keys=True)
         handle.write("\n")

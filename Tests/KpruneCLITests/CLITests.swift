@@ -270,6 +270,33 @@ struct Run {
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--zeros", "3"]).status == 64)
         #expect(try Run(["convert", "a.h5", "b.h5", "--sparsity", "0.5", "-o", "x.h5"]).status == 64)
         #expect(try Run(["convert", "a.h5", "--sparsity", "0.5", "--in-place", "-o", "x.h5"]).status == 64)
+        let both = try Run(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--data", "x.npy"])
+        #expect(both.status == 64)
+        #expect(both.stderr.contains("not both"))
+    }
+
+    /// `--data`: the model's own inputs; the JSON report notes where the rows came from, and an unknown
+    /// layer before the final one is one line pointing at `--features`.
+    @Test func fineTunesFromTheModelsInputs() throws {
+        let directory = TemporaryDirectory()
+        let calibration = Fixtures.directory.appendingPathComponent("calibration")
+        let model = try directory.copy(calibration.appendingPathComponent("digits_cnn/model.h5").path, as: "cnn.h5")
+        let x = calibration.appendingPathComponent("digits_raw/x_train.npy").path
+        let y = calibration.appendingPathComponent("digits_raw/y_train.npy").path
+        let run = try Run(["convert", model, "--sparsity", "0.9", "--data", x, "--labels", y, "--json",
+                           "--epochs", "20"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(report["zeros_after"] as? Int == 2592)
+        #expect((report["notes"] as? [String])?.contains { $0.contains("mean patch") } == true)
+        #expect(try directory.listing() == ["cnn.h5", "cnn.pruned.h5"])
+
+        // A layer the forward pass does not know: the model is refused before any output.
+        let lambda = try directory.copy(calibration.appendingPathComponent("custom_layer/model.h5").path)
+        let refused = try Run(["convert", lambda, "--sparsity", "0.5", "--data", x])
+        #expect(refused.status == 1)
+        #expect(refused.stderrLines.count == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("--features"))
     }
 }
 

@@ -1,0 +1,125 @@
+import ArrayIO
+import Foundation
+import HDF5
+import Inference
+import KerasFormat
+@testable import Pipeline
+@testable import FineTune
+import Numerics
+import Sparsity
+import TestSupport
+import Testing
+
+/// Conversions fine-tuned from the model's own inputs (`--data`): the forward pass feeds the final layer.
+@Suite struct ModelInputsTests {
+    static let calibration = Fixtures.directory.appendingPathComponent("calibration")
+    static func path(_ relative: String) -> String { calibration.appendingPathComponent(relative).path }
+    static let x = path("digits_raw/x_train.npy"), y = path("digits_raw/y_train.npy")
+
+    static func convert(_ model: String, _ sparsity: Double, method: PruningMethod = .mask, data: String = x,
+                        labels: String? = y, output: String, limit: Int = 1 << 30) throws -> ConversionReport
+    {
+        try Converter.convert(ConversionRequest(
+            input: path(model), output: output, target: .sparsity(sparsity),
+            calibration: Calibration(rows: .modelInputs(data), labels: labels,
+                                     options: FineTuneOptions(method: method, inMemoryLimit: limit))))
+    }
+
+    /// A convolutional final layer reaches the exact count with both methods; the held-out agreement stays
+    /// high, the loss follows the softmax after the pooling, and the report says where the rows came from.
+    @Test(arguments: ["digits_cnn/model.h5", "digits_cnn/model.keras", "digits_conv1d/model.h5"],
+          [PruningMethod.mask, .l1])
+    func convolutionalHeadsFineTune(_ model: String, _ method: PruningMethod) throws {
+        let directory = TemporaryDirectory()
+        let output = directory.file("out." + (model as NSString).pathExtension)
+        let report = try Self.convert(model, 0.8, method: method, output: output)
+        #expect(report.zerosAfter == Int((0.8 * Double(report.size)).rounded(.toNearestOrAwayFromZero)))
+        let tune = try #require(report.fineTune)
+        #expect(tune.activation == "softmax")
+        #expect(tune.after.agreement >= 0.95)
+        #expect(tune.trainSamples + tune.heldOutSamples == 1347)
+        #expect(report.notes.contains { $0.contains("mean patch") })
+        #expect(try directory.listing() == [(output as NSString).lastPathComponent])
+    }
+
+    /// Rows computed in memory and rows streamed through a scratch file give the same output bytes, and the
+    /// scratch file is gone afterwards.
+    @Test func streamedRowsGiveTheSameFile() throws {
+        let directory = TemporaryDirectory()
+        _ = try Self.convert("digits_cnn/model.h5", 0.9, output: directory.file("memory.h5"))
+        let streamed = try Self.convert("digits_cnn/model.h5", 0.9, output: directory.file("streamed.h5"), limit: 0)
+        #expect(streamed.fineTune?.streamed == true)
+        #expect(contents(directory.file("memory.h5")) == contents(directory.file("streamed.h5")))
+        #expect(try directory.listing() == ["memory.h5", "streamed.h5"])
+    }
+
+    /// The digits MLP fine-tuned from raw images gives the same zeros as from the hidden activations Keras
+    /// saved (the rows agree to float32 rounding).
+    @Test func denseHeadMatchesTheFeaturesRun() throws {
+        let directory = TemporaryDirectory()
+        _ = try Self.convert("digits/model.h5", 0.9, output: directory.file("data.h5"))
+        _ = try Converter.convert(ConversionRequest(
+            input: Self.path("digits/model.h5"), output: directory.file("features.h5"), target: .sparsity(0.9),
+            calibration: Calibration(features: Self.path("digits/h_train.npy"), labels: Self.path("digits/y_train.npy"))))
+        let kernel = "/model_weights/head/head/kernel:0"
+        let fromData = try #require(try datasetValues(directory.file("data.h5"))[kernel])
+        let fromFeatures = try #require(try datasetValues(directory.file("features.h5"))[kernel])
+        #expect(fromData.map { $0 == 0 } == fromFeatures.map { $0 == 0 })
+        #expect(zip(fromData, fromFeatures).map { abs($0 - $1) }.max() ?? 1 < 1e-4)
+    }
+
+    /// Bad data: one error naming the data file, and no output.
+    @Test func refusesDataThatDoesNotFit() throws {
+        let directory = TemporaryDirectory()
+        writeNPY(directory.file("wide.npy"), rows: 10, columns: 65, values: [Float](repeating: 1, count: 650))
+        var nan = [Float](repeating: 1, count: 640)
+        nan[64 * 7 + 3] = .nan
+        writeNPY(directory.file("nan.npy"), rows: 10, columns: 64, values: nan)
+        writeNPY(directory.file("one.npy"), rows: 1, columns: 64, values: [Float](repeating: 1, count: 64))
+        let cases: [(String, String?, String)] = [
+            ("wide.npy", nil, "do not fit the model's input of shape [8, 8, 1]"),
+            ("nan.npy", nil, "NaN or infinity (sample 7)"),
+            ("one.npy", nil, "at least two samples"),
+        ]
+        for (file, labels, message) in cases {
+            let output = directory.file("out.h5")
+            #expect {
+                try Self.convert("digits_cnn/model.h5", 0.8, data: directory.file(file), labels: labels, output: output)
+            } throws: { error in
+                guard let error = error as? DataError else { return false }
+                return error.source == directory.file(file) && error.message.contains(message)
+            }
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+
+    /// Labels describe the model's output; a layer trained on one row per output position cannot use them.
+    @Test func refusesLabelsForPerPositionRows() throws {
+        let directory = TemporaryDirectory()
+        let model = Fixtures.named("keras2/conv3x3_head.h5").path
+        let shape = [5, 5, 128]
+        let values: [Float] = (0..<(12 * 3200)).map { (index: Int) -> Float in Float((index * 7919) % 101) / 101 - 0.5 }
+        writeNPY(directory.file("x.npy"), rows: 12, columns: shape.reduce(1, *), values: values)
+        writeNPY(directory.file("y.npy"), rows: 12, columns: 1, values: (0..<12).map { (index: Int) -> Float in Float(index % 7) })
+        let request = ConversionRequest(input: model, output: directory.file("out.h5"), target: .sparsity(0.5),
+                                        calibration: Calibration(rows: .modelInputs(directory.file("x.npy")),
+                                                                 labels: directory.file("y.npy")))
+        // conv3x3_head pools before its softmax, so it trains on mean patches and takes the labels.
+        let pooled = try Converter.convert(request)
+        #expect(pooled.notes.contains { $0.contains("mean patch") })
+        // The 1x1 head (2x2 positions) is the model's output: it is trained on one patch per position.
+        var perPosition = request
+        perPosition.input = Fixtures.named("keras2/conv1x1_head.h5").path
+        writeNPY(directory.file("x1.npy"), rows: 12, columns: 960, values: (0..<11520).map { (index: Int) -> Float in Float(index % 13) / 13 })
+        perPosition.calibration?.rows = .modelInputs(directory.file("x1.npy"))
+        perPosition.output = directory.file("out1.h5")
+        #expect {
+            try Converter.convert(perPosition)
+        } throws: { error in
+            (error as? DataError)?.message.contains("rows per sample") == true
+        }
+        perPosition.calibration?.labels = nil
+        let report = try Converter.convert(perPosition)
+        #expect(report.notes.contains { $0.contains("patches each") })
+    }
+}
