@@ -18,5 +18,7 @@ tools/setup-venv.sh
 .venv/bin/python tools/interop_check.py .build/debug/kprune
 .venv/bin/python tools/interop_check.py .build/debug/kprune --fine-tune l1
 .venv/bin/python tools/interop_check.py .build/debug/kprune --fine-tune mask
+# Fine-tunes from the models' own inputs (--data): Keras loads each output; its agreement with the dense model holds.
+.venv/bin/python tools/interop_data.py .build/debug/kprune
 # Mutated fixtures, calibration files and archives: no crash, hang, stray write or leftover, one-line errors.
 .venv/bin/python tools/fuzz.py .build/debug/kprune

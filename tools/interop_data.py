@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Check `kprune convert --data` against real Keras: fine-tunes from the model's own inputs.
+
+    .venv/bin/python tools/interop_data.py path/to/kprune [--fixtures fixtures]
+
+For each model below (the convolutional calibration fixtures of tools/make_conv_calibration.py and the
+digits MLP of tools/make_calibration.py), with each method (mask, l1) and sparsity (0.8, 0.95), it runs
+
+    kprune convert COPY --sparsity S --data digits_raw/x_train.npy --labels digits_raw/y_train.npy
+        --method M --seed 0 --json -o OUT
+
+and checks that:
+  - kprune exits 0, leaves its input untouched, prints one JSON object with zeros_after == target_zeros
+    and leaves nothing but OUT in the output directory;
+  - the Keras that wrote the file loads OUT and its final kernel has exactly the target number of zeros;
+  - every other HDF5 object, attribute and value is the input's except the final kernel, its bias and
+    their optimizer slots (for .keras: the inner weights file, every other zip entry byte for byte);
+  - Keras's top-1 predictions on the held-out test images agree with the dense model's on at least 92%
+    of them at 80% zeros and 85% at 95% zeros;
+  - a second run gives the same bytes (the same seed gives the same file).
+
+Prints one PASS/FAIL line per run and ends with `interop-data: N passed, M failed`; exits 1 if any failed.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfsetup  # noqa: E402,F401  (first: TensorFlow's environment and determinism)
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+import interop_check  # noqa: E402
+import pruning  # noqa: E402
+
+MODELS = ["calibration/digits_cnn/model.h5", "calibration/digits_cnn/model.keras",
+          "calibration/digits_conv1d/model.h5", "calibration/digits_conv1d/model.keras",
+          "calibration/digits/model.h5"]
+AGREEMENT = {0.8: 0.92, 0.95: 0.85}
+
+
+def load(path):
+    if path.endswith(".keras"):
+        import keras
+        return keras.saving.load_model(path, compile=False)
+    import tf_keras
+    return tf_keras.models.load_model(path, compile=False)
+
+
+def weights_file(path, workdir, name):
+    """The HDF5 file holding the weights: the file itself, or a .keras archive's model.weights.h5."""
+    if not path.endswith(".keras"):
+        return path
+    target = os.path.join(workdir, name)
+    with zipfile.ZipFile(path) as archive, open(target, "wb") as handle:
+        handle.write(archive.read(interop_check.WEIGHTS_ENTRY))
+    return target
+
+
+def changeable(h5path, layer, kernel_dataset):
+    """Datasets of the final layer (kernel, bias: beside the kernel) and their optimizer slots (named for
+    the layer in Keras 2 files)."""
+    group = kernel_dataset.rsplit("/", 1)[0] + "/"
+    paths = []
+    with h5py.File(h5path, "r") as f:
+        def visit(name, obj):
+            path = "/" + name
+            if isinstance(obj, h5py.Dataset) and (path.startswith(group) or "/%s/" % layer in path + "/"):
+                paths.append(path)
+        f.visititems(visit)
+    return set(paths)
+
+
+def check(binary, fixtures, model_file, method, sparsity, workdir, problems):
+    source = os.path.join(fixtures, model_file)
+    extension = os.path.splitext(model_file)[1]
+    copy = os.path.join(workdir, "input" + extension)
+    shutil.copyfile(source, copy)
+    before = interop_check.sha256(copy)
+    outdir = os.path.join(workdir, "out")
+    os.makedirs(outdir, exist_ok=True)
+    out = os.path.join(outdir, "out" + extension)
+    raw = os.path.join(fixtures, "calibration", "digits_raw")
+    command = [binary, "convert", copy, "--sparsity", str(sparsity), "--data", os.path.join(raw, "x_train.npy"),
+               "--labels", os.path.join(raw, "y_train.npy"), "--method", method, "--seed", "0", "--json",
+               "-o", out]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if not problems.check(result.returncode == 0, "exit %d: %s" % (result.returncode, result.stderr.strip())):
+        return
+    problems.check(interop_check.sha256(copy) == before, "the input changed")
+    problems.check(os.listdir(outdir) == [os.path.basename(out)], "output directory holds %s" % os.listdir(outdir))
+    record = json.loads(result.stdout)
+    target = pruning.target_zeros(sparsity, record["size"])
+    problems.check(record["zeros_after"] == target, "zeros_after %s, target %d" % (record["zeros_after"], target))
+
+    dense, pruned = load(copy), load(out)
+    layer = record["layer"].split("/")[-1]
+    kernel = pruned.get_layer(layer).get_weights()[0]
+    problems.check(int(np.count_nonzero(kernel == 0)) == target,
+                   "Keras reads %d zeros, expected %d" % (np.count_nonzero(kernel == 0), target))
+    a, b = weights_file(copy, workdir, "a.h5"), weights_file(out, workdir, "b.h5")
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        interop_check.compare_files(fa, fb, changeable(a, layer, record["kernel_dataset"]), problems)
+    if extension == ".keras":
+        interop_check.check_zip(copy, out, problems)
+
+    x = np.load(os.path.join(raw, "x_test.npy"))
+    if len(dense.inputs[0].shape) == 2:
+        x = x.reshape(len(x), -1)
+    agreement = float(np.mean(np.argmax(pruned.predict(x, verbose=0), 1) == np.argmax(dense.predict(x, verbose=0), 1)))
+    problems.check(agreement >= AGREEMENT[sparsity], "held-out agreement %.4f below %.2f" % (agreement, AGREEMENT[sparsity]))
+    problems.agreement = agreement
+
+    again = os.path.join(workdir, "again" + extension)
+    subprocess.run(command[:-1] + [again], capture_output=True, text=True, check=False)
+    if extension == ".keras":
+        same = weights_file(again, workdir, "c.h5")
+        problems.check(interop_check.sha256(same) == interop_check.sha256(b), "a second run wrote other weights")
+    else:
+        problems.check(interop_check.sha256(again) == interop_check.sha256(out), "a second run wrote other bytes")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kprune")
+    parser.add_argument("--fixtures", default="fixtures")
+    args = parser.parse_args()
+    binary = os.path.abspath(args.kprune)
+    passed = failed = 0
+    for model_file in MODELS:
+        for method in ("mask", "l1"):
+            for sparsity in (0.8, 0.95):
+                problems = interop_check.Problems()
+                problems.agreement = None
+                with tempfile.TemporaryDirectory() as workdir:
+                    try:
+                        check(binary, args.fixtures, model_file, method, sparsity, workdir, problems)
+                    except Exception as error:  # noqa: BLE001  (any failure is this run's)
+                        problems.append("%s: %s" % (type(error).__name__, error))
+                label = "%s %s %.2f" % (model_file, method, sparsity)
+                if problems:
+                    failed += 1
+                    print("FAIL %s: %s" % (label, "; ".join(problems)))
+                else:
+                    passed += 1
+                    print("PASS %s (agreement %.4f)" % (label, problems.agreement))
+    print("interop-data: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
