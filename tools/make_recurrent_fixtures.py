@@ -19,7 +19,8 @@ Models:
 - `masking`: a Masking layer whose mask a Dense, Dropout and TimeDistributed layer carry to LSTM, GRU and
   SimpleRNN layers (zero_output_for_mask both ways, go_backwards) and to a Bidirectional layer;
 - `time_distributed`: TimeDistributed Conv2D, Flatten and Dense over frames, then an LSTM; a Dense layer
-  called twice (shared).
+  called twice (shared);
+- `conv_lstm`: a ConvLSTM1D, which the forward pass refuses (no predictions are recorded for it).
 """
 
 import argparse
@@ -115,8 +116,16 @@ def time_distributed(k):
     return k.Model(x, L.Dense(2)(L.Concatenate()([shared(h), shared(L.Dense(4)(h))])))
 
 
+def conv_lstm(k):
+    L = k.layers
+    x = k.Input(shape=(4, 6, 2))
+    return k.Model(x, L.Dense(2)(L.Flatten()(L.ConvLSTM1D(2, 3)(x))))
+
+
 MODELS = {"lstm_classifier": lstm_classifier, "gru_tagger": gru_tagger, "recurrent": recurrent,
           "bidirectional": bidirectional, "masking": masking, "time_distributed": time_distributed}
+# Models kprune's forward pass refuses (a recurrent layer it does not run), for the tests of its refusal.
+REFUSED = {"conv_lstm": conv_lstm}
 
 
 def main():
@@ -124,6 +133,7 @@ def main():
     parser.add_argument("--out", default="fixtures/inference")
     args = parser.parse_args()
     save_all(MODELS, args.out, first_seed=100)
+    save_all(REFUSED, args.out, first_seed=200)
 
 
 if __name__ == "__main__":

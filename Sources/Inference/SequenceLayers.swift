@@ -13,6 +13,9 @@ extension GraphBuilder {
         case "Bidirectional": return try bidirectional(layer, name)
         case "TimeDistributed":
             guard let inner = layer.wrappedLayer(named: layer.name) else { throw unsupported(layer, name, "no wrapped layer") }
+            if inner.className == "Masking" || inner.config["mask_zero"] == .bool(true) {
+                throw unsupported(layer, name, "a wrapped layer that makes a mask (\(inner.className))")
+            }
             return TimeDistributedLayer(name: name, inner: try self.layer(inner, prefix: prefix),
                                         innerMasks: maskRule(inner), innerClass: inner.className)
         case "Masking":
@@ -42,7 +45,8 @@ extension GraphBuilder {
         let kind: RecurrentCell.Kind
         switch layer.className {
         case "LSTM": kind = .lstm
-        case "GRU": kind = .gru(resetAfter: config["reset_after"] != .bool(false))
+        // Keras before 2.1.3 had no reset_after and reset before; every later Keras writes the key.
+        case "GRU": kind = .gru(resetAfter: config["reset_after"] == .bool(true))
         case "SimpleRNN": kind = .simple
         default: throw InferenceError(.unsupportedLayer, layer: name,
                                       "layer \(name) wraps a \(layer.className), which kprune's forward pass does not run")
