@@ -112,19 +112,25 @@ def randomize(model, seed):
             layer.set_weights(weights)
 
 
+def save_all(models, out, first_seed=0):
+    """Each model built, randomized with its seed (`first_seed` + its index) and saved by tf_keras (`.h5`
+    under keras2/) and Keras 3 (`.keras` under keras3/)."""
+    import keras
+    import tf_keras
+    for flavour, k, extension in (("keras2", tf_keras, ".h5"), ("keras3", keras, ".keras")):
+        os.makedirs(os.path.join(out, flavour), exist_ok=True)
+        for index, (name, make) in enumerate(models.items()):
+            k.utils.set_random_seed(first_seed + index)
+            model = make(k)
+            randomize(model, first_seed + index)
+            model.save(os.path.join(out, flavour, name + extension))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="fixtures/inference")
     args = parser.parse_args()
-    import keras
-    import tf_keras
-    for flavour, k, extension in (("keras2", tf_keras, ".h5"), ("keras3", keras, ".keras")):
-        os.makedirs(os.path.join(args.out, flavour), exist_ok=True)
-        for index, (name, make) in enumerate(MODELS.items()):
-            k.utils.set_random_seed(index)
-            model = make(k)
-            randomize(model, index)
-            model.save(os.path.join(args.out, flavour, name + extension))
+    save_all(MODELS, args.out)
 
 
 if __name__ == "__main__":

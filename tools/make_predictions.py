@@ -9,8 +9,9 @@ Run from the repository root with the project venv:
 For each model below it writes, into fixtures/predict/:
 
     <name>.x.npy                the inputs: 23 seeded standard-normal rows (5 for inputs wider than 1,024
-                                values), float32, or for the calibration models the first 23 rows of
-                                their raw test features
+                                values; integer ids in [0, 20) for integer inputs), float32, or for the
+                                calibration models the first 23 rows of their raw test features; the
+                                masked recurrent models' rows end in zero padding of random length
     <name>.y.npy                Keras's outputs (float32); <name>.y.<output>.npy for each output of a
                                 model with several
 and manifest.json: for each name the model file, the loader (tf_keras or keras) and the output files.
@@ -29,6 +30,7 @@ import tfsetup  # noqa: E402,F401  (first: seeds, threads, logging)
 import numpy as np  # noqa: E402
 
 import calibrationlib  # noqa: E402
+import make_recurrent_fixtures  # noqa: E402
 
 MODELS = [
     "keras2/sequential.h5", "keras2/functional.h5", "keras2/nested.h5", "keras2/multi_output.h5",
@@ -44,9 +46,19 @@ MODELS = [
     "keras3/conv3d_head.keras", "keras3/conv1x1_head.h5", "keras3/conv1d_head.h5", "keras3/separable.keras",
     "keras3/einsum.keras",
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
-     for name in ("activations", "image", "sequence", "embedding")]
+     for name in ("activations", "image", "sequence", "embedding")] + [
+    "inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
+    for name in make_recurrent_fixtures.MODELS]
 CALIBRATION = ["digits", "wine", "breast_cancer"]
 ROWS = 23
+
+
+def padded(x, rng):
+    """Each row's steps after a random length (1 to all) set to zero: the padding masks are made from."""
+    lengths = rng.integers(1, x.shape[1] + 1, len(x))
+    for row, length in zip(x, lengths):
+        row[length:] = 0
+    return x
 
 
 def loader(path):
@@ -82,6 +94,8 @@ def main():
         rng = np.random.default_rng(len(entries))
         integer = "int" in str(model.inputs[0].dtype)
         x = rng.integers(0, 20, (rows,) + shape) if integer else rng.standard_normal((rows,) + shape)
+        if os.path.splitext(os.path.basename(model_file))[0] in make_recurrent_fixtures.PADDED:
+            x = padded(x, rng)
         x = x.astype("float32")  # integer ids are stored as float32, as kprune reads every input
         outputs = model.predict(x.astype("int32") if integer else x, batch_size=8, verbose=0)
         outputs = outputs if isinstance(outputs, list) else [outputs]

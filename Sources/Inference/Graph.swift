@@ -1,52 +1,114 @@
+import KerasFormat
 import Numerics
 
-/// A model's layers as a graph, run in the config's order (Keras writes configs in forward order).
-struct Graph: ForwardLayer {
-    /// One layer and the layers it takes its inputs from.
+/// A model's layers as a graph: one node per call of a layer (a shared layer has several), run so that every
+/// node comes after the nodes it takes from. Each node keeps all its outputs (an LSTM with `return_state` has
+/// three) with their time-step masks.
+struct Graph: MaskingLayer {
+    /// One call of a layer and the tensors it takes.
     struct Node {
         let name: String
-        let inbound: [String]
+        let className: String
+        /// Which call of the layer this is, counted from 0.
+        let call: Int
+        let inbound: [TensorReference]
         let layer: any ForwardLayer
+        /// What a layer that does not handle masks itself does with the mask of its input.
+        let masks: MaskRule
+        /// Whether Keras recorded that this call was given a mask (Keras 3 files); nil when not recorded.
+        var recordedMask: Bool? = nil
+    }
+
+    /// A node's outputs are found by its layer's name and call.
+    private struct Key: Hashable {
+        let layer: String
+        let call: Int
     }
 
     let name: String
     /// The names the model's inputs are known by, in order.
     let inputs: [String]
+    /// The nodes, each after the nodes whose outputs it takes.
     let nodes: [Node]
-    /// The layers whose outputs are the model's, in order.
-    let outputs: [String]
+    /// The tensors that are the model's outputs, in order.
+    let outputs: [TensorReference]
+
+    /// The graph of `nodes`, put in an order that runs; refused when a node takes a tensor no node gives.
+    init(name: String, inputs: [String], nodes: [Node], outputs: [TensorReference]) throws {
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        var available = Set(inputs.map { Key(layer: $0, call: 0) })
+        var pending = nodes[...]
+        var ordered: [Node] = []
+        func isAvailable(_ reference: TensorReference) -> Bool {
+            available.contains(Key(layer: reference.layer, call: reference.node))
+        }
+        while let waiting = pending.first {
+            let ready = pending.filter { node in node.inbound.allSatisfy(isAvailable) }
+            guard !ready.isEmpty else {
+                let missing = waiting.inbound.first { !isAvailable($0) }?.description ?? "a tensor"
+                throw InferenceError(.unsupportedConfig, layer: waiting.name,
+                                     "layer \(waiting.name) takes \(missing), which no layer of model \(name) gives")
+            }
+            ordered += ready
+            for node in ready { available.insert(Key(layer: node.name, call: node.call)) }
+            pending = pending.filter { node in !available.contains(Key(layer: node.name, call: node.call)) }[...]
+        }
+        self.nodes = ordered
+    }
 
     /// The model's outputs for `values`, one tensor per input.
     func run(_ values: [Tensor]) throws -> [Tensor] {
+        try run(masked: values.map { MaskedTensor($0) }).map(\.tensor)
+    }
+
+    /// The model's outputs, with their masks, for inputs with theirs.
+    func run(masked values: [MaskedTensor]) throws -> [MaskedTensor] {
         guard values.count == inputs.count else {
             throw InferenceError(.shapeMismatch, layer: name, "model \(name) takes \(inputs.count) inputs, not \(values.count)")
         }
-        var computed = Dictionary(uniqueKeysWithValues: zip(inputs, values))
+        var computed: [Key: [MaskedTensor]] = [:]
+        for (input, value) in zip(inputs, values) { computed[Key(layer: input, call: 0)] = [value] }
+        func tensor(_ reference: TensorReference, for layer: String) throws -> MaskedTensor {
+            let found = computed[Key(layer: reference.layer, call: reference.node)] ?? []
+            guard found.indices.contains(reference.tensor) else {
+                throw InferenceError(.unsupportedConfig, layer: layer,
+                                     "layer \(layer) takes \(reference), but that call of \(reference.layer) gives \(found.count) outputs")
+            }
+            return found[reference.tensor]
+        }
         for node in nodes {
-            let arguments = try node.inbound.map { inbound in
-                guard let value = computed[inbound] else {
-                    throw InferenceError(.unsupportedConfig, layer: node.name,
-                                         "layer \(node.name) takes the output of \(inbound), which comes later or not at all")
-                }
-                return value
-            }
-            computed[node.name] = try node.layer.forward(arguments)
+            let arguments = try node.inbound.map { try tensor($0, for: node.name) }
+            computed[Key(layer: node.name, call: node.call)] = try Self.evaluate(node, arguments)
         }
-        return try outputs.map { output in
-            guard let value = computed[output] else {
-                throw InferenceError(.unsupportedConfig, layer: output, "the model's output \(output) is never computed")
-            }
-            return value
-        }
+        return try outputs.map { try tensor($0, for: name) }
     }
 
-    /// As a layer inside another model: its single output.
-    func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let results = try run(inputs)
-        guard results.count == 1, let result = results.first else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "the nested model \(name) has \(results.count) outputs; one is supported")
+    /// One node's outputs: a masking layer handles masks itself; any other gives one output, masked by its rule.
+    private static func evaluate(_ node: Node, _ arguments: [MaskedTensor]) throws -> [MaskedTensor] {
+        if let recorded = node.recordedMask, recorded != arguments.contains(where: { $0.mask != nil }) {
+            throw InferenceError(.unsupportedConfig, layer: node.name,
+                                 "layer \(node.name) (\(node.className)) was given \(recorded ? "a" : "no") time-step mask in Keras, "
+                                     + "but kprune's forward pass follows \(recorded ? "none" : "one") to it")
         }
-        return result
+        if let layer = node.layer as? any MaskingLayer { return try layer.forward(masked: arguments) }
+        let output = try node.layer.forward(arguments.map(\.tensor))
+        return [MaskedTensor(output, mask: try node.masks.outputMask(of: arguments, layer: node.name,
+                                                                     className: node.className))]
+    }
+
+    /// As a layer inside another model: all its outputs. Masks are not carried into or out of a nested model.
+    func forward(masked inputs: [MaskedTensor]) throws -> [MaskedTensor] {
+        guard inputs.allSatisfy({ $0.mask == nil }) else {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "the nested model \(name) is given a time-step mask, which kprune does not carry into nested models")
+        }
+        let results = try run(masked: inputs)
+        guard results.allSatisfy({ $0.mask == nil }) else {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "the nested model \(name) gives a time-step mask, which kprune does not carry out of nested models")
+        }
+        return results
     }
 }

@@ -37,32 +37,33 @@ struct GraphBuilder {
         return [(inputLayers.first ?? config.layers.first).flatMap(shape)]
     }
 
-    /// The graph of `config`, a model nested under `prefix` (the enclosing models' layer names).
+    /// The graph of `config`, a model nested under `prefix` (the enclosing models' layer names): a node per call
+    /// of each layer.
     func graph(_ config: ModelConfig, prefix: [String]) throws -> Graph {
         let isSequential = config.className == "Sequential" || config.inputLayers == nil
         var inputs = config.inputLayers ?? []
         var nodes: [Graph.Node] = []
         var previous: String? = nil
-        for layer in config.layers {
+        let needed = isSequential ? nil : Self.neededLayers(config, outputs: config.outputTensors ?? [])
+        for layer in config.layers where needed?.contains(layer.name) ?? true {
             if layer.className == "InputLayer" {
                 if isSequential { previous = layer.name; inputs = [layer.name] } else if !inputs.contains(layer.name) {
                     inputs.append(layer.name)
                 }
                 continue
             }
-            let inbound: [String]
+            let calls: [LayerCall]
             if isSequential {
                 if previous == nil { inputs = ["\(config.name)_input"]; previous = inputs[0] }
-                inbound = [previous ?? ""]
+                calls = [LayerCall(inputs: [TensorReference(layer: previous ?? "")])]
             } else {
-                inbound = layer.inboundLayers
+                calls = layer.inboundNodes
             }
-            nodes.append(Graph.Node(name: layer.name, inbound: inbound,
-                                    layer: try self.layer(layer, prefix: prefix)))
+            nodes += self.nodes(layer, calls: calls, forward: try self.layer(layer, prefix: prefix))
             previous = layer.name
         }
-        let outputs = isSequential ? [previous ?? inputs.first ?? ""] : config.outputLayers ?? []
-        return Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
+        let outputs = isSequential ? [TensorReference(layer: previous ?? inputs.first ?? "")] : config.outputTensors ?? []
+        return try Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
     }
 
     /// The forward layer for one config entry; a layer that computes in float16 (its `dtype` or dtype policy)
@@ -70,6 +71,9 @@ struct GraphBuilder {
     func layer(_ layer: LayerConfig, prefix: [String]) throws -> any ForwardLayer {
         let forward = try plainLayer(layer, prefix: prefix)
         guard Self.computesInHalf(layer.config), layer.model == nil else { return forward }
+        if forward is any MaskingLayer {
+            throw unsupported(layer, (prefix + [layer.name]).joined(separator: "/"), "float16 computation")
+        }
         if var dense = forward as? DenseLayer {
             dense.half = true
             return HalfPrecision(inner: dense)
@@ -129,12 +133,8 @@ struct GraphBuilder {
             return try rearrangement(layer, name)
         case "LeakyReLU", "ELU", "PReLU": return try parametricActivation(layer, name)
         case "LayerNormalization": return try layerNormalization(layer, name)
-        case "Embedding":
-            if layer.config["mask_zero"] == .bool(true) { throw unsupported(layer, name, "mask_zero (masking)") }
-            guard let table = try weights(name).first, table.shape.count == 2 else {
-                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no 2-D table")
-            }
-            return EmbeddingLayer(name: name, table: Tensor(shape: table.shape, values: table.values))
+        case "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed", "Masking", "Embedding":
+            return try sequenceLayer(layer, name, prefix: prefix)
         case "Normalization": return try normalization(layer, name)
         case "BatchNormalization": return try batchNormalization(layer, name)
         case "Rescaling":
@@ -335,11 +335,11 @@ struct GraphBuilder {
         }
     }
 
-    private func unsupported(_ layer: LayerConfig, _ name: String, _ what: String) -> InferenceError {
+    func unsupported(_ layer: LayerConfig, _ name: String, _ what: String) -> InferenceError {
         InferenceError(.unsupportedConfig, layer: name, "layer \(name) (\(layer.className)) uses \(what)")
     }
 
-    private func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
+    func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
         guard let activation = ForwardActivation(keras: layer.activation ?? layer.config["activation"]?.string,
                                                  keras3: isKeras3)
         else { throw unsupported(layer, name, "the activation \(layer.activation ?? "?")") }
@@ -347,7 +347,7 @@ struct GraphBuilder {
     }
 
     /// The layer's weights in the file's order, each read whole as float32.
-    private func weights(_ name: String) throws -> [(shape: [Int], values: [Float])] {
+    func weights(_ name: String) throws -> [(shape: [Int], values: [Float])] {
         guard let info = weighted[name] else { return [] }
         return try info.weights.map { weight in
             if let problem = weight.storageProblem ?? weight.link {

@@ -9,7 +9,7 @@ public struct Predictor {
     private let graph: Graph
 
     /// The model's output layers, in order.
-    public var outputNames: [String] { graph.outputs }
+    public var outputNames: [String] { graph.outputs.map(\.layer) }
     /// How many inputs the model takes.
     public var inputCount: Int { graph.inputs.count }
     /// The shape of one sample of each input (without the samples' axis), nil where the config leaves a
@@ -24,6 +24,12 @@ public struct Predictor {
         guard let config = model.config else {
             throw InferenceError(.noConfig, "the file has no model config, so the model's graph is unknown")
         }
+        try self.init(model: model, config: config, blas: blas)
+    }
+
+    /// Builds the forward pass of `config` (the model's own, or an edited copy naming the same layers) with the
+    /// weights of `model`.
+    init(model: KerasModel, config: ModelConfig, blas: BLAS) throws {
         inputShapes = GraphBuilder.inputShapes(config)
         graph = try File.withOpen(model.weightsFile) { file in
             try GraphBuilder(model: model, root: try file.root(), blas: blas).graph(config, prefix: [])

@@ -12,6 +12,8 @@ public struct LayerConfig: Sendable, Equatable {
     public var model: ModelConfig?
     /// Names of the layers whose outputs feed this one (functional models only).
     public var inboundLayers: [String]
+    /// Each call of the layer, in the config's order (a shared layer has several; functional models only).
+    public var inboundNodes: [LayerCall] = []
     /// What the layer does to values at inference, for the layers kprune can follow without weights.
     public var effect: InferenceEffect
     /// The layer's whole `config` object as the file stores it (`units`, `kernel_size`, `strides`, `padding`,
@@ -21,6 +23,19 @@ public struct LayerConfig: Sendable, Equatable {
     /// Python's JSON: tuples are arrays (`"kernel_size": [3, 3]`), non-finite floats are numbers
     /// (`"max_value": Infinity`). For a nested model, it is the model's config, layer list included.
     public let config: JSONValue
+
+    /// For a wrapper (`TimeDistributed`, `Bidirectional`), the layer it wraps (`config.layer`), renamed
+    /// `name` (the wrapper's, whose weights it owns); nil when there is none or it is not a layer entry.
+    public func wrappedLayer(key: String = "layer", named name: String) -> LayerConfig? {
+        guard let entry = config[key], entry["class_name"] != nil else { return nil }
+        do {
+            var inner = try ModelConfig.parseLayer(entry, depth: 1)
+            inner.name = name
+            return inner
+        } catch {
+            return nil
+        }
+    }
 
     /// Whether this layer is a model used as a layer.
     public var isModel: Bool { model != nil }

@@ -22,6 +22,13 @@ public struct ModelConfig: Sendable, Equatable {
         return Self.layerReferences(in: list)
     }
 
+    /// For functional models, the tensors that are the model's outputs, in order (a layer with several outputs
+    /// may give one of its others); nil for Sequential.
+    public var outputTensors: [TensorReference]? {
+        guard className != "Sequential", let list = config["output_layers"] else { return nil }
+        return TensorReference.all(in: list)
+    }
+
     /// Classes that mark a model nested inside another.
     static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
@@ -63,7 +70,7 @@ public struct ModelConfig: Sendable, Equatable {
         return ModelConfig(name: name, className: className, layers: layers, outputLayers: outputs, config: config)
     }
 
-    private static func parseLayer(_ entry: JSONValue, depth: Int) throws(ConfigError) -> LayerConfig {
+    static func parseLayer(_ entry: JSONValue, depth: Int) throws(ConfigError) -> LayerConfig {
         guard let className = entry["class_name"]?.string else {
             throw ConfigError(.incomplete, "a layer has no class_name")
         }
@@ -77,8 +84,10 @@ public struct ModelConfig: Sendable, Equatable {
             model?.name = name
         }
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
+        let calls = entry["inbound_nodes"]?.array?.map(LayerCall.init(node:)) ?? []
         return LayerConfig(name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
                            activation: config["activation"]?.string, model: model, inboundLayers: inbound,
+                           inboundNodes: calls,
                            effect: InferenceEffect(className: className, config: config,
                                                    inboundNodes: entry["inbound_nodes"]),
                            config: config)
@@ -90,25 +99,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// `keras_history: [name, node_index, tensor_index]`.
     static func layerReferences(in json: JSONValue) -> [String] {
         var names: [String] = []
-        func visit(_ value: JSONValue) {
-            switch value {
-            case .object(let members):
-                if let history = members["keras_history"]?.array, let name = history.first?.string {
-                    if !names.contains(name) { names.append(name) }
-                    return
-                }
-                for (_, member) in members.sorted(by: { $0.key < $1.key }) { visit(member) }
-            case .array(let items):
-                if items.count >= 3, let name = items[0].string, items[1].number != nil, items[2].number != nil {
-                    if !names.contains(name) { names.append(name) }
-                    return
-                }
-                items.forEach(visit)
-            default:
-                break
-            }
+        for reference in TensorReference.all(in: json) where !names.contains(reference.layer) {
+            names.append(reference.layer)
         }
-        visit(json)
         return names
     }
 }

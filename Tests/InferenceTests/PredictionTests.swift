@@ -72,14 +72,6 @@ struct PredictionCase: Decodable, Sendable, CustomTestStringConvertible {
         #expect(pieces == whole.values)
     }
 
-    /// A layer the forward pass does not run is named with its class.
-    @Test func refusesAnUnknownLayerByName() throws {
-        let model = try KerasModel.open(Fixtures.named("extra/keras3/lstm_dense.keras").path)
-        let error = try #require(throws: InferenceError.self) { try Predictor(model: model, blas: BLAS(threads: 1)) }
-        #expect(error.code == .unsupportedLayer)
-        #expect(error.message.contains("LSTM"))
-    }
-
     /// A weights-only file has no graph to run.
     @Test func refusesAFileWithoutConfig() throws {
         let model = try KerasModel.open(Fixtures.named("keras2/weights.h5").path)
