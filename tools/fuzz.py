@@ -7,7 +7,9 @@ A deterministic corpus (seeded) is generated into a temporary directory at run t
 mutated model files (.h5 and .keras: byte flips, truncations, zeroed ranges, duplicated blocks, random values
 in HDF5 header fields; for .keras the inner weights file and config.json too) and mutated calibration files
 (.npy, .npz, HDF5 features). Each model goes through `kprune convert` and `kprune inspect`; each calibration
-file through `kprune convert --features` against a small fixture model. Every run has a time limit and an
+file through `kprune convert --features` against a small fixture model. Mutated models the forward pass runs
+(the inference fixtures and the digits CNN) go through `kprune predict` and `kprune convert --data` with inputs
+that fit them, and mutated model inputs (`.npy`) through both against the digits CNN. Every run has a time limit and an
 address-space limit, and must:
   - not die by a signal, nor print a Swift "Fatal error" or a backtrace (a child kprune stopped by SIGILL or
     SIGTRAP, a Swift trap, counts as a crash; SIGSEGV/SIGBUS inside libhdf5, contained by kprune's per-input
@@ -44,6 +46,19 @@ MODEL_FIXTURES = [
     "keras3/sequential.h5", "keras3/sequential.weights.h5", "keras3/sequential.keras", "keras3/nested.keras",
 ]
 CALIBRATION_MODEL = "calibration/wine/model.h5"
+# Models the forward pass runs, with inputs that fit them: mutated, each goes through `kprune predict` and
+# `kprune convert --data`.
+INFERENCE_FIXTURES = [
+    ("inference/keras2/image.h5", "predict/inference_keras2_image_h5.x.npy"),
+    ("inference/keras3/image.keras", "predict/inference_keras3_image_keras.x.npy"),
+    ("inference/keras2/sequence.h5", "predict/inference_keras2_sequence_h5.x.npy"),
+    ("inference/keras3/embedding.keras", "predict/inference_keras3_embedding_keras.x.npy"),
+    ("calibration/digits_cnn/model.h5", "calibration/digits_raw/x_test.npy"),
+    ("calibration/digits_cnn/model.keras", "calibration/digits_raw/x_test.npy"),
+]
+# The model mutated inputs (`--data`) are given to.
+DATA_MODEL = "calibration/digits_cnn/model.h5"
+DATA_SOURCE = "calibration/digits_raw/x_test.npy"
 HDF5_SIGNATURES = [b"\x89HDF\r\n\x1a\n", b"TREE", b"HEAP", b"SNOD", b"OHDR", b"OCHK", b"GCOL", b"FRHP", b"FHDB",
                    b"FSHD", b"BTHD", b"BTLF", b"BTIN", b"FHIB"]
 SPECIAL_VALUES = [0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 31, 1 << 40,
@@ -239,8 +254,8 @@ def features_h5(path):
                             compression="gzip")
 
 
-def build_corpus(directory, seed, model_count, calibration_count):
-    """Cases: (kind, label, file name, bytes, feature suffix)."""
+def build_corpus(directory, seed, model_count, calibration_count, inference_count=0, data_count=0):
+    """Cases: (kind, label, file name, bytes, feature suffix, or for inference models their data file)."""
     rng = random.Random(seed)
     cases = []
     for index in range(model_count):
@@ -273,6 +288,22 @@ def build_corpus(directory, seed, model_count, calibration_count):
             mutated = BYTE_MUTATIONS[name](sources["h5"], rng)
             path = rng.choice([":/h", ":/h_chunked"])
             cases.append(("features", "features-h5-" + name, f"f{index:03d}_features.h5", mutated, path))
+    # Separate generators, so that adding these cases leaves the earlier ones as they were.
+    rng = random.Random(seed + 1)
+    for index in range(inference_count):
+        fixture, data = INFERENCE_FIXTURES[index % len(INFERENCE_FIXTURES)]
+        raw = (FIXTURES / fixture).read_bytes()
+        if fixture.endswith(".keras"):
+            mutated, label = mutate_keras(raw, rng)
+        else:
+            name = rng.choice(list(BYTE_MUTATIONS))
+            mutated, label = BYTE_MUTATIONS[name](raw, rng), "h5-" + name
+        cases.append(("inference-model", "inference-" + label, f"i{index:03d}_{Path(fixture).name}", mutated,
+                      str(FIXTURES / data)))
+    source = (FIXTURES / DATA_SOURCE).read_bytes()
+    for index in range(data_count):
+        mutated, label = mutate_npy(source, rng)
+        cases.append(("data", "data-" + label, f"d{index:03d}_x.npy", mutated, ""))
     return cases
 
 
@@ -324,6 +355,24 @@ def run_case(binary, work, case, args):
                          {out / default_output_name(name)}))
         commands.append(("inspect", [binary, "inspect", str(path)], set()))
         named = [str(path)]
+    elif kind == "inference-model":
+        data = suffix
+        predictions = out / "p.npy"
+        converted = out / default_output_name(name)
+        commands.append(("predict", [binary, "predict", str(path), "--data", data, "-o", str(predictions)],
+                         {predictions}))
+        commands.append(("convert-data", [binary, "convert", str(path), "--sparsity", "0.5", "--data", data,
+                                          "--epochs", "2", "-o", str(converted)], {converted}))
+        named = [str(path), data]
+    elif kind == "data":
+        model = inputs / "model.h5"
+        shutil.copyfile(FIXTURES / DATA_MODEL, model)
+        predictions, converted = out / "p.npy", out / "model.pruned.h5"
+        commands.append(("predict-data", [binary, "predict", str(model), "--data", str(path), "-o",
+                                          str(predictions)], {predictions}))
+        commands.append(("convert-data", [binary, "convert", str(model), "--sparsity", "0.5", "--data", str(path),
+                                          "--epochs", "2", "-o", str(converted)], {converted}))
+        named = [str(path), str(model)]
     else:
         model = inputs / "model.h5"
         shutil.copyfile(FIXTURES / CALIBRATION_MODEL, model)
@@ -390,6 +439,8 @@ def main():
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--models", type=int, default=320)
     parser.add_argument("--calibration", type=int, default=210)
+    parser.add_argument("--inference", type=int, default=120, help="mutated models run by predict and convert --data")
+    parser.add_argument("--data", type=int, default=60, help="mutated model inputs for predict and convert --data")
     parser.add_argument("--timeout", type=float, default=20)
     parser.add_argument("--memory", type=int, default=2 << 30, help="address-space limit in bytes")
     parser.add_argument("--workers", type=int, default=2)
@@ -402,7 +453,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kprune-fuzz-") as temporary:
         work = Path(args.keep or temporary)
         work.mkdir(parents=True, exist_ok=True)
-        cases = build_corpus(work, args.seed, args.models, args.calibration)
+        cases = build_corpus(work, args.seed, args.models, args.calibration, args.inference, args.data)
         if args.only:
             cases = [case for case in cases if args.only in case[2]]
         passed, failed = 0, 0

@@ -54,10 +54,10 @@ struct ReshapeLayer: ForwardLayer {
         let per = batch == 0 ? 0 : input.count / batch
         guard var target else { return input.reshaped([batch, per]) }
         if let unknown = target.firstIndex(of: -1) {
-            let known = target.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
-            target[unknown] = known == 0 ? 0 : per / known
+            let known = Allocation.product(target.enumerated().filter { $0.offset != unknown }.map(\.element)) ?? 0
+            target[unknown] = known <= 0 ? 0 : per / known
         }
-        guard target.reduce(1, *) == per else {
+        guard target.allSatisfy({ $0 >= 0 }), Allocation.product(target) == per else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) cannot reshape \(input.shape.dropFirst()) to \(target)")
         }
         return input.reshaped([batch] + target)
@@ -75,5 +75,45 @@ struct HalfPrecision: ForwardLayer {
     /// The tensor with every value rounded to the nearest float16.
     static func rounded(_ tensor: Tensor) -> Tensor {
         Tensor(shape: tensor.shape, values: tensor.values.map { Float(Float16($0)) })
+    }
+}
+
+/// Bounds on what a layer may allocate, so that sizes a crafted config claims (an up-sampling factor of 65,536,
+/// a reshape to 2^60 values) are refused instead of allocated.
+public enum Allocation {
+    /// Values one sample of one layer's output may hold (256 MiB of float32).
+    public static let perSample = 1 << 26
+    /// Values one layer's output may hold for a whole batch (8 GiB of float32).
+    public static let perBatch = 1 << 31
+
+    /// The number of values of `shape` (samples first), refused when it overflows or exceeds the bounds.
+    /// - Throws: `InferenceError` `.shapeMismatch` naming `layer`.
+    static func count(_ shape: [Int], layer: String) throws -> Int {
+        var perSampleCount = 1
+        for dimension in shape.dropFirst() {
+            let (product, overflow) = perSampleCount.multipliedReportingOverflow(by: max(dimension, 0))
+            guard !overflow, product <= perSample else { throw tooLarge(shape, layer) }
+            perSampleCount = product
+        }
+        let (total, overflow) = perSampleCount.multipliedReportingOverflow(by: max(shape.first ?? 0, 0))
+        guard !overflow, total <= perBatch else { throw tooLarge(shape, layer) }
+        return total
+    }
+
+    /// The product of `dimensions`, or nil when it overflows or exceeds `perSample`.
+    public static func product(_ dimensions: [Int]) -> Int? {
+        var result = 1
+        for dimension in dimensions {
+            let (product, overflow) = result.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= perSample, product >= 0 else { return nil }
+            result = product
+        }
+        return result
+    }
+
+    private static func tooLarge(_ shape: [Int], _ layer: String) -> InferenceError {
+        InferenceError(.shapeMismatch, layer: layer,
+                       "layer \(layer) would make an output of shape \(shape), more values than kprune allocates "
+                           + "(\(perSample) per sample, \(perBatch) per batch)")
     }
 }

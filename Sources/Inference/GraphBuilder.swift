@@ -26,7 +26,7 @@ struct GraphBuilder {
             guard let batchShape = (layer.config["batch_shape"] ?? layer.config["batch_input_shape"])?.array else {
                 return nil
             }
-            let dimensions = batchShape.dropFirst().map { $0.number.map(Int.init) }
+            let dimensions = batchShape.dropFirst().map { $0.integer.flatMap { (1...Self.largestSize).contains($0) ? $0 : nil } }
             guard dimensions.allSatisfy({ $0 != nil }) else { return nil }
             return dimensions.compactMap { $0 }
         }
@@ -95,7 +95,7 @@ struct GraphBuilder {
         if Identity.classes.contains(layer.className) { return Identity(name: name) }
         if let operation = MergeLayer.classes[layer.className] {
             if operation == .concatenate, let axis = layer.config["axis"]?.number, axis != -1 {
-                throw unsupported(layer, name, "concatenation along axis \(Int(axis)) (only the last axis)")
+                throw unsupported(layer, name, "concatenation along axis \(axis) (only the last axis)")
             }
             return MergeLayer(name: name, operation: operation)
         }
@@ -112,7 +112,7 @@ struct GraphBuilder {
         case "ReLU": return ActivationLayer(name: name, activation: try reluLayer(layer, name))
         case "Flatten": return ReshapeLayer(name: name, target: nil)
         case "Reshape":
-            let target = layer.config["target_shape"]?.array?.compactMap { $0.number.map(Int.init) } ?? []
+            let target = layer.config["target_shape"]?.array?.compactMap { $0.integer } ?? []
             return ReshapeLayer(name: name, target: target)
         case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
             return try convolution(layer, name)
@@ -148,15 +148,23 @@ struct GraphBuilder {
     }
 
     /// Integers of a config entry that may be one number or a list (`kernel_size: 3` or `[3, 3]`), `rank` long.
+    /// Window sizes, strides, dilations and factors must lie in `1...largestWindow`; anything else (zero, a
+    /// negative number, `1e300` in a crafted file) is not read.
     private func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil) -> [Int]? {
+        func size(_ item: JSONValue) -> Int? { item.integer.flatMap { (1...Self.largestWindow).contains($0) ? $0 : nil } }
         switch layer.config[key] {
-        case .number(let number)?: return [Int](repeating: Int(number), count: rank)
+        case let item? where item.number != nil: return size(item).map { [Int](repeating: $0, count: rank) }
         case .array(let items)?:
-            let numbers = items.compactMap { $0.number.map(Int.init) }
-            return numbers.count == rank ? numbers : nil
+            let numbers = items.compactMap(size)
+            return numbers.count == rank && items.count == rank ? numbers : nil
         default: return value
         }
     }
+
+    /// The largest window, stride, dilation, factor, padding or cropping read from a config.
+    static let largestWindow = 1 << 16
+    /// The largest dimension or count read from a config.
+    static let largestSize = 1 << 24
 
     /// The activation layers with parameters: `LeakyReLU`, `ELU`, `PReLU`.
     private func parametricActivation(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
@@ -200,11 +208,13 @@ struct GraphBuilder {
             }
             return RearrangeLayer(name: name, kind: .upsample(factors))
         case "Permute":
-            let order = layer.config["dims"]?.array?.compactMap { $0.number.map(Int.init) } ?? []
+            let order = layer.config["dims"]?.array?.compactMap { $0.integer } ?? []
             return RearrangeLayer(name: name, kind: .permute(order))
         case "RepeatVector":
-            guard let count = layer.config["n"]?.number else { throw unsupported(layer, name, "no count") }
-            return RearrangeLayer(name: name, kind: .repeatVector(Int(count)))
+            guard let count = layer.config["n"]?.integer, (0...Self.largestSize).contains(count) else {
+                throw unsupported(layer, name, "a count it cannot read")
+            }
+            return RearrangeLayer(name: name, kind: .repeatVector(count))
         default:
             throw InferenceError(.unsupportedLayer, layer: name, "layer \(name) is a \(layer.className)")
         }
@@ -212,19 +222,21 @@ struct GraphBuilder {
 
     /// Before-and-after amounts per spatial axis from `3`, `[1, 2]` (1-D: before, after) or `[[1, 2], [3, 4]]`.
     private func pairs(_ value: JSONValue?, rank: Int) -> (before: [Int], after: [Int])? {
+        func amount(_ item: JSONValue) -> Int? { item.integer.flatMap { (0...Self.largestWindow).contains($0) ? $0 : nil } }
         switch value {
-        case .number(let n)?: return ([Int](repeating: Int(n), count: rank), [Int](repeating: Int(n), count: rank))
+        case let item? where item.number != nil:
+            return amount(item).map { ([Int](repeating: $0, count: rank), [Int](repeating: $0, count: rank)) }
         case .array(let items)?:
-            if rank == 1, items.count == 2, let a = items[0].number, let b = items[1].number { return ([Int(a)], [Int(b)]) }
+            if rank == 1, items.count == 2, let a = amount(items[0]), let b = amount(items[1]) { return ([a], [b]) }
             guard items.count == rank else { return nil }
             var before: [Int] = [], after: [Int] = []
             for item in items {
-                if let n = item.number {
-                    before.append(Int(n))
-                    after.append(Int(n))
-                } else if let pair = item.array, pair.count == 2, let a = pair[0].number, let b = pair[1].number {
-                    before.append(Int(a))
-                    after.append(Int(b))
+                if let n = amount(item) {
+                    before.append(n)
+                    after.append(n)
+                } else if let pair = item.array, pair.count == 2, let a = amount(pair[0]), let b = amount(pair[1]) {
+                    before.append(a)
+                    after.append(b)
                 } else {
                     return nil
                 }
@@ -248,8 +260,8 @@ struct GraphBuilder {
     private func featureAxis(_ layer: LayerConfig, _ name: String) throws -> Int? {
         switch layer.config["axis"] {
         case nil, .number(-1)?, .array([.number(-1)])?: return nil
-        case .number(let n)? where n > 0: return Int(n)
-        case .array(let items)? where items.count == 1 && (items[0].number ?? 0) > 0: return Int(items[0].number ?? 0)
+        case let value? where (value.integer ?? 0) > 0: return value.integer
+        case .array(let items)? where items.count == 1 && (items[0].integer ?? 0) > 0: return items[0].integer
         case let other?: throw unsupported(layer, name, "normalization over axis \(other) (only the last axis)")
         }
     }
@@ -268,7 +280,7 @@ struct GraphBuilder {
 
     private func convolution(_ layer: LayerConfig, _ name: String) throws -> ConvolutionLayer {
         try requireChannelsLast(layer, name)
-        if let groups = layer.config["groups"]?.number, groups != 1 { throw unsupported(layer, name, "\(Int(groups)) groups") }
+        if let groups = layer.config["groups"], groups != .number(1) { throw unsupported(layer, name, "\(groups) groups") }
         let stored = try weights(name)
         guard let kernel = stored.first, kernel.shape.count >= 3 else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no convolution kernel")

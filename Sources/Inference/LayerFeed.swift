@@ -114,11 +114,23 @@ public struct LayerFeed {
 }
 
 extension Graph {
-    /// The layer at `path` (a node's name, then names inside nested models).
-    func layer(at path: ArraySlice<String>) throws -> any ForwardLayer {
-        guard let first = path.first, let node = nodes.first(where: { $0.name == first }) else {
+    /// The one call of the layer named `name` (a layer called several times feeds several inputs).
+    private func onlyCall(of name: String, path: ArraySlice<String>) throws -> Node {
+        let calls = nodes.filter { $0.name == name }
+        guard let node = calls.first else {
             throw InferenceError(.unsupportedConfig, "the model has no layer \(path.joined(separator: "/"))")
         }
+        guard calls.count == 1 else {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "layer \(name) is called \(calls.count) times, so its inputs are not one array")
+        }
+        return node
+    }
+
+    /// The layer at `path` (a node's name, then names inside nested models).
+    func layer(at path: ArraySlice<String>) throws -> any ForwardLayer {
+        guard let first = path.first else { throw InferenceError(.unsupportedConfig, "no layer named") }
+        let node = try onlyCall(of: first, path: path)
         guard path.count > 1 else { return node.layer }
         guard let nested = node.layer as? Graph else {
             throw InferenceError(.unsupportedConfig, layer: first, "layer \(first) is not a nested model")
@@ -129,17 +141,19 @@ extension Graph {
     /// The inputs the layer at `path` receives when the model runs on `values`, computing only the layers
     /// they depend on.
     func inputs(of path: ArraySlice<String>, for values: [Tensor]) throws -> [Tensor] {
-        guard let first = path.first, let index = nodes.firstIndex(where: { $0.name == first }) else {
-            throw InferenceError(.unsupportedConfig, "the model has no layer \(path.joined(separator: "/"))")
+        guard let first = path.first else { throw InferenceError(.unsupportedConfig, "no layer named") }
+        let node = try onlyCall(of: first, path: path)
+        // Nodes run in dependency order: walking back from the layer's inbound tensors finds every node they
+        // need.
+        func key(_ layer: String, _ call: Int) -> String { "\(call)#\(layer)" }
+        var needed = Set(node.inbound.map { key($0.layer, $0.node) })
+        var prefix: [Node] = []
+        for earlier in nodes.reversed() where needed.contains(key(earlier.name, earlier.call)) {
+            prefix.append(earlier)
+            needed.formUnion(earlier.inbound.map { key($0.layer, $0.node) })
         }
-        let node = nodes[index]
-        var needed = Set(node.inbound)
-        for earlier in nodes[..<index].reversed() where needed.contains(earlier.name) {
-            needed.formUnion(earlier.inbound)
-        }
-        let prefix = Graph(name: name, inputs: inputs, nodes: nodes[..<index].filter { needed.contains($0.name) },
-                           outputs: node.inbound)
-        let arguments = try prefix.run(values)
+        let graph = try Graph(name: name, inputs: inputs, nodes: prefix.reversed(), outputs: node.inbound)
+        let arguments = try graph.run(values)
         guard path.count > 1 else { return arguments }
         guard let nested = node.layer as? Graph else {
             throw InferenceError(.unsupportedConfig, layer: first, "layer \(first) is not a nested model")

@@ -19,9 +19,13 @@ struct PoolingLayer: ForwardLayer {
         let spatial = Array(input.shape[1...rank])
         let geometry = SpatialWindow(inputSize: spatial, window: window, strides: strides,
                                      dilation: [Int](repeating: 1, count: rank), padding: padding)
+        guard Allocation.product(window) != nil, Allocation.product([geometry.positions, geometry.offsets]) != nil else {
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) pools windows of \(window) over \(spatial): too many to gather")
+        }
         let table = geometry.gatherTable()
         let spatialCount = spatial.reduce(1, *)
-        var values = [Float](repeating: 0, count: batch * geometry.positions * channels)
+        var values = [Float](repeating: 0, count: try Allocation.count([batch, geometry.positions, channels], layer: name))
         for n in 0..<batch {
             for p in 0..<geometry.positions {
                 for c in 0..<channels {

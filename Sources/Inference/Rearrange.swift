@@ -23,7 +23,7 @@ struct RearrangeLayer: ForwardLayer {
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
         let outputShape = try shape(of: input.shape)
-        var values = [Float](repeating: 0, count: outputShape.reduce(1, *))
+        var values = [Float](repeating: 0, count: try Allocation.count(outputShape, layer: name))
         let inputStrides = Self.strides(input.shape)
         for index in values.indices {
             let coordinates = SpatialWindow.unflatten(index, outputShape)

@@ -73,4 +73,13 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         if case .number(let value) = self { return value }
         return nil
     }
+
+    /// The number as an integer, when this is a whole number no larger in magnitude than 2^53 (a config's
+    /// sizes and counts; anything else, such as `1e300` in a crafted file, is not one).
+    public var integer: Int? {
+        guard case .number(let value) = self, value.rounded() == value, abs(value) <= 9_007_199_254_740_992 else {
+            return nil
+        }
+        return Int(value)
+    }
 }

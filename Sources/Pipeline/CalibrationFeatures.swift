@@ -90,10 +90,10 @@ struct CalibrationFeatures {
     /// the array's own trailing shape where the model leaves dimensions open.
     static func sampleShape(_ declared: [Int]?, of inputs: ArraySource) throws -> [Int] {
         guard let declared else { return inputs.shape.count > 1 ? Array(inputs.shape.dropFirst()) : [1] }
-        guard declared.reduce(1, *) == inputs.columns else {
+        guard let values = Allocation.product(declared), values == inputs.columns else {
             throw DataError(.shapeMismatch, inputs.name,
                             "samples of \(inputs.columns) values do not fit the model's input of shape \(declared)",
-                            hint: "give the model's inputs, one sample per row, \(declared.reduce(1, *)) values each")
+                            hint: "give the model's inputs, one sample per row, \(declared.map(String.init).joined(separator: " × ")) values each")
         }
         return declared
     }

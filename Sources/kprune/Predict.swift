@@ -105,10 +105,10 @@ extension Kprune {
         /// The shape of one sample: the model's input shape, which the data's columns must fill.
         private func sampleShape(_ declared: [Int]?, columns: Int) throws -> [Int] {
             guard let declared else { return [columns] }
-            guard declared.reduce(1, *) == columns else {
+            guard Allocation.product(declared) == columns else {
                 throw DataError(.shapeMismatch, data,
                                 "rows of \(columns) values do not fit the model's input of shape \(declared)",
-                                hint: "give one sample per row, \(declared.reduce(1, *)) values each")
+                                hint: "give one sample per row, \(declared.map(String.init).joined(separator: " × ")) values each")
             }
             return declared
         }

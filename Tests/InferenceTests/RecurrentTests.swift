@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// A fixture's model with its config edited: `edit` gets the config's `config` object.
-private func predictor(_ fixture: String, _ edit: (JSONValue) -> JSONValue) throws -> Predictor {
+func predictor(_ fixture: String, _ edit: (JSONValue) -> JSONValue) throws -> Predictor {
     let model = try KerasModel.open(Fixtures.directory.appendingPathComponent(fixture).path)
     let config = try #require(model.config)
     let top = JSONValue.object(["class_name": .string(config.className), "config": edit(config.config)])
@@ -15,7 +15,7 @@ private func predictor(_ fixture: String, _ edit: (JSONValue) -> JSONValue) thro
 
 /// `json` with `key` set to `value` in the entry of every layer named `layer`: in its `config`, or with
 /// `entry` in the entry itself (`class_name`).
-private func setting(_ key: String, to value: JSONValue, layer: String, entry: Bool = false, in json: JSONValue)
+func setting(_ key: String, to value: JSONValue, layer: String, entry: Bool = false, in json: JSONValue)
     -> JSONValue
 {
     switch json {

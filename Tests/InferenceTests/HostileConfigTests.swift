@@ -1,0 +1,50 @@
+import Foundation
+@testable import Inference
+@testable import KerasFormat
+import Numerics
+import TestSupport
+import Testing
+
+/// Sizes a crafted config claims are refused in one error naming the layer, never allocated or looped over.
+@Suite struct HostileConfigTests {
+    static let image = "inference/keras2/image.h5"
+    static let input = Tensor(shape: [2, 6, 6, 3], values: (0..<216).map { Float($0 % 7) / 7 })
+
+    /// (layer, config key, value, what the error says)
+    static let cases: [(String, String, JSONValue, String)] = [
+        ("up_sampling2d", "size", .array([.number(65536), .number(65536)]), "more values than kprune allocates"),
+        ("conv2d", "strides", .number(0), "cannot read"),
+        ("conv2d_2", "dilation_rate", .number(-3), "cannot read"),
+        ("max_pooling2d", "pool_size", .number(1e300), "cannot read"),
+        ("average_pooling2d", "pool_size", .array([.number(65536), .number(65536)]), "too many to gather"),
+        ("zero_padding2d", "padding", .number(1e18), "cannot read"),
+        ("repeat_vector", "n", .number(1e300), "cannot read"),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func refusesClaimedSizes(_ index: Int) throws {
+        let (layer, key, value, message) = Self.cases[index]
+        let error = try #require(throws: InferenceError.self) {
+            let edited = try predictor(Self.image) { setting(key, to: value, layer: layer, in: $0) }
+            _ = try edited.predict([Self.input])
+        }
+        #expect(error.layer == layer)
+        #expect(error.message.contains(message), "\(error.message)")
+    }
+
+    /// A reshape whose target overflows when multiplied out is refused, not trapped.
+    @Test func refusesAnOverflowingReshape() throws {
+        let layer = ReshapeLayer(name: "reshape", target: [1 << 40, 1 << 40, -1])
+        let error = try #require(throws: InferenceError.self) {
+            try layer.forward([Tensor(shape: [1, 4], values: [1, 2, 3, 4])])
+        }
+        #expect(error.layer == "reshape")
+    }
+
+    /// Sizes that overflow or exceed the bound are not a product.
+    @Test func productsAreChecked() {
+        #expect(Allocation.product([1 << 20, 1 << 20, 1 << 30]) == nil)
+        #expect(Allocation.product([8, 8, 1]) == 64)
+        #expect(throws: InferenceError.self) { try Allocation.count([Int.max, 2], layer: "x") }
+    }
+}
