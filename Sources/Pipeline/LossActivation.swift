@@ -53,9 +53,10 @@ extension FineTunedPruning {
         }
         var reshapedBy: TrailingLayer? = nil
         for step in steps {
-            // A convolution is fine-tuned one output position at a time: once positions are pooled or
-            // flattened together, what follows no longer applies to a single position's outputs.
-            if perPosition, step.effect == .reshape || step.effect == .pool {
+            // A convolution is fine-tuned one output position at a time: once positions are pooled, flattened
+            // or combined by a layer kprune does not follow (max pooling, say), what follows no longer applies
+            // to a single position's outputs, and each position keeps to its own outputs.
+            if perPosition, step.effect == .reshape || step.effect == .pool || step.effect == .unknown {
                 let note = "the loss is taken at each output position on \(source)'s \(activation.name) outputs; "
                     + "the model then combines positions (\(step))"
                 return (activation, source, note)

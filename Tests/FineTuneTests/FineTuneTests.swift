@@ -139,6 +139,16 @@ import ZIPFoundation
             #expect(error.code == .notFineTunable)
         }
 
+        // A convolution trained position by position keeps to its own outputs once positions are combined,
+        // by global max pooling as by average pooling.
+        for combining in [step("gmp", "GlobalMaxPooling2D", .unknown), step("gap", "GlobalAveragePooling2D", .pool)] {
+            let perPosition = try FineTunedPruning.lossActivation(own: "linear", of: head,
+                                                                  trail: .through([combining, softmax]),
+                                                                  hasConfig: true, perPosition: true)
+            #expect(perPosition.activation == .linear && perPosition.source == "head")
+            #expect(perPosition.note?.contains("each output position") == true)
+        }
+
         #expect(try FineTunedPruning.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)
             == (.tanh, "head", nil))
         let unclear = try FineTunedPruning.lossActivation(own: "linear", of: head, trail: .unclear("add merges 2 inputs"),
