@@ -22,7 +22,11 @@ struct Graph: ForwardLayer {
             throw InferenceError(.shapeMismatch, layer: name, "model \(name) takes \(inputs.count) inputs, not \(values.count)")
         }
         var computed = Dictionary(uniqueKeysWithValues: zip(inputs, values))
-        for node in nodes {
+        // A value no later layer or output reads is let go at once: a batch holds only the live activations.
+        var lastReader: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() { for inbound in node.inbound { lastReader[inbound] = index } }
+        for output in outputs { lastReader[output] = nodes.count }
+        for (index, node) in nodes.enumerated() {
             let arguments = try node.inbound.map { inbound in
                 guard let value = computed[inbound] else {
                     throw InferenceError(.unsupportedConfig, layer: node.name,
@@ -30,6 +34,7 @@ struct Graph: ForwardLayer {
                 }
                 return value
             }
+            for inbound in node.inbound where lastReader[inbound] == index { computed[inbound] = nil }
             computed[node.name] = try node.layer.forward(arguments)
         }
         return try outputs.map { output in

@@ -68,7 +68,7 @@ struct GraphBuilder {
     /// The forward layer for one config entry; a layer that computes in float16 (its `dtype` or dtype policy)
     /// has its outputs rounded to float16, as Keras's are.
     func layer(_ layer: LayerConfig, prefix: [String]) throws -> any ForwardLayer {
-        let forward = try plainLayer(layer, prefix: prefix)
+        let forward = channelsOrdered(layer, try plainLayer(layer, prefix: prefix))
         guard Self.computesInHalf(layer.config), layer.model == nil else { return forward }
         if var dense = forward as? DenseLayer {
             dense.half = true
@@ -112,6 +112,8 @@ struct GraphBuilder {
             return ReshapeLayer(name: name, target: target)
         case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
             return try convolution(layer, name)
+        case "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution2DTranspose", "Convolution3DTranspose":
+            return try transposedConvolution(layer, name)
         case "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
              "SeparableConvolution2D":
             return try depthwise(layer, name)
@@ -148,7 +150,7 @@ struct GraphBuilder {
     }
 
     /// Integers of a config entry that may be one number or a list (`kernel_size: 3` or `[3, 3]`), `rank` long.
-    private func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil) -> [Int]? {
+    func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil) -> [Int]? {
         switch layer.config[key] {
         case .number(let number)?: return [Int](repeating: Int(number), count: rank)
         case .array(let items)?:
@@ -254,13 +256,15 @@ struct GraphBuilder {
         }
     }
 
-    private func requireChannelsLast(_ layer: LayerConfig, _ name: String) throws {
-        if let format = layer.config["data_format"]?.string, format != "channels_last" {
-            throw unsupported(layer, name, "data_format \(format) (only channels_last)")
+    /// Refuses a `data_format` other than `channels_last` and `channels_first` (which `channelsOrdered`
+    /// turns into channels last).
+    func requireChannelsLast(_ layer: LayerConfig, _ name: String) throws {
+        if let format = layer.config["data_format"]?.string, format != "channels_last", format != "channels_first" {
+            throw unsupported(layer, name, "data_format \(format) (only channels_last and channels_first)")
         }
     }
 
-    private func padding(_ layer: LayerConfig, _ name: String) throws -> SpatialWindow.Padding {
+    func padding(_ layer: LayerConfig, _ name: String) throws -> SpatialWindow.Padding {
         let text = layer.config["padding"]?.string ?? "valid"
         guard let padding = SpatialWindow.Padding(rawValue: text) else { throw unsupported(layer, name, "padding \(text)") }
         return padding
@@ -268,7 +272,7 @@ struct GraphBuilder {
 
     private func convolution(_ layer: LayerConfig, _ name: String) throws -> ConvolutionLayer {
         try requireChannelsLast(layer, name)
-        if let groups = layer.config["groups"]?.number, groups != 1 { throw unsupported(layer, name, "\(Int(groups)) groups") }
+        let groups = try self.groups(layer, name)
         let stored = try weights(name)
         guard let kernel = stored.first, kernel.shape.count >= 3 else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no convolution kernel")
@@ -280,7 +284,7 @@ struct GraphBuilder {
         else { throw unsupported(layer, name, "strides, dilation or a bias it cannot read") }
         return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                                 strides: strides, dilation: dilation, padding: try padding(layer, name),
-                                activation: try activation(layer, name), blas: blas)
+                                activation: try activation(layer, name), blas: blas, groups: groups)
     }
 
     /// Depthwise convolutions, and separable ones (depthwise then pointwise). Weights in Keras's order:
@@ -301,7 +305,7 @@ struct GraphBuilder {
         let depthwise = DepthwiseConvolutionLayer(
             name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: separable ? [] : bias,
             strides: strides, dilation: dilation, padding: try padding(layer, name),
-            activation: separable ? .linear : try activation(layer, name))
+            activation: separable ? .linear : try activation(layer, name), threads: blas.threads)
         guard separable else { return depthwise }
         guard let pointwise, pointwise.shape.count == rank + 2 else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no pointwise kernel")
@@ -321,7 +325,7 @@ struct GraphBuilder {
         }
         let strides = integers(layer, "strides", rank: rank, default: window) ?? window
         return PoolingLayer(name: name, average: layer.className.contains("Av"), window: window, strides: strides,
-                            padding: try padding(layer, name))
+                            padding: try padding(layer, name), threads: blas.threads)
     }
 
     /// A `ReLU` layer: plain, or capped at 6; other slopes and thresholds are not run.
@@ -335,11 +339,11 @@ struct GraphBuilder {
         }
     }
 
-    private func unsupported(_ layer: LayerConfig, _ name: String, _ what: String) -> InferenceError {
+    func unsupported(_ layer: LayerConfig, _ name: String, _ what: String) -> InferenceError {
         InferenceError(.unsupportedConfig, layer: name, "layer \(name) (\(layer.className)) uses \(what)")
     }
 
-    private func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
+    func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
         guard let activation = ForwardActivation(keras: layer.activation ?? layer.config["activation"]?.string,
                                                  keras3: isKeras3)
         else { throw unsupported(layer, name, "the activation \(layer.activation ?? "?")") }
@@ -347,7 +351,7 @@ struct GraphBuilder {
     }
 
     /// The layer's weights in the file's order, each read whole as float32.
-    private func weights(_ name: String) throws -> [(shape: [Int], values: [Float])] {
+    func weights(_ name: String) throws -> [(shape: [Int], values: [Float])] {
         guard let info = weighted[name] else { return [] }
         return try info.weights.map { weight in
             if let problem = weight.storageProblem ?? weight.link {

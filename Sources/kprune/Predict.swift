@@ -64,6 +64,7 @@ extension Kprune {
         }
 
         private func predict() throws {
+            let clock = ContinuousClock(), started = clock.now
             let keras = try KerasModel.open(model)
             let predictor = try Predictor(model: keras, blas: BLAS(threads: Workers.available))
             guard predictor.inputCount == 1 else {
@@ -77,13 +78,16 @@ extension Kprune {
                                                            replacing: force) }
             defer { files.forEach { $0.discard() } }
             var buffer = [Float](repeating: 0, count: min(batchSize, max(source.rows, 1)) * source.columns)
+            var computing = Duration.zero
             for start in stride(from: 0, to: source.rows, by: batchSize) {
                 let rows = min(batchSize, source.rows - start)
                 try buffer.withUnsafeMutableBufferPointer {
                     try source.read(rows: start..<(start + rows), into: UnsafeMutableBufferPointer(rebasing: $0[0..<(rows * source.columns)]))
                 }
                 let batch = Tensor(shape: [rows] + sample, values: Array(buffer[0..<(rows * source.columns)]))
+                let before = clock.now
                 let results = try predictor.predict([batch])
+                computing += clock.now - before
                 for (index, output) in outputs.enumerated() {
                     let result = results[output.index]
                     if writers[index] == nil {
@@ -99,6 +103,11 @@ extension Kprune {
                 }
                 try writers[index]?.close()
                 try file.commit()
+            }
+            if report.json {
+                print(jsonLine(PredictReport(model: model, data: data, outputFiles: files.map(\.destination),
+                                             rows: source.rows, batchSize: batchSize,
+                                             predictSeconds: computing.seconds, totalSeconds: (clock.now - started).seconds)))
             }
         }
 
@@ -135,4 +144,33 @@ extension Kprune {
             return (base as NSString).deletingPathExtension + ".\(name).npy"
         }
     }
+}
+
+/// The `--json` line of `kprune predict`, printed once the outputs are committed. Keys are stable.
+struct PredictReport: Encodable {
+    /// The model file, as given.
+    let model: String
+    /// The data, as given.
+    let data: String
+    /// The output files written, in the model's output order.
+    let outputFiles: [String]
+    /// Samples run.
+    let rows: Int
+    /// Samples per batch.
+    let batchSize: Int
+    /// Time in the forward pass alone, summed over the batches: no file reading or writing.
+    let predictSeconds: Double
+    /// Time from opening the model to the committed outputs.
+    let totalSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case model, data, rows
+        case outputFiles = "output_files", batchSize = "batch_size", predictSeconds = "predict_seconds"
+        case totalSeconds = "total_seconds"
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
