@@ -36,6 +36,29 @@ import numpy as np  # noqa: E402
 from make_inference_fixtures import randomize  # noqa: E402
 
 
+def randomize_scaled(model, seed):
+    """Seeded random weights scaled to each kernel's fan-in, so that a deep model's activations stay near 1
+    and its softmax is far from one-hot (a saturated softmax would hide differences): kernels N(0, 1/fan-in),
+    biases, betas and moving means N(0, 0.1), gammas 1 + N(0, 0.1), moving variances 0.5 + |N(0, 0.5)|."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = []
+        for variable, value in zip(layer.weights, layer.get_weights()):
+            name = variable.name.split("/")[-1]
+            normal = rng.standard_normal(value.shape).astype(value.dtype)
+            if "variance" in name:
+                weights.append(np.abs(normal) * 0.5 + 0.5)
+            elif "gamma" in name:
+                weights.append(1 + 0.1 * normal)
+            elif "kernel" in name:
+                fan_in = int(np.prod(value.shape[:-2])) * (1 if "depthwise" in name else value.shape[-2])
+                weights.append(normal / np.sqrt(max(fan_in, 1)))
+            else:
+                weights.append(0.1 * normal)
+        if weights:
+            layer.set_weights(weights)
+
+
 def xception(k):
     L = k.layers
     x = k.Input(shape=(32, 32, 3))
@@ -122,6 +145,8 @@ def channels_first(k):
     return k.Model(x, L.Dense(4)(L.Concatenate()(parts)))
 
 
+# Deep models whose softmax would saturate under make_inference_fixtures.randomize's N(0, 0.5) weights.
+SCALED = {"xception", "dilated_conv1d"}
 MODELS = {"xception": xception, "dilated_conv1d": dilated_conv1d, "transpose": transpose,
           "channels_first": channels_first}
 
@@ -140,7 +165,7 @@ def main():
                 continue
             k.utils.set_random_seed(100 + index)
             model = make(k)
-            randomize(model, 100 + index)
+            (randomize_scaled if name in SCALED else randomize)(model, 100 + index)
             path = os.path.join(args.out, flavour, name + extension)
             model.save(path)
             print("%s: %d parameters, output %s, %d bytes"

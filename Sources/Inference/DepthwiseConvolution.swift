@@ -47,20 +47,22 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
         let channels = kernel.shape[kernel.rank - 2], multiplier = kernel.shape[kernel.rank - 1]
         let outChannels = channels * multiplier, offsets = window.offsets, positions = window.positions
         let spatial = window.inputSize.reduce(1, *)
-        for row in rows {
-            let sample = row / positions, position = row % positions
-            let acc = UnsafeMutableBufferPointer(rebasing: out[(row * outChannels)..<((row + 1) * outChannels)])
-            if !bias.isEmpty { for j in 0..<outChannels { acc[j] = bias[j] } }
-            for o in 0..<offsets {
-                let source = table[position * offsets + o]
-                guard source >= 0 else { continue }
-                let from = (sample * spatial + source) * channels, weights = o * outChannels
-                if multiplier == 1 {
-                    for c in 0..<channels { acc[c] += x[from + c] * w[weights + c] }
-                } else {
-                    for c in 0..<channels {
-                        let value = x[from + c]
-                        for m in 0..<multiplier { acc[c * multiplier + m] += value * w[weights + c * multiplier + m] }
+        guard let x = x.baseAddress, let w = w.baseAddress, let out = out.baseAddress else { return }
+        bias.withUnsafeBufferPointer { bias in
+            for row in rows {
+                let sample = row / positions, position = row % positions
+                let acc = out + row * outChannels
+                if bias.count == outChannels, let bias = bias.baseAddress { acc.update(from: bias, count: outChannels) }
+                for o in 0..<offsets {
+                    let source = table[position * offsets + o]
+                    guard source >= 0 else { continue }
+                    let input = x + (sample * spatial + source) * channels, weights = w + o * outChannels
+                    if multiplier == 1 {
+                        for c in 0..<channels { acc[c] += input[c] * weights[c] }
+                    } else {
+                        for c in 0..<channels {
+                            for m in 0..<multiplier { acc[c * multiplier + m] += input[c] * weights[c * multiplier + m] }
+                        }
                     }
                 }
             }
@@ -72,7 +74,7 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
 /// activation.
 struct SeparableConvolutionLayer: ForwardLayer {
     let depthwise: DepthwiseConvolutionLayer
-    let pointwise: DenseLayer
+    let pointwise: ConvolutionLayer
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         try pointwise.forward([try depthwise.forward(inputs)])

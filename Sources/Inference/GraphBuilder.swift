@@ -62,7 +62,7 @@ struct GraphBuilder {
             previous = layer.name
         }
         let outputs = isSequential ? [previous ?? inputs.first ?? ""] : config.outputLayers ?? []
-        return Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
+        return Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs).foldingNormalizations()
     }
 
     /// The forward layer for one config entry; a layer that computes in float16 (its `dtype` or dtype policy)
@@ -310,11 +310,11 @@ struct GraphBuilder {
         guard let pointwise, pointwise.shape.count == rank + 2 else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no pointwise kernel")
         }
-        let filters = pointwise.shape[rank + 1]
-        let matrix = Tensor(rows: pointwise.values.count / max(filters, 1), columns: filters, values: pointwise.values)
-        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: DenseLayer(
-            name: name, kernel: matrix, bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias,
-            activation: try activation(layer, name), blas: blas))
+        let filters = pointwise.shape[rank + 1], ones = [Int](repeating: 1, count: rank)
+        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: ConvolutionLayer(
+            name: name, kernel: Tensor(shape: pointwise.shape, values: pointwise.values),
+            bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias, strides: ones, dilation: ones,
+            padding: .valid, activation: try activation(layer, name), blas: blas))
     }
 
     private func pooling(_ layer: LayerConfig, _ name: String) throws -> PoolingLayer {

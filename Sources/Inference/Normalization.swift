@@ -29,19 +29,21 @@ struct AffineLayer: ForwardLayer {
             throw InferenceError(.shapeMismatch, layer: name,
                                  "layer \(name) normalizes \(width) features, the input has shape \(input.shape)")
         }
-        var values = input.values
-        values.withUnsafeMutableBufferPointer { v in
-            scale.withUnsafeBufferPointer { scale in
-                shift.withUnsafeBufferPointer { shift in
-                    guard width > 1 else {
-                        for i in v.indices { v[i] = v[i] * scale[0] + shift[0] }
-                        return
-                    }
-                    for start in stride(from: 0, to: v.count, by: width) {
-                        for j in 0..<width { v[start + j] = v[start + j] * scale[j] + shift[j] }
+        let values = [Float](unsafeUninitializedCapacity: input.count) { v, initialized in
+            input.values.withUnsafeBufferPointer { x in
+                scale.withUnsafeBufferPointer { scale in
+                    shift.withUnsafeBufferPointer { shift in
+                        guard width > 1 else {
+                            for i in 0..<x.count { v[i] = x[i] * scale[0] + shift[0] }
+                            return
+                        }
+                        for start in stride(from: 0, to: x.count, by: max(width, 1)) {
+                            for j in 0..<width { v[start + j] = x[start + j] * scale[j] + shift[j] }
+                        }
                     }
                 }
             }
+            initialized = input.count
         }
         return Tensor(shape: input.shape, values: values)
     }

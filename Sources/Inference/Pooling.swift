@@ -41,18 +41,19 @@ struct PoolingLayer: ForwardLayer {
     {
         let offsets = geometry.offsets, positions = geometry.positions
         let spatial = geometry.inputSize.reduce(1, *)
+        guard let x = x.baseAddress, let out = out.baseAddress else { return }
         for row in rows {
             let sample = row / positions, position = row % positions
-            let acc = UnsafeMutableBufferPointer(rebasing: out[(row * channels)..<((row + 1) * channels)])
+            let acc = out + row * channels
             var inside = 0
             for o in 0..<offsets {
                 let source = table[position * offsets + o]
                 guard source >= 0 else { continue }
-                let from = (sample * spatial + source) * channels
+                let input = x + (sample * spatial + source) * channels
                 if average {
-                    for c in 0..<channels { acc[c] += x[from + c] }
+                    for c in 0..<channels { acc[c] += input[c] }
                 } else {
-                    for c in 0..<channels { acc[c] = max(acc[c], x[from + c]) }
+                    for c in 0..<channels { acc[c] = max(acc[c], input[c]) }
                 }
                 inside += 1
             }

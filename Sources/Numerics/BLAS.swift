@@ -79,28 +79,30 @@ public final class BLAS: Sendable {
 
     /// `c = op(a) · op(b) + beta · c` on matrices lent by their buffers (`c`: `rows` × `columns`, rows
     /// `cStride` apart), for products that read or write part of a tensor without copying it. The thread
-    /// choice and the count of operations are those of the tensor product. The corresponding C function is
+    /// choice and the count of operations are those of the tensor product, unless `threaded` is false: then
+    /// the product runs on the calling thread alone, for callers that split their work over threads
+    /// themselves (OpenBLAS's own threads would only spin beside them). The corresponding C function is
     /// `cblas_sgemm`.
     /// - Precondition: the shapes fit the product and `c` holds every element written.
     public func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
-                     into c: UnsafeMutableBufferPointer<Float>, cStride: Int, beta: Float = 0)
+                     into c: UnsafeMutableBufferPointer<Float>, cStride: Int, beta: Float = 0, threaded: Bool = true)
     {
         let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns
         let kb = transposeB ? b.columns : b.rows, n = transposeB ? b.rows : b.columns
         precondition(k == kb, "inner dimensions \(k) and \(kb) differ")
         precondition(cStride >= n && (m == 0 || (m - 1) * cStride + n <= c.count), "the result does not fit")
         if m == 0 || n == 0 { return }
-        prepare(m, n, k)
+        prepare(m, n, k, threaded: threaded)
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), 1, a.buffer.baseAddress, Int32(a.stride), b.buffer.baseAddress,
                     Int32(b.stride), beta, c.baseAddress, Int32(cStride))
     }
 
     /// Counts an `m` × `n` × `k` product and sets OpenBLAS's threads for it.
-    private func prepare(_ m: Int, _ n: Int, _ k: Int) {
+    private func prepare(_ m: Int, _ n: Int, _ k: Int, threaded: Bool = true) {
         operations.add(2 * m * n * k, ordering: .relaxed)
         // Setting takes a lock inside OpenBLAS; reading its setting does not, and most products keep it.
-        let wanted = Int32(m * n * k < Self.threadedSize ? 1 : threads)
+        let wanted = Int32(!threaded || m * n * k < Self.threadedSize ? 1 : threads)
         if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
     }
 }
