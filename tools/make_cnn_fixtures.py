@@ -19,6 +19,8 @@ Models:
   transpose       Conv1DTranspose, Conv2DTranspose and Conv3DTranspose (strides, output_padding,
                   dilation, same and valid), grouped Conv1D/2D/3D, Conv3D, MaxPooling3D,
                   AveragePooling3D, GlobalAveragePooling3D, ZeroPadding3D, Cropping3D, UpSampling3D.
+  refused_*       (tf_keras only) configs edited after saving to ask for what kprune refuses: a causal
+                  Conv2DTranspose, 3 groups for 4 filters, data_format "channels_middle".
   channels_first  data_format="channels_first" convolutions (plain, transposed, depthwise, separable),
                   pooling, global pooling, padding, cropping, up-sampling, Flatten, and
                   BatchNormalization on axis 1.
@@ -151,6 +153,33 @@ MODELS = {"xception": xception, "dilated_conv1d": dilated_conv1d, "transpose": t
           "channels_first": channels_first}
 
 
+def refused(k, out):
+    """tf_keras files whose config asks for what kprune refuses, made by editing a saved model's config:
+    Keras itself rejects these settings when it builds a layer, so no Keras call makes them. Each model is
+    Input(6, 6, 4) -> Conv2D(4, 1, name="edited") or Conv2DTranspose; kprune must name the layer, its class
+    and the setting."""
+    import h5py
+    import json
+    L = k.layers
+    edits = {
+        "refused_transpose_causal": (L.Conv2DTranspose, {"padding": "causal"}),
+        "refused_groups": (L.Conv2D, {"groups": 3}),
+        "refused_data_format": (L.Conv2D, {"data_format": "channels_middle"}),
+    }
+    for name, (layer, change) in edits.items():
+        x = k.Input(shape=(6, 6, 4))
+        model = k.Model(x, layer(4, 1, name="edited")(x))
+        path = os.path.join(out, "keras2", name + ".h5")
+        model.save(path)
+        with h5py.File(path, "r+") as f:
+            config = json.loads(f.attrs["model_config"])
+            for entry in config["config"]["layers"]:
+                if entry["config"]["name"] == "edited":
+                    entry["config"].update(change)
+            f.attrs["model_config"] = json.dumps(config)
+        print("%s: %s with %s" % (path, layer.__name__, change))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="fixtures/inference")
@@ -158,6 +187,8 @@ def main():
     args = parser.parse_args()
     import keras
     import tf_keras
+    if not args.only or "refused" in args.only:
+        refused(tf_keras, args.out)
     for flavour, k, extension in (("keras2", tf_keras, ".h5"), ("keras3", keras, ".keras")):
         os.makedirs(os.path.join(args.out, flavour), exist_ok=True)
         for index, (name, make) in enumerate(MODELS.items()):
