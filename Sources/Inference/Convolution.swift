@@ -48,7 +48,7 @@ struct ConvolutionLayer: ForwardLayer {
                     convolve(x, batch: batch, window: window, kernel: w, into: out)
                 }
             }
-            addBias(out, width: filters)
+            addBias(bias, to: out, width: filters)
             initialized = count
         }
         activation.apply(&output, lastAxis: filters)
@@ -118,13 +118,14 @@ struct ConvolutionLayer: ForwardLayer {
             }
         }
     }
+}
 
-    private func addBias(_ out: UnsafeMutableBufferPointer<Float>, width: Int) {
-        guard width > 0, bias.contains(where: { $0 != 0 }) else { return }
-        bias.withUnsafeBufferPointer { bias in
-            for start in stride(from: 0, to: out.count, by: width) {
-                for j in 0..<width { out[start + j] += bias[j] }
-            }
+/// Adds `bias` to each run of `width` values of `out` (a row of outputs); nothing when every bias is zero.
+func addBias(_ bias: [Float], to out: UnsafeMutableBufferPointer<Float>, width: Int) {
+    guard width > 0, bias.count == width, bias.contains(where: { $0 != 0 }) else { return }
+    bias.withUnsafeBufferPointer { bias in
+        for start in stride(from: 0, to: out.count, by: width) {
+            for j in 0..<width { out[start + j] += bias[j] }
         }
     }
 }

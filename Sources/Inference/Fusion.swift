@@ -3,7 +3,9 @@ import Numerics
 extension Graph {
     /// The graph with each per-channel affine map on the last axis (`BatchNormalization`, `Normalization`,
     /// `Rescaling`) that is the only reader of a linear convolution's output folded into that convolution:
-    /// `(W·x + b)·s + t` is `(W·s)·x + (b·s + t)`, one pass over the activations instead of three. The folded
+    /// `(W·x + b)·s + t` is `(W·s)·x + (b·s + t)`, one pass over the activations instead of three; and an
+    /// `Activation` (or `ReLU`, `Softmax` layer) that is the only reader of one made the convolution's own
+    /// activation. The folded
     /// layer keeps the map's name, so later layers and outputs find it; the convolution's own output, read by
     /// nothing else, is no longer computed. Results differ from the unfolded ones by float rounding only.
     func foldingNormalizations() -> Graph {
@@ -14,10 +16,9 @@ extension Graph {
         var removed = Set<String>()
         for index in folded.indices {
             let node = folded[index]
-            guard let affine = node.layer as? AffineLayer, affine.axis == nil, node.inbound.count == 1,
-                  readers[node.inbound[0]] == 1,
+            guard node.inbound.count == 1, readers[node.inbound[0]] == 1,
                   let producer = folded.firstIndex(where: { $0.name == node.inbound[0] }),
-                  let layer = Self.fold(affine, into: folded[producer].layer)
+                  let layer = Self.fold(node.layer, into: folded[producer].layer)
             else { continue }
             folded[index] = Node(name: node.name, inbound: folded[producer].inbound, layer: layer)
             removed.insert(folded[producer].name)
@@ -25,8 +26,11 @@ extension Graph {
         return Graph(name: name, inputs: inputs, nodes: folded.filter { !removed.contains($0.name) }, outputs: outputs)
     }
 
-    /// `layer` followed by `affine`, as one layer; nil for a layer it cannot be folded into.
-    private static func fold(_ affine: AffineLayer, into layer: any ForwardLayer) -> (any ForwardLayer)? {
+    /// `layer` followed by `next` (a per-channel map or an activation), as one layer; nil when they do not
+    /// fold.
+    private static func fold(_ next: any ForwardLayer, into layer: any ForwardLayer) -> (any ForwardLayer)? {
+        if let activation = next as? ActivationLayer { return withActivation(activation, layer) }
+        guard let affine = next as? AffineLayer, affine.axis == nil else { return nil }
         switch layer {
         case let convolution as ConvolutionLayer:
             return fold(affine, into: convolution)
@@ -41,6 +45,26 @@ extension Graph {
             return DepthwiseConvolutionLayer(name: affine.name, kernel: kernel, bias: bias, strides: depthwise.strides,
                                              dilation: depthwise.dilation, padding: depthwise.padding,
                                              activation: .linear, threads: depthwise.threads)
+        default:
+            return nil
+        }
+    }
+
+    /// A linear convolution (plain, separable or depthwise) with `activation`'s activation as its own.
+    private static func withActivation(_ activation: ActivationLayer, _ layer: any ForwardLayer) -> (any ForwardLayer)? {
+        switch layer {
+        case let c as ConvolutionLayer where c.activation == .linear:
+            return ConvolutionLayer(name: activation.name, kernel: c.kernel, bias: c.bias, strides: c.strides,
+                                    dilation: c.dilation, padding: c.padding, activation: activation.activation,
+                                    blas: c.blas, groups: c.groups)
+        case let s as SeparableConvolutionLayer:
+            return withActivation(activation, s.pointwise).flatMap { $0 as? ConvolutionLayer }.map {
+                SeparableConvolutionLayer(depthwise: s.depthwise, pointwise: $0)
+            }
+        case let d as DepthwiseConvolutionLayer where d.activation == .linear:
+            return DepthwiseConvolutionLayer(name: activation.name, kernel: d.kernel, bias: d.bias, strides: d.strides,
+                                             dilation: d.dilation, padding: d.padding,
+                                             activation: activation.activation, threads: d.threads)
         default:
             return nil
         }

@@ -107,11 +107,7 @@ struct TransposedConvolutionLayer: ForwardLayer {
             input.values.withUnsafeBufferPointer { x in
                 kernel.values.withUnsafeBufferPointer { w in scatter(x, batch: batch, window: window, kernel: w, into: out) }
             }
-            bias.withUnsafeBufferPointer { bias in
-                for start in stride(from: 0, to: out.count, by: max(filters, 1)) {
-                    for j in 0..<filters { out[start + j] += bias[j] }
-                }
-            }
+            addBias(bias, to: out, width: filters)
         }
         activation.apply(&output, lastAxis: filters)
         return Tensor(shape: [batch] + window.outputSize + [filters], values: output)
