@@ -48,7 +48,7 @@ MODELS = [
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
      for name in ("activations", "image", "sequence", "embedding")] + [
     "inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
-    for name in make_recurrent_fixtures.MODELS]
+    for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]]
 CALIBRATION = ["digits", "wine", "breast_cancer"]
 ROWS = 23
 

@@ -12,3 +12,15 @@ int kp_file_mode(const char *path, int follow, unsigned int *mode) {
     if (result == 0) { *mode = (unsigned int)info.st_mode; }
     return result;
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+int kp_keep_freed_memory(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes) == 1 && mallopt(M_TRIM_THRESHOLD, bytes) == 1;
+}
+#else
+int kp_keep_freed_memory(int bytes) {
+    (void)bytes;
+    return 0;
+}
+#endif

@@ -12,35 +12,61 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
     let dilation: [Int]
     let padding: SpatialWindow.Padding
     let activation: ForwardActivation
+    /// Threads the output positions are split over.
+    var threads = 1
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
         let window = try SpatialWindow.sliding(kernel, over: input, strides: strides, dilation: dilation,
                                                padding: padding, layer: name)
         let channels = kernel.shape[kernel.rank - 2], multiplier = kernel.shape[kernel.rank - 1]
-        let batch = input.shape[0]
+        let batch = input.shape[0], outChannels = channels * multiplier
         let table = window.gatherTable()
-        let spatialCount = window.inputSize.reduce(1, *), outChannels = channels * multiplier
         var values = [Float](repeating: 0, count: batch * window.positions * outChannels)
-        for n in 0..<batch {
-            for p in 0..<window.positions {
-                let out = (n * window.positions + p) * outChannels
-                for o in 0..<window.offsets {
-                    let source = table[p * window.offsets + o]
-                    guard source >= 0 else { continue }
-                    let from = (n * spatialCount + source) * channels, weights = o * outChannels
-                    for c in 0..<channels {
-                        let x = input.values[from + c]
-                        for m in 0..<multiplier {
-                            values[out + c * multiplier + m] += x * kernel.values[weights + c * multiplier + m]
+        values.withUnsafeMutableBufferPointer { out in
+            input.values.withUnsafeBufferPointer { x in
+                kernel.values.withUnsafeBufferPointer { w in
+                    table.withUnsafeBufferPointer { table in
+                        parallelRanges(batch * window.positions, threads: threads, cost: window.offsets * outChannels) {
+                            accumulate(rows: $0, x, w, table, window: window, into: out)
                         }
                     }
                 }
-                if !bias.isEmpty { for j in 0..<outChannels { values[out + j] += bias[j] } }
             }
         }
         activation.apply(&values, lastAxis: outChannels)
         return Tensor(shape: [batch] + window.outputSize + [outChannels], values: values)
+    }
+
+    /// The outputs at flat positions `rows` (sample · positions + position): the bias, plus each window
+    /// offset's input channels times their filters, a channel's run of `multiplier` outputs at a time.
+    private func accumulate(rows: Range<Int>, _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>,
+                            _ table: UnsafeBufferPointer<Int>, window: SpatialWindow,
+                            into out: UnsafeMutableBufferPointer<Float>)
+    {
+        let channels = kernel.shape[kernel.rank - 2], multiplier = kernel.shape[kernel.rank - 1]
+        let outChannels = channels * multiplier, offsets = window.offsets, positions = window.positions
+        let spatial = window.inputSize.reduce(1, *)
+        guard let x = x.baseAddress, let w = w.baseAddress, let out = out.baseAddress else { return }
+        bias.withUnsafeBufferPointer { bias in
+            for row in rows {
+                let sample = row / positions, position = row % positions
+                let acc = out + row * outChannels
+                if bias.count == outChannels, let bias = bias.baseAddress { acc.update(from: bias, count: outChannels) }
+                for o in 0..<offsets {
+                    let source = table[position * offsets + o]
+                    guard source >= 0 else { continue }
+                    let input = x + (sample * spatial + source) * channels, weights = w + o * outChannels
+                    if multiplier == 1 {
+                        for c in 0..<channels { acc[c] += input[c] * weights[c] }
+                    } else {
+                        for c in 0..<channels {
+                            for m in 0..<multiplier { acc[c * multiplier + m] += input[c] * weights[c * multiplier + m] }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -48,7 +74,7 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
 /// activation.
 struct SeparableConvolutionLayer: ForwardLayer {
     let depthwise: DepthwiseConvolutionLayer
-    let pointwise: DenseLayer
+    let pointwise: ConvolutionLayer
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         try pointwise.forward([try depthwise.forward(inputs)])

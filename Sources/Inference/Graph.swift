@@ -78,8 +78,19 @@ struct Graph: MaskingLayer {
             }
             return found[reference.tensor]
         }
-        for node in nodes {
+        // A call's outputs are let go once no later node or output reads them: a batch holds only the live
+        // activations.
+        var lastReader: [Key: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            for inbound in node.inbound { lastReader[Key(layer: inbound.layer, call: inbound.node)] = index }
+        }
+        for output in outputs { lastReader[Key(layer: output.layer, call: output.node)] = nodes.count }
+        for (index, node) in nodes.enumerated() {
             let arguments = try node.inbound.map { try tensor($0, for: node.name) }
+            for inbound in node.inbound {
+                let key = Key(layer: inbound.layer, call: inbound.node)
+                if lastReader[key] == index { computed[key] = nil }
+            }
             computed[Key(layer: node.name, call: node.call)] = try Self.evaluate(node, arguments)
         }
         return try outputs.map { try tensor($0, for: name) }

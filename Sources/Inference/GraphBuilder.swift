@@ -9,6 +9,9 @@ struct GraphBuilder {
     let blas: BLAS
     /// Whether Keras 3 wrote the file: a few activations differ between the versions.
     var isKeras3: Bool { [.keras3H5, .keras3Archive, .keras3WeightsH5].contains(model.format) }
+    /// Whether per-channel maps and activations are folded into the convolutions before them (off when every
+    /// layer must stay a node of its own, to take one layer's inputs).
+    var folds = true
     /// The layers with weights, by path (`outer/dense_1`).
     let weighted: [String: LayerInfo]
 
@@ -63,13 +66,14 @@ struct GraphBuilder {
             previous = layer.name
         }
         let outputs = isSequential ? [TensorReference(layer: previous ?? inputs.first ?? "")] : config.outputTensors ?? []
-        return try Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
+        let graph = try Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
+        return folds ? try graph.foldingNormalizations() : graph
     }
 
     /// The forward layer for one config entry; a layer that computes in float16 (its `dtype` or dtype policy)
     /// has its outputs rounded to float16, as Keras's are.
     func layer(_ layer: LayerConfig, prefix: [String]) throws -> any ForwardLayer {
-        let forward = try plainLayer(layer, prefix: prefix)
+        let forward = channelsOrdered(layer, try plainLayer(layer, prefix: prefix))
         guard Self.computesInHalf(layer.config), layer.model == nil else { return forward }
         if forward is any MaskingLayer {
             throw unsupported(layer, (prefix + [layer.name]).joined(separator: "/"), "float16 computation")
@@ -116,6 +120,8 @@ struct GraphBuilder {
             return ReshapeLayer(name: name, target: target)
         case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
             return try convolution(layer, name)
+        case "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution2DTranspose", "Convolution3DTranspose":
+            return try transposedConvolution(layer, name)
         case "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
              "SeparableConvolution2D":
             return try depthwise(layer, name)
@@ -148,10 +154,10 @@ struct GraphBuilder {
     }
 
     /// Integers of a config entry that may be one number or a list (`kernel_size: 3` or `[3, 3]`), `rank` long.
-    /// Window sizes, strides, dilations and factors must lie in `1...largestWindow`; anything else (zero, a
-    /// negative number, `1e300` in a crafted file) is not read.
-    private func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil) -> [Int]? {
-        func size(_ item: JSONValue) -> Int? { item.integer.flatMap { (1...Self.largestWindow).contains($0) ? $0 : nil } }
+    /// Window sizes, strides, dilations and factors must lie in `least...largestWindow` (`least` is 1 unless
+    /// said otherwise); anything else (zero, a negative number, `1e300` in a crafted file) is not read.
+    func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil, least: Int = 1) -> [Int]? {
+        func size(_ item: JSONValue) -> Int? { item.integer.flatMap { (least...Self.largestWindow).contains($0) ? $0 : nil } }
         switch layer.config[key] {
         case let item? where item.number != nil: return size(item).map { [Int](repeating: $0, count: rank) }
         case .array(let items)?:
@@ -266,13 +272,15 @@ struct GraphBuilder {
         }
     }
 
-    private func requireChannelsLast(_ layer: LayerConfig, _ name: String) throws {
-        if let format = layer.config["data_format"]?.string, format != "channels_last" {
-            throw unsupported(layer, name, "data_format \(format) (only channels_last)")
+    /// Refuses a `data_format` other than `channels_last` and `channels_first` (which `channelsOrdered`
+    /// turns into channels last).
+    func requireChannelsLast(_ layer: LayerConfig, _ name: String) throws {
+        if let format = layer.config["data_format"]?.string, format != "channels_last", format != "channels_first" {
+            throw unsupported(layer, name, "data_format \(format) (only channels_last and channels_first)")
         }
     }
 
-    private func padding(_ layer: LayerConfig, _ name: String) throws -> SpatialWindow.Padding {
+    func padding(_ layer: LayerConfig, _ name: String) throws -> SpatialWindow.Padding {
         let text = layer.config["padding"]?.string ?? "valid"
         guard let padding = SpatialWindow.Padding(rawValue: text) else { throw unsupported(layer, name, "padding \(text)") }
         return padding
@@ -280,7 +288,7 @@ struct GraphBuilder {
 
     private func convolution(_ layer: LayerConfig, _ name: String) throws -> ConvolutionLayer {
         try requireChannelsLast(layer, name)
-        if let groups = layer.config["groups"], groups != .number(1) { throw unsupported(layer, name, "\(groups) groups") }
+        let groups = try self.groups(layer, name)
         let stored = try weights(name)
         guard let kernel = stored.first, kernel.shape.count >= 3 else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no convolution kernel")
@@ -292,7 +300,7 @@ struct GraphBuilder {
         else { throw unsupported(layer, name, "strides, dilation or a bias it cannot read") }
         return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                                 strides: strides, dilation: dilation, padding: try padding(layer, name),
-                                activation: try activation(layer, name), blas: blas)
+                                activation: try activation(layer, name), blas: blas, groups: groups)
     }
 
     /// Depthwise convolutions, and separable ones (depthwise then pointwise). Weights in Keras's order:
@@ -313,16 +321,16 @@ struct GraphBuilder {
         let depthwise = DepthwiseConvolutionLayer(
             name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: separable ? [] : bias,
             strides: strides, dilation: dilation, padding: try padding(layer, name),
-            activation: separable ? .linear : try activation(layer, name))
+            activation: separable ? .linear : try activation(layer, name), threads: blas.threads)
         guard separable else { return depthwise }
         guard let pointwise, pointwise.shape.count == rank + 2 else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no pointwise kernel")
         }
-        let filters = pointwise.shape[rank + 1]
-        let matrix = Tensor(rows: pointwise.values.count / max(filters, 1), columns: filters, values: pointwise.values)
-        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: DenseLayer(
-            name: name, kernel: matrix, bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias,
-            activation: try activation(layer, name), blas: blas))
+        let filters = pointwise.shape[rank + 1], ones = [Int](repeating: 1, count: rank)
+        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: ConvolutionLayer(
+            name: name, kernel: Tensor(shape: pointwise.shape, values: pointwise.values),
+            bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias, strides: ones, dilation: ones,
+            padding: .valid, activation: try activation(layer, name), blas: blas))
     }
 
     private func pooling(_ layer: LayerConfig, _ name: String) throws -> PoolingLayer {
@@ -333,7 +341,7 @@ struct GraphBuilder {
         }
         let strides = integers(layer, "strides", rank: rank, default: window) ?? window
         return PoolingLayer(name: name, average: layer.className.contains("Av"), window: window, strides: strides,
-                            padding: try padding(layer, name))
+                            padding: try padding(layer, name), threads: blas.threads)
     }
 
     /// A `ReLU` layer: plain, or capped at 6; other slopes and thresholds are not run.

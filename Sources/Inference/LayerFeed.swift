@@ -49,7 +49,9 @@ public struct LayerFeed {
         }
         let shapes = GraphBuilder.inputShapes(config)
         graph = try File.withOpen(model.weightsFile) { file in
-            try GraphBuilder(model: model, root: try file.root(), blas: blas).graph(config, prefix: [])
+            var builder = GraphBuilder(model: model, root: try file.root(), blas: blas)
+            builder.folds = false
+            return try builder.graph(config, prefix: [])
         }
         guard graph.inputs.count == 1 else {
             throw InferenceError(.unsupportedConfig, "the model takes \(graph.inputs.count) inputs; one array of "

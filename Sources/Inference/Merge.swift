@@ -22,16 +22,17 @@ struct MergeLayer: ForwardLayer {
                                  "layer \(name) merges inputs of shapes \(inputs.map(\.shape)), which differ")
         }
         var values = first.values
-        for other in inputs.dropFirst() {
-            for i in values.indices {
-                let b = other.values[i]
-                switch operation {
-                case .add, .average: values[i] += b
-                case .subtract: values[i] -= b
-                case .multiply: values[i] *= b
-                case .maximum: values[i] = max(values[i], b)
-                case .minimum: values[i] = min(values[i], b)
-                case .concatenate: break
+        values.withUnsafeMutableBufferPointer { a in
+            for other in inputs.dropFirst() {
+                other.values.withUnsafeBufferPointer { b in
+                    switch operation {
+                    case .add, .average: for i in 0..<a.count { a[i] += b[i] }
+                    case .subtract: for i in 0..<a.count { a[i] -= b[i] }
+                    case .multiply: for i in 0..<a.count { a[i] *= b[i] }
+                    case .maximum: for i in 0..<a.count { a[i] = max(a[i], b[i]) }
+                    case .minimum: for i in 0..<a.count { a[i] = min(a[i], b[i]) }
+                    case .concatenate: break
+                    }
                 }
             }
         }

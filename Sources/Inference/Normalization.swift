@@ -7,23 +7,43 @@ struct AffineLayer: ForwardLayer {
     let name: String
     let scale: [Float]
     let shift: [Float]
-    /// The axis the features lie on, when the config names it by position: it must be the last.
+    /// The axis the features lie on, when the config names it by position (`axis=1` of channels-first
+    /// data): it is moved last for the map and back after.
     var axis: Int? = nil
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        try requireLastAxis(axis, of: input, name)
+        if let axis, axis != input.rank - 1 {
+            guard axis < input.rank else {
+                throw InferenceError(.shapeMismatch, layer: name,
+                                     "layer \(name) normalizes axis \(axis), the input has shape \(input.shape)")
+            }
+            return try mapLastAxis(input.movingAxisToEnd(axis)).movingLastAxis(to: axis)
+        }
+        return try mapLastAxis(input)
+    }
+
+    private func mapLastAxis(_ input: Tensor) throws -> Tensor {
         let width = scale.count
         guard width == 1 || input.shape.last == width else {
             throw InferenceError(.shapeMismatch, layer: name,
                                  "layer \(name) normalizes \(width) features, the input has shape \(input.shape)")
         }
-        var values = input.values
-        values.withUnsafeMutableBufferPointer { v in
-            for i in v.indices {
-                let j = width == 1 ? 0 : i % width
-                v[i] = v[i] * scale[j] + shift[j]
+        let values = [Float](unsafeUninitializedCapacity: input.count) { v, initialized in
+            input.values.withUnsafeBufferPointer { x in
+                scale.withUnsafeBufferPointer { scale in
+                    shift.withUnsafeBufferPointer { shift in
+                        guard width > 1 else {
+                            for i in 0..<x.count { v[i] = x[i] * scale[0] + shift[0] }
+                            return
+                        }
+                        for start in stride(from: 0, to: x.count, by: max(width, 1)) {
+                            for j in 0..<width { v[start + j] = x[start + j] * scale[j] + shift[j] }
+                        }
+                    }
+                }
             }
+            initialized = input.count
         }
         return Tensor(shape: input.shape, values: values)
     }

@@ -8,6 +8,8 @@ struct PoolingLayer: ForwardLayer {
     let window: [Int]
     let strides: [Int]
     let padding: SpatialWindow.Padding
+    /// Threads the output positions are split over.
+    var threads = 1
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
@@ -16,33 +18,54 @@ struct PoolingLayer: ForwardLayer {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) pools \(rank)-D inputs, not shape \(input.shape)")
         }
         let batch = input.shape[0], channels = input.shape[rank + 1]
-        let spatial = Array(input.shape[1...rank])
-        let geometry = SpatialWindow(inputSize: spatial, window: window, strides: strides,
+        let geometry = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: window, strides: strides,
                                      dilation: [Int](repeating: 1, count: rank), padding: padding)
         guard Allocation.product(window) != nil, Allocation.product([geometry.positions, geometry.offsets]) != nil else {
             throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) pools windows of \(window) over \(spatial): too many to gather")
+                                 "layer \(name) pools windows of \(window) over \(geometry.inputSize): too many to gather")
         }
         let table = geometry.gatherTable()
-        let spatialCount = spatial.reduce(1, *)
-        var values = [Float](repeating: 0, count: try Allocation.count([batch, geometry.positions, channels], layer: name))
-        for n in 0..<batch {
-            for p in 0..<geometry.positions {
-                for c in 0..<channels {
-                    var result: Float = average ? 0 : -.infinity
-                    var inside = 0
-                    for o in 0..<geometry.offsets {
-                        let source = table[p * geometry.offsets + o]
-                        guard source >= 0 else { continue }
-                        let value = input.values[(n * spatialCount + source) * channels + c]
-                        result = average ? result + value : max(result, value)
-                        inside += 1
+        var values = [Float](repeating: average ? 0 : -.infinity, count: try Allocation.count([batch, geometry.positions, channels], layer: name))
+        values.withUnsafeMutableBufferPointer { out in
+            input.values.withUnsafeBufferPointer { x in
+                table.withUnsafeBufferPointer { table in
+                    parallelRanges(batch * geometry.positions, threads: threads, cost: geometry.offsets * channels) {
+                        pool(rows: $0, x, table, geometry: geometry, channels: channels, into: out)
                     }
-                    values[(n * geometry.positions + p) * channels + c] = average ? result / Float(max(inside, 1)) : result
                 }
             }
         }
         return Tensor(shape: [batch] + geometry.outputSize + [channels], values: values)
+    }
+
+    /// The outputs at flat positions `rows` (sample · positions + position), each starting from the
+    /// initial value (0 or -infinity): the maximum, or the mean over the window's positions inside the input.
+    private func pool(rows: Range<Int>, _ x: UnsafeBufferPointer<Float>, _ table: UnsafeBufferPointer<Int>,
+                      geometry: SpatialWindow, channels: Int, into out: UnsafeMutableBufferPointer<Float>)
+    {
+        let offsets = geometry.offsets, positions = geometry.positions
+        let spatial = geometry.inputSize.reduce(1, *)
+        guard let x = x.baseAddress, let out = out.baseAddress else { return }
+        for row in rows {
+            let sample = row / positions, position = row % positions
+            let acc = out + row * channels
+            var inside = 0
+            for o in 0..<offsets {
+                let source = table[position * offsets + o]
+                guard source >= 0 else { continue }
+                let input = x + (sample * spatial + source) * channels
+                if average {
+                    for c in 0..<channels { acc[c] += input[c] }
+                } else {
+                    for c in 0..<channels { acc[c] = max(acc[c], input[c]) }
+                }
+                inside += 1
+            }
+            if average, inside > 1 {
+                let count = Float(inside)
+                for c in 0..<channels { acc[c] /= count }
+            }
+        }
     }
 }
 

@@ -11,4 +11,10 @@ int kp_set_parent_death_signal(int signal);
 /// rejects in some builds; this keeps the struct on the C side.)
 int kp_file_mode(const char *path, int follow, unsigned int *mode);
 
+/// Makes glibc keep freed blocks of up to `bytes` in the heap for reuse instead of mapping each afresh and
+/// returning it to the kernel when freed (`mallopt(M_MMAP_THRESHOLD)` and `mallopt(M_TRIM_THRESHOLD)`,
+/// whose macros Swift does not import). Returns 1 when both were set, 0 otherwise (and on other C
+/// libraries, where it does nothing).
+int kp_keep_freed_memory(int bytes);
+
 #endif
