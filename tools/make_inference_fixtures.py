@@ -11,7 +11,8 @@ predictions for them):
 Models: `activations` (every built-in activation the Keras version knows, side by side), `image`
 (convolutions with strides and dilation, depthwise and separable ones, padding, cropping, up-sampling, pooling, batch and layer
 normalization, LeakyReLU, PReLU, ELU, Permute, RepeatVector), `sequence` (Conv1D causal and dilated,
-1-D padding, cropping, up-sampling and pooling, Dot), `embedding` (Embedding of integer ids, and an EinsumDense over its tokens).
+1-D padding, cropping, up-sampling and pooling, Dot), `embedding` (Embedding of integer ids, and an EinsumDense over its tokens), `two_inputs` (an image and a
+feature vector, a Dense layer shared by two calls, a Dense head).
 """
 
 import argparse
@@ -95,7 +96,19 @@ def embedding(k):
     return k.Model(x, L.Dense(3)(L.Flatten()(L.Concatenate()([L.Flatten()(h), L.Flatten()(einsum)]))))
 
 
-MODELS = {"activations": activations, "image": image, "sequence": sequence, "embedding": embedding}
+def two_inputs(k):
+    """Two inputs (an image and a feature vector), a layer shared by two calls, and a Dense head."""
+    L = k.layers
+    image = k.Input(shape=(8, 8, 1), name="image")
+    features = k.Input(shape=(5,), name="features")
+    h = L.GlobalAveragePooling2D()(L.Conv2D(4, 3, activation="relu")(image))
+    shared = L.Dense(4, activation="tanh", name="shared")
+    m = L.Concatenate()([h, shared(features), shared(L.Dense(5)(features))])
+    return k.Model([image, features], L.Dense(3, activation="softmax", name="head")(m))
+
+
+MODELS = {"activations": activations, "image": image, "sequence": sequence, "embedding": embedding,
+          "two_inputs": two_inputs}
 
 
 def randomize(model, seed):
@@ -112,14 +125,16 @@ def randomize(model, seed):
             layer.set_weights(weights)
 
 
-def save_all(models, out, first_seed=0):
+def save_all(models, out, first_seed=0, only=None):
     """Each model built, randomized with its seed (`first_seed` + its index) and saved by tf_keras (`.h5`
-    under keras2/) and Keras 3 (`.keras` under keras3/)."""
+    under keras2/) and Keras 3 (`.keras` under keras3/); with `only`, just that model."""
     import keras
     import tf_keras
     for flavour, k, extension in (("keras2", tf_keras, ".h5"), ("keras3", keras, ".keras")):
         os.makedirs(os.path.join(out, flavour), exist_ok=True)
         for index, (name, make) in enumerate(models.items()):
+            if only and name != only:
+                continue
             k.utils.set_random_seed(first_seed + index)
             model = make(k)
             randomize(model, first_seed + index)
@@ -129,8 +144,9 @@ def save_all(models, out, first_seed=0):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="fixtures/inference")
+    parser.add_argument("--only", help="make only this model")
     args = parser.parse_args()
-    save_all(MODELS, args.out)
+    save_all(MODELS, args.out, only=args.only)
 
 
 if __name__ == "__main__":

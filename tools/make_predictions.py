@@ -46,7 +46,7 @@ MODELS = [
     "keras3/conv3d_head.keras", "keras3/conv1x1_head.h5", "keras3/conv1d_head.h5", "keras3/separable.keras",
     "keras3/einsum.keras",
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
-     for name in ("activations", "image", "sequence", "embedding")] + [
+     for name in ("activations", "image", "sequence", "embedding", "two_inputs")] + [
     "inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
     for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]]
 CALIBRATION = ["digits", "wine", "breast_cancer"]
@@ -70,14 +70,21 @@ def loader(path):
     return "keras", keras
 
 
-def save(out, name, model_file, x, outputs, names, loader_name):
-    np.save(os.path.join(out, name + ".x.npy"), x.astype("float32"))
+def save(out, name, model_file, x, outputs, names, loader_name, input_names=None):
+    """x: one array, or one per input of a model with several (saved as <name>.x.<input>.npy)."""
+    if isinstance(x, list):
+        inputs = [name + ".x.%s.npy" % input_name for input_name in input_names]
+        for array, file in zip(x, inputs):
+            np.save(os.path.join(out, file), array.astype("float32"))
+    else:
+        inputs = name + ".x.npy"
+        np.save(os.path.join(out, inputs), x.astype("float32"))
     files = []
     for output, output_name in zip(outputs, names):
         file = name + (".y.npy" if len(outputs) == 1 else ".y.%s.npy" % output_name)
         np.save(os.path.join(out, file), np.asarray(output, dtype="float32"))
         files.append({"output": output_name, "file": file})
-    return {"name": name, "model": model_file, "loader": loader_name, "inputs": name + ".x.npy", "outputs": files}
+    return {"name": name, "model": model_file, "loader": loader_name, "inputs": inputs, "outputs": files}
 
 
 def main():
@@ -89,9 +96,18 @@ def main():
     for model_file in MODELS:
         loader_name, k = loader(model_file)
         model = k.models.load_model(os.path.join("fixtures", model_file), compile=False)
+        rng = np.random.default_rng(len(entries))
+        if len(model.inputs) > 1:
+            x = [rng.standard_normal((ROWS,) + tuple(i.shape[1:])).astype("float32") for i in model.inputs]
+            outputs = model.predict(x, batch_size=8, verbose=0)
+            outputs = outputs if isinstance(outputs, list) else [outputs]
+            names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
+            name = model_file.replace("/", "_").replace(".", "_")
+            input_names = [i.name.split(":")[0] for i in model.inputs]
+            entries.append(save(args.out, name, model_file, x, outputs, names, loader_name, input_names))
+            continue
         shape = tuple(model.inputs[0].shape[1:])
         rows = ROWS if int(np.prod(shape)) <= 1024 else 5  # wide inputs: fewer rows keep the files small
-        rng = np.random.default_rng(len(entries))
         integer = "int" in str(model.inputs[0].dtype)
         x = rng.integers(0, 20, (rows,) + shape) if integer else rng.standard_normal((rows,) + shape)
         if os.path.splitext(os.path.basename(model_file))[0] in make_recurrent_fixtures.PADDED:

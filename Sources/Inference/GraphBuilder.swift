@@ -23,15 +23,14 @@ struct GraphBuilder {
     }
 
     /// The shape of one sample of each of `config`'s inputs, from its `InputLayer`s (or, in Keras 2.0 files, the
-    /// first layer's `batch_input_shape`); nil where a dimension is unknown.
-    static func inputShapes(_ config: ModelConfig) -> [[Int]?] {
-        func shape(_ layer: LayerConfig) -> [Int]? {
+    /// first layer's `batch_input_shape`): nil when the config gives none, a nil dimension where it leaves one
+    /// open (or gives one that is not a size).
+    static func inputShapes(_ config: ModelConfig) -> [[Int?]?] {
+        func shape(_ layer: LayerConfig) -> [Int?]? {
             guard let batchShape = (layer.config["batch_shape"] ?? layer.config["batch_input_shape"])?.array else {
                 return nil
             }
-            let dimensions = batchShape.dropFirst().map { $0.integer.flatMap { (1...Self.largestSize).contains($0) ? $0 : nil } }
-            guard dimensions.allSatisfy({ $0 != nil }) else { return nil }
-            return dimensions.compactMap { $0 }
+            return batchShape.dropFirst().map { $0.integer.flatMap { (1...Self.largestSize).contains($0) ? $0 : nil } }
         }
         let inputLayers = config.layers.filter { $0.className == "InputLayer" }
         if let names = config.inputLayers {

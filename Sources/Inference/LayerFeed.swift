@@ -30,8 +30,9 @@ public struct LayerFeed {
     private let target: any ForwardLayer
     /// How the rows are made.
     public let rows: Rows
-    /// The shape of one sample of the model's single input, nil where the config leaves a dimension open.
-    public let inputShape: [Int]?
+    /// The shape of one sample of each of the model's inputs: nil when the config gives none, a nil dimension
+    /// where it leaves one open.
+    public let inputShapes: [[Int?]?]
     /// Values in one row: the kernel's inputs.
     public let columns: Int
 
@@ -53,11 +54,7 @@ public struct LayerFeed {
             builder.folds = false
             return try builder.graph(config, prefix: [])
         }
-        guard graph.inputs.count == 1 else {
-            throw InferenceError(.unsupportedConfig, "the model takes \(graph.inputs.count) inputs; one array of "
-                                     + "inputs can feed a model with one")
-        }
-        inputShape = shapes.first ?? nil
+        inputShapes = shapes.count == graph.inputs.count ? shapes : [[Int?]?](repeating: nil, count: graph.inputs.count)
         path = layer.models + [layer.name]
         target = try graph.layer(at: path[...])
         let unwrapped = (target as? HalfPrecision)?.inner ?? target
@@ -75,11 +72,11 @@ public struct LayerFeed {
         }
     }
 
-    /// The layer's rows for a batch of model inputs (the first axis is the samples): a matrix of
-    /// `columns` columns, the rows of each sample together, in sample order.
+    /// The layer's rows for a batch of model inputs (one tensor per input, the first axis the samples): a
+    /// matrix of `columns` columns, the rows of each sample together, in sample order.
     /// - Throws: `InferenceError` when the inputs do not fit the model.
-    public func rows(for batch: Tensor) throws -> Tensor {
-        let inputs = try graph.inputs(of: path[...], for: [batch])
+    public func rows(for batch: [Tensor]) throws -> Tensor {
+        let inputs = try graph.inputs(of: path[...], for: batch)
         let input = try single(inputs, path.joined(separator: "/"))
         let unwrapped = (target as? HalfPrecision)?.inner ?? target
         let received = target is HalfPrecision ? HalfPrecision.rounded(input) : input
@@ -93,7 +90,7 @@ public struct LayerFeed {
             return received.reshaped([received.count / max(columns, 1), columns])
         case (_, let convolution as ConvolutionLayer):
             let patches = try convolution.patches(of: received)
-            return rows == .pooledPatches ? Self.mean(patches, samples: received.shape[0]) : patches
+            return rows == .pooledPatches ? Self.mean(patches, samples: received.shape.first ?? 0) : patches
         default:
             preconditionFailure("rows of a layer that is neither Dense nor a convolution")
         }

@@ -12,9 +12,9 @@ public struct Predictor {
     public var outputNames: [String] { graph.outputs.map(\.layer) }
     /// How many inputs the model takes.
     public var inputCount: Int { graph.inputs.count }
-    /// The shape of one sample of each input (without the samples' axis), nil where the config leaves a
-    /// dimension open.
-    public let inputShapes: [[Int]?]
+    /// The shape of one sample of each input (without the samples' axis): nil when the config gives none, a nil
+    /// dimension where it leaves one open.
+    public let inputShapes: [[Int?]?]
 
     /// Builds the forward pass of `model`.
     /// - Parameter blas: the run's matrix products.

@@ -45,68 +45,44 @@ struct CalibrationFeatures {
     /// Removes the scratch file, if any.
     func discard() { scratch?.discard() }
 
-    private static func compute(_ plan: ConversionPlan, data: String, limit: Int, hasLabels: Bool, pooled: Bool,
+    private static func compute(_ plan: ConversionPlan, data: [String], limit: Int, hasLabels: Bool, pooled: Bool,
                                 blas: BLAS) throws -> (ArraySource, String?, AtomicOutput?)
     {
-        let inputs = try ArraySource.open(data)
         let feed = try LayerFeed(model: plan.model, layer: plan.layer.path, pooled: pooled, blas: blas)
-        let sample = try sampleShape(feed.inputShape, of: inputs)
-        guard inputs.rows >= 2 else { throw DataError(.tooFewRows, data, "at least two samples are needed") }
+        let inputs = try ModelInputs(data, declared: feed.inputShapes)
+        let name = data.joined(separator: ", ")
+        guard inputs.samples >= 2 else { throw DataError(.tooFewRows, name, "at least two samples are needed") }
         var sink: RowSink? = nil
         var perSample = 0
-        for start in stride(from: 0, to: inputs.rows, by: samplesPerBlock) {
-            let range = start..<min(inputs.rows, start + samplesPerBlock)
-            let batch = try read(inputs, rows: range, sample: sample)
-            let rows = try feed.rows(for: batch)
+        for start in stride(from: 0, to: inputs.samples, by: samplesPerBlock) {
+            let range = start..<min(inputs.samples, start + samplesPerBlock)
+            let rows = try feed.rows(for: try inputs.batch(range, finite: true))
             if sink == nil {
                 perSample = rows.rows / range.count
                 if perSample != 1, hasLabels {
-                    throw DataError(.shapeMismatch, data,
+                    throw DataError(.shapeMismatch, name,
                                     "labels give one row per sample, but layer \(plan.layer.path) is trained on "
                                         + "\(perSample) rows per sample (one per output position)",
                                     hint: "fine-tune without labels: the layer then keeps to its own outputs")
                 }
-                let shape = [perSample * inputs.rows, feed.columns]
+                let shape = [perSample * inputs.samples, feed.columns]
                 sink = try RowSink(shape: shape, inMemory: 4 * shape[0] * shape[1] <= limit, beside: plan.request.output,
-                                   name: data)
+                                   name: name)
             }
             guard rows.rows == perSample * range.count else {
-                throw DataError(.shapeMismatch, data, "samples \(range) give \(rows.rows) rows, not \(perSample) each")
+                throw DataError(.shapeMismatch, name, "samples \(range) give \(rows.rows) rows, not \(perSample) each")
             }
             try sink?.append(rows.values)
         }
-        guard let sink else { throw DataError(.tooFewRows, data, "the array holds no samples") }
+        guard let sink else { throw DataError(.tooFewRows, name, "the arrays hold no samples") }
         let kind = switch feed.rows {
         case .features: perSample == 1 ? "" : " (\(perSample) positions each)"
         case .patches: " (\(perSample) patches each, one per output position)"
         case .pooledPatches: " (the mean patch of each: its outputs are only globally averaged)"
         }
-        let note = "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.rows) samples of "
-            + "\(data)\(kind)"
+        let note = "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.samples) samples of "
+            + "\(name)\(kind)"
         return (try sink.finish(), note, sink.scratch)
-    }
-
-    /// The shape of one sample: the model's declared input shape, which each row of `inputs` must fill, or
-    /// the array's own trailing shape where the model leaves dimensions open.
-    static func sampleShape(_ declared: [Int]?, of inputs: ArraySource) throws -> [Int] {
-        guard let declared else { return inputs.shape.count > 1 ? Array(inputs.shape.dropFirst()) : [1] }
-        guard let values = Allocation.product(declared), values == inputs.columns else {
-            throw DataError(.shapeMismatch, inputs.name,
-                            "samples of \(inputs.columns) values do not fit the model's input of shape \(declared)",
-                            hint: "give the model's inputs, one sample per row, \(declared.map(String.init).joined(separator: " × ")) values each")
-        }
-        return declared
-    }
-
-    /// Samples `range` of `inputs` as a batch of `sample`-shaped tensors, refusing NaN and infinity.
-    static func read(_ inputs: ArraySource, rows range: Range<Int>, sample: [Int]) throws -> Tensor {
-        var values = [Float](repeating: 0, count: range.count * inputs.columns)
-        try values.withUnsafeMutableBufferPointer { try inputs.read(rows: range, into: $0) }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(inputs.name, "the inputs hold NaN or infinity (sample \(range.lowerBound + bad / max(inputs.columns, 1)))",
-                            hint: "clean the data")
-        }
-        return Tensor(shape: [range.count] + sample, values: values)
     }
 }
 

@@ -54,9 +54,9 @@ public struct Calibration: Sendable {
         /// The final layer's inputs, one row per sample (for a convolution, one patch per row):
         /// `h.npy`, `h.npz:name` or `h.h5:/path`.
         case features(String)
-        /// The model's own inputs, one sample per row, which kprune runs through the layers before the
-        /// final one.
-        case modelInputs(String)
+        /// The model's own inputs, one array per input of the model (one sample per row), which kprune runs
+        /// through the layers before the final one.
+        case modelInputs([String])
     }
 
     /// Where the rows come from.

@@ -34,8 +34,8 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Calibration data: the final layer's inputs, one row per sample (h.npy, h.npz:NAME, h.h5:/PATH).")
     var features: String?
 
-    @Option(help: "Calibration data as the model's own inputs, one sample per row (x.npy, x.npz:NAME, x.h5:/PATH): kprune runs the layers before the final one to get its inputs.")
-    var data: String?
+    @Option(help: "Calibration data as the model's own inputs, one sample per row (x.npy, x.npz:NAME, x.h5:/PATH): kprune runs the layers before the final one to get its inputs. Once per input of a model with several, in their order.")
+    var data: [String] = []
 
     @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
     var labels: String?
@@ -65,11 +65,11 @@ struct FineTuneArguments: ParsableArguments {
 
     /// Each option in the range the engine can compute with once converted.
     func validate() throws {
-        if features != nil, data != nil {
+        if features != nil, !data.isEmpty {
             throw ValidationError("give --features (the final layer's inputs) or --data (the model's inputs), not both")
         }
-        if labels != nil, features == nil, data == nil { throw ValidationError("--labels goes with --features or --data") }
-        if let method, method != .magnitude, features == nil, data == nil {
+        if labels != nil, features == nil, data.isEmpty { throw ValidationError("--labels goes with --features or --data") }
+        if let method, method != .magnitude, features == nil, data.isEmpty {
             throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --data or --features")
         }
         if let epochs, !Limits.epochs.contains(epochs) {
@@ -100,7 +100,7 @@ struct FineTuneArguments: ParsableArguments {
 
     /// The calibration these options ask for; nil without `--features` or `--data`.
     var calibration: Calibration? {
-        guard let rows = features.map(Calibration.Rows.features) ?? data.map(Calibration.Rows.modelInputs) else {
+        guard let rows = features.map(Calibration.Rows.features) ?? (data.isEmpty ? nil : .modelInputs(data)) else {
             return nil
         }
         return Calibration(rows: rows, labels: labels, options: FineTuneOptions(

@@ -6,6 +6,7 @@ import Foundation
 import Inference
 import KerasFormat
 import Numerics
+import Pipeline
 import Sparsity
 
 extension Kprune {
@@ -22,8 +23,8 @@ extension Kprune {
         @Argument(help: "A Keras file with a model config: .h5 or .keras.")
         var model: String
 
-        @Option(help: "The model's inputs, one row per sample (x.npy, x.npz:NAME, x.h5:/PATH).")
-        var data: String
+        @Option(help: "The model's inputs, one row per sample (x.npy, x.npz:NAME, x.h5:/PATH); once per input of a model with several, in their order.")
+        var data: [String]
 
         @Option(name: [.short, .customLong("output-file")], help: "Output .npy file.")
         var outputFile: String?
@@ -69,32 +70,23 @@ extension Kprune {
             Self.keepFreedActivations()
             let keras = try KerasModel.open(model)
             let predictor = try Predictor(model: keras, blas: BLAS(threads: Workers.available))
-            guard predictor.inputCount == 1 else {
-                throw InferenceError(.unsupportedConfig, "the model takes \(predictor.inputCount) inputs; kprune predict takes one --data")
-            }
-            let source = try ArraySource.open(data)
-            let sample = try sampleShape(predictor.inputShapes.first ?? nil, columns: source.columns)
+            let inputs = try ModelInputs(data, declared: predictor.inputShapes)
             let outputs = try chosenOutputs(predictor.outputNames)
             var writers: [NPYWriter?] = Array(repeating: nil, count: outputs.count)
             let files = try outputs.map { try AtomicOutput(destination: destination(for: $0.name, of: outputs.count),
                                                            replacing: force) }
             defer { files.forEach { $0.discard() } }
-            var buffer = [Float](repeating: 0, count: min(batchSize, max(source.rows, 1)) * source.columns)
             var computing = Duration.zero
-            for start in stride(from: 0, to: source.rows, by: batchSize) {
-                let rows = min(batchSize, source.rows - start)
-                try buffer.withUnsafeMutableBufferPointer {
-                    try source.read(rows: start..<(start + rows), into: UnsafeMutableBufferPointer(rebasing: $0[0..<(rows * source.columns)]))
-                }
-                let batch = Tensor(shape: [rows] + sample, values: Array(buffer[0..<(rows * source.columns)]))
+            for start in stride(from: 0, to: inputs.samples, by: batchSize) {
+                let batch = try inputs.batch(start..<min(inputs.samples, start + batchSize), finite: false)
                 let before = clock.now
-                let results = try predictor.predict([batch])
+                let results = try predictor.predict(batch)
                 computing += clock.now - before
                 for (index, output) in outputs.enumerated() {
                     let result = results[output.index]
                     if writers[index] == nil {
                         writers[index] = try NPYWriter(path: files[index].temporaryPath,
-                                                       shape: [source.rows] + result.shape.dropFirst())
+                                                       shape: [inputs.samples] + result.shape.dropFirst())
                     }
                     try writers[index]?.append(result.values)
                 }
@@ -108,7 +100,7 @@ extension Kprune {
             }
             if report.json {
                 print(jsonLine(PredictReport(model: model, data: data, outputFiles: files.map(\.destination),
-                                             rows: source.rows, batchSize: batchSize,
+                                             rows: inputs.samples, batchSize: batchSize,
                                              predictSeconds: computing.seconds, totalSeconds: (clock.now - started).seconds)))
             }
         }
@@ -118,17 +110,6 @@ extension Kprune {
         /// page-fault its activations in again, a large share of a convolutional model's time.
         private static func keepFreedActivations() {
             _ = kp_keep_freed_memory(1 << 30)
-        }
-
-        /// The shape of one sample: the model's input shape, which the data's columns must fill.
-        private func sampleShape(_ declared: [Int]?, columns: Int) throws -> [Int] {
-            guard let declared else { return [columns] }
-            guard Allocation.product(declared) == columns else {
-                throw DataError(.shapeMismatch, data,
-                                "rows of \(columns) values do not fit the model's input of shape \(declared)",
-                                hint: "give one sample per row, \(declared.map(String.init).joined(separator: " × ")) values each")
-            }
-            return declared
         }
 
         /// The outputs to write, by position among the model's.
@@ -145,7 +126,8 @@ extension Kprune {
         /// `-o OUT.npy`, or beside the data; `OUT.NAME.npy` for one of several outputs.
         private func destination(for name: String, of count: Int) -> String {
             let base = outputFile ?? {
-                let dataPath = data.split(separator: ":", maxSplits: 1).first.map(String.init) ?? data
+                let first = data.first ?? "inputs"
+                let dataPath = first.split(separator: ":", maxSplits: 1).first.map(String.init) ?? first
                 let stem = (dataPath as NSString).deletingPathExtension
                 return stem + ".predictions.npy"
             }()
@@ -159,8 +141,8 @@ extension Kprune {
 struct PredictReport: Encodable {
     /// The model file, as given.
     let model: String
-    /// The data, as given.
-    let data: String
+    /// The data arrays, as given, one per model input.
+    let data: [String]
     /// The output files written, in the model's output order.
     let outputFiles: [String]
     /// Samples run.

@@ -32,7 +32,7 @@ import Testing
         #expect(feed.rows == .features)
         let x = try Self.array("digits_raw/x_train.npy")
         let expected = try Self.array("digits/h_train.npy")
-        let rows = try feed.rows(for: Tensor(shape: [x.shape[0], 64], values: x.values))
+        let rows = try feed.rows(for: [Tensor(shape: [x.shape[0], 64], values: x.values)])
         #expect(rows.shape == expected.shape)
         let worst = zip(rows.values, expected.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
         #expect(worst <= 1e-4)
@@ -52,14 +52,14 @@ import Testing
         let expected = try Self.array(file.split(separator: "/")[0] + "/p_test.npy")
         let pooled = try LayerFeed(model: model, layer: path, pooled: true, blas: blas)
         #expect(pooled.rows == .pooledPatches)
-        let rows = try pooled.rows(for: batch)
+        let rows = try pooled.rows(for: [batch])
         #expect(rows.shape == [x.shape[0], kernel.rows])
         var outputs = Tensor(zeros: rows.rows, kernel.columns)
         blas.dense(rows, kernel, bias, .softmax, into: &outputs)
         let worst = zip(outputs.values, expected.values).map { abs($0 - $1) }.max() ?? 1
         #expect(worst <= 1e-4)
 
-        let patches = try LayerFeed(model: model, layer: path, pooled: false, blas: blas).rows(for: batch)
+        let patches = try LayerFeed(model: model, layer: path, pooled: false, blas: blas).rows(for: [batch])
         let positions = patches.rows / x.shape[0]
         #expect(positions > 1)
         #expect(patches.columns == kernel.rows)

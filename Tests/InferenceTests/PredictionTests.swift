@@ -15,8 +15,26 @@ struct PredictionCase: Decodable, Sendable, CustomTestStringConvertible {
 
     let name: String
     let model: String
-    let inputs: String
+    /// One input file, or one per input of a model with several.
+    let inputFiles: [String]
     let outputs: [Output]
+
+    /// The single input file of a model with one input.
+    var inputs: String { inputFiles.first ?? "" }
+
+    private enum CodingKeys: String, CodingKey { case name, model, inputs, outputs }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        model = try container.decode(String.self, forKey: .model)
+        outputs = try container.decode([Output].self, forKey: .outputs)
+        if let files = try? container.decode([String].self, forKey: .inputs) {
+            inputFiles = files
+        } else {
+            inputFiles = [try container.decode(String.self, forKey: .inputs)]
+        }
+    }
 
     var testDescription: String { model }
 
@@ -41,9 +59,11 @@ struct PredictionCase: Decodable, Sendable, CustomTestStringConvertible {
         let model = try KerasModel.open(Fixtures.directory.appendingPathComponent(entry.model).path)
         let predictor = try Predictor(model: model, blas: BLAS(threads: 2))
         #expect(predictor.outputNames == entry.outputs.map(\.output))
-        let source = try ArraySource.open(entry.path(entry.inputs))
-        let x = Tensor(shape: source.shape, values: try source.readAll())
-        let results = try predictor.predict([x])
+        let x = try entry.inputFiles.map { file in
+            let source = try ArraySource.open(entry.path(file))
+            return Tensor(shape: source.shape, values: try source.readAll())
+        }
+        let results = try predictor.predict(x)
         #expect(results.count == entry.outputs.count)
         for (result, output) in zip(results, entry.outputs) {
             let expected = try ArraySource.open(entry.path(output.file))

@@ -36,6 +36,34 @@ import Testing
         #expect(try directory.listing() == ["x.npy"])
     }
 
+    /// A model with two inputs takes one `--data` per input, in the model's order; a wrong count, or arrays
+    /// of different lengths, are one line.
+    @Test(arguments: [("keras2/two_inputs.h5", "keras2_two_inputs_h5"), ("keras3/two_inputs.keras", "keras3_two_inputs_keras")])
+    func takesOneArrayPerInput(_ file: String, _ name: String) throws {
+        let directory = TemporaryDirectory()
+        let model = Fixtures.directory.appendingPathComponent("inference/" + file).path
+        let image = Self.predictions.appendingPathComponent("inference_\(name).x.image.npy").path
+        let features = Self.predictions.appendingPathComponent("inference_\(name).x.features.npy").path
+        let run = try Run(["predict", model, "--data", image, "--data", features, "-o", directory.file("y.npy"),
+                           "--batch-size", "5"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let written = try ArraySource.open(directory.file("y.npy"))
+        let expected = try ArraySource.open(Self.predictions.appendingPathComponent("inference_\(name).y.npy").path)
+        #expect(written.shape == expected.shape)
+        let worst = zip(try written.readAll(), try expected.readAll()).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+        #expect(worst <= 1e-4)
+
+        let one = try Run(["predict", model, "--data", image, "-o", directory.file("z.npy")])
+        #expect(one.status == 1)
+        #expect(one.stderrLines.count == 1 && one.stderr.contains("takes 2 inputs"), "\(one.stderr)")
+        writeNPY(directory.file("short.npy"), rows: 3, columns: 5, values: [Float](repeating: 0.5, count: 15))
+        let short = try Run(["predict", model, "--data", image, "--data", directory.file("short.npy"), "-o",
+                             directory.file("z.npy")])
+        #expect(short.status == 1)
+        #expect(short.stderrLines.count == 1 && short.stderr.contains("holds 3 samples"), "\(short.stderr)")
+        #expect(try directory.listing() == ["short.npy", "y.npy"])
+    }
+
     @Test func rowsThatDoNotFitTheInputAreRefused() throws {
         let directory = TemporaryDirectory()
         writeNPY(directory.file("x.npy"), rows: 3, columns: 5, values: [Float](repeating: 0.5, count: 15))

@@ -21,7 +21,7 @@ import Testing
     {
         try Converter.convert(ConversionRequest(
             input: path(model), output: output, target: .sparsity(sparsity),
-            calibration: Calibration(rows: .modelInputs(data), labels: labels,
+            calibration: Calibration(rows: .modelInputs([data]), labels: labels,
                                      options: FineTuneOptions(method: method, inMemoryLimit: limit))))
     }
 
@@ -93,6 +93,42 @@ import Testing
         }
     }
 
+    /// Sample shapes: the declared one; where the config leaves a dimension open, the array's own trailing
+    /// shape, or the one open dimension the row fills; anything else is refused naming the array.
+    @Test func sampleShapesFollowTheConfigAndTheArray() throws {
+        let directory = TemporaryDirectory()
+        writeNPY(directory.file("flat.npy"), rows: 4, columns: 21, values: [Float](repeating: 1, count: 84))
+        writeNPY(directory.file("steps.npy"), descr: "<f4", shape: [4, 7, 3], data: littleEndian([UInt32](repeating: 0, count: 84)))
+        let flat = try ArraySource.open(directory.file("flat.npy"))
+        let steps = try ArraySource.open(directory.file("steps.npy"))
+        #expect(try ModelInputs.sampleShape([nil, 3], of: steps) == [7, 3])
+        #expect(try ModelInputs.sampleShape([nil, 3], of: flat) == [7, 3])
+        #expect(try ModelInputs.sampleShape([7, 3], of: flat) == [7, 3])
+        #expect(try ModelInputs.sampleShape(nil, of: steps) == [7, 3])
+        let error = try #require(throws: DataError.self) { try ModelInputs.sampleShape([nil, 4], of: steps) }
+        #expect(error.source == directory.file("steps.npy"))
+        #expect(error.message.contains("[None, 4]"))
+    }
+
+    /// A model with two inputs fine-tunes from one array per input; one array alone is refused.
+    @Test func twoInputsTakeTwoArrays() throws {
+        let directory = TemporaryDirectory()
+        let predictions = Fixtures.directory.appendingPathComponent("predict")
+        let image = predictions.appendingPathComponent("inference_keras3_two_inputs_keras.x.image.npy").path
+        let features = predictions.appendingPathComponent("inference_keras3_two_inputs_keras.x.features.npy").path
+        var request = ConversionRequest(
+            input: Fixtures.directory.appendingPathComponent("inference/keras3/two_inputs.keras").path,
+            output: directory.file("out.keras"), target: .sparsity(0.5),
+            calibration: Calibration(rows: .modelInputs([image, features]), options: FineTuneOptions(epochs: 5)))
+        let report = try Converter.convert(request)
+        #expect(report.zerosAfter == report.targetZeros)
+        #expect(report.notes.contains { $0.contains("23 samples") })
+        request.calibration?.rows = .modelInputs([image])
+        request.output = directory.file("one.keras")
+        #expect(throws: InferenceError.self) { try Converter.convert(request) }
+        #expect(try directory.listing() == ["out.keras"])
+    }
+
     /// Labels describe the model's output; a layer trained on one row per output position cannot use them.
     @Test func refusesLabelsForPerPositionRows() throws {
         let directory = TemporaryDirectory()
@@ -102,7 +138,7 @@ import Testing
         writeNPY(directory.file("x.npy"), rows: 12, columns: shape.reduce(1, *), values: values)
         writeNPY(directory.file("y.npy"), rows: 12, columns: 1, values: (0..<12).map { (index: Int) -> Float in Float(index % 7) })
         let request = ConversionRequest(input: model, output: directory.file("out.h5"), target: .sparsity(0.5),
-                                        calibration: Calibration(rows: .modelInputs(directory.file("x.npy")),
+                                        calibration: Calibration(rows: .modelInputs([directory.file("x.npy")]),
                                                                  labels: directory.file("y.npy")))
         // conv3x3_head pools before its softmax, so it trains on mean patches and takes the labels.
         let pooled = try Converter.convert(request)
@@ -111,7 +147,7 @@ import Testing
         var perPosition = request
         perPosition.input = Fixtures.named("keras2/conv1x1_head.h5").path
         writeNPY(directory.file("x1.npy"), rows: 12, columns: 960, values: (0..<11520).map { (index: Int) -> Float in Float(index % 13) / 13 })
-        perPosition.calibration?.rows = .modelInputs(directory.file("x1.npy"))
+        perPosition.calibration?.rows = .modelInputs([directory.file("x1.npy")])
         perPosition.output = directory.file("out1.h5")
         #expect {
             try Converter.convert(perPosition)
