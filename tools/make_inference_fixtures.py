@@ -12,7 +12,8 @@ Models: `activations` (every built-in activation the Keras version knows, side b
 (convolutions with strides and dilation, depthwise and separable ones, padding, cropping, up-sampling, pooling, batch and layer
 normalization, LeakyReLU, PReLU, ELU, Permute, RepeatVector), `sequence` (Conv1D causal and dilated,
 1-D padding, cropping, up-sampling and pooling, Dot), `embedding` (Embedding of integer ids, and an EinsumDense over its tokens), `two_inputs` (an image and a
-feature vector, a Dense layer shared by two calls, a Dense head).
+feature vector, a Dense layer shared by two calls, a Dense head), `parametric` (ReLU layers with caps,
+thresholds and negative slopes, ELU with an alpha, softmax and concatenation along a middle axis).
 """
 
 import argparse
@@ -107,8 +108,21 @@ def two_inputs(k):
     return k.Model([image, features], L.Dense(3, activation="softmax", name="head")(m))
 
 
+def parametric(k):
+    """ReLU layers with caps, thresholds and negative slopes, ELU with an alpha, softmax over a middle axis, and
+    concatenations along a middle axis."""
+    L = k.layers
+    x = k.Input(shape=(4, 6))
+    h = L.Dense(6)(x)
+    parts = [L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.3)(h), L.ReLU(negative_slope=0.2)(h),
+             L.ReLU(threshold=0.4)(h), L.ReLU(max_value=2.5)(h), L.ReLU(max_value=1.0, threshold=0.2, negative_slope=0.3)(h),
+             L.ELU(alpha=0.7)(h), L.Softmax(axis=1)(h)]
+    m = L.Concatenate(axis=1)(parts)
+    return k.Model(x, L.Dense(3)(L.Flatten()(L.Concatenate(axis=-2)([m, h]))))
+
+
 MODELS = {"activations": activations, "image": image, "sequence": sequence, "embedding": embedding,
-          "two_inputs": two_inputs}
+          "two_inputs": two_inputs, "parametric": parametric}
 
 
 def randomize(model, seed):

@@ -46,7 +46,7 @@ MODELS = [
     "keras3/conv3d_head.keras", "keras3/conv1x1_head.h5", "keras3/conv1d_head.h5", "keras3/separable.keras",
     "keras3/einsum.keras",
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
-     for name in ("activations", "image", "sequence", "embedding", "two_inputs")] + [
+     for name in ("activations", "image", "sequence", "embedding", "two_inputs", "parametric")] + [
     "inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
     for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]]
 CALIBRATION = ["digits", "wine", "breast_cancer"]

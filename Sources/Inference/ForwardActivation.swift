@@ -6,6 +6,11 @@ enum ForwardActivation: Equatable {
     case linear, relu, sigmoid, tanh, softmax, softplus, softsign, elu, selu, exponential, swish, relu6
     /// `max(x, slope·x)`.
     case leakyReLU(slope: Float)
+    /// `x` for `x ≥ 0`, `alpha·(eˣ − 1)` below.
+    case eluScaled(alpha: Float)
+    /// Keras's `relu(x, negative_slope, max_value, threshold)`: `x` kept above `threshold` (else 0), clipped
+    /// to `[0, maxValue]` when there is a cap, minus `slope·max(threshold − x, 0)`.
+    case reluGeneral(slope: Float, maxValue: Float?, threshold: Float)
     /// `0.5·x·(1 + erf(x/√2))`, or with `approximate` the tanh form.
     case gelu(approximate: Bool)
     /// Keras 2's `clip(0.2·x + 0.5, 0, 1)`, or Keras 3's `relu6(x + 3) / 6`.
@@ -72,6 +77,14 @@ enum ForwardActivation: Equatable {
             case .exponential: for i in v.indices { v[i] = exp(v[i]) }
             case .swish: for i in v.indices { v[i] = v[i] / (1 + exp(-v[i])) }
             case .leakyReLU(let slope): for i in v.indices where v[i] < 0 { v[i] *= slope }
+            case .eluScaled(let alpha): for i in v.indices where v[i] < 0 { v[i] = alpha * expm1(v[i]) }
+            case .reluGeneral(let slope, let maxValue, let threshold):
+                for i in v.indices {
+                    let x = v[i]
+                    var y = threshold != 0 ? (x > threshold ? x : 0) : max(x, 0)
+                    if let maxValue { y = min(max(y, 0), maxValue) }
+                    v[i] = y - slope * max(threshold - x, 0)
+                }
             case .gelu(let approximate):
                 if approximate {
                     let c = Float(0.7978845608028654)

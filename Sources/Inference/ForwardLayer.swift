@@ -1,3 +1,4 @@
+import Foundation
 import Numerics
 
 /// One layer's inference on a batch: every tensor's first axis is the samples.
@@ -39,6 +40,39 @@ struct ActivationLayer: ForwardLayer {
         let input = try single(inputs, name)
         var values = input.values
         activation.apply(&values, lastAxis: input.shape.last ?? 1)
+        return Tensor(shape: input.shape, values: values)
+    }
+}
+
+/// A `Softmax` layer over an axis other than the last: for each position of the other axes, the values along
+/// `axis` (counted with the samples' axis as 0; negative from the end) normalized to sum to 1.
+struct SoftmaxLayer: ForwardLayer {
+    let name: String
+    let axis: Int
+
+    func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let input = try single(inputs, name)
+        let along = axis < 0 ? input.rank + axis : axis
+        guard along >= 1, along < input.rank else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes a softmax over axis \(axis) of shape \(input.shape)")
+        }
+        let length = input.shape[along], inner = input.shape[(along + 1)...].reduce(1, *)
+        let outer = input.shape[..<along].reduce(1, *)
+        var values = input.values
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * length * inner + i
+                var largest = -Float.infinity
+                for k in 0..<length { largest = max(largest, values[base + k * inner]) }
+                var sum: Float = 0
+                for k in 0..<length {
+                    let e = exp(values[base + k * inner] - largest)
+                    values[base + k * inner] = e
+                    sum += e
+                }
+                for k in 0..<length { values[base + k * inner] /= sum }
+            }
+        }
         return Tensor(shape: input.shape, values: values)
     }
 }

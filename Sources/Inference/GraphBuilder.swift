@@ -97,10 +97,11 @@ struct GraphBuilder {
         if let nested = layer.model { return try graph(nested, prefix: prefix + [layer.name]) }
         if Identity.classes.contains(layer.className) { return Identity(name: name) }
         if let operation = MergeLayer.classes[layer.className] {
-            if operation == .concatenate, let axis = layer.config["axis"]?.number, axis != -1 {
-                throw unsupported(layer, name, "concatenation along axis \(axis) (only the last axis)")
+            let axis = layer.config["axis"] ?? .number(-1)
+            guard operation != .concatenate || axis.integer != nil else {
+                throw unsupported(layer, name, "concatenation along axis \(axis)")
             }
-            return MergeLayer(name: name, operation: operation)
+            return MergeLayer(name: name, operation: operation, axis: axis.integer ?? -1)
         }
         switch layer.className {
         case "Dense": return try dense(layer, name)
@@ -108,10 +109,14 @@ struct GraphBuilder {
         case "EinsumDense": return try einsumDense(layer, name)
         case "Activation": return ActivationLayer(name: name, activation: try activation(layer, name))
         case "Softmax":
-            if let axis = layer.config["axis"], axis != .number(-1), axis != .array([.number(-1)]) {
-                throw unsupported(layer, name, "softmax over axis \(axis) (only the last axis)")
+            switch layer.config["axis"] {
+            case nil, .number(-1)?, .array([.number(-1)])?: return ActivationLayer(name: name, activation: .softmax)
+            case let axis?:
+                guard let index = axis.integer ?? axis.array.flatMap({ $0.count == 1 ? $0[0].integer : nil }) else {
+                    throw unsupported(layer, name, "softmax over axes \(axis) (one axis at a time)")
+                }
+                return SoftmaxLayer(name: name, axis: index)
             }
-            return ActivationLayer(name: name, activation: .softmax)
         case "ReLU": return ActivationLayer(name: name, activation: try reluLayer(layer, name))
         case "Flatten": return ReshapeLayer(name: name, target: nil)
         case "Reshape":
@@ -178,8 +183,8 @@ struct GraphBuilder {
             let slope = layer.config["negative_slope"]?.number ?? layer.config["alpha"]?.number ?? 0.3
             return ActivationLayer(name: name, activation: .leakyReLU(slope: Float(slope)))
         case "ELU":
-            guard (layer.config["alpha"]?.number ?? 1) == 1 else { throw unsupported(layer, name, "an alpha other than 1") }
-            return ActivationLayer(name: name, activation: .elu)
+            let alpha = layer.config["alpha"]?.number ?? 1
+            return ActivationLayer(name: name, activation: alpha == 1 ? .elu : .eluScaled(alpha: Float(alpha)))
         case "PReLU":
             guard let alpha = try weights(name).first else {
                 throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no alpha")
@@ -343,14 +348,19 @@ struct GraphBuilder {
                             padding: try padding(layer, name), threads: blas.threads)
     }
 
-    /// A `ReLU` layer: plain, or capped at 6; other slopes and thresholds are not run.
+    /// A `ReLU` layer: plain, capped at 6, or with any cap, threshold and negative slope.
     private func reluLayer(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
-        let slope = layer.config["negative_slope"]?.number ?? 0, threshold = layer.config["threshold"]?.number ?? 0
-        guard slope == 0, threshold == 0 else { throw unsupported(layer, name, "a negative slope or a threshold") }
-        switch layer.config["max_value"]?.number {
-        case nil: return .relu
-        case 6: return .relu6
-        case let cap?: throw unsupported(layer, name, "a cap of \(cap)")
+        func value(_ key: String) -> Double? { layer.config[key]?.number }
+        let slope = value("negative_slope") ?? 0, threshold = value("threshold") ?? 0, cap = value("max_value")
+        guard slope.isFinite, threshold.isFinite, cap.map({ !$0.isNaN }) ?? true else {
+            throw unsupported(layer, name, "a slope, threshold or cap that is not a number")
+        }
+        switch (slope, threshold, cap) {
+        case (0, 0, nil): return .relu
+        case (0, 0, 6?): return .relu6
+        default:
+            let finiteCap = cap.flatMap { $0.isFinite ? Float($0) : nil }
+            return .reluGeneral(slope: Float(slope), maxValue: finiteCap, threshold: Float(threshold))
         }
     }
 

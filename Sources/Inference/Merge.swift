@@ -1,11 +1,13 @@
 import Numerics
 
 /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum` of inputs of one shape, and `Concatenate`
-/// along the last axis.
+/// along any axis but the samples'.
 struct MergeLayer: ForwardLayer {
     enum Operation { case add, subtract, multiply, average, maximum, minimum, concatenate }
     let name: String
     let operation: Operation
+    /// The axis `Concatenate` joins along, counted with the samples' axis as 0; negative from the end.
+    var axis = -1
 
     static let classes: [String: Operation] = [
         "Add": .add, "Subtract": .subtract, "Multiply": .multiply, "Average": .average, "Maximum": .maximum,
@@ -40,22 +42,29 @@ struct MergeLayer: ForwardLayer {
         return Tensor(shape: first.shape, values: values)
     }
 
+    /// The inputs joined along `axis`: for each index before it, each input's block of the axis and what
+    /// follows it, in turn.
     private func concatenate(_ inputs: [Tensor]) throws -> Tensor {
-        let leading = Array(inputs[0].shape.dropLast())
-        guard inputs.allSatisfy({ Array($0.shape.dropLast()) == leading }) else {
+        let rank = inputs[0].rank
+        let along = axis < 0 ? rank + axis : axis
+        func others(_ shape: [Int]) -> [Int] { shape.enumerated().filter { $0.offset != along }.map(\.element) }
+        guard along >= 1, along < rank, inputs.allSatisfy({ $0.rank == rank && others($0.shape) == others(inputs[0].shape) })
+        else {
             throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) concatenates inputs of shapes \(inputs.map(\.shape))")
+                                 "layer \(name) concatenates inputs of shapes \(inputs.map(\.shape)) along axis \(axis)")
         }
-        let widths = inputs.map { $0.shape.last ?? 1 }
-        let rows = leading.reduce(1, *)
+        let outer = inputs[0].shape[..<along].reduce(1, *)
+        let blocks = inputs.map { $0.count / max(outer, 1) }
+        var shape = inputs[0].shape
+        shape[along] = inputs.reduce(0) { $0 + $1.shape[along] }
         var values: [Float] = []
-        values.reserveCapacity(rows * widths.reduce(0, +))
-        for row in 0..<rows {
-            for (input, width) in zip(inputs, widths) {
-                values += input.values[(row * width)..<((row + 1) * width)]
+        values.reserveCapacity(try Allocation.count(shape, layer: name))
+        for row in 0..<outer {
+            for (input, block) in zip(inputs, blocks) {
+                values += input.values[(row * block)..<((row + 1) * block)]
             }
         }
-        return Tensor(shape: leading + [widths.reduce(0, +)], values: values)
+        return Tensor(shape: shape, values: values)
     }
 }
 
