@@ -38,7 +38,12 @@ extension Graph {
     /// fold.
     private static func fold(_ next: any ForwardLayer, into layer: any ForwardLayer) -> (any ForwardLayer)? {
         if let activation = next as? ActivationLayer { return withActivation(activation, layer) }
-        guard let affine = next as? AffineLayer, affine.axis == nil else { return nil }
+        guard let affine = next as? AffineLayer else { return nil }
+        // The map's axis, when named by position (tf_keras writes BatchNormalization's as `[3]`), must be the
+        // convolution output's last: its rank is the kernel's.
+        let kernelRank = (layer as? ConvolutionLayer)?.kernel.rank ?? (layer as? DepthwiseConvolutionLayer)?.kernel.rank
+            ?? (layer as? SeparableConvolutionLayer)?.depthwise.kernel.rank
+        guard affine.axis == nil || kernelRank.map({ affine.axis == $0 - 1 }) == true else { return nil }
         switch layer {
         case let convolution as ConvolutionLayer:
             return fold(affine, into: convolution)

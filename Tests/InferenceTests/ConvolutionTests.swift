@@ -81,4 +81,26 @@ import Testing
         let worst = zip(plain.values, fused.values).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
         #expect(worst <= 1e-5)
     }
+
+    /// A normalization whose axis is named by position (tf_keras writes `[2]` for a Conv1D's channels) folds
+    /// when that is the convolution output's last axis, and not otherwise.
+    @Test(arguments: [(2, true), (1, false)])
+    func foldsAPositionalAxisOnlyWhenItIsTheLast(_ axis: Int, _ folds: Bool) throws {
+        let blas = BLAS(threads: 1)
+        let kernel = Tensor(shape: [3, 2, 4], values: (0..<24).map { Float($0 % 5) - 2 })
+        let convolution = ConvolutionLayer(name: "conv", kernel: kernel, bias: [0.5, -1, 2, 0], strides: [1],
+                                           dilation: [1], padding: .same, activation: .linear, blas: blas)
+        var normalization = AffineLayer.batchNormalization("bn", gamma: [1, 2, 0.5, -1], beta: [0, 1, -1, 2],
+                                                           mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
+                                                           epsilon: 1e-3)
+        normalization.axis = axis
+        func node(_ name: String, _ inbound: String, _ layer: any ForwardLayer) -> Graph.Node {
+            Graph.Node(name: name, className: name, call: 0, inbound: [TensorReference(layer: inbound)], layer: layer,
+                       masks: .drops)
+        }
+        let graph = try Graph(name: "m", inputs: ["x"], nodes: [node("conv", "x", convolution), node("bn", "conv", normalization)],
+                              outputs: [TensorReference(layer: "bn")])
+        let folded = try graph.foldingNormalizations()
+        #expect(folded.nodes.map(\.name) == (folds ? ["bn"] : ["conv", "bn"]))
+    }
 }
