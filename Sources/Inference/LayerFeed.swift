@@ -6,7 +6,8 @@ import HDF5
 /// that lead to it, in the rows its kernel multiplies: what a fine-tune of that layer trains on.
 ///
 /// - A `Dense` layer: one row per sample, or per position when it applies to every position of a sequence
-///   or an image.
+///   or an image (and so a `TimeDistributed` Dense layer, one row per step).
+/// - A separable convolution: its pointwise kernel's rows, the depthwise outputs at each position.
 /// - A convolution: one row per output position, the patch it reads (window offsets, then input channels:
 ///   the kernel's own order), so that the layer's outputs are the rows times the kernel reshaped to
 ///   patch × filters.
@@ -57,14 +58,16 @@ public struct LayerFeed {
         inputShapes = shapes.count == graph.inputs.count ? shapes : [[Int?]?](repeating: nil, count: graph.inputs.count)
         path = layer.models + [layer.name]
         target = try graph.layer(at: path[...])
-        let unwrapped = (target as? HalfPrecision)?.inner ?? target
-        switch unwrapped {
+        switch Self.unwrapped(target) {
         case let dense as DenseLayer:
             rows = .features
             columns = dense.kernel.rows
         case let convolution as ConvolutionLayer:
             rows = pooled ? .pooledPatches : .patches
             columns = convolution.kernel.count / max(convolution.kernel.shape.last ?? 1, 1)
+        case let separable as SeparableConvolutionLayer:
+            rows = pooled ? .pooledPatches : .patches
+            columns = separable.pointwise.kernel.count / max(separable.pointwise.kernel.shape.last ?? 1, 1)
         default:
             throw InferenceError(.unsupportedConfig, layer: layer.description,
                                  "layer \(layer) is not a Dense layer or a convolution, whose inputs kprune can "
@@ -78,9 +81,8 @@ public struct LayerFeed {
     public func rows(for batch: [Tensor]) throws -> Tensor {
         let inputs = try graph.inputs(of: path[...], for: batch)
         let input = try single(inputs, path.joined(separator: "/"))
-        let unwrapped = (target as? HalfPrecision)?.inner ?? target
         let received = target is HalfPrecision ? HalfPrecision.rounded(input) : input
-        switch (rows, unwrapped) {
+        switch (rows, Self.unwrapped(target)) {
         case (.features, _):
             guard received.shape.last == columns else {
                 throw InferenceError(.shapeMismatch, layer: path.joined(separator: "/"),
@@ -91,9 +93,20 @@ public struct LayerFeed {
         case (_, let convolution as ConvolutionLayer):
             let patches = try convolution.patches(of: received)
             return rows == .pooledPatches ? Self.mean(patches, samples: received.shape.first ?? 0) : patches
+        case (_, let separable as SeparableConvolutionLayer):
+            // The pointwise kernel, the one pruned, reads the depthwise outputs one position at a time.
+            let patches = try separable.pointwise.patches(of: try separable.depthwise.forward([received]))
+            return rows == .pooledPatches ? Self.mean(patches, samples: received.shape.first ?? 0) : patches
         default:
             preconditionFailure("rows of a layer that is neither Dense nor a convolution")
         }
+    }
+
+    /// The layer that computes: inside a float16 rounding, or a `TimeDistributed` wrapper (a Dense layer
+    /// applied to every step takes the steps as rows).
+    private static func unwrapped(_ layer: any ForwardLayer) -> any ForwardLayer {
+        let inner = (layer as? HalfPrecision)?.inner ?? layer
+        return (inner as? TimeDistributedLayer).map { $0.inner } ?? inner
     }
 
     /// The mean of each sample's consecutive rows.

@@ -86,7 +86,9 @@ public struct ModelConfig: Sendable, Equatable {
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
         let calls = entry["inbound_nodes"]?.array?.map(LayerCall.init(node:)) ?? []
         return LayerConfig(name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
-                           activation: config["activation"]?.string, model: model, inboundLayers: inbound,
+                           activation: config["activation"]?.string
+                               ?? (className == "TimeDistributed" ? config["layer"]?["config"]?["activation"]?.string : nil),
+                           model: model, inboundLayers: inbound,
                            inboundNodes: calls,
                            effect: InferenceEffect(className: className, config: config,
                                                    inboundNodes: entry["inbound_nodes"]),

@@ -54,7 +54,9 @@ enum FineTunedPruning {
     private static func checkLayer(_ plan: ConversionPlan) throws -> Int {
         let (layer, kernel) = (plan.layer, plan.kernel)
         // Without a config the class is unknown and a 2-D kernel is taken as Dense, which the report notes.
-        if let className = layer.className, !matrixClasses.contains(className) {
+        // A `TimeDistributed` layer is the layer it wraps, applied to every step.
+        let effective = layer.className == "TimeDistributed" ? layer.wrappedClassName : layer.className
+        if let className = effective, !matrixClasses.contains(className) {
             throw PruningError(.notFineTunable,
                                "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)")
         }

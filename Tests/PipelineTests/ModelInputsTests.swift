@@ -129,6 +129,21 @@ import Testing
         #expect(try directory.listing() == ["out.keras"])
     }
 
+    /// A TimeDistributed Dense final layer trains on one row per step; a separable convolution's pointwise
+    /// kernel on the depthwise outputs at each position.
+    @Test(arguments: [("inference/keras2/gru_tagger.h5", "inference_keras2_gru_tagger_h5", "10 positions each"),
+                      ("keras3/separable.keras", "keras3_separable_keras", "64 patches each")])
+    func otherFinalLayersTakeTheirRows(_ model: String, _ name: String, _ note: String) throws {
+        let directory = TemporaryDirectory()
+        let x = Fixtures.directory.appendingPathComponent("predict/\(name).x.npy").path
+        let report = try Converter.convert(ConversionRequest(
+            input: Fixtures.directory.appendingPathComponent(model).path,
+            output: directory.file("out." + (model as NSString).pathExtension), target: .sparsity(0.8),
+            calibration: Calibration(rows: .modelInputs([x]), options: FineTuneOptions(epochs: 5))))
+        #expect(report.zerosAfter == report.targetZeros)
+        #expect(report.notes.contains { $0.contains(note) }, "\(report.notes)")
+    }
+
     /// Labels describe the model's output; a layer trained on one row per output position cannot use them.
     @Test func refusesLabelsForPerPositionRows() throws {
         let directory = TemporaryDirectory()
