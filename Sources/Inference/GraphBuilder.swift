@@ -108,15 +108,7 @@ struct GraphBuilder {
         case "Dot": return try dot(layer, name)
         case "EinsumDense": return try einsumDense(layer, name)
         case "Activation": return ActivationLayer(name: name, activation: try activation(layer, name))
-        case "Softmax":
-            switch layer.config["axis"] {
-            case nil, .number(-1)?, .array([.number(-1)])?: return ActivationLayer(name: name, activation: .softmax)
-            case let axis?:
-                guard let index = axis.integer ?? axis.array.flatMap({ $0.count == 1 ? $0[0].integer : nil }) else {
-                    throw unsupported(layer, name, "softmax over axes \(axis) (one axis at a time)")
-                }
-                return SoftmaxLayer(name: name, axis: index)
-            }
+        case "Softmax": return try softmax(layer, name)
         case "ReLU": return ActivationLayer(name: name, activation: try reluLayer(layer, name))
         case "Flatten": return ReshapeLayer(name: name, target: nil)
         case "Reshape":
@@ -149,11 +141,22 @@ struct GraphBuilder {
         case "BatchNormalization": return try batchNormalization(layer, name)
         case "Rescaling":
             guard let scale = layer.config["scale"]?.number else { throw unsupported(layer, name, "a per-channel scale") }
-            let offset = layer.config["offset"]?.number ?? 0
-            return AffineLayer(name: name, scale: [Float(scale)], shift: [Float(offset)])
+            return AffineLayer(name: name, scale: [Float(scale)], shift: [Float(layer.config["offset"]?.number ?? 0)])
         default:
             throw InferenceError(.unsupportedLayer, layer: name,
                                  "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
+        }
+    }
+
+    /// A `Softmax` layer: over the last axis, or any one other axis.
+    private func softmax(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
+        switch layer.config["axis"] {
+        case nil, .number(-1)?, .array([.number(-1)])?: return ActivationLayer(name: name, activation: .softmax)
+        case let axis?:
+            guard let index = axis.integer ?? axis.array.flatMap({ $0.count == 1 ? $0[0].integer : nil }) else {
+                throw unsupported(layer, name, "softmax over axes \(axis) (one axis at a time)")
+            }
+            return SoftmaxLayer(name: name, axis: index)
         }
     }
 
