@@ -254,18 +254,21 @@ def features_h5(path):
                             compression="gzip")
 
 
+def mutate_model(fixture, data, rng):
+    """A mutated copy of a model file: inside the archive for `.keras`, bytes for HDF5; and its label."""
+    if fixture.endswith(".keras"):
+        return mutate_keras(data, rng)
+    name = rng.choice(list(BYTE_MUTATIONS))
+    return BYTE_MUTATIONS[name](data, rng), "h5-" + name
+
+
 def build_corpus(directory, seed, model_count, calibration_count, inference_count=0, data_count=0):
     """Cases: (kind, label, file name, bytes, feature suffix, or for inference models their data file)."""
     rng = random.Random(seed)
     cases = []
     for index in range(model_count):
         fixture = MODEL_FIXTURES[index % len(MODEL_FIXTURES)]
-        data = (FIXTURES / fixture).read_bytes()
-        if fixture.endswith(".keras"):
-            mutated, label = mutate_keras(data, rng)
-        else:
-            name = rng.choice(list(BYTE_MUTATIONS))
-            mutated, label = BYTE_MUTATIONS[name](data, rng), "h5-" + name
+        mutated, label = mutate_model(fixture, (FIXTURES / fixture).read_bytes(), rng)
         base = Path(fixture).name
         cases.append(("model", label, f"m{index:03d}_{base}", mutated, ""))
     h5 = directory / "features.h5"
@@ -292,12 +295,7 @@ def build_corpus(directory, seed, model_count, calibration_count, inference_coun
     rng = random.Random(seed + 1)
     for index in range(inference_count):
         fixture, data = INFERENCE_FIXTURES[index % len(INFERENCE_FIXTURES)]
-        raw = (FIXTURES / fixture).read_bytes()
-        if fixture.endswith(".keras"):
-            mutated, label = mutate_keras(raw, rng)
-        else:
-            name = rng.choice(list(BYTE_MUTATIONS))
-            mutated, label = BYTE_MUTATIONS[name](raw, rng), "h5-" + name
+        mutated, label = mutate_model(fixture, (FIXTURES / fixture).read_bytes(), rng)
         cases.append(("inference-model", "inference-" + label, f"i{index:03d}_{Path(fixture).name}", mutated,
                       str(FIXTURES / data)))
     source = (FIXTURES / DATA_SOURCE).read_bytes()
