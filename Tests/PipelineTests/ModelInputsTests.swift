@@ -144,6 +144,24 @@ import Testing
         #expect(report.notes.contains { $0.contains(note) }, "\(report.notes)")
     }
 
+    /// A failure after rows were written to the scratch file (infinity in a later block of samples) leaves
+    /// nothing in the output's directory.
+    @Test func aLateFailureLeavesNothingBehind() throws {
+        let directory = TemporaryDirectory()
+        let x = try ArraySource.open(Self.x)
+        var values = try x.readAll()
+        values[300 * 64 + 5] = .infinity  // sample 300, in the third block of 128
+        writeNPY(directory.file("late.npy"), rows: x.rows, columns: 64, values: values)
+        let output = directory.file("out.h5")
+        #expect {
+            try Self.convert("digits_cnn/model.h5", 0.8, data: directory.file("late.npy"), labels: nil,
+                             output: output, limit: 0)
+        } throws: { error in
+            (error as? DataError)?.message.contains("sample 300") == true
+        }
+        #expect(try directory.listing() == ["late.npy"])
+    }
+
     /// Labels describe the model's output; a layer trained on one row per output position cannot use them.
     @Test func refusesLabelsForPerPositionRows() throws {
         let directory = TemporaryDirectory()
