@@ -28,17 +28,8 @@ struct ConvolutionLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        let rank = kernel.rank - 2
-        let groupChannels = kernel.shape[rank], filters = kernel.shape[rank + 1]
-        guard input.rank == rank + 2, input.shape.last == groupChannels * groups, filters % groups == 0,
-              bias.count == filters
-        else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes \(rank)-D inputs with "
-                                 + "\(groupChannels * groups) channels in \(groups) groups, \(filters) filters and as many "
-                                 + "biases, not shape \(input.shape) and \(bias.count) biases")
-        }
-        let window = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
-                                   strides: strides, dilation: dilation, padding: padding)
+        let window = try self.window(over: input)
+        let filters = kernel.shape[kernel.rank - 1]
         let batch = input.shape[0]
         // Every element is written by a product (each group its columns, beta 0): no zeros needed first.
         let count = batch * window.positions * filters
@@ -53,6 +44,42 @@ struct ConvolutionLayer: ForwardLayer {
         }
         activation.apply(&output, lastAxis: filters)
         return Tensor(shape: [batch] + window.outputSize + [filters], values: output)
+    }
+
+    /// The window the kernel slides over `input`, once the input, the groups and the bias are checked to fit.
+    /// - Throws: `InferenceError` `.shapeMismatch` naming the layer.
+    private func window(over input: Tensor) throws -> SpatialWindow {
+        let rank = kernel.rank - 2
+        let groupChannels = kernel.shape[rank], filters = kernel.shape[rank + 1]
+        guard input.rank == rank + 2, input.shape.last == groupChannels * groups, filters % groups == 0,
+              bias.count == filters
+        else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes \(rank)-D inputs with "
+                                 + "\(groupChannels * groups) channels in \(groups) groups, \(filters) filters and as many "
+                                 + "biases, not shape \(input.shape) and \(bias.count) biases")
+        }
+        return SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+                             strides: strides, dilation: dilation, padding: padding)
+    }
+
+    /// Each output position's patch of `input`, a row per position (samples outer), in the kernel's order: the
+    /// rows the layer's outputs are the kernel (patch × filters) times, less the bias.
+    /// - Throws: `InferenceError` when the input does not fit, or the layer has several groups (whose patches
+    ///   a single kernel matrix does not multiply).
+    func patches(of input: Tensor) throws -> Tensor {
+        guard groups == 1 else {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "layer \(name) convolves \(groups) groups apart; its inputs are not one patch matrix")
+        }
+        let window = try self.window(over: input)
+        let rows = input.shape[0] * window.positions, channels = kernel.shape[kernel.rank - 2]
+        var patches = Tensor(zeros: rows, window.offsets * channels)
+        input.values.withUnsafeBufferPointer { x in
+            patches.values.withUnsafeMutableBufferPointer { out in
+                gather(x, rows: 0..<rows, window: window, table: window.gatherTable(), channels: 0..<channels, into: out)
+            }
+        }
+        return patches
     }
 
     /// `out` (`[N · P, F]`): the output rows split over the threads, each part a chunk of rows and a group

@@ -26,7 +26,8 @@ public struct LayerFeed {
         case pooledPatches
     }
 
-    private let graph: Graph
+    /// The graphs that compute the layer's inputs, outermost first (see `Graph.feeding`).
+    private let stages: [Graph]
     private let path: [String]
     private let target: any ForwardLayer
     /// How the rows are made.
@@ -50,19 +51,24 @@ public struct LayerFeed {
             throw InferenceError(.noConfig, "the file has no model config, so the layers before \(layer) are unknown")
         }
         let shapes = GraphBuilder.inputShapes(config)
-        graph = try File.withOpen(model.weightsFile) { file in
+        let graph = try File.withOpen(model.weightsFile) { file in
             var builder = GraphBuilder(model: model, root: try file.root(), blas: blas)
             builder.folds = false
             return try builder.graph(config, prefix: [])
         }
         inputShapes = shapes.count == graph.inputs.count ? shapes : [[Int?]?](repeating: nil, count: graph.inputs.count)
         path = layer.models + [layer.name]
-        target = try graph.layer(at: path[...])
+        (stages, target) = try graph.feeding(path[...])
         switch Self.unwrapped(target) {
         case let dense as DenseLayer:
             rows = .features
             columns = dense.kernel.rows
         case let convolution as ConvolutionLayer:
+            guard convolution.groups == 1 else {
+                throw InferenceError(.unsupportedConfig, layer: layer.description,
+                                     "layer \(layer) convolves \(convolution.groups) groups apart; its inputs are not one "
+                                         + "patch matrix")
+            }
             rows = pooled ? .pooledPatches : .patches
             columns = convolution.kernel.count / max(convolution.kernel.shape.last ?? 1, 1)
         case let separable as SeparableConvolutionLayer:
@@ -79,7 +85,8 @@ public struct LayerFeed {
     /// matrix of `columns` columns, the rows of each sample together, in sample order.
     /// - Throws: `InferenceError` when the inputs do not fit the model.
     public func rows(for batch: [Tensor]) throws -> Tensor {
-        let inputs = try graph.inputs(of: path[...], for: batch)
+        var inputs = batch
+        for stage in stages { inputs = try stage.run(inputs) }
         let input = try single(inputs, path.joined(separator: "/"))
         let received = target is HalfPrecision ? HalfPrecision.rounded(input) : input
         switch (rows, Self.unwrapped(target)) {
@@ -139,20 +146,10 @@ extension Graph {
         return node
     }
 
-    /// The layer at `path` (a node's name, then names inside nested models).
-    func layer(at path: ArraySlice<String>) throws -> any ForwardLayer {
-        guard let first = path.first else { throw InferenceError(.unsupportedConfig, "no layer named") }
-        let node = try onlyCall(of: first, path: path)
-        guard path.count > 1 else { return node.layer }
-        guard let nested = node.layer as? Graph else {
-            throw InferenceError(.unsupportedConfig, layer: first, "layer \(first) is not a nested model")
-        }
-        return try nested.layer(at: path.dropFirst())
-    }
-
-    /// The inputs the layer at `path` receives when the model runs on `values`, computing only the layers
-    /// they depend on.
-    func inputs(of path: ArraySlice<String>, for values: [Tensor]) throws -> [Tensor] {
+    /// The layer at `path` (a node's name, then names inside nested models), and the graphs that compute its
+    /// inputs from the model's: one per level of nesting, each holding only the nodes the next level (or the
+    /// layer) needs, its inputs the previous one's outputs.
+    func feeding(_ path: ArraySlice<String>) throws -> (stages: [Graph], layer: any ForwardLayer) {
         guard let first = path.first else { throw InferenceError(.unsupportedConfig, "no layer named") }
         let node = try onlyCall(of: first, path: path)
         // Nodes run in dependency order: walking back from the layer's inbound tensors finds every node they
@@ -164,41 +161,12 @@ extension Graph {
             prefix.append(earlier)
             needed.formUnion(earlier.inbound.map { key($0.layer, $0.node) })
         }
-        let graph = try Graph(name: name, inputs: inputs, nodes: prefix.reversed(), outputs: node.inbound)
-        let arguments = try graph.run(values)
-        guard path.count > 1 else { return arguments }
+        let stage = try Graph(name: name, inputs: inputs, nodes: prefix.reversed(), outputs: node.inbound)
+        guard path.count > 1 else { return ([stage], node.layer) }
         guard let nested = node.layer as? Graph else {
             throw InferenceError(.unsupportedConfig, layer: first, "layer \(first) is not a nested model")
         }
-        return try nested.inputs(of: path.dropFirst(), for: arguments)
-    }
-}
-
-extension ConvolutionLayer {
-    /// Each output position's patch of `input`, a row per position (samples outer): window offsets, then
-    /// input channels, zeros in the padding.
-    /// - Throws: `InferenceError` when the input does not fit the kernel.
-    func patches(of input: Tensor) throws -> Tensor {
-        let window = try SpatialWindow.sliding(kernel, over: input, strides: strides, dilation: dilation,
-                                               padding: padding, layer: name)
-        let channels = kernel.shape[kernel.rank - 2]
-        let batch = input.shape[0], patch = window.offsets * channels
-        let spatialCount = window.inputSize.reduce(1, *)
-        let table = window.gatherTable()
-        var patches = Tensor(zeros: batch * window.positions, patch)
-        patches.values.withUnsafeMutableBufferPointer { out in
-            input.values.withUnsafeBufferPointer { x in
-                for n in 0..<batch {
-                    for p in 0..<window.positions {
-                        let row = (n * window.positions + p) * patch
-                        for o in 0..<window.offsets where table[p * window.offsets + o] >= 0 {
-                            let from = (n * spatialCount + table[p * window.offsets + o]) * channels
-                            for c in 0..<channels { out[row + o * channels + c] = x[from + c] }
-                        }
-                    }
-                }
-            }
-        }
-        return patches
+        let inner = try nested.feeding(path.dropFirst())
+        return ([stage] + inner.stages, inner.layer)
     }
 }
