@@ -102,7 +102,7 @@ struct TransposedConvolutionLayer: ForwardLayer {
                                       strides: strides, dilation: dilation, padding: padding,
                                       outputPadding: outputPadding)
         let batch = input.shape[0]
-        var output = [Float](repeating: 0, count: batch * window.outputPositions * filters)
+        var output = [Float](repeating: 0, count: try Allocation.count([batch] + window.outputSize + [filters], layer: name))
         output.withUnsafeMutableBufferPointer { out in
             input.values.withUnsafeBufferPointer { x in
                 kernel.values.withUnsafeBufferPointer { w in scatter(x, batch: batch, window: window, kernel: w, into: out) }

@@ -1,3 +1,4 @@
+import ArrayIO
 import Foundation
 @testable import Inference
 @testable import KerasFormat
@@ -30,6 +31,23 @@ import Testing
         }
         #expect(error.layer == layer)
         #expect(error.message.contains(message), "\(error.message)")
+    }
+
+    /// A transposed convolution's strides multiply its output: claimed strides are counted before anything is
+    /// allocated.
+    @Test func refusesATransposedOutputTooLarge() throws {
+        let source = try ArraySource.open(Fixtures.directory.appendingPathComponent(
+            "predict/inference_keras2_transpose_h5.x.npy").path)
+        let x = Tensor(shape: source.shape, values: try source.readAll())
+        let error = try #require(throws: InferenceError.self) {
+            let edited = try predictor("inference/keras2/transpose.h5") {
+                setting("strides", to: .array([.number(65536), .number(65536), .number(65536)]),
+                        layer: "conv3d_transpose", in: $0)
+            }
+            _ = try edited.predict([x])
+        }
+        #expect(error.layer == "conv3d_transpose")
+        #expect(error.message.contains("more values than kprune allocates"), "\(error.message)")
     }
 
     /// A reshape whose target overflows when multiplied out is refused, not trapped.
