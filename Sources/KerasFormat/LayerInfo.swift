@@ -53,6 +53,15 @@ public struct LayerInfo: Sendable, Equatable {
         return weights.dropFirst(kernelIndex + 1).first { $0.shape == [units] }
     }
 
+    /// The class that computes the layer's outputs: for a `TimeDistributed` layer the class it wraps (applied to
+    /// every step), else the layer's own.
+    public var computingClassName: String? { Self.computingClass(className, wrapped: wrappedClassName) }
+
+    /// A `TimeDistributed` layer's wrapped class (its own when the config does not name one), any other's own.
+    static func computingClass(_ className: String?, wrapped: String?) -> String? {
+        className == "TimeDistributed" ? wrapped ?? className : className
+    }
+
     /// Whether the layer is recurrent (`LSTM`, `GRU`, `SimpleRNN`, `Bidirectional`, a `TimeDistributed`
     /// recurrent layer...): kprune prunes it only when it is asked for by name.
     public var isRecurrent: Bool {
@@ -95,7 +104,7 @@ public struct LayerInfo: Sendable, Equatable {
     static func findKernel(className: String?, wrapped: String?, weights: [WeightInfo])
         -> (index: Int?, problem: String?)
     {
-        let effective = className == "TimeDistributed" ? wrapped ?? className : className
+        let effective = computingClass(className, wrapped: wrapped)
         if className == "Bidirectional" {
             return (nil, weights.isEmpty ? nil : "it holds two input kernels, forward and backward")
         }

@@ -55,8 +55,7 @@ enum FineTunedPruning {
         let (layer, kernel) = (plan.layer, plan.kernel)
         // Without a config the class is unknown and a 2-D kernel is taken as Dense, which the report notes.
         // A `TimeDistributed` layer is the layer it wraps, applied to every step.
-        let effective = layer.className == "TimeDistributed" ? layer.wrappedClassName : layer.className
-        if let className = effective, !matrixClasses.contains(className) {
+        if let className = layer.computingClassName, !matrixClasses.contains(className) {
             throw PruningError(.notFineTunable,
                                "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)")
         }
