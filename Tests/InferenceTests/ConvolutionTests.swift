@@ -65,10 +65,6 @@ import Testing
         let normalization = AffineLayer.batchNormalization("bn", gamma: [1, 2, 0.5, -1], beta: [0, 1, -1, 2],
                                                            mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
                                                            epsilon: 1e-3)
-        func node(_ name: String, _ inbound: [String], _ layer: any ForwardLayer) -> Graph.Node {
-            Graph.Node(name: name, className: name, call: 0, inbound: inbound.map { TensorReference(layer: $0) },
-                       layer: layer, masks: .drops)
-        }
         let merge = node("add", convolutionAlsoRead ? ["bn", "conv"] : ["bn", "bn"], MergeLayer(name: "add", operation: .add))
         let graph = try Graph(name: "m", inputs: ["x"], nodes: [
             node("conv", ["x"], convolution), node("bn", ["conv"], normalization), merge,
@@ -94,13 +90,15 @@ import Testing
                                                            mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
                                                            epsilon: 1e-3)
         normalization.axis = axis
-        func node(_ name: String, _ inbound: String, _ layer: any ForwardLayer) -> Graph.Node {
-            Graph.Node(name: name, className: name, call: 0, inbound: [TensorReference(layer: inbound)], layer: layer,
-                       masks: .drops)
-        }
-        let graph = try Graph(name: "m", inputs: ["x"], nodes: [node("conv", "x", convolution), node("bn", "conv", normalization)],
+        let graph = try Graph(name: "m", inputs: ["x"], nodes: [node("conv", ["x"], convolution), node("bn", ["conv"], normalization)],
                               outputs: [TensorReference(layer: "bn")])
         let folded = try graph.foldingNormalizations()
         #expect(folded.nodes.map(\.name) == (folds ? ["bn"] : ["conv", "bn"]))
     }
+}
+
+/// A graph node calling `layer` once on the first outputs of `inbound`, without masks.
+private func node(_ name: String, _ inbound: [String], _ layer: any ForwardLayer) -> Graph.Node {
+    Graph.Node(name: name, className: name, call: 0, inbound: inbound.map { TensorReference(layer: $0) }, layer: layer,
+               masks: .drops)
 }
