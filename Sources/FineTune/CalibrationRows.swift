@@ -21,6 +21,9 @@ package final class CalibrationRows: TrainingData {
     package let kernel: Tensor
     package let bias: [Float]
     package let activation: Activation
+    /// How a sample's rows reach the model's output when the loss is taken there: each row of the features
+    /// is then one sample's rows side by side, so that the split, shuffles and batches keep them together.
+    package let group: RowGroup?
     package let split: HeldOutSplit
     /// Whether the columns are centred (the layer has a bias to absorb their means).
     package let centred: Bool
@@ -53,9 +56,10 @@ package final class CalibrationRows: TrainingData {
     /// - Parameter retainsBlocks: keep every block in memory after its first read.
     package init(features: ArraySource, labels: ArraySource?, kernel: Tensor, bias: [Float], activation: Activation,
          validationSplit: Double, seed: UInt64, centred: Bool, retainsBlocks: Bool = false,
-         blockBytes: Int = 4 << 20, blas: BLAS = BLAS(threads: Workers.available)) throws
+         blockBytes: Int = 4 << 20, group: RowGroup? = nil, blas: BLAS = BLAS(threads: Workers.available)) throws
     {
-        try Self.check(features: features, kernel: kernel)
+        try Self.check(features: features, kernel: kernel, rowsPerSample: group?.rows ?? 1)
+        self.group = group
         self.blas = blas
         self.retainsBlocks = retainsBlocks
         self.features = features
@@ -81,12 +85,20 @@ package final class CalibrationRows: TrainingData {
         }
     }
 
+    /// Rows moved into the standardized coordinates, in place; a sample's positions each as a row of their own.
+    private func standardize(_ x: inout Tensor) {
+        guard let group else { return standardizer.apply(&x) }
+        var positions = group.positions(x)
+        standardizer.apply(&positions)
+        x = Tensor(rows: x.rows, columns: x.columns, values: positions.values)
+    }
+
     /// Whether row `row` is held out.
     package func isHeldOut(_ row: Int) -> Bool { split.contains(row) }
 
     /// Checks that `features` fit a layer with `kernel`; the error names the file.
-    package static func check(features: ArraySource, kernel: Tensor) throws {
-        guard features.columns == kernel.rows else {
+    package static func check(features: ArraySource, kernel: Tensor, rowsPerSample: Int = 1) throws {
+        guard features.columns == kernel.rows * rowsPerSample else {
             throw DataError(.shapeMismatch, features.name,
                             "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
                             hint: "give the final layer's inputs, one row per sample")
@@ -131,12 +143,12 @@ package final class CalibrationRows: TrainingData {
     /// The first pass: checks every row and the layer's outputs on it, counts the split and takes the
     /// training rows' moments.
     private func survey() throws {
-        var sums = [Double](repeating: 0, count: features.columns)
+        var sums = [Double](repeating: 0, count: kernel.rows)
         var squares = sums
         for index in 0..<blocks {
             var block = try read(block: index)
             let teacher = FineTune.targets(block.x, kernel: kernel, bias: bias, activation: activation,
-                                                labels: nil, blas: blas).teacher
+                                           labels: nil, blas: blas, group: group).teacher
             try Self.checkTeacher(teacher, firstRow: block.range.lowerBound, features: features.name)
             // A retained block keeps the outputs, which its targets are made from once the survey is done.
             if retainsBlocks {
@@ -146,13 +158,15 @@ package final class CalibrationRows: TrainingData {
             let kept = (0..<block.range.count).filter { !isHeldOut(block.range.lowerBound + $0) }
             heldOutCount += block.range.count - kept.count
             trainCount += kept.count
-            Standardizer.moments(block.x.rows(kept), into: &sums, &squares)
+            let rows = block.x.rows(kept)
+            Standardizer.moments(group?.positions(rows) ?? rows, into: &sums, &squares)
         }
         guard trainCount > 0 else {
             throw DataError(.tooFewRows, features.name,
                             "no training rows are left after holding out \(heldOutCount)")
         }
-        standardizer = Standardizer(sums: sums, squares: squares, count: trainCount, centred: centred)
+        standardizer = Standardizer(sums: sums, squares: squares, count: trainCount * (group?.rows ?? 1),
+                                    centred: centred)
     }
 
     /// Training rows of a block with their targets.
@@ -166,7 +180,7 @@ package final class CalibrationRows: TrainingData {
         let kept = (0..<data.range.count).filter { !isHeldOut(data.range.lowerBound + $0) }
         var x = data.x.rows(kept)
         let targets = targets(of: data, rows: kept)
-        standardizer.apply(&x)
+        standardize(&x)
         return (x, targets.targets)
     }
 
@@ -174,8 +188,8 @@ package final class CalibrationRows: TrainingData {
     /// are those of the whole block, the survey's when it kept them, so that retained and streamed blocks
     /// give the same numbers.
     private func targets(of data: Block, rows kept: [Int]) -> (targets: Tensor, teacher: Tensor) {
-        let outputs = data.teacher ?? FineTune.targets(data.x, kernel: kernel, bias: bias,
-                                                            activation: activation, labels: nil, blas: blas).teacher
+        let outputs = data.teacher ?? FineTune.targets(data.x, kernel: kernel, bias: bias, activation: activation,
+                                                       labels: nil, blas: blas, group: group).teacher
         let teacher = outputs.rows(kept)
         return (mixedTargets(teacher: teacher, labels: data.labels?.rows(kept)), teacher)
     }
@@ -215,8 +229,8 @@ package final class CalibrationRows: TrainingData {
             start = end
         }
         let targets = FineTune.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels,
-                                       blas: blas)
-        standardizer.apply(&x)
+                                       blas: blas, group: group)
+        standardize(&x)
         return (x, targets.targets)
     }
 
@@ -274,7 +288,7 @@ package final class CalibrationRows: TrainingData {
         guard !kept.isEmpty else { return nil }
         var x = data.x.rows(kept)
         let (targets, teacher) = targets(of: data, rows: kept)
-        standardizer.apply(&x)
+        standardize(&x)
         return HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } })
     }
 }

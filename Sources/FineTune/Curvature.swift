@@ -7,9 +7,13 @@ extension FineTuner {
     /// An upper bound on the loss gradient's Lipschitz constant in the kernel and the bias: the largest
     /// eigenvalue of [X 1]ᵀ[X 1] / rows (by power iteration from a seeded start) times the loss's curvature
     /// bound in the pre-activations.
-    static func lipschitz(_ x: Tensor, units: Int, activation: Activation, bias: Bool, blas: BLAS)
-        -> Float
+    /// With a row `group`, `x` holds one wide row per sample and the bound is taken on its positions' rows.
+    static func lipschitz(_ x: Tensor, units: Int, activation: Activation, bias: Bool, blas: BLAS,
+                          group: RowGroup? = nil) -> Float
     {
+        let curvature = group?.rowCurvature(outer: activation, units: units)
+            ?? activation.preActivationCurvature(units: units)
+        let x = group?.positions(x) ?? x
         // The bias is a weight on a constant input of 1: the rows get a column of ones.
         let columns = x.columns + (bias ? 1 : 0)
         var augmented = Tensor(zeros: x.rows, columns)
@@ -39,14 +43,15 @@ extension FineTuner {
             v.values = next.values.map { $0 / norm }
         }
         // Power iteration approaches the largest eigenvalue from below: a margin keeps the bound above it.
-        return eigenvalue * 1.05 * activation.preActivationCurvature(units: units)
+        return eigenvalue * 1.05 * curvature
     }
 
     /// The curvature a mini-batch step meets: a batch of fewer rows than inputs has a far larger largest
     /// eigenvalue than all rows together. The largest of the full-sample bound and the bounds of up to 8
-    /// seeded batches of `batchSize` rows from the sample, with a margin of 10%.
+    /// seeded batches of `batchSize` rows from the sample, with a margin of 10%. With a row `group`, a row
+    /// of `x` is a sample, whose positions stay together.
     static func batchLipschitz(_ x: Tensor, full: Float, batchSize: Int, units: Int,
-                                       activation: Activation, bias: Bool, blas: BLAS) -> Float
+                               activation: Activation, bias: Bool, blas: BLAS, group: RowGroup? = nil) -> Float
     {
         guard x.rows > batchSize else { return full }
         var random = SplitMix64(seed: 0xBA7C)
@@ -55,7 +60,8 @@ extension FineTuner {
         var largest = full
         for batch in 0..<min(8, x.rows / batchSize) {
             let rows = x.rows(Array(order[(batch * batchSize)..<((batch + 1) * batchSize)]))
-            largest = max(largest, 1.1 * lipschitz(rows, units: units, activation: activation, bias: bias, blas: blas))
+            largest = max(largest, 1.1 * lipschitz(rows, units: units, activation: activation, bias: bias, blas: blas,
+                                                   group: group))
         }
         return largest
     }

@@ -28,6 +28,9 @@ package struct FineTuner {
     /// Passes over the training rows: the option, or the automatic count.
     package let epochs: Int
 
+    /// How a sample's rows reach the model's output, when the loss is taken there per sample (`activation`
+    /// then applies after the pooling); nil when each row is one output row of the layer.
+    package let group: RowGroup?
     /// The layer whose activation the loss follows, for the report.
     package let activationLayer: String?
     /// The run's matrix products; the training data computes its targets with the same one.
@@ -39,10 +42,11 @@ package struct FineTuner {
 
     package init(data: any TrainingData, activation: Activation, activationLayer: String? = nil,
                 options: FineTuneOptions, storedBits: Int, units: Int,
-         hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int],
+         hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int], group: RowGroup? = nil,
          blas: BLAS = BLAS(threads: Workers.available)) throws
     {
         self.data = data
+        self.group = group
         self.activationLayer = activationLayer
         self.blas = blas
         self.pattern = pattern
@@ -52,10 +56,11 @@ package struct FineTuner {
         self.storedBits = storedBits
         self.hasBias = hasBias
         sample = try data.sample(limit: 1024, seed: options.seed &+ 3)
-        curvature = max(Self.lipschitz(sample.x, units: units, activation: activation, bias: hasBias, blas: blas),
-                        1e-12)
+        curvature = max(Self.lipschitz(sample.x, units: units, activation: activation, bias: hasBias, blas: blas,
+                                       group: group), 1e-12)
         let batchCurvature = Self.batchLipschitz(sample.x, full: curvature, batchSize: options.batchSize,
-                                                 units: units, activation: activation, bias: hasBias, blas: blas)
+                                                 units: units, activation: activation, bias: hasBias, blas: blas,
+                                                 group: group)
         rate = options.learningRate.map(Float.init) ?? 1 / batchCurvature
         epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: data.batchesPerEpoch(options.batchSize))
     }

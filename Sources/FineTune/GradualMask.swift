@@ -29,7 +29,7 @@ extension FineTuner {
         var mask = keepMask(weights.values, keep: n - Int((initial * Double(n)).rounded()))
         var optimizer = Momentum(kernel: n, bias: bias.count, rate: rate)
         // A pruned weight's mean gradient is its velocity times (1 - momentum) / rate.
-        let regrowth = (1 - optimizer.momentum) / (rate * activation.weightCurvature(units: kernel.columns))
+        let regrowth = (1 - optimizer.momentum) / (rate * weightCurvature(units: kernel.columns))
         func update(keep: Int) {
             var scores = weights.values
             for i in 0..<n {

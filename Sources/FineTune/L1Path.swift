@@ -125,7 +125,8 @@ struct L1Solver {
         self.target = target
         rows = kernel.rows
         step = 1 / tuner.curvature
-        let perIteration = 2 * Double(tuner.sample.x.rows) * Double(kernel.rows) * Double(kernel.columns)
+        // The sample's values: rows times inputs, or samples times each one's positions' inputs.
+        let perIteration = 2 * Double(tuner.sample.x.values.count) * Double(kernel.columns)
         budget = max(600, Int(4e9 / max(perIteration, 1)))
     }
 

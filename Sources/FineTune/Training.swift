@@ -33,25 +33,18 @@ extension FineTuner {
         try data.forEachBatch(epochs: epochs, batchSize: options.batchSize, seed: seed, body, epochEnded: epochEnded)
     }
 
-    /// The loss gradient on the rows `x` with their `targets`, for the kernel (masked, when a mask is given)
-    /// and the bias.
+    /// The loss gradient on the rows `x` with their targets, for the kernel (masked, when a mask is given)
+    /// and the bias. With a row group, `x` holds one wide row per sample and the gradient is summed over
+    /// every sample's positions: `dL/dW = sum_samples sum_p patch_pᵀ · dL/dz_p`.
     func gradient(_ kernel: Tensor, _ bias: [Float], mask: [Bool]?, x: Tensor, targets: Tensor)
         -> (Tensor, [Float])
     {
-        var outputs = Tensor(zeros: x.rows, kernel.columns)
-        var pre = Tensor(zeros: x.rows, kernel.columns)
-        if let mask {
-            var masked = kernel
-            masked.zero(outside: mask)
-            blas.dense(x, masked, bias, activation, into: &outputs, preActivations: &pre)
-        } else {
-            blas.dense(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
-        }
-        var delta: Tensor? = Tensor(zeros: x.rows, kernel.columns)
-        _ = activation.loss(outputs: outputs, preActivations: pre, targets: targets, gradient: &delta, value: false)
-        let dz = delta ?? Tensor(zeros: x.rows, kernel.columns)
+        var used = kernel
+        if let mask { used.zero(outside: mask) }
+        let (rows, dz) = group.map { groupedDelta(used, bias, x: x, targets: targets, group: $0) }
+            ?? (x, rowDelta(used, bias, x: x, targets: targets))
         var gradKernel = Tensor(zeros: kernel.rows, kernel.columns)
-        blas.gemm(x, transposeA: true, dz, into: &gradKernel)
+        blas.gemm(rows, transposeA: true, dz, into: &gradKernel)
         var gradBias = [Float](repeating: 0, count: bias.count)
         guard hasBias else { return (gradKernel, gradBias) }
         let columns = dz.columns
@@ -66,13 +59,54 @@ extension FineTuner {
         return (gradKernel, gradBias)
     }
 
+    /// The loss's gradient with respect to each row's pre-activations, each row one output row of the layer.
+    private func rowDelta(_ kernel: Tensor, _ bias: [Float], x: Tensor, targets: Tensor) -> Tensor {
+        var outputs = Tensor(zeros: x.rows, kernel.columns)
+        var pre = Tensor(zeros: x.rows, kernel.columns)
+        blas.dense(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+        var delta: Tensor? = Tensor(zeros: x.rows, kernel.columns)
+        _ = activation.loss(outputs: outputs, preActivations: pre, targets: targets, gradient: &delta, value: false)
+        return delta ?? Tensor(zeros: x.rows, kernel.columns)
+    }
+
+    /// The positions' rows of samples `x` and the loss's gradient with respect to their pre-activations,
+    /// back through the pooling from the model's output per sample.
+    private func groupedDelta(_ kernel: Tensor, _ bias: [Float], x: Tensor, targets: Tensor, group: RowGroup)
+        -> (Tensor, Tensor)
+    {
+        let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
+        var delta: Tensor? = Tensor(zeros: x.rows, kernel.columns)
+        _ = activation.loss(outputs: forward.outputs, preActivations: forward.pooled, targets: targets,
+                            gradient: &delta, value: false)
+        let g = delta ?? Tensor(zeros: x.rows, kernel.columns)
+        return (group.positions(x), group.positionGradient(g, forward))
+    }
+
+    /// The outputs the loss is taken on for rows `x` (per sample with a row group) and the values the loss's
+    /// activation was applied to.
+    func evaluate(_ x: Tensor, _ kernel: Tensor, _ bias: [Float]) -> (outputs: Tensor, pre: Tensor) {
+        if let group {
+            let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
+            return (forward.outputs, forward.pooled)
+        }
+        var outputs = Tensor(zeros: x.rows, kernel.columns)
+        var pre = outputs
+        blas.dense(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+        return (outputs, pre)
+    }
+
+    /// A bound on the loss's second derivative in one kernel weight on standardized inputs, as
+    /// `Activation.weightCurvature`, scaled for a row group as the curvature bound is.
+    func weightCurvature(units: Int) -> Float {
+        guard let group else { return activation.weightCurvature(units: units) }
+        return (activation.weightCurvature(units: units) + group.innerCurvature) * group.curvatureScale
+    }
+
     /// Loss, agreement with the original layer and accuracy on the held-out rows; without held-out rows,
     /// loss and agreement with the targets on the training sample.
     package func metrics(_ kernel: Tensor, _ bias: [Float]) throws -> SplitMetrics {
         guard data.heldOutCount > 0 else {
-            var outputs = Tensor(zeros: sample.x.rows, kernel.columns)
-            var pre = outputs
-            blas.dense(sample.x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+            let (outputs, pre) = evaluate(sample.x, kernel, bias)
             var none: Tensor? = nil
             let loss = activation.loss(outputs: outputs, preActivations: pre, targets: sample.targets, gradient: &none)
             let agree = (0..<sample.x.rows).filter { decision(outputs, $0) == decision(sample.targets, $0) }.count
@@ -83,9 +117,7 @@ extension FineTuner {
         var classified = false
         try data.forEachHeldOut { block in
             let x = block.x
-            var outputs = Tensor(zeros: x.rows, kernel.columns)
-            var pre = Tensor(zeros: x.rows, kernel.columns)
-            blas.dense(x, kernel, bias, activation, into: &outputs, preActivations: &pre)
+            let (outputs, pre) = evaluate(x, kernel, bias)
             var none: Tensor? = nil
             loss += activation.loss(outputs: outputs, preActivations: pre, targets: block.targets, gradient: &none)
                 * Double(x.rows)

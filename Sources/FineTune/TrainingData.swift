@@ -49,10 +49,15 @@ package struct HeldOutBlock {
 }
 
 /// The fine-tune's targets for rows `x`: the original layer's outputs, averaged with the label rows when
-/// given.
-package func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS)
-    -> (targets: Tensor, teacher: Tensor)
+/// given. With a row `group`, `x` holds one wide row per sample and the outputs are the model's, per sample,
+/// after the pooling and `activation`.
+package func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS,
+                     group: RowGroup? = nil) -> (targets: Tensor, teacher: Tensor)
 {
+    if let group {
+        let teacher = group.forward(x, kernel, bias, outer: activation, blas: blas).outputs
+        return (mixedTargets(teacher: teacher, labels: labels), teacher)
+    }
     var teacher = Tensor(zeros: x.rows, kernel.columns)
     blas.dense(x, kernel, bias, activation, into: &teacher)
     return (mixedTargets(teacher: teacher, labels: labels), teacher)

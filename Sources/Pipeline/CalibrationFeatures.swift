@@ -18,6 +18,9 @@ struct CalibrationFeatures {
     let source: ArraySource
     /// What the report says about where the rows came from; nil for a features file.
     let note: String?
+    /// Rows per sample: each row of `source` holds that many of the layer's rows side by side when the rows
+    /// are grouped by sample, else 1.
+    let rowsPerSample: Int
     /// The scratch file holding computed rows, discarded once the fine-tune is done.
     private let scratch: AtomicOutput?
 
@@ -27,18 +30,22 @@ struct CalibrationFeatures {
     /// Opens `calibration`'s features, or computes the rows of `plan`'s layer from its data.
     /// - Parameter pooled: whether the layer is a convolution whose outputs are only globally averaged, so
     ///   that one mean patch per sample stands for its pooled outputs.
+    /// - Parameter grouped: whether a sample's rows are kept together, side by side in one row, because the
+    ///   loss is taken on the model's output per sample; labels then give one row per sample.
     /// - Throws: `DataError` for inputs that do not fit the model or hold NaN; `InferenceError` for a model
     ///   kprune cannot run; output errors for the scratch file.
-    init(_ plan: ConversionPlan, _ calibration: Calibration, pooled: Bool, blas: BLAS) throws {
+    init(_ plan: ConversionPlan, _ calibration: Calibration, pooled: Bool, grouped: Bool = false, blas: BLAS) throws {
         switch calibration.rows {
         case .features(let features):
             source = try ArraySource.open(features)
             note = nil
             scratch = nil
+            rowsPerSample = 1
         case .modelInputs(let data):
             let computed = try Self.compute(plan, data: data, limit: calibration.options.inMemoryLimit,
-                                            hasLabels: calibration.labels != nil, pooled: pooled, blas: blas)
-            (source, note, scratch) = computed
+                                            hasLabels: calibration.labels != nil, pooled: pooled, grouped: grouped,
+                                            blas: blas)
+            (source, note, scratch, rowsPerSample) = computed
         }
     }
 
@@ -46,7 +53,7 @@ struct CalibrationFeatures {
     func discard() { scratch?.discard() }
 
     private static func compute(_ plan: ConversionPlan, data: [String], limit: Int, hasLabels: Bool, pooled: Bool,
-                                blas: BLAS) throws -> (ArraySource, String?, AtomicOutput?)
+                                grouped: Bool, blas: BLAS) throws -> (ArraySource, String?, AtomicOutput?, Int)
     {
         let feed = try LayerFeed(model: plan.model, layer: plan.layer.path, pooled: pooled, blas: blas)
         let inputs = try ModelInputs(data, declared: feed.inputShapes)
@@ -59,13 +66,14 @@ struct CalibrationFeatures {
             let rows = try feed.rows(for: try inputs.batch(range, finite: true))
             if sink == nil {
                 perSample = rows.rows / range.count
-                if perSample != 1, hasLabels {
+                if perSample != 1, hasLabels, !grouped {
                     throw DataError(.shapeMismatch, name,
                                     "labels give one row per sample, but layer \(plan.layer.path) is trained on "
                                         + "\(perSample) rows per sample (one per output position)",
                                     hint: "fine-tune without labels: the layer then keeps to its own outputs")
                 }
-                let shape = [perSample * inputs.samples, feed.columns]
+                // Grouped, a sample's rows lie side by side in one row: the same values in the same order.
+                let shape = grouped ? [inputs.samples, perSample * feed.columns] : [perSample * inputs.samples, feed.columns]
                 sink = try RowSink(shape: shape, inMemory: 4 * shape[0] * shape[1] <= limit, beside: plan.request.output,
                                    name: name)
             }
@@ -77,12 +85,13 @@ struct CalibrationFeatures {
         guard let sink else { throw DataError(.tooFewRows, name, "the arrays hold no samples") }
         let kind = switch feed.rows {
         case .features: perSample == 1 ? "" : " (\(perSample) positions each)"
-        case .patches: " (\(perSample) patches each, one per output position)"
+        case .patches: grouped ? " (\(perSample) patches each, one per output position, the loss taken per sample "
+            + "on the model's output)" : " (\(perSample) patches each, one per output position)"
         case .pooledPatches: " (the mean patch of each: its outputs are only globally averaged)"
         }
         let note = "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.samples) samples of "
             + "\(name)\(kind)"
-        return (try sink.finish(), note, sink.scratch)
+        return (try sink.finish(), note, sink.scratch, grouped ? perSample : 1)
     }
 }
 

@@ -30,16 +30,23 @@ enum FineTunedPruning {
         // pooled outputs (one mean patch per sample); the loss then follows what comes after the pooling.
         let pooled = Self.pooledTrail(plan, trail, calibration: calibration)
         if let pooled { trail = .through(pooled) }
-        let (activation, source, trailNote) = try lossActivation(own: plan.layer.activation, of: plan.layer.path,
-                                                                 trail: trail, hasConfig: plan.model.config != nil,
-                                                                 perPosition: plan.kernel.shape.count > 2 && pooled == nil)
+        // Positions combined non-linearly on the way to the output: the loss is taken on the model's output.
+        let grouped = pooled == nil ? Self.groupedTrail(plan, trail, calibration: calibration) : nil
+        if let grouped { trail = .through(grouped.after) }
+        let (activation, source, trailNote) = try lossActivation(own: grouped == nil ? plan.layer.activation : nil,
+                                                                 of: plan.layer.path, trail: trail,
+                                                                 hasConfig: plan.model.config != nil,
+                                                                 perPosition: plan.kernel.shape.count > 2
+                                                                     && pooled == nil && grouped == nil)
         let (original, originalBias) = try readWeights(plan)
         let blas = BLAS(threads: Workers.available)
-        let features = try CalibrationFeatures(plan, calibration, pooled: pooled != nil, blas: blas)
+        let features = try CalibrationFeatures(plan, calibration, pooled: pooled != nil, grouped: grouped != nil,
+                                               blas: blas)
         defer { features.discard() }
+        let group = grouped.map { RowGroup(rows: features.rowsPerSample, inner: $0.inner, pooling: $0.pooling) }
         let result = try fineTune(plan, original, originalBias, activation: activation, activationLayer: source,
-                                  storedBits: bits, features: features.source, calibration: calibration, blas: blas,
-                                  observer: observer)
+                                  storedBits: bits, features: features.source, calibration: calibration,
+                                  group: group, blas: blas, observer: observer)
         let written = try write(plan, result: result, bits: bits, output: output, observer: observer)
         var notes: [String] = []
         if plan.layer.className == nil { notes.append(Self.noConfigNote) }
@@ -88,7 +95,8 @@ enum FineTunedPruning {
     /// Reads the calibration data (whole, or streamed above the memory limit) and runs the fine-tune.
     private static func fineTune(_ plan: ConversionPlan, _ kernel: Tensor, _ bias: [Float], activation: Activation,
                                  activationLayer: String, storedBits: Int, features: ArraySource,
-                                 calibration: Calibration, blas: BLAS, observer: (any PruningObserver)?) throws
+                                 calibration: Calibration, group: RowGroup?, blas: BLAS,
+                                 observer: (any PruningObserver)?) throws
         -> FineTuner.Result
     {
         let labels = try calibration.labels.map { try ArraySource.open($0) }
@@ -99,11 +107,11 @@ enum FineTunedPruning {
         let data = try CalibrationRows(features: features, labels: labels, kernel: kernel, bias: bias,
                                        activation: activation, validationSplit: options.validationSplit,
                                        seed: options.seed, centred: plan.layer.bias != nil,
-                                       retainsBlocks: bytes <= options.inMemoryLimit, blas: blas)
+                                       retainsBlocks: bytes <= options.inMemoryLimit, group: group, blas: blas)
         var tuner = try FineTuner(data: data, activation: activation, activationLayer: activationLayer,
                                   options: options, storedBits: storedBits, units: kernel.columns,
                                   hasBias: plan.layer.bias != nil, pattern: plan.request.pattern,
-                                  kernelShape: plan.kernel.shape, blas: blas)
+                                  kernelShape: plan.kernel.shape, group: group, blas: blas)
         if observer?.wantsFineTuneEvents == true { tuner.observer = observer }
         return try tuner.run(kernel: kernel, bias: bias, target: plan.targetZeros)
     }

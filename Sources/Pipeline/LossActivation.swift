@@ -42,6 +42,51 @@ extension FineTunedPruning {
         }
     }
 
+    /// Global max pooling classes: each filter's largest value over the positions.
+    static let maxPoolingClasses: Set<String> = [
+        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+        "GlobalMaxPool3D",
+    ]
+
+    /// How a convolution's outputs reach the model's output when, from the model's inputs, they are pooled
+    /// over positions (global average or max pooling) after a step the pooled-patch rows cannot stand for
+    /// (the layer's own non-linear activation, or a maximum), with nothing after the pooling but layers that
+    /// change nothing and at most one activation kprune differentiates. Nil otherwise: each position then
+    /// keeps to its own outputs.
+    /// - Returns: the layer's own activation, the pooling, and the layers after the pooling.
+    static func groupedTrail(_ plan: ConversionPlan, _ trail: OutputTrail, calibration: Calibration)
+        -> (inner: Activation, pooling: RowGroup.Pooling, after: [TrailingLayer])?
+    {
+        guard case .modelInputs = calibration.rows, plan.kernel.shape.count > 2, case .through(let steps) = trail,
+              let inner = Activation(keras: plan.layer.activation), inner != .softmax,
+              let first = steps.firstIndex(where: { $0.effect != .none })
+        else { return nil }
+        let pooling: RowGroup.Pooling
+        if steps[first].effect == .pool {
+            pooling = .mean
+        } else if steps[first].effect == .unknown, maxPoolingClasses.contains(steps[first].className) {
+            pooling = .max
+        } else {
+            return nil
+        }
+        let after = Array(steps[(first + 1)...])
+        var outer = Activation.linear
+        for step in after {
+            switch step.effect {
+            case .none: continue
+            case .activation(let name):
+                guard let next = Activation(keras: name) else { return nil }
+                if next == .linear { continue }
+                guard outer == .linear else { return nil }
+                outer = next
+            default: return nil
+            }
+        }
+        // A smooth activation before the pooling has a curvature bounded only under cross-entropy.
+        if inner == .tanh || inner == .sigmoid, outer != .softmax, outer != .sigmoid { return nil }
+        return (inner, pooling, after)
+    }
+
     /// Follows the layers after `layer` on the way to the model's output, from the activation `start`
     /// applied by the layer it names.
     private static func follow(_ steps: [TrailingLayer], from start: (Activation, String), of layer: LayerPath,
