@@ -3,8 +3,8 @@
 
     .venv/bin/python tools/interop_data.py path/to/kprune [--fixtures fixtures]
 
-For each model below (the convolutional calibration fixtures of tools/make_conv_calibration.py and the
-digits MLP of tools/make_calibration.py), with each method (mask, l1) and sparsity (0.8, 0.95), it runs
+For each model below (the convolutional calibration fixtures of tools/make_conv_calibration.py and
+tools/make_trail_calibration.py, and the digits MLP of tools/make_calibration.py), with each method (mask, l1) and sparsity (0.8, 0.95), it runs
 
     kprune convert COPY --sparsity S --data digits_raw/x_train.npy --labels digits_raw/y_train.npy
         --method M --seed 0 --json -o OUT
@@ -46,7 +46,11 @@ import pruning  # noqa: E402
 
 MODELS = ["calibration/digits_cnn/model.h5", "calibration/digits_cnn/model.keras",
           "calibration/digits_conv1d/model.h5", "calibration/digits_conv1d/model.keras",
-          "calibration/digits/model.h5"]
+          "calibration/digits/model.h5",
+          # The trailing-layer fixtures of tools/make_trail_calibration.py: the loss on the model's output
+          # through a relu and global average pooling, or global max pooling.
+          "calibration/digits_squeeze/model.h5", "calibration/digits_squeeze/model.keras",
+          "calibration/digits_maxpool/model.h5", "calibration/digits_maxpool/model.keras"]
 # Final layers of other kinds, fine-tuned from the seeded inputs of fixtures/predict (no labels; the dense
 # agreement is not checked on these random inputs): a TimeDistributed Dense after a Bidirectional GRU, a
 # separable convolution's pointwise kernel, a Dense head inside a nested model.

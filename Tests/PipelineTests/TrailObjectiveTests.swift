@@ -1,0 +1,96 @@
+import ArrayIO
+import Foundation
+@testable import Pipeline
+@testable import FineTune
+@testable import Numerics
+import Sparsity
+import TestSupport
+import Testing
+
+/// Convolutional final layers whose positions reach the model's output through a pooling that the rows
+/// cannot stand for one by one (global max pooling; global average pooling after the layer's own relu): the
+/// loss is taken on the model's output per sample, with the sample's patches as a group.
+@Suite struct TrailObjectiveTests {
+    static let models = ["digits_squeeze/model.h5", "digits_squeeze/model.keras", "digits_maxpool/model.h5",
+                         "digits_maxpool/model.keras"]
+
+    /// Both methods reach the exact count with and without labels; the loss follows the softmax after the
+    /// pooling (no per-position note) and the held-out agreement stays high.
+    @Test(arguments: models, [(PruningMethod.mask, true), (.mask, false), (.l1, true)])
+    func fineTunesOnTheModelsOutput(_ model: String, _ setting: (PruningMethod, Bool)) throws {
+        let (method, labelled) = setting
+        let directory = TemporaryDirectory()
+        let output = directory.file("out." + (model as NSString).pathExtension)
+        let report = try ModelInputsTests.convert(model, 0.8, method: method,
+                                                  labels: labelled ? ModelInputsTests.y : nil, output: output)
+        #expect(report.zerosAfter == Int((0.8 * Double(report.size)).rounded(.toNearestOrAwayFromZero)))
+        let tune = try #require(report.fineTune)
+        #expect(tune.activation == "softmax")
+        #expect(tune.activationLayer == "probabilities")
+        #expect(tune.objective == "cross-entropy")
+        #expect(tune.after.agreement >= 0.95)
+        #expect((tune.after.accuracy != nil) == labelled)
+        // Samples, not positions, are split.
+        #expect(tune.trainSamples + tune.heldOutSamples == 1347)
+        #expect(report.notes.contains { $0.contains("the loss taken per sample on the model's output") })
+        #expect(!report.notes.contains { $0.contains("at each output position") })
+    }
+
+    /// The same input and seed give the same output bytes.
+    @Test func isDeterministic() throws {
+        let directory = TemporaryDirectory()
+        _ = try ModelInputsTests.convert("digits_squeeze/model.h5", 0.9, output: directory.file("a.h5"))
+        _ = try ModelInputsTests.convert("digits_squeeze/model.h5", 0.9, output: directory.file("b.h5"))
+        #expect(contents(directory.file("a.h5")) == contents(directory.file("b.h5")))
+    }
+
+    /// The grouped gradient (back through the outer softmax, the pooling and the layer's own activation,
+    /// summed over each sample's positions) matches central differences of the grouped loss.
+    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max)])
+    func groupedGradientMatchesFiniteDifferences(_ inner: Activation, _ pooling: RowGroup.Pooling) throws {
+        let (samples, positions, inputs, units) = (12, 3, 4, 3)
+        var random = SplitMix64(seed: 11)
+        func uniform() -> Float { Float(random.next() % 2000) / 1000 - 1 }
+        let group = RowGroup(rows: positions, inner: inner, pooling: pooling)
+        let kernel = Tensor(rows: inputs, columns: units, values: (0..<(inputs * units)).map { _ in uniform() })
+        let bias = (0..<units).map { _ in 0.3 * uniform() }
+        let directory = TemporaryDirectory()
+        let x = (0..<(samples * positions * inputs)).map { _ in uniform() }
+        writeNPY(directory.file("x.npy"), rows: samples, columns: positions * inputs, values: x)
+        let data = try CalibrationRows(features: ArraySource.open(directory.file("x.npy")), labels: nil,
+                                       kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0,
+                                       seed: 0, centred: true, retainsBlocks: true, group: group)
+        let tuner = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
+                                  units: units, pattern: ExactCount(.zeros(0)), kernelShape: [inputs, units],
+                                  group: group)
+        // Targets away from the layer's own outputs, so the gradient is not zero.
+        let targets = Tensor(rows: samples, columns: units, values: (0..<(samples * units)).map { i in
+            i % units == (i / units) % units ? 1 : 0
+        })
+        let start = data.standardizer.into(kernel: kernel, bias: bias)
+        let rows = tuner.sample.x
+        func loss(_ w: Tensor, _ b: [Float]) -> Double {
+            let forward = group.forward(rows, w, b, outer: .softmax, blas: tuner.blas)
+            var none: Tensor? = nil
+            return Activation.softmax.loss(outputs: forward.outputs, preActivations: forward.pooled,
+                                           targets: targets, gradient: &none)
+        }
+        let (gradKernel, gradBias) = tuner.gradient(start.kernel, start.bias, mask: nil, x: rows, targets: targets)
+        let h: Float = 1e-3
+        for i in 0..<start.kernel.values.count {
+            var (up, down) = (start.kernel, start.kernel)
+            up.values[i] += h
+            down.values[i] -= h
+            let numeric = (loss(up, start.bias) - loss(down, start.bias)) / Double(2 * h)
+            #expect(abs(numeric - Double(gradKernel.values[i])) <= 2e-3 + 2e-2 * abs(numeric), "weight \(i)")
+        }
+        for j in 0..<units {
+            var (up, down) = (start.bias, start.bias)
+            up[j] += h
+            down[j] -= h
+            let numeric = (loss(start.kernel, up) - loss(start.kernel, down)) / Double(2 * h)
+            #expect(abs(numeric - Double(gradBias[j])) <= 2e-3 + 2e-2 * abs(numeric), "bias \(j)")
+        }
+        #expect(gradKernel.values.contains { abs($0) > 1e-3 })
+    }
+}
