@@ -11,9 +11,10 @@ arrays it reads):
 Training, saving (tf_keras `model.h5`, Keras 3 `model.keras` twin) and `p_test.npy` are as in
 tools/make_conv_calibration.py:
 
-    digits_squeeze  8x8x1 -> Rescaling(1/16) -> Conv2D 16 3x3 relu -> Conv2D 32 3x3 relu -> MaxPooling2D 2
+    digits_squeeze  8x8x1 -> Rescaling(1/16) -> Conv2D 16 3x3 relu -> Conv2D 128 3x3 relu -> MaxPooling2D 2
                     -> Conv2D 10 1x1 "head" relu -> GlobalAveragePooling2D -> softmax (SqueezeNet's head)
-    digits_maxpool  the same trunk -> Conv2D 10 3x3 "head" (linear) -> GlobalMaxPooling2D -> softmax
+    digits_maxpool  8x8x1 -> Rescaling(1/16) -> Conv2D 16 3x3 relu -> Conv2D 32 3x3 relu -> MaxPooling2D 2
+                    -> Conv2D 10 3x3 "head" (linear) -> GlobalMaxPooling2D -> softmax
 
 It writes trail_manifest.json beside conv_manifest.json.
 """
@@ -40,7 +41,8 @@ def digits_squeeze(k):
     x = k.Input(shape=(8, 8, 1))
     h = L.Rescaling(1 / 16)(x)
     h = L.Conv2D(16, 3, padding="same", activation="relu")(h)
-    h = L.Conv2D(32, 3, padding="same", activation="relu")(h)
+    # 128 channels into the head: at 95% zeros its 1x1 kernel still keeps 64 weights.
+    h = L.Conv2D(128, 3, padding="same", activation="relu")(h)
     h = L.MaxPooling2D(2)(h)
     # A positive starting bias keeps every class's relu alive (at zero it can die for good).
     h = L.Conv2D(10, 1, activation="relu", bias_initializer=k.initializers.Constant(1.0), name="head")(h)
