@@ -23,6 +23,9 @@ package struct FineTuner {
     package let sample: (x: Tensor, targets: Tensor)
     /// An upper bound on the full-batch loss gradient's Lipschitz constant, from the sample.
     package let curvature: Float
+    /// The mean squared derivative of the values the loss's activation takes in one kernel weight, per row:
+    /// 1 for rows taken one by one on standardized inputs; for a row group, what the pooling makes of it.
+    package let weightScale: Float
     /// The momentum step: the option, or one over the curvature mini-batches meet.
     package let rate: Float
     /// Passes over the training rows: the option, or the automatic count.
@@ -43,7 +46,7 @@ package struct FineTuner {
     package init(data: any TrainingData, activation: Activation, activationLayer: String? = nil,
                 options: FineTuneOptions, storedBits: Int, units: Int,
          hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int], group: RowGroup? = nil,
-         blas: BLAS = BLAS(threads: Workers.available)) throws
+         start: (kernel: Tensor, bias: [Float])? = nil, blas: BLAS = BLAS(threads: Workers.available)) throws
     {
         self.data = data
         self.group = group
@@ -56,11 +59,23 @@ package struct FineTuner {
         self.storedBits = storedBits
         self.hasBias = hasBias
         sample = try data.sample(limit: 1024, seed: options.seed &+ 3)
-        curvature = max(Self.lipschitz(sample.x, units: units, activation: activation, bias: hasBias, blas: blas,
-                                       group: group), 1e-12)
-        let batchCurvature = Self.batchLipschitz(sample.x, full: curvature, batchSize: options.batchSize,
-                                                 units: units, activation: activation, bias: hasBias, blas: blas,
-                                                 group: group)
+        let bound: (Tensor) -> Float
+        if let group {
+            precondition(start != nil, "a row group's curvature is taken at the layer's weights")
+            // The pooled values' Jacobian depends on the weights: it is taken at the layer's own.
+            let (kernel, bias) = start.map { data.standardizer.into(kernel: $0.kernel, bias: $0.bias) }!
+            bound = { x in
+                Self.groupedLipschitz(x, kernel: kernel, bias: bias, hasBias: hasBias, group: group,
+                                      activation: activation, blas: blas)
+            }
+            weightScale = Self.groupedWeightScale(sample.x, kernel: kernel, bias: bias, group: group,
+                                                  activation: activation, blas: blas)
+        } else {
+            bound = { x in Self.lipschitz(x, units: units, activation: activation, bias: hasBias, blas: blas) }
+            weightScale = 1
+        }
+        curvature = max(bound(sample.x), 1e-12)
+        let batchCurvature = Self.batchLipschitz(sample.x, full: curvature, batchSize: options.batchSize, bound: bound)
         rate = options.learningRate.map(Float.init) ?? 1 / batchCurvature
         epochs = options.epochs ?? FineTuneOptions.automaticEpochs(batches: data.batchesPerEpoch(options.batchSize))
     }
@@ -115,11 +130,25 @@ package struct FineTuner {
         let before = try metrics(start.kernel, start.bias)
         let started = ContinuousClock.now
         let gflopBefore = blas.gflop
-        let (trained, trainedBias, steps) = try train(kernel: start.kernel, bias: start.bias, target: target)
+        var (trained, trainedBias, steps) = try train(kernel: start.kernel, bias: start.bias, target: target)
+        var candidates = [try ownResult(trained, trainedBias, originalBias: bias)]
+        // Through a pooling, the same method on each position's own outputs competes on the same held-out
+        // samples: matching every position can generalize better than matching the few pooled values.
+        if let group, options.method != .magnitude {
+            let tuner = try FineTuner(data: PositionRows(base: data, group: group, kernel: start.kernel,
+                                                         bias: start.bias, blas: blas),
+                                      activation: group.inner, options: options, storedBits: storedBits,
+                                      units: kernel.columns, hasBias: hasBias, pattern: pattern,
+                                      kernelShape: kernelShape, blas: blas)
+            let positions = try tuner.train(kernel: start.kernel, bias: start.bias, target: target)
+            steps += positions.2
+            let own = try ownResult(positions.0, positions.1, originalBias: bias)
+            candidates.append(Candidate(method: "\(options.method.rawValue) per position", kernel: own.kernel,
+                                        bias: own.bias))
+        }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let gflop = blas.gflop - gflopBefore
 
-        var candidates = [try ownResult(trained, trainedBias, originalBias: bias)]
         // The data-free result at the same count, when it exists: pruning alone cannot regrow weights.
         if options.method != .magnitude, kernel.values.count - kernel.values.filter({ $0 != 0 }).count <= target {
             var pruned = kernel

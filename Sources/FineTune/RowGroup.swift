@@ -48,12 +48,6 @@ package struct RowGroup: Sendable, Equatable {
         }
     }
 
-    /// A bound on the loss's curvature in one position's pre-activations, averaged over the sample's positions
-    /// (the rows a curvature bound sees), for a loss that follows `outer` over `units` outputs.
-    package func rowCurvature(outer: Activation, units: Int) -> Float {
-        (outer.preActivationCurvature(units: units) + innerCurvature) * curvatureScale
-    }
-
     /// The same values seen as one row per position: `x` holds one wide row per sample.
     package func positions(_ x: Tensor) -> Tensor {
         Tensor(rows: x.rows * rows, columns: x.columns / rows, values: x.values)
@@ -102,6 +96,30 @@ package struct RowGroup: Sendable, Equatable {
         var outputs = pooled
         outer.apply(&outputs)
         return Forward(pre: z, positions: a, pooled: pooled, outputs: outputs, chosen: chosen)
+    }
+
+    /// The Jacobian of the pooled values in the kernel and bias at `forward`, applied to a direction
+    /// (`dKernel`, `dBias`): how each sample's pooled values move, to first order, when the weights move along
+    /// it. `x` holds one wide row per sample.
+    package func tangent(_ x: Tensor, _ dKernel: Tensor, _ dBias: [Float], at forward: Forward, blas: BLAS) -> Tensor {
+        let units = dKernel.columns
+        var dz = Tensor(zeros: x.rows * rows, units)
+        blas.gemm(positions(x), dKernel, into: &dz)
+        var pooled = Tensor(zeros: x.rows, units)
+        for n in 0..<x.rows {
+            for j in 0..<units {
+                func moved(_ p: Int) -> Float {
+                    let index = (n * rows + p) * units + j
+                    return (dz.values[index] + dBias[j])
+                        * inner.derivative(output: forward.positions.values[index], input: forward.pre.values[index])
+                }
+                switch pooling {
+                case .mean: pooled.values[n * units + j] = (0..<rows).reduce(0) { $0 + moved($1) } / Float(rows)
+                case .max: pooled.values[n * units + j] = moved(forward.chosen[n * units + j])
+                }
+            }
+        }
+        return pooled
     }
 
     /// The loss's gradient with respect to every position's pre-activations, from its gradient `g` with

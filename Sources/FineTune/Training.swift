@@ -96,10 +96,10 @@ extension FineTuner {
     }
 
     /// A bound on the loss's second derivative in one kernel weight on standardized inputs, as
-    /// `Activation.weightCurvature`, scaled for a row group as the curvature bound is.
+    /// `Activation.weightCurvature`, scaled by what a row group's pooling makes of a weight's derivatives.
     func weightCurvature(units: Int) -> Float {
-        guard let group else { return activation.weightCurvature(units: units) }
-        return (activation.weightCurvature(units: units) + group.innerCurvature) * group.curvatureScale
+        activation.weightCurvature(units: units) * weightScale
+            + (group.map { $0.innerCurvature * $0.curvatureScale } ?? 0)
     }
 
     /// Loss, agreement with the original layer and accuracy on the held-out rows; without held-out rows,

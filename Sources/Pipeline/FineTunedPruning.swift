@@ -111,7 +111,8 @@ enum FineTunedPruning {
         var tuner = try FineTuner(data: data, activation: activation, activationLayer: activationLayer,
                                   options: options, storedBits: storedBits, units: kernel.columns,
                                   hasBias: plan.layer.bias != nil, pattern: plan.request.pattern,
-                                  kernelShape: plan.kernel.shape, group: group, blas: blas)
+                                  kernelShape: plan.kernel.shape, group: group,
+                                  start: group == nil ? nil : (kernel, bias), blas: blas)
         if observer?.wantsFineTuneEvents == true { tuner.observer = observer }
         return try tuner.run(kernel: kernel, bias: bias, target: plan.targetZeros)
     }

@@ -34,6 +34,12 @@ import Testing
         #expect(tune.trainSamples + tune.heldOutSamples == 1347)
         #expect(report.notes.contains { $0.contains("the loss taken per sample on the model's output") })
         #expect(!report.notes.contains { $0.contains("at each output position") })
+        // The per-position objective competes on the same held-out samples; the lowest loss is written.
+        let methods = tune.candidates.map(\.method)
+        #expect(methods.prefix(2) == [method.rawValue, "\(method.rawValue) per position"])
+        let lowest = try #require(tune.candidates.min { $0.heldOut.loss < $1.heldOut.loss })
+        #expect(tune.chosen == lowest.method)
+        #expect(tune.after == lowest.heldOut)
     }
 
     /// The same input and seed give the same output bytes.
@@ -62,7 +68,7 @@ import Testing
                                        seed: 0, centred: true, retainsBlocks: true, group: group)
         let tuner = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
                                   units: units, pattern: ExactCount(.zeros(0)), kernelShape: [inputs, units],
-                                  group: group)
+                                  group: group, start: (kernel, bias))
         // Targets away from the layer's own outputs, so the gradient is not zero.
         let targets = Tensor(rows: samples, columns: units, values: (0..<(samples * units)).map { i in
             i % units == (i / units) % units ? 1 : 0
@@ -92,5 +98,93 @@ import Testing
             #expect(abs(numeric - Double(gradBias[j])) <= 2e-3 + 2e-2 * abs(numeric), "bias \(j)")
         }
         #expect(gradKernel.values.contains { abs($0) > 1e-3 })
+    }
+
+    /// Samples with positions, a layer and a row group over them, for the curvature tests.
+    private static func groupedSetting(_ inner: Activation, _ pooling: RowGroup.Pooling, seed: UInt64)
+        -> (group: RowGroup, x: Tensor, kernel: Tensor, bias: [Float])
+    {
+        let (samples, positions, inputs, units) = (40, 5, 6, 4)
+        var random = SplitMix64(seed: seed)
+        func uniform() -> Float { Float(random.next() % 2000) / 1000 - 1 }
+        let kernel = Tensor(rows: inputs, columns: units, values: (0..<(inputs * units)).map { _ in uniform() })
+        let x = Tensor(rows: samples, columns: positions * inputs,
+                       values: (0..<(samples * positions * inputs)).map { _ in uniform() })
+        return (RowGroup(rows: positions, inner: inner, pooling: pooling), x, kernel, (0..<units).map { _ in 0.3 * uniform() })
+    }
+
+    /// The Jacobian of the pooled values applied to a direction matches central differences of the
+    /// pooled values along it.
+    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max)])
+    func tangentMatchesFiniteDifferences(_ inner: Activation, _ pooling: RowGroup.Pooling) {
+        let (group, x, kernel, bias) = Self.groupedSetting(inner, pooling, seed: 5)
+        let blas = BLAS(threads: 1)
+        var random = SplitMix64(seed: 6)
+        let direction = Tensor(rows: kernel.rows, columns: kernel.columns,
+                               values: kernel.values.map { _ in Float(random.next() % 2000) / 1000 - 1 })
+        let directionBias = bias.map { _ in Float(random.next() % 2000) / 1000 - 1 }
+        let forward = group.forward(x, kernel, bias, outer: .linear, blas: blas)
+        let tangent = group.tangent(x, direction, directionBias, at: forward, blas: blas)
+        let h: Float = 1e-3
+        func moved(_ sign: Float) -> Tensor {
+            var k = kernel
+            for i in k.values.indices { k.values[i] += sign * h * direction.values[i] }
+            let b = bias.indices.map { bias[$0] + sign * h * directionBias[$0] }
+            return group.forward(x, k, b, outer: .linear, blas: blas).pooled
+        }
+        let (up, down) = (moved(1), moved(-1))
+        var close = 0
+        for i in tangent.values.indices {
+            let numeric = (up.values[i] - down.values[i]) / (2 * h)
+            if abs(numeric - tangent.values[i]) <= 1e-2 + 1e-2 * abs(numeric) { close += 1 }
+        }
+        // Relu kinks and max pooling's switches may fall inside the step for a few values.
+        #expect(close >= tangent.values.count * 98 / 100)
+        #expect(tangent.values.contains { abs($0) > 1e-2 })
+    }
+
+    /// The grouped curvature is at least the loss's second derivative along any direction at the weights
+    /// it was taken at (measured by central differences), and far below the per-position bound that
+    /// scaled the steps before.
+    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.linear, .max), (.relu, .max)])
+    func groupedCurvatureBoundsTheLoss(_ inner: Activation, _ pooling: RowGroup.Pooling) {
+        let (group, x, kernel, bias) = Self.groupedSetting(inner, pooling, seed: 9)
+        let blas = BLAS(threads: 1)
+        let bound = FineTuner.groupedLipschitz(x, kernel: kernel, bias: bias, hasBias: true, group: group,
+                                               activation: .softmax, blas: blas)
+        let teacher = group.forward(x, kernel, bias, outer: .softmax, blas: blas).outputs
+        var targets = teacher
+        for n in 0..<targets.rows {
+            for j in 0..<targets.columns { targets[n, j] = j == n % targets.columns ? 1 : 0 }
+        }
+        func loss(_ k: Tensor, _ b: [Float]) -> Double {
+            let forward = group.forward(x, k, b, outer: .softmax, blas: blas)
+            var none: Tensor? = nil
+            return Activation.softmax.loss(outputs: forward.outputs, preActivations: forward.pooled,
+                                           targets: targets, gradient: &none)
+        }
+        var random = SplitMix64(seed: 10)
+        let h: Float = 1e-2
+        var largest = 0.0
+        for _ in 0..<30 {
+            var direction = kernel.values.map { _ in Float(random.next() % 2000) / 1000 - 1 }
+            var directionBias = bias.map { _ in Float(random.next() % 2000) / 1000 - 1 }
+            let norm = (direction.reduce(0) { $0 + $1 * $1 } + directionBias.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            direction = direction.map { $0 / norm }
+            directionBias = directionBias.map { $0 / norm }
+            func at(_ t: Float) -> Double {
+                var k = kernel
+                for i in k.values.indices { k.values[i] += t * direction[i] }
+                return loss(k, bias.indices.map { bias[$0] + t * directionBias[$0] })
+            }
+            let second = (at(h) - 2 * at(0) + at(-h)) / Double(h * h)
+            largest = max(largest, second)
+            #expect(second <= Double(bound) * 1.01, "second derivative \(second) above the bound \(bound)")
+        }
+        #expect(largest > 0)
+        let rows = group.positions(x)
+        let perPosition = FineTuner.rowEigenvalue(rows, bias: true, blas: blas)
+            * Activation.softmax.preActivationCurvature(units: kernel.columns) * (pooling == .max ? Float(group.rows) : 1)
+        #expect(bound < perPosition)
     }
 }
