@@ -121,18 +121,26 @@ import Testing
         #expect(try Self.members(input) == Self.members(directory.file("out.keras")))
     }
 
-    /// Runs kprune and returns its exit status and the peak resident size, in KiB, of it and its child (from
-    /// `wait4` on this one process, so that other tests running in parallel do not count).
+    /// Runs kprune and returns its exit status and the peak resident size, in KiB, of it and its child.
+    /// GNU time measures it: a child's `ru_maxrss` counts the resident size of the process it was spawned
+    /// from at the moment of spawning, and this test process may hold hundreds of MiB for tests running in
+    /// parallel, where `time` holds almost nothing.
     static func peakResidentKiB(_ arguments: [String]) throws -> (status: Int32, peak: Int) {
-        let argv = ([Run.binary] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, Run.binary, nil, nil, argv, environ)
-        try #require(spawned == 0)
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        return ((status >> 8) & 0xff, usage.ru_maxrss)
+        let time = "/usr/bin/time"
+        try #require(FileManager.default.isExecutableFile(atPath: time), "GNU time (Debian package time) is missing")
+        let directory = TemporaryDirectory()
+        let report = directory.file("peak")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: time)
+        process.arguments = ["-f", "%M", "-o", report, Run.binary] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        // Its last line is the figure (a line before it tells a non-zero exit).
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        let peak = try #require(text.split(separator: "\n").last.flatMap { Int($0) })
+        return (process.terminationStatus, peak)
     }
 
     /// Member names and uncompressed sizes, as `unzip -Z` lists them.
