@@ -3,6 +3,7 @@
 magnitude pruning and TF-MOT fine-tuned by distillation for the same number of steps.
 
     .venv/bin/python tools/bench_conv_quality.py path/to/kprune [--reps 3] [--fixtures fixtures]
+        [--models digits_cnn digits_conv1d]
 
 Models: the digits CNNs of tools/make_conv_calibration.py, whose final layer is a Conv2D (3x3, 32 -> 10)
 or a Conv1D (3, 32 -> 10) followed by global average pooling and softmax (tf_keras `.h5`, which TF-MOT
@@ -13,6 +14,12 @@ loads). For each at 80% and 95% zeros:
   magnitude          kprune convert MODEL --sparsity S (no data)
   TF-MOT             tools/tfmot_distill.py: the final layer wrapped in prune_low_magnitude, the rest frozen,
                      trained on x_train against the dense model's predictions for the steps kprune mask took
+
+--models also takes the trailing-layer fixtures of tools/make_trail_calibration.py (digits_squeeze,
+digits_maxpool, digits_fcn, digits_spatial, digits_segment): their final convolution reaches the output
+through a relu and global average pooling, global max pooling, a flattening softmax, or a per-position
+softmax. Agreement and accuracy are then per position for the segmenter, and the spatial model is scored
+on its own labels.
 
 Each output is scored by Keras on the 450 held-out test images: the agreement of its top-1 with the dense
 model's, and its accuracy. Times are whole processes (start-up, load, data, fine-tune, save), kprune mask and
@@ -45,13 +52,16 @@ sys.path.insert(0, %r)
 import tfsetup
 import numpy as np, tf_keras
 raw, pairs = sys.argv[1], json.loads(sys.argv[2])
-x, y = np.load(raw + "/x_test.npy"), np.load(raw + "/y_test.npy")
+x = np.load(raw + "/x_test.npy")
 dense_cache, result = {}, []
-for dense, pruned in pairs:
+for dense, pruned, labels in pairs:
     if dense not in dense_cache:
-        dense_cache[dense] = np.argmax(tf_keras.models.load_model(dense, compile=False).predict(x, verbose=0), 1)
+        dense_cache[dense] = np.argmax(tf_keras.models.load_model(dense, compile=False).predict(x, verbose=0), -1)
     model = tf_keras.models.load_model(pruned, compile=False)
-    p = np.argmax(model.predict(x, verbose=0), 1)
+    # Top-1 per sample, or per position for an output with positions (the digit's class at each).
+    p = np.argmax(model.predict(x, verbose=0), -1)
+    y = np.load(labels or raw + "/y_test.npy")
+    y = y.reshape(y.shape + (1,) * (p.ndim - y.ndim))
     kernel = model.get_layer("head").get_weights()[0]
     result.append({"agreement": float(np.mean(p == dense_cache[dense])), "accuracy": float(np.mean(p == y)),
                    "zeros": int(np.count_nonzero(kernel == 0)), "size": int(kernel.size)})
@@ -105,7 +115,8 @@ def bench(binary, name, sparsity, reps, work):
         kprune(binary, model, sparsity, method, out)
         outputs["kprune " + method if method == "l1" else method] = out
     labels = list(outputs)
-    scores = score([[model, outputs[label]] for label in labels])
+    own = os.path.join(FIXTURES, "calibration", name, "y_test.npy")
+    scores = score([[model, outputs[label], own if os.path.exists(own) else None] for label in labels])
     return {"model": name, "sparsity": sparsity, "steps": steps, "tfmot_exact": tfmot_exact,
             "scores": dict(zip(labels, scores)), "seconds": {k: statistics.median(v) for k, v in times.items()}}
 
@@ -116,12 +127,15 @@ def main():
     parser.add_argument("kprune")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--fixtures", default="fixtures")
+    parser.add_argument("--models", nargs="+", default=MODELS,
+                        help="calibration fixtures with a final layer named head (also those of "
+                        "tools/make_trail_calibration.py)")
     args = parser.parse_args()
     FIXTURES = os.path.abspath(args.fixtures)
     binary = os.path.abspath(args.kprune)
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for name in MODELS:
+        for name in args.models:
             for sparsity in SPARSITIES:
                 rows.append(bench(binary, name, sparsity, args.reps, work))
     print("%-14s %5s %6s | %-26s %-26s %-26s %-26s | %8s %8s %6s" % (

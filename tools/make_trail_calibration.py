@@ -15,6 +15,12 @@ tools/make_conv_calibration.py:
                     -> Conv2D 10 1x1 "head" relu -> GlobalAveragePooling2D -> softmax (SqueezeNet's head)
     digits_maxpool  8x8x1 -> Rescaling(1/16) -> Conv2D 16 3x3 relu -> Conv2D 32 3x3 relu -> MaxPooling2D 2
                     -> Conv2D 10 3x3 "head" (linear) -> GlobalMaxPooling2D -> softmax
+    digits_fcn      the same trunk -> Conv2D 10 4x4 valid "head" -> Reshape((10,)) -> softmax (a fully
+                    convolutional classifier)
+    digits_spatial  the same trunk -> Conv2D 1 3x3 "head" -> Flatten -> softmax over the 16 positions, trained
+                    to find the 2x2 block of the image with the most ink (its y_train.npy, y_test.npy)
+    digits_segment  the same trunk -> Conv2D 10 3x3 "head" -> Reshape((16, 10)) -> softmax per position,
+                    trained to give the digit's class at every position
 
 It writes trail_manifest.json beside conv_manifest.json.
 """
@@ -62,7 +68,58 @@ def digits_maxpool(k):
     return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_maxpool")
 
 
-MODELS = {"digits_squeeze": (digits_squeeze, 80), "digits_maxpool": (digits_maxpool, 60)}
+def trunk(k, x):
+    """Rescaling, two 3x3 convolutions and a 2x2 max pooling: 8x8x1 -> 4x4x32."""
+    L = k.layers
+    h = L.Rescaling(1 / 16)(x)
+    h = L.Conv2D(16, 3, padding="same", activation="relu")(h)
+    h = L.Conv2D(32, 3, padding="same", activation="relu")(h)
+    return L.MaxPooling2D(2)(h)
+
+
+def digits_fcn(k):
+    L = k.layers
+    x = k.Input(shape=(8, 8, 1))
+    # A fully convolutional classifier: the head's one output position is the class scores.
+    h = L.Conv2D(10, 4, name="head")(trunk(k, x))
+    h = L.Reshape((10,))(h)
+    return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_fcn")
+
+
+def digits_spatial(k):
+    L = k.layers
+    x = k.Input(shape=(8, 8, 1))
+    # A spatial softmax: one score per position, normalized over the 16 positions.
+    h = L.Conv2D(1, 3, padding="same", name="head")(trunk(k, x))
+    h = L.Flatten()(h)
+    return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_spatial")
+
+
+def digits_segment(k):
+    L = k.layers
+    x = k.Input(shape=(8, 8, 1))
+    # Per-position classes: the softmax after the Reshape spans one position's 10 scores.
+    h = L.Conv2D(10, 3, padding="same", name="head")(trunk(k, x))
+    h = L.Reshape((16, 10))(h)
+    return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_segment")
+
+
+def spatial_labels(x):
+    """The 2x2 block (of 16) holding the most ink: digits_spatial's classes."""
+    blocks = x.reshape(len(x), 4, 2, 4, 2).sum(axis=(2, 4)).reshape(len(x), 16)
+    return np.argmax(blocks, axis=1).astype(np.int64)
+
+
+# name: (builder, epochs, the labels it is trained on from the digits' images and classes)
+MODELS = {
+    "digits_squeeze": (digits_squeeze, 80, lambda x, y: y),
+    "digits_maxpool": (digits_maxpool, 60, lambda x, y: y),
+    "digits_fcn": (digits_fcn, 60, lambda x, y: y),
+    "digits_spatial": (digits_spatial, 60, lambda x, y: spatial_labels(x)),
+    "digits_segment": (digits_segment, 60, lambda x, y: np.repeat(y[:, None], 16, axis=1)),
+}
+# Models trained on labels other than the digits' classes keep them beside the model.
+OWN_LABELS = {"digits_spatial"}
 
 
 def arrays(root):
@@ -71,7 +128,7 @@ def arrays(root):
 
 
 def make(root, name, data):
-    build, epochs = MODELS[name]
+    build, epochs, labels = MODELS[name]
     directory = os.path.join(root, name)
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
@@ -79,13 +136,16 @@ def make(root, name, data):
     tf_keras.utils.set_random_seed(SEED)
     model = build(tf_keras)
     model.compile(optimizer=tf_keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy")
-    model.fit(data["x_train"], data["y_train"], epochs=epochs, batch_size=BATCH, verbose=0, shuffle=True)
+    y_train, y_test = labels(data["x_train"], data["y_train"]), labels(data["x_test"], data["y_test"])
+    if name in OWN_LABELS:
+        np.save(os.path.join(directory, "y_train.npy"), y_train)
+        np.save(os.path.join(directory, "y_test.npy"), y_test)
+    model.fit(data["x_train"], y_train, epochs=epochs, batch_size=BATCH, verbose=0, shuffle=True)
     h5_path = os.path.join(directory, "model.h5")
     model.save(h5_path)
     loaded = tf_keras.models.load_model(h5_path)
     predictions = loaded.predict(data["x_test"], verbose=0).astype(np.float32)
     np.save(os.path.join(directory, "p_test.npy"), predictions)
-    accuracy = float(np.mean(np.argmax(predictions, 1) == data["y_test"]))
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(SEED)
@@ -99,20 +159,21 @@ def make(root, name, data):
     gap = float(np.max(np.abs(twin.predict(data["x_test"], verbose=0) - loaded.predict(data["x_test"], verbose=0))))
     if gap > 1e-5:
         raise RuntimeError("%s: Keras 3's predictions differ from tf_keras's by %g" % (name, gap))
-    head = loaded.get_layer("head")
-    return {"name": name, "models": ["%s/model.h5" % name, "%s/model.keras" % name], "head": "head",
-            "kernel_shape": list(head.get_weights()[0].shape), "dense_test_accuracy": accuracy,
-            "data": "digits_raw", "writer": "tf_keras %s, keras %s" % (tf_keras.__version__, keras.__version__)}
 
 
 def describe(root, name, data):
     directory = os.path.join(root, name)
     loaded = tf_keras.models.load_model(os.path.join(directory, "model.h5"))
     predictions = np.load(os.path.join(directory, "p_test.npy"))
-    return {"name": name, "models": ["%s/model.h5" % name, "%s/model.keras" % name], "head": "head",
-            "kernel_shape": list(loaded.get_layer("head").get_weights()[0].shape),
-            "dense_test_accuracy": float(np.mean(np.argmax(predictions, 1) == data["y_test"])),
-            "data": "digits_raw", "writer": "tf_keras %s, keras %s" % (tf_keras.__version__, keras.__version__)}
+    y_test = MODELS[name][2](data["x_test"], data["y_test"])
+    entry = {"name": name, "models": ["%s/model.h5" % name, "%s/model.keras" % name], "head": "head",
+             "kernel_shape": list(loaded.get_layer("head").get_weights()[0].shape),
+             # Per sample, or per position for an output with positions.
+             "dense_test_accuracy": float(np.mean(np.argmax(predictions, -1) == y_test)),
+             "data": "digits_raw", "writer": "tf_keras %s, keras %s" % (tf_keras.__version__, keras.__version__)}
+    if name in OWN_LABELS:
+        entry["labels"] = "%s/y_train.npy" % name
+    return entry
 
 
 def main():

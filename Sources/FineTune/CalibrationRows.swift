@@ -64,9 +64,8 @@ package final class CalibrationRows: TrainingData {
         self.retainsBlocks = retainsBlocks
         self.features = features
         self.labels = labels
-        decoder = try labels.map {
-            try LabelDecoder($0, samples: features.rows, units: kernel.columns, activation: activation)
-        }
+        let outputs = group?.outputs(units: kernel.columns) ?? kernel.columns
+        decoder = try labels.map { try LabelDecoder($0, samples: features.rows, units: outputs, activation: activation) }
         self.kernel = kernel
         self.bias = bias
         self.activation = activation
@@ -92,6 +91,9 @@ package final class CalibrationRows: TrainingData {
         standardizer.apply(&positions)
         x = Tensor(rows: x.rows, columns: x.columns, values: positions.values)
     }
+
+    /// The values per row the loss is taken on: the layer's units, or what a row group makes of them.
+    private var outputColumns: Int { group?.outputs(units: kernel.columns) ?? kernel.columns }
 
     /// Whether row `row` is held out.
     package func isHeldOut(_ row: Int) -> Bool { split.contains(row) }
@@ -252,7 +254,7 @@ package final class CalibrationRows: TrainingData {
                     poolTargets += rows.targets.values
                 }
                 let pool = (x: Tensor(rows: poolX.count / features.columns, columns: features.columns, values: poolX),
-                            targets: Tensor(rows: poolTargets.count / kernel.columns, columns: kernel.columns,
+                            targets: Tensor(rows: poolTargets.count / outputColumns, columns: outputColumns,
                                             values: poolTargets))
                 var rows = Array(0..<pool.x.rows)
                 random.shuffle(&rows)

@@ -81,7 +81,7 @@ extension FineTuner {
             v.values = next.values.map { $0 / norm }
             vb = nextBias.map { $0 / norm }
         }
-        var curvature = eigenvalue * 1.05 * activation.preActivationCurvature(units: kernel.columns)
+        var curvature = eigenvalue * 1.05 * activation.preActivationCurvature(units: forward.pooled.columns)
         if group.innerCurvature > 0 {
             curvature += group.innerCurvature * group.curvatureScale * 1.05 * rowEigenvalue(rows, bias: hasBias, blas: blas)
         }
@@ -95,8 +95,8 @@ extension FineTuner {
                                    activation: Activation, blas: BLAS) -> Float
     {
         let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
-        let ones = Tensor(rows: x.rows, columns: kernel.columns,
-                          values: [Float](repeating: 1, count: x.rows * kernel.columns))
+        let ones = Tensor(rows: x.rows, columns: forward.pooled.columns,
+                          values: [Float](repeating: 1, count: forward.pooled.values.count))
         let dz = group.positionGradient(ones, forward)
         let rows = group.positions(x)
         var total: Double = 0

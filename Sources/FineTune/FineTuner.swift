@@ -132,19 +132,11 @@ package struct FineTuner {
         let gflopBefore = blas.gflop
         var (trained, trainedBias, steps) = try train(kernel: start.kernel, bias: start.bias, target: target)
         var candidates = [try ownResult(trained, trainedBias, originalBias: bias)]
-        // Through a pooling, the same method on each position's own outputs competes on the same held-out
-        // samples: matching every position can generalize better than matching the few pooled values.
         if let group, options.method != .magnitude {
-            let tuner = try FineTuner(data: PositionRows(base: data, group: group, kernel: start.kernel,
-                                                         bias: start.bias, blas: blas),
-                                      activation: group.inner, options: options, storedBits: storedBits,
-                                      units: kernel.columns, hasBias: hasBias, pattern: pattern,
-                                      kernelShape: kernelShape, blas: blas)
-            let positions = try tuner.train(kernel: start.kernel, bias: start.bias, target: target)
-            steps += positions.2
-            let own = try ownResult(positions.0, positions.1, originalBias: bias)
-            candidates.append(Candidate(method: "\(options.method.rawValue) per position", kernel: own.kernel,
-                                        bias: own.bias))
+            let (candidate, positionSteps) = try positionCandidate(group, start: start, originalBias: bias,
+                                                                   target: target)
+            candidates.append(candidate)
+            steps += positionSteps
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let gflop = blas.gflop - gflopBefore
@@ -159,8 +151,9 @@ package struct FineTuner {
             let moved = data.standardizer.into(kernel: candidates[index].kernel, bias: candidates[index].bias)
             candidates[index].metrics = try metrics(moved.kernel, moved.bias)
         }
-        // The lowest held-out loss wins; on a tie, the method's own result.
-        let chosen = candidates[candidates.indices.min { candidates[$0].loss < candidates[$1].loss } ?? 0]
+        // The best on the held-out rows wins (the lowest loss; between objectives, see `outranks`); on a tie,
+        // the method's own result.
+        let chosen = candidates[candidates.indices.min { outranks(candidates[$0], candidates[$1]) } ?? 0]
         guard let after = chosen.metrics, after.loss.isFinite else {
             throw PruningError(.diverged, "the fine-tune diverged: its held-out loss is not a finite number",
                                hint: "lower the learning rate, or prune without training")
@@ -192,6 +185,37 @@ package struct FineTuner {
             pruned.zero(outside: keepMask(kernel.values, keep: kernel.values.count - target))
             return (pruned, bias, 0)
         }
+    }
+
+    /// The suffix of the per-position objective's candidate: `mask per position`.
+    static let perPositionSuffix = " per position"
+
+    /// Through a row group, the same method on each position's own outputs (the layer's own activation of
+    /// the original weights there), trained on the same samples' positions: matching every position can
+    /// generalize better than matching the few values the pooling leaves.
+    /// - Returns: the candidate, in the data's own coordinates, and the optimizer steps taken.
+    private func positionCandidate(_ group: RowGroup, start: (kernel: Tensor, bias: [Float]), originalBias: [Float],
+                                   target: Int) throws -> (Candidate, Int)
+    {
+        let tuner = try FineTuner(data: PositionRows(base: data, group: group, kernel: start.kernel,
+                                                     bias: start.bias, blas: blas),
+                                  activation: group.inner, options: options, storedBits: storedBits,
+                                  units: start.kernel.columns, hasBias: hasBias, pattern: pattern,
+                                  kernelShape: kernelShape, blas: blas)
+        let (kernel, bias, steps) = try tuner.train(kernel: start.kernel, bias: start.bias, target: target)
+        let own = try ownResult(kernel, bias, originalBias: originalBias)
+        return (Candidate(method: options.method.rawValue + Self.perPositionSuffix, kernel: own.kernel, bias: own.bias),
+                steps)
+    }
+
+    /// Whether candidate `a` beats `b` on the held-out rows: by loss; through a row group, where the
+    /// candidates come from two objectives (each loss favours its own), a classifier's by the agreement of
+    /// its decisions with the original model's first (what both aim at), then by loss.
+    func outranks(_ a: Candidate, _ b: Candidate) -> Bool {
+        guard group != nil, activation == .softmax || activation == .sigmoid, let x = a.metrics, let y = b.metrics,
+              x.agreement != y.agreement
+        else { return a.loss < b.loss }
+        return x.agreement > y.agreement
     }
 
     /// The method's result back in the data's own coordinates, its zeros exactly where the method put them.

@@ -28,7 +28,14 @@ struct PositionRows: TrainingData {
     }
 
     func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor) {
-        expand(try base.sample(limit: max(1, limit / group.rows), seed: seed).x)
+        // Positions drawn from as many samples as the grouped sample holds, `limit` of them.
+        let rows = expand(try base.sample(limit: limit, seed: seed).x)
+        guard rows.x.rows > limit else { return rows }
+        var random = SplitMix64(seed: seed &+ 7)
+        var order = Array(0..<rows.x.rows)
+        random.shuffle(&order)
+        let chosen = Array(order[..<limit]).sorted()
+        return (rows.x.rows(chosen), rows.targets.rows(chosen))
     }
 
     func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,

@@ -16,6 +16,9 @@ package struct RowGroup: Sendable, Equatable {
         case mean
         /// Global max pooling: the largest value over positions, the first position on ties.
         case max
+        /// `Flatten` (or a `Reshape` to one axis): every position's values side by side, position after
+        /// position, so that the loss's activation (a softmax) spans all of a sample's outputs.
+        case flatten
     }
 
     /// Rows (output positions) per sample.
@@ -33,10 +36,15 @@ package struct RowGroup: Sendable, Equatable {
         self.pooling = pooling
     }
 
-    /// A scale on the curvature bound of the rows taken one by one: the mean over positions contracts (by
-    /// Cauchy-Schwarz, `|mean_p d_p x_p·v|² <= mean_p (x_p·v)²` when `|d_p| <= 1`); the maximum picks one
-    /// position, whose square is at most the sum over positions, `rows` times their mean.
+    /// The scale on a bound taken over the positions' rows one by one (their mean) that makes it hold for
+    /// the pooled values, used for the second-order term a smooth inner activation adds: the mean over
+    /// positions contracts (by Cauchy-Schwarz, `|mean_p d_p x_p·v|² <= mean_p (x_p·v)²` when `|d_p| <= 1`);
+    /// the maximum picks one position, whose square is at most the sum over positions, `rows` times their
+    /// mean; flattened, every position takes the loss's gradient whole, a sum over positions too.
     package var curvatureScale: Float { pooling == .mean ? 1 : Float(rows) }
+
+    /// The values per sample the loss is taken on, for a layer of `units` outputs per position.
+    package func outputs(units: Int) -> Int { pooling == .flatten ? rows * units : units }
 
     /// A bound on `|inner''|`: the curvature the layer's own activation adds, weighed by the loss's gradient
     /// in the pooled values (at most 1 in each for cross-entropy). Relu and linear add none.
@@ -72,6 +80,13 @@ package struct RowGroup: Sendable, Equatable {
         var a = Tensor(zeros: rowsX.rows, units)
         var z = Tensor(zeros: rowsX.rows, units)
         blas.dense(rowsX, kernel, bias, inner, into: &a, preActivations: &z)
+        if pooling == .flatten {
+            // Row-major positions × units per sample: the flattened order of a channels-last output.
+            let flat = Tensor(rows: x.rows, columns: rows * units, values: a.values)
+            var outputs = flat
+            outer.apply(&outputs)
+            return Forward(pre: z, positions: a, pooled: flat, outputs: outputs, chosen: [])
+        }
         var pooled = Tensor(zeros: x.rows, units)
         var chosen = pooling == .max ? [Int](repeating: 0, count: x.rows * units) : []
         a.values.withUnsafeBufferPointer { a in
@@ -82,9 +97,10 @@ package struct RowGroup: Sendable, Equatable {
                         var best = 0
                         for p in 1..<max(rows, 1) {
                             let next = a[(n * rows + p) * units + j]
-                            switch pooling {
-                            case .mean: value += next
-                            case .max: if next > value { (value, best) = (next, p) }
+                            if pooling == .max {
+                                if next > value { (value, best) = (next, p) }
+                            } else {
+                                value += next
                             }
                         }
                         pooled[n * units + j] = pooling == .mean ? value / Float(rows) : value
@@ -105,7 +121,7 @@ package struct RowGroup: Sendable, Equatable {
         let units = dKernel.columns
         var dz = Tensor(zeros: x.rows * rows, units)
         blas.gemm(positions(x), dKernel, into: &dz)
-        var pooled = Tensor(zeros: x.rows, units)
+        var pooled = Tensor(zeros: x.rows, outputs(units: units))
         for n in 0..<x.rows {
             for j in 0..<units {
                 func moved(_ p: Int) -> Float {
@@ -116,6 +132,7 @@ package struct RowGroup: Sendable, Equatable {
                 switch pooling {
                 case .mean: pooled.values[n * units + j] = (0..<rows).reduce(0) { $0 + moved($1) } / Float(rows)
                 case .max: pooled.values[n * units + j] = moved(forward.chosen[n * units + j])
+                case .flatten: for p in 0..<rows { pooled.values[(n * rows + p) * units + j] = moved(p) }
                 }
             }
         }
@@ -126,17 +143,18 @@ package struct RowGroup: Sendable, Equatable {
     /// respect to the pooled values (samples × units): spread back through the pooling, times the inner
     /// activation's derivative.
     package func positionGradient(_ g: Tensor, _ forward: Forward) -> Tensor {
-        let units = g.columns
+        let units = forward.pre.columns
         var dz = Tensor(zeros: g.rows * rows, units)
         let share = 1 / Float(rows)
         for n in 0..<g.rows {
             for j in 0..<units {
-                let upstream = g.values[n * units + j]
+                let upstream = pooling == .flatten ? 0 : g.values[n * units + j]
                 for p in 0..<rows {
                     let index = (n * rows + p) * units + j
                     let reaching: Float = switch pooling {
                     case .mean: upstream * share
                     case .max: forward.chosen[n * units + j] == p ? upstream : 0
+                    case .flatten: g.values[index]
                     }
                     dz.values[index] = reaching
                         * inner.derivative(output: forward.positions.values[index], input: forward.pre.values[index])
@@ -146,3 +164,4 @@ package struct RowGroup: Sendable, Equatable {
         return dz
     }
 }
+

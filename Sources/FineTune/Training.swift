@@ -75,10 +75,10 @@ extension FineTuner {
         -> (Tensor, Tensor)
     {
         let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
-        var delta: Tensor? = Tensor(zeros: x.rows, kernel.columns)
+        var delta: Tensor? = Tensor(zeros: x.rows, forward.pooled.columns)
         _ = activation.loss(outputs: forward.outputs, preActivations: forward.pooled, targets: targets,
                             gradient: &delta, value: false)
-        let g = delta ?? Tensor(zeros: x.rows, kernel.columns)
+        let g = delta ?? Tensor(zeros: x.rows, forward.pooled.columns)
         return (group.positions(x), group.positionGradient(g, forward))
     }
 
@@ -98,7 +98,7 @@ extension FineTuner {
     /// A bound on the loss's second derivative in one kernel weight on standardized inputs, as
     /// `Activation.weightCurvature`, scaled by what a row group's pooling makes of a weight's derivatives.
     func weightCurvature(units: Int) -> Float {
-        activation.weightCurvature(units: units) * weightScale
+        activation.weightCurvature(units: group?.outputs(units: units) ?? units) * weightScale
             + (group.map { $0.innerCurvature * $0.curvatureScale } ?? 0)
     }
 

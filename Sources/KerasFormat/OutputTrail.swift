@@ -6,6 +6,16 @@ public struct TrailingLayer: Sendable, Equatable, CustomStringConvertible {
     public var className: String
     /// What it does to values at inference, as far as kprune follows it.
     public var effect: InferenceEffect
+    /// Its `config` object as the file stores it (a `Reshape`'s `target_shape`, a `Flatten`'s
+    /// `data_format`); `.null` when not known.
+    public var config: JSONValue
+
+    public init(path: LayerPath, className: String, effect: InferenceEffect, config: JSONValue = .null) {
+        self.path = path
+        self.className = className
+        self.effect = effect
+        self.config = config
+    }
 
     /// `activation (Activation softmax)`, `rescaling (Rescaling)`.
     public var description: String {
@@ -82,7 +92,8 @@ extension ModelConfig {
             } else if hasKernel(path, layer) {
                 return .hidden
             } else {
-                steps.append(TrailingLayer(path: path, className: layer.className, effect: layer.effect))
+                steps.append(TrailingLayer(path: path, className: layer.className, effect: layer.effect,
+                                           config: layer.config))
             }
             if sequential {
                 index -= 1

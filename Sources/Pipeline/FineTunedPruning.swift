@@ -26,6 +26,9 @@ enum FineTunedPruning {
     {
         let bits = try checkLayer(plan)
         var trail = plan.model.outputTrail(of: plan.layer)
+        if plan.kernel.shape.count > 2 {
+            trail = positionPreserving(trail, units: plan.kernel.shape.last ?? 0, layerConfig: plan.layer.config)
+        }
         // From the model's inputs, a convolution followed only by global average pooling is trained on its
         // pooled outputs (one mean patch per sample); the loss then follows what comes after the pooling.
         let pooled = Self.pooledTrail(plan, trail, calibration: calibration)
@@ -178,6 +181,10 @@ enum FineTunedPruning {
         let own = report.candidates.first
         let chosen = report.candidates.first { $0.method == report.chosen }
         guard let own, let chosen else { return "wrote the \(report.chosen) result" }
+        if chosen.heldOut.loss >= own.heldOut.loss, chosen.heldOut.agreement > own.heldOut.agreement {
+            return String(format: "wrote the %@ result: its held-out agreement %.4f is above the %@ result's %.4f",
+                          chosen.method, chosen.heldOut.agreement, own.method, own.heldOut.agreement)
+        }
         return String(format: "wrote the %@ result: its held-out loss %.4f is below the %@ result's %.4f",
                       chosen.method, chosen.heldOut.loss, own.method, own.heldOut.loss)
     }

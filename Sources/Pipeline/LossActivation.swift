@@ -62,14 +62,25 @@ extension FineTunedPruning {
               let first = steps.firstIndex(where: { $0.effect != .none })
         else { return nil }
         let pooling: RowGroup.Pooling
+        var last = first
         if steps[first].effect == .pool {
             pooling = .mean
         } else if steps[first].effect == .unknown, maxPoolingClasses.contains(steps[first].className) {
             pooling = .max
+        } else if steps[first].effect == .reshape {
+            // Reshapes one after another: the last one decides the shape the activation after them sees.
+            while last + 1 < steps.count, steps[last + 1].effect == .reshape || steps[last + 1].effect == .none {
+                last += 1
+            }
+            let shaping = steps[first...last].filter { $0.effect == .reshape }
+            guard let final = shaping.last, flattensWhole(final), isChannelsLast(plan.layer.config),
+                  shaping.allSatisfy({ isChannelsLast($0.config) })
+            else { return nil }
+            pooling = .flatten
         } else {
             return nil
         }
-        let after = Array(steps[(first + 1)...])
+        let after = Array(steps[(last + 1)...])
         var outer = Activation.linear
         for step in after {
             switch step.effect {
@@ -85,6 +96,33 @@ extension FineTunedPruning {
         // A smooth activation before the pooling has a curvature bounded only under cross-entropy.
         if inner == .tanh || inner == .sigmoid, outer != .softmax, outer != .sigmoid { return nil }
         return (inner, pooling, after)
+    }
+
+    /// Whether a reshaping layer leaves one axis: `Flatten`, or a `Reshape` to a single dimension.
+    static func flattensWhole(_ step: TrailingLayer) -> Bool {
+        step.className == "Flatten" || (step.className == "Reshape" && step.config["target_shape"]?.array?.count == 1)
+    }
+
+    /// Whether a config's `data_format` is absent or channels-last: a convolution's outputs, flattened, are
+    /// then its positions one after another, each with its `units` values.
+    static func isChannelsLast(_ config: JSONValue?) -> Bool {
+        guard let format = config?["data_format"], format != .null else { return true }
+        return format.string == "channels_last"
+    }
+
+    /// `trail` with each `Reshape` that keeps a channels-last convolution's positions apart (its target's last
+    /// dimension is the layer's `units`) marked as changing nothing: an activation after it applies to one
+    /// position's outputs at a time, as the per-position loss does.
+    static func positionPreserving(_ trail: OutputTrail, units: Int, layerConfig: JSONValue?) -> OutputTrail {
+        guard case .through(let steps) = trail, isChannelsLast(layerConfig) else { return trail }
+        return .through(steps.map { step in
+            guard step.className == "Reshape", let shape = step.config["target_shape"]?.array, shape.count >= 2,
+                  shape.last?.number == Double(units)
+            else { return step }
+            var kept = step
+            kept.effect = .none
+            return kept
+        })
     }
 
     /// Follows the layers after `layer` on the way to the model's output, from the activation `start`

@@ -3,6 +3,7 @@ import Foundation
 @testable import Pipeline
 @testable import FineTune
 @testable import Numerics
+import KerasFormat
 import Sparsity
 import TestSupport
 import Testing
@@ -42,6 +43,74 @@ import Testing
         #expect(tune.after == lowest.heldOut)
     }
 
+    /// A convolution flattened into one softmax (a fully convolutional classifier's `Reshape((10,))`, a
+    /// spatial softmax over 16 positions after `Flatten`): the loss is cross-entropy over each sample's
+    /// whole output, labels included (the spatial model's own, one of 16 positions per sample).
+    @Test(arguments: ["digits_fcn/model.h5", "digits_fcn/model.keras", "digits_spatial/model.h5",
+                      "digits_spatial/model.keras"])
+    func flattenedOutputsTakeOneSoftmax(_ model: String) throws {
+        let directory = TemporaryDirectory()
+        let spatial = model.hasPrefix("digits_spatial")
+        let labels = spatial ? ModelInputsTests.path("digits_spatial/y_train.npy") : ModelInputsTests.y
+        let report = try ModelInputsTests.convert(model, 0.8, labels: labels,
+                                                  output: directory.file("out." + (model as NSString).pathExtension))
+        #expect(report.zerosAfter == Int((0.8 * Double(report.size)).rounded(.toNearestOrAwayFromZero)))
+        let tune = try #require(report.fineTune)
+        #expect(tune.activation == "softmax" && tune.objective == "cross-entropy")
+        #expect(tune.activationLayer == "probabilities")
+        #expect(tune.trainSamples + tune.heldOutSamples == 1347)
+        #expect(tune.after.accuracy != nil)
+        #expect(tune.after.agreement >= (spatial ? 0.85 : 0.95))
+        #expect(report.notes.contains { $0.contains("the loss taken per sample on the model's output") })
+        #expect(!report.notes.contains { $0.contains("at each output position") })
+    }
+
+    /// A `Reshape((16, 10))` keeps each position's 10 outputs together, so the softmax after it is taken
+    /// at each position: the per-position loss is cross-entropy through it, not the layer's linear
+    /// outputs. Labels, one row per sample, are refused there.
+    @Test func aReshapeKeepingPositionsLeavesTheSoftmaxPerPosition() throws {
+        let directory = TemporaryDirectory()
+        let report = try ModelInputsTests.convert("digits_segment/model.h5", 0.8, labels: nil,
+                                                  output: directory.file("out.h5"))
+        let tune = try #require(report.fineTune)
+        #expect(tune.activation == "softmax" && tune.objective == "cross-entropy")
+        #expect(tune.activationLayer == "probabilities")
+        #expect(report.notes.contains { $0.contains("16 patches each, one per output position)") })
+        #expect(!report.notes.contains { $0.contains("combines positions") })
+        #expect(tune.after.agreement >= 0.9)
+        #expect {
+            try ModelInputsTests.convert("digits_segment/model.h5", 0.8, output: directory.file("labelled.h5"))
+        } throws: { error in
+            (error as? DataError)?.message.contains("rows per sample") == true
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("labelled.h5")))
+    }
+
+    /// Which reshapes the loss follows: a `Reshape` whose last dimension is the units keeps positions
+    /// apart (only for channels-last layers); `Flatten` and a one-axis `Reshape` make one vector.
+    @Test func reshapesThatKeepOrMergePositions() {
+        func step(_ className: String, _ config: JSONValue) -> TrailingLayer {
+            TrailingLayer(path: LayerPath(models: [], name: className.lowercased()), className: className,
+                          effect: .reshape, config: config)
+        }
+        let keeps = step("Reshape", .object(["target_shape": .array([.number(16), .number(10)])]))
+        let other = step("Reshape", .object(["target_shape": .array([.number(8), .number(20)])]))
+        let flat = step("Reshape", .object(["target_shape": .array([.number(160)])]))
+        let trail = OutputTrail.through([keeps, other])
+        guard case .through(let kept) = FineTunedPruning.positionPreserving(trail, units: 10, layerConfig: nil) else {
+            Issue.record("the trail is no longer through its layers")
+            return
+        }
+        #expect(kept.map(\.effect) == [.none, .reshape])
+        let channelsFirst = JSONValue.object(["data_format": .string("channels_first")])
+        #expect(FineTunedPruning.positionPreserving(trail, units: 10, layerConfig: channelsFirst) == trail)
+        #expect(FineTunedPruning.flattensWhole(flat))
+        #expect(FineTunedPruning.flattensWhole(step("Flatten", .null)))
+        #expect(!FineTunedPruning.flattensWhole(keeps))
+        #expect(FineTunedPruning.isChannelsLast(.object(["data_format": .string("channels_last")])))
+        #expect(!FineTunedPruning.isChannelsLast(channelsFirst))
+    }
+
     /// The same input and seed give the same output bytes.
     @Test func isDeterministic() throws {
         let directory = TemporaryDirectory()
@@ -52,7 +121,8 @@ import Testing
 
     /// The grouped gradient (back through the outer softmax, the pooling and the layer's own activation,
     /// summed over each sample's positions) matches central differences of the grouped loss.
-    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max)])
+    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max),
+                      (.relu, .flatten)])
     func groupedGradientMatchesFiniteDifferences(_ inner: Activation, _ pooling: RowGroup.Pooling) throws {
         let (samples, positions, inputs, units) = (12, 3, 4, 3)
         var random = SplitMix64(seed: 11)
@@ -70,8 +140,9 @@ import Testing
                                   units: units, pattern: ExactCount(.zeros(0)), kernelShape: [inputs, units],
                                   group: group, start: (kernel, bias))
         // Targets away from the layer's own outputs, so the gradient is not zero.
-        let targets = Tensor(rows: samples, columns: units, values: (0..<(samples * units)).map { i in
-            i % units == (i / units) % units ? 1 : 0
+        let outputs = group.outputs(units: units)
+        let targets = Tensor(rows: samples, columns: outputs, values: (0..<(samples * outputs)).map { i in
+            i % outputs == (i / outputs) % outputs ? 1 : 0
         })
         let start = data.standardizer.into(kernel: kernel, bias: bias)
         let rows = tuner.sample.x
@@ -115,7 +186,8 @@ import Testing
 
     /// The Jacobian of the pooled values applied to a direction matches central differences of the
     /// pooled values along it.
-    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max)])
+    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max),
+                      (.relu, .flatten)])
     func tangentMatchesFiniteDifferences(_ inner: Activation, _ pooling: RowGroup.Pooling) {
         let (group, x, kernel, bias) = Self.groupedSetting(inner, pooling, seed: 5)
         let blas = BLAS(threads: 1)
@@ -146,7 +218,7 @@ import Testing
     /// The grouped curvature is at least the loss's second derivative along any direction at the weights
     /// it was taken at (measured by central differences), and far below the per-position bound that
     /// scaled the steps before.
-    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.linear, .max), (.relu, .max)])
+    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.linear, .max), (.relu, .max), (.linear, .flatten)])
     func groupedCurvatureBoundsTheLoss(_ inner: Activation, _ pooling: RowGroup.Pooling) {
         let (group, x, kernel, bias) = Self.groupedSetting(inner, pooling, seed: 9)
         let blas = BLAS(threads: 1)
@@ -185,6 +257,7 @@ import Testing
         let rows = group.positions(x)
         let perPosition = FineTuner.rowEigenvalue(rows, bias: true, blas: blas)
             * Activation.softmax.preActivationCurvature(units: kernel.columns) * (pooling == .max ? Float(group.rows) : 1)
-        #expect(bound < perPosition)
+        // Flattened, the positions' sum is the curvature itself; pooled, the positions' rows overstate it.
+        if pooling != .flatten { #expect(bound < perPosition) }
     }
 }
