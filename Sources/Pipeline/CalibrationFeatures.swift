@@ -85,8 +85,9 @@ struct CalibrationFeatures {
         guard let sink else { throw DataError(.tooFewRows, name, "the arrays hold no samples") }
         let kind = switch feed.rows {
         case .features: perSample == 1 ? "" : " (\(perSample) positions each)"
-        case .patches: grouped ? " (\(perSample) patches each, one per output position, the loss taken per sample "
-            + "on the model's output)" : " (\(perSample) patches each, one per output position)"
+        case .patches:
+            " (" + (perSample == 1 ? "1 patch each, its one output position" : "\(perSample) patches each, one per output position")
+                + (grouped ? ", the loss taken per sample on the model's output)" : ")")
         case .pooledPatches: " (the mean patch of each: its outputs are only globally averaged)"
         }
         let note = "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.samples) samples of "
