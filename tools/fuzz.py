@@ -55,6 +55,9 @@ INFERENCE_FIXTURES = [
     ("inference/keras3/embedding.keras", "predict/inference_keras3_embedding_keras.x.npy"),
     ("calibration/digits_cnn/model.h5", "calibration/digits_raw/x_test.npy"),
     ("calibration/digits_cnn/model.keras", "calibration/digits_raw/x_test.npy"),
+    # Trailing layers the loss follows per sample: global max pooling, a flattening softmax.
+    ("calibration/digits_maxpool/model.h5", "calibration/digits_raw/x_test.npy"),
+    ("calibration/digits_spatial/model.keras", "calibration/digits_raw/x_test.npy"),
 ]
 # The model mutated inputs (`--data`) are given to.
 DATA_MODEL = "calibration/digits_cnn/model.h5"

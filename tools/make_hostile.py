@@ -9,6 +9,11 @@ Run from the repository root with the project venv:
 Model files start from fixtures/keras2/sequential.h5 (final kernel /model_weights/dense_1/dense_1/kernel:0,
 16x4, bias .../bias:0, Adam slots under /optimizer_weights/Adam/{m,v}/dense_1/kernel:0). External raw
 storage and external links point at `hostile_victim.bin`, a file in the same directory that must never change.
+
+One file in that directory is not made here: `hostile_structure_loop.h5`, kept as tools/fuzz.py found it
+(seed 9, inference case 16: a mutated copy of fixtures/inference/keras2/image.h5 whose global heap of
+weight names, from byte 16087, is overwritten), on which libhdf5 loops for ever reading the file's
+structure.
 """
 
 import argparse

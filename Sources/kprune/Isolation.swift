@@ -133,7 +133,17 @@ enum StructureDeadline {
     }()
 
     /// Arms the limit (in a child process only: the parent never opens an input).
-    static func arm() { if Isolation.isChild { alarm(seconds) } }
+    static func arm() {
+        guard Isolation.isChild else { return }
+        // A caller may start kprune with SIGALRM blocked (Foundation's `Process` passes its mask on) or
+        // ignored (an ignored signal stays ignored across exec): the limit would then never end the child.
+        signal(SIGALRM, SIG_DFL)
+        var alarmSignal = sigset_t()
+        sigemptyset(&alarmSignal)
+        sigaddset(&alarmSignal, SIGALRM)
+        pthread_sigmask(SIG_UNBLOCK, &alarmSignal, nil)
+        alarm(seconds)
+    }
 
     /// Disarms it.
     static func disarm() { if Isolation.isChild { alarm(0) } }

@@ -68,7 +68,13 @@ extension Kprune {
         private func predict() throws {
             let clock = ContinuousClock(), started = clock.now
             Self.keepFreedActivations()
-            let keras = try KerasModel.open(model)
+            // Reading the model's structure is bounded in time, as for convert and inspect.
+            StructureDeadline.arm()
+            let keras: KerasModel
+            do {
+                defer { StructureDeadline.disarm() }
+                keras = try KerasModel.open(model)
+            }
             let predictor = try Predictor(model: keras, blas: BLAS(threads: Workers.available))
             let inputs = try ModelInputs(data, declared: predictor.inputShapes)
             let outputs = try chosenOutputs(predictor.outputNames)

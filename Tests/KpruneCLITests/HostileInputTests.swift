@@ -121,6 +121,30 @@ import Testing
         #expect(try Self.members(input) == Self.members(directory.file("out.keras")))
     }
 
+    /// A file on which libhdf5 loops for ever reading the structure (found by the fuzz suite) stops every
+    /// command that opens a model at the structure deadline, in one line, the input untouched and no output.
+    @Test(arguments: ["inspect", "convert", "predict"])
+    func stopsReadingALoopingStructure(_ command: String) throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.hostilePath("hostile_structure_loop.h5"))
+        let before = contents(input)
+        let output = directory.file("out." + (command == "predict" ? "npy" : "h5"))
+        let arguments: [String] = switch command {
+        case "inspect": [command, input]
+        case "convert": [command, input, "--sparsity", "0.5", "-o", output]
+        default: [command, input, "--data",
+                  Fixtures.directory.appendingPathComponent("predict/inference_keras2_image_h5.x.npy").path, "-o", output]
+        }
+        let environment = ProcessInfo.processInfo.environment.merging(["KPRUNE_STRUCTURE_SECONDS": "1"]) { $1 }
+        let run = try Run(arguments, environment: environment)
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1)
+        #expect(run.stderr.contains("reading its structure took over 1 s"))
+        #expect(contents(input) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+            == ["hostile_structure_loop.h5"])
+    }
+
     /// Runs kprune and returns its exit status and the peak resident size, in KiB, of it and its child.
     /// GNU time measures it: a child's `ru_maxrss` counts the resident size of the process it was spawned
     /// from at the moment of spawning, and this test process may hold hundreds of MiB for tests running in
