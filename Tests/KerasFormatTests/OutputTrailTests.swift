@@ -100,12 +100,18 @@ import Testing
                                             "config": {"keras_history": ["inner", 1, 0]}}], "kwargs": {}}]}],
               "input_layers": [["in", 0, 0]], "output_layers": [["act", 0, 0]]}}
             """#)
-        let result = trail(model, LayerPath(models: ["inner"], name: "head"))
-        #expect(result == .through([
+        guard case .through(let steps) = trail(model, LayerPath(models: ["inner"], name: "head")) else {
+            Issue.record("the trail is not followed")
+            return
+        }
+        // Each step carries its layer's config as the file stores it.
+        #expect(steps.map { TrailingLayer(path: $0.path, className: $0.className, effect: $0.effect) } == [
             TrailingLayer(path: LayerPath(models: ["inner"], name: "noise"), className: "GaussianNoise", effect: .none),
             TrailingLayer(path: LayerPath(models: [], name: "act"), className: "Activation",
                           effect: .activation("sigmoid")),
-        ]))
+        ])
+        #expect(steps.map { $0.config["name"]?.string } == ["noise", "act"])
+        #expect(steps.first?.config["stddev"]?.number == 0.1)
     }
 
     /// A Keras 2 functional model: dense_1 -> dropout (called with training=True) -> add(with dense_2) -> out.
