@@ -56,18 +56,6 @@ def digits_squeeze(k):
     return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_squeeze")
 
 
-def digits_maxpool(k):
-    L = k.layers
-    x = k.Input(shape=(8, 8, 1))
-    h = L.Rescaling(1 / 16)(x)
-    h = L.Conv2D(16, 3, padding="same", activation="relu")(h)
-    h = L.Conv2D(32, 3, padding="same", activation="relu")(h)
-    h = L.MaxPooling2D(2)(h)
-    h = L.Conv2D(10, 3, padding="same", name="head")(h)
-    h = L.GlobalMaxPooling2D()(h)
-    return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_maxpool")
-
-
 def trunk(k, x):
     """Rescaling, two 3x3 convolutions and a 2x2 max pooling: 8x8x1 -> 4x4x32."""
     L = k.layers
@@ -75,6 +63,14 @@ def trunk(k, x):
     h = L.Conv2D(16, 3, padding="same", activation="relu")(h)
     h = L.Conv2D(32, 3, padding="same", activation="relu")(h)
     return L.MaxPooling2D(2)(h)
+
+
+def digits_maxpool(k):
+    L = k.layers
+    x = k.Input(shape=(8, 8, 1))
+    h = L.Conv2D(10, 3, padding="same", name="head")(trunk(k, x))
+    h = L.GlobalMaxPooling2D()(h)
+    return k.Model(x, L.Activation("softmax", name="probabilities")(h), name="digits_maxpool")
 
 
 def digits_fcn(k):
