@@ -19,7 +19,8 @@ package struct FineTuner {
     /// Told after each epoch (and each L1 solve) how far the fine-tune has come.
     package var observer: (any FineTuneObserver)? = nil
 
-    /// At most 1,024 training rows (a seeded sample) for the full-batch work: the L1 path and the curvature.
+    /// A seeded sample of training rows (`sampleLimit` of them at most) for the full-batch work: the L1 path and
+    /// the curvature.
     package let sample: (x: Tensor, targets: Tensor)
     /// An upper bound on the full-batch loss gradient's Lipschitz constant, from the sample.
     package let curvature: Float
@@ -58,7 +59,7 @@ package struct FineTuner {
         self.options = options
         self.storedBits = storedBits
         self.hasBias = hasBias
-        sample = try data.sample(limit: 1024, seed: options.seed &+ 3)
+        sample = try data.sample(limit: Self.sampleLimit(group), seed: options.seed &+ 3)
         let bound: (Tensor) -> Float
         if let group {
             precondition(start != nil, "a row group's curvature is taken at the layer's weights")
@@ -185,6 +186,14 @@ package struct FineTuner {
             pruned.zero(outside: keepMask(kernel.values, keep: kernel.values.count - target))
             return (pruned, bias, 0)
         }
+    }
+
+    /// Rows in the full-batch sample: 1,024; for a row group, samples whose positions make at most 65,536
+    /// rows (at least 64 samples), so that the full-batch work (the curvature, the L1 path) of a layer
+    /// with many positions stays within a few times the work of the same rows taken one by one.
+    static func sampleLimit(_ group: RowGroup?) -> Int {
+        guard let group else { return 1024 }
+        return max(64, min(1024, 65536 / group.rows))
     }
 
     /// The suffix of the per-position objective's candidate: `mask per position`.

@@ -111,6 +111,14 @@ import Testing
         #expect(!FineTunedPruning.isChannelsLast(channelsFirst))
     }
 
+    /// The full-batch sample of a row group holds at most 65,536 positions' rows, and at least 64 samples.
+    @Test func boundsTheGroupedSample() {
+        #expect(FineTuner.sampleLimit(nil) == 1024)
+        #expect(FineTuner.sampleLimit(RowGroup(rows: 16, inner: .relu, pooling: .mean)) == 1024)
+        #expect(FineTuner.sampleLimit(RowGroup(rows: 169, inner: .relu, pooling: .mean)) == 387)
+        #expect(FineTuner.sampleLimit(RowGroup(rows: 65536, inner: .linear, pooling: .flatten)) == 64)
+    }
+
     /// The same input and seed give the same output bytes.
     @Test func isDeterministic() throws {
         let directory = TemporaryDirectory()
