@@ -28,8 +28,8 @@ struct PositionRows: TrainingData {
     }
 
     func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor) {
-        // Positions drawn from as many samples as the grouped sample holds, `limit` of them.
-        let rows = expand(try base.sample(limit: limit, seed: seed).x)
+        // `limit` positions drawn from as many samples as the grouped sample holds.
+        let rows = expand(try base.sample(limit: min(limit, FineTuner.sampleLimit(group)), seed: seed).x)
         guard rows.x.rows > limit else { return rows }
         var random = SplitMix64(seed: seed &+ 7)
         var order = Array(0..<rows.x.rows)
