@@ -63,9 +63,9 @@ package struct RowGroup: Sendable, Equatable {
 
     /// A forward pass over samples, with what the gradient needs.
     package struct Forward {
-        /// Per position: the pre-activations `z` and the layer's outputs `inner(z)`.
-        var pre: Tensor
-        var positions: Tensor
+        /// Per position and filter (`units` of them): the layer's own activation's derivative there, `inner'(z)`.
+        var slope: [Float]
+        var units: Int
         /// Per sample: the pooled values (the loss activation's inputs) and the model's outputs.
         package var pooled: Tensor
         package var outputs: Tensor
@@ -80,12 +80,13 @@ package struct RowGroup: Sendable, Equatable {
         var a = Tensor(zeros: rowsX.rows, units)
         var z = Tensor(zeros: rowsX.rows, units)
         blas.dense(rowsX, kernel, bias, inner, into: &a, preActivations: &z)
+        let slope = a.values.indices.map { inner.derivative(output: a.values[$0], input: z.values[$0]) }
         if pooling == .flatten {
             // Row-major positions × units per sample: the flattened order of a channels-last output.
             let flat = Tensor(rows: x.rows, columns: rows * units, values: a.values)
             var outputs = flat
             outer.apply(&outputs)
-            return Forward(pre: z, positions: a, pooled: flat, outputs: outputs, chosen: [])
+            return Forward(slope: slope, units: units, pooled: flat, outputs: outputs, chosen: [])
         }
         var pooled = Tensor(zeros: x.rows, units)
         var chosen = pooling == .max ? [Int](repeating: 0, count: x.rows * units) : []
@@ -111,7 +112,7 @@ package struct RowGroup: Sendable, Equatable {
         }
         var outputs = pooled
         outer.apply(&outputs)
-        return Forward(pre: z, positions: a, pooled: pooled, outputs: outputs, chosen: chosen)
+        return Forward(slope: slope, units: units, pooled: pooled, outputs: outputs, chosen: chosen)
     }
 
     /// The Jacobian of the pooled values in the kernel and bias at `forward`, applied to a direction
@@ -126,8 +127,7 @@ package struct RowGroup: Sendable, Equatable {
             for j in 0..<units {
                 func moved(_ p: Int) -> Float {
                     let index = (n * rows + p) * units + j
-                    return (dz.values[index] + dBias[j])
-                        * inner.derivative(output: forward.positions.values[index], input: forward.pre.values[index])
+                    return (dz.values[index] + dBias[j]) * forward.slope[index]
                 }
                 switch pooling {
                 case .mean: pooled.values[n * units + j] = (0..<rows).reduce(0) { $0 + moved($1) } / Float(rows)
@@ -143,7 +143,7 @@ package struct RowGroup: Sendable, Equatable {
     /// respect to the pooled values (samples × units): spread back through the pooling, times the inner
     /// activation's derivative.
     package func positionGradient(_ g: Tensor, _ forward: Forward) -> Tensor {
-        let units = forward.pre.columns
+        let units = forward.units
         var dz = Tensor(zeros: g.rows * rows, units)
         let share = 1 / Float(rows)
         for n in 0..<g.rows {
@@ -156,8 +156,7 @@ package struct RowGroup: Sendable, Equatable {
                     case .max: forward.chosen[n * units + j] == p ? upstream : 0
                     case .flatten: g.values[index]
                     }
-                    dz.values[index] = reaching
-                        * inner.derivative(output: forward.positions.values[index], input: forward.pre.values[index])
+                    dz.values[index] = reaching * forward.slope[index]
                 }
             }
         }

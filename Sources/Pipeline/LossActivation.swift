@@ -48,11 +48,12 @@ extension FineTunedPruning {
         "GlobalMaxPool3D",
     ]
 
-    /// How a convolution's outputs reach the model's output when, from the model's inputs, they are pooled
-    /// over positions (global average or max pooling) after a step the pooled-patch rows cannot stand for
-    /// (the layer's own non-linear activation, or a maximum), with nothing after the pooling but layers that
-    /// change nothing and at most one activation kprune differentiates. Nil otherwise: each position then
-    /// keeps to its own outputs.
+    /// How a convolution's outputs reach the model's output when, from the model's inputs, they are combined
+    /// over positions in a way the pooled-patch rows cannot stand for: global average pooling after the
+    /// layer's own non-linear activation, global max pooling, or a channels-last `Flatten` (or `Reshape` to
+    /// one axis) whose values one activation spans; with nothing after that but layers that change nothing
+    /// and at most one activation kprune differentiates. Nil otherwise: each position then keeps to its own
+    /// outputs.
     /// - Returns: the layer's own activation, the pooling, and the layers after the pooling.
     static func groupedTrail(_ plan: ConversionPlan, _ trail: OutputTrail, calibration: Calibration)
         -> (inner: Activation, pooling: RowGroup.Pooling, after: [TrailingLayer])?
