@@ -1,7 +1,7 @@
 import KerasFormat
 import Numerics
 
-/// The builders of transposed and grouped convolutions, and of channels-first layers.
+/// The builders of convolutions: plain, grouped, depthwise, separable and transposed, and of channels-first layers.
 extension GraphBuilder {
     /// `Conv1DTranspose`, `Conv2DTranspose`, `Conv3DTranspose`: kernel `[k..., F, C]`, then the bias;
     /// strides, dilation, `valid`/`same` padding and `output_padding`.
@@ -57,5 +57,52 @@ extension GraphBuilder {
               ChannelsFirstLayer.classes.contains(layer.className)
         else { return forward }
         return ChannelsFirstLayer(inner: forward)
+    }
+
+    func convolution(_ layer: LayerConfig, _ name: String) throws -> ConvolutionLayer {
+        try requireChannelsLast(layer, name)
+        let groups = try self.groups(layer, name)
+        let stored = try weights(name)
+        guard let kernel = stored.first, kernel.shape.count >= 3 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no convolution kernel")
+        }
+        let rank = kernel.shape.count - 2, filters = kernel.shape[rank + 1]
+        let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: filters)
+        guard bias.count == filters, let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
+              let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
+        else { throw unsupported(layer, name, "strides, dilation or a bias it cannot read") }
+        return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
+                                strides: strides, dilation: dilation, padding: try padding(layer, name),
+                                activation: try activation(layer, name), blas: blas, groups: groups)
+    }
+
+    /// Depthwise convolutions, and separable ones (depthwise then pointwise). Weights in Keras's order:
+    /// depthwise kernel, then the pointwise kernel (separable), then the bias.
+    func depthwise(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
+        try requireChannelsLast(layer, name)
+        var stored = try weights(name)[...]
+        guard let kernel = stored.popFirst(), kernel.shape.count >= 3 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no depthwise kernel")
+        }
+        let rank = kernel.shape.count - 2
+        guard let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
+              let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
+        else { throw unsupported(layer, name, "strides or dilation it cannot read") }
+        let separable = layer.className.hasPrefix("Separable")
+        let pointwise = separable ? stored.popFirst() : nil
+        let bias = stored.popFirst()?.values ?? []
+        let depthwise = DepthwiseConvolutionLayer(
+            name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: separable ? [] : bias,
+            strides: strides, dilation: dilation, padding: try padding(layer, name),
+            activation: separable ? .linear : try activation(layer, name), threads: blas.threads)
+        guard separable else { return depthwise }
+        guard let pointwise, pointwise.shape.count == rank + 2 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no pointwise kernel")
+        }
+        let filters = pointwise.shape[rank + 1], ones = [Int](repeating: 1, count: rank)
+        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: ConvolutionLayer(
+            name: name, kernel: Tensor(shape: pointwise.shape, values: pointwise.values),
+            bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias, strides: ones, dilation: ones,
+            padding: .valid, activation: try activation(layer, name), blas: blas))
     }
 }

@@ -1,0 +1,47 @@
+import KerasFormat
+import Numerics
+
+/// `Dense`, `Dot` and `EinsumDense`.
+extension GraphBuilder {
+    func dense(_ layer: LayerConfig, _ name: String) throws -> DenseLayer {
+        let stored = try weights(name)
+        guard let kernel = stored.first, kernel.shape.count == 2 else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no 2-D kernel")
+        }
+        let units = kernel.shape[1]
+        let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: units)
+        guard bias.count == units else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name)'s bias has \(bias.count) values for \(units) units")
+        }
+        return DenseLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
+                          activation: try activation(layer, name), blas: blas)
+    }
+
+    /// `Dot` along the feature axis of 2-D inputs.
+    func dot(_ layer: LayerConfig, _ name: String) throws -> DotLayer {
+        let axes = layer.config["axes"]
+        guard axes == .number(1) || axes == .number(-1) || axes == .array([.number(1), .number(1)])
+            || axes == .array([.number(-1), .number(-1)])
+        else { throw unsupported(layer, name, "axes \(axes ?? .null) (only the feature axis of 2-D inputs)") }
+        return DotLayer(name: name, normalize: layer.config["normalize"] == .bool(true))
+    }
+
+    /// `EinsumDense` whose equation is a matrix product; its bias on trailing output axes.
+    func einsumDense(_ layer: LayerConfig, _ name: String) throws -> EinsumDenseLayer {
+        let stored = try weights(name)
+        guard let kernel = stored.first, let equation = layer.config["equation"]?.string else {
+            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no kernel or equation")
+        }
+        let output = equation.split(separator: ">").last.map(String.init) ?? ""
+        let biasAxes = layer.config["bias_axes"]?.string ?? ""
+        guard biasAxes.isEmpty || output.hasSuffix(biasAxes) else {
+            throw unsupported(layer, name, "a bias on axes \(biasAxes) that are not the output's last")
+        }
+        guard let einsum = EinsumDenseLayer(name: name, equation: equation,
+                                            kernel: Tensor(shape: kernel.shape, values: kernel.values),
+                                            bias: stored.count > 1 ? stored[1].values : [],
+                                            activation: try activation(layer, name), blas: blas)
+        else { throw unsupported(layer, name, "the equation \(equation) (not a matrix product)") }
+        return einsum
+    }
+}
