@@ -19,13 +19,14 @@ extension GraphBuilder {
     func parametricActivation(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
         switch layer.className {
         case "LeakyReLU":
-            let slope = layer.config["negative_slope"]?.number ?? layer.config["alpha"]?.number ?? 0.3
+            let key = layer.config["negative_slope"] != nil ? "negative_slope" : "alpha"
+            let slope = try real(layer, name, key, default: 0.3)
             return ActivationLayer(name: name, activation: .leakyReLU(slope: Float(slope)))
         case "ELU":
-            let alpha = layer.config["alpha"]?.number ?? 1
+            let alpha = try real(layer, name, "alpha", default: 1)
             return ActivationLayer(name: name, activation: alpha == 1 ? .elu : .eluScaled(alpha: Float(alpha)))
         case "PReLU":
-            guard let alpha = try weights(name).first else {
+            guard let alpha = try weights(name).first, !alpha.shape.isEmpty else {
                 throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no alpha")
             }
             return PReLULayer(name: name, alpha: Tensor(shape: alpha.shape, values: alpha.values))

@@ -58,8 +58,10 @@ struct ConvolutionLayer: ForwardLayer {
                                  + "\(groupChannels * groups) channels in \(groups) groups, \(filters) filters and as many "
                                  + "biases, not shape \(input.shape) and \(bias.count) biases")
         }
-        return SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
-                             strides: strides, dilation: dilation, padding: padding)
+        let window = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+                                   strides: strides, dilation: dilation, padding: padding)
+        try window.requireBounds(batch: input.shape[0], channels: filters, layer: name)
+        return window
     }
 
     /// Each output position's patch of `input`, a row per position (samples outer), in the kernel's order: the

@@ -8,15 +8,12 @@ extension GraphBuilder {
     func transposedConvolution(_ layer: LayerConfig, _ name: String) throws -> TransposedConvolutionLayer {
         try requireChannelsLast(layer, name)
         let stored = try weights(name)
-        guard let kernel = stored.first, kernel.shape.count >= 3 else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no transposed convolution kernel")
-        }
+        let kernel = try convolutionKernel(layer, name, stored, role: "transposed convolution kernel")
         let rank = kernel.shape.count - 2, filters = kernel.shape[rank]
+        try requireConfigured(layer, name, "filters", filters, kernel.shape)
+        try requireBias(layer, name, stored, count: filters)
         let ones = [Int](repeating: 1, count: rank)
         let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: filters)
-        guard bias.count == filters else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name)'s bias has \(bias.count) values for \(filters) filters")
-        }
         guard let strides = integers(layer, "strides", rank: rank, default: ones),
               let dilation = integers(layer, "dilation_rate", rank: rank, default: ones)
         else { throw unsupported(layer, name, "strides or dilation it cannot read") }
@@ -26,8 +23,8 @@ extension GraphBuilder {
         }
         let padding = try padding(layer, name)
         guard padding != .causal else { throw unsupported(layer, name, "causal padding") }
-        if let groups = layer.config["groups"]?.number, groups != 1 {
-            throw unsupported(layer, name, "\(Int(groups)) groups (a transposed convolution has one)")
+        if try whole(layer, name, "groups", in: 1...Self.largestWindow, default: 1) != 1 {
+            throw unsupported(layer, name, "\(layer.config["groups"] ?? .null) groups (a transposed convolution has one)")
         }
         return TransposedConvolutionLayer(
             name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias, strides: strides,
@@ -39,15 +36,41 @@ extension GraphBuilder {
     /// - Throws: `InferenceError` `.unsupportedConfig` when it is not a positive integer dividing the
     ///   filters.
     func groups(_ layer: LayerConfig, _ name: String) throws -> Int {
-        guard let value = layer.config["groups"], value != .null else { return 1 }
-        guard let number = value.number, number >= 1, number == number.rounded() else {
-            throw unsupported(layer, name, "groups \(value)")
-        }
-        let groups = Int(number)
-        if let filters = layer.config["filters"]?.number, Int(filters) % groups != 0 {
-            throw unsupported(layer, name, "\(groups) groups for \(Int(filters)) filters")
+        let groups = try whole(layer, name, "groups", in: 1...Self.largestWindow, default: 1)
+        let filters = try whole(layer, name, "filters", in: 1...Self.largestSize, default: groups)
+        guard filters % groups == 0 else {
+            throw unsupported(layer, name, "\(groups) groups for \(filters) filters")
         }
         return groups
+    }
+
+    /// The spatial rank a convolution or pooling class names (`Conv2D`: 2); nil when the name has no digit.
+    static func spatialRank(_ className: String) -> Int? {
+        className.first(where: \.isNumber).flatMap { Int(String($0)) }
+    }
+
+    /// The first stored weight as a convolution kernel: as many axes as the class's rank needs (`Conv2D`: 4),
+    /// none empty, its window as the config's `kernel_size` gives it.
+    /// - Throws: `InferenceError` `.shapeMismatch` naming the layer and the shapes.
+    func convolutionKernel(_ layer: LayerConfig, _ name: String, _ stored: [(shape: [Int], values: [Float])],
+                           at index: Int = 0, role: String) throws -> (shape: [Int], values: [Float])
+    {
+        let rank = Self.spatialRank(layer.className)
+        guard stored.indices.contains(index), let rank, stored[index].shape.count == rank + 2,
+              stored[index].shape.allSatisfy({ $0 > 0 })
+        else {
+            let shape = stored.indices.contains(index) ? "\(stored[index].shape)" : "none"
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) (\(layer.className)) has no \(role) of \((rank ?? 0) + 2) axes (its shape: \(shape))")
+        }
+        let kernel = stored[index]
+        if index == 0, let window = layer.config["kernel_size"], window != .null,
+           integers(layer, "kernel_size", rank: rank) != Array(kernel.shape.prefix(rank))
+        {
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) (\(layer.className)) has kernel_size \(window), but its kernel has shape \(kernel.shape)")
+        }
+        return kernel
     }
 
     /// `forward`, run on channels-last data when the config says `data_format: "channels_first"` for a layer
@@ -63,14 +86,14 @@ extension GraphBuilder {
         try requireChannelsLast(layer, name)
         let groups = try self.groups(layer, name)
         let stored = try weights(name)
-        guard let kernel = stored.first, kernel.shape.count >= 3 else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no convolution kernel")
-        }
+        let kernel = try convolutionKernel(layer, name, stored, role: "convolution kernel")
         let rank = kernel.shape.count - 2, filters = kernel.shape[rank + 1]
+        try requireConfigured(layer, name, "filters", filters, kernel.shape)
+        try requireBias(layer, name, stored, count: filters)
         let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: filters)
-        guard bias.count == filters, let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
+        guard let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
               let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
-        else { throw unsupported(layer, name, "strides, dilation or a bias it cannot read") }
+        else { throw unsupported(layer, name, "strides or dilation it cannot read") }
         return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                                 strides: strides, dilation: dilation, padding: try padding(layer, name),
                                 activation: try activation(layer, name), blas: blas, groups: groups)
@@ -80,15 +103,27 @@ extension GraphBuilder {
     /// depthwise kernel, then the pointwise kernel (separable), then the bias.
     func depthwise(_ layer: LayerConfig, _ name: String) throws -> any ForwardLayer {
         try requireChannelsLast(layer, name)
-        var stored = try weights(name)[...]
-        guard let kernel = stored.popFirst(), kernel.shape.count >= 3 else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no depthwise kernel")
-        }
+        let all = try weights(name)
+        let kernel = try convolutionKernel(layer, name, all, role: "depthwise kernel")
+        var stored = all.dropFirst()
         let rank = kernel.shape.count - 2
+        let separable = layer.className.hasPrefix("Separable")
+        let depthOutputs = kernel.shape[rank] * kernel.shape[rank + 1]
+        if separable {
+            let pointwise = try convolutionKernel(layer, name, all, at: 1, role: "pointwise kernel")
+            guard pointwise.shape.prefix(rank).allSatisfy({ $0 == 1 }), pointwise.shape[rank] == depthOutputs else {
+                throw InferenceError(.shapeMismatch, layer: name,
+                                     "layer \(name) (\(layer.className)) has a pointwise kernel of shape \(pointwise.shape) "
+                                         + "after a depthwise kernel of shape \(kernel.shape)")
+            }
+            try requireConfigured(layer, name, "filters", pointwise.shape[rank + 1], pointwise.shape)
+            try requireBias(layer, name, all, count: pointwise.shape[rank + 1], index: 2)
+        } else {
+            try requireBias(layer, name, all, count: depthOutputs)
+        }
         guard let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
               let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
         else { throw unsupported(layer, name, "strides or dilation it cannot read") }
-        let separable = layer.className.hasPrefix("Separable")
         let pointwise = separable ? stored.popFirst() : nil
         let bias = stored.popFirst()?.values ?? []
         let depthwise = DepthwiseConvolutionLayer(

@@ -19,6 +19,7 @@ struct DenseLayer: ForwardLayer {
                                  "layer \(name) takes \(fanIn) features, the input has shape \(input.shape)")
         }
         let rows = fanIn == 0 ? 0 : input.count / fanIn
+        _ = try Allocation.count(Array(input.shape.dropLast()) + [kernel.columns], layer: name)
         var output = Tensor(zeros: rows, kernel.columns)
         var values: [Float]
         if half {

@@ -5,14 +5,15 @@ import Numerics
 extension GraphBuilder {
     func dense(_ layer: LayerConfig, _ name: String) throws -> DenseLayer {
         let stored = try weights(name)
-        guard let kernel = stored.first, kernel.shape.count == 2 else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no 2-D kernel")
+        guard let kernel = stored.first, kernel.shape.count == 2, kernel.shape.allSatisfy({ $0 > 0 }) else {
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) has no 2-D kernel with inputs and units (its weights have shapes "
+                                     + "\(stored.map(\.shape)))")
         }
         let units = kernel.shape[1]
+        try requireConfigured(layer, name, "units", units, kernel.shape)
+        try requireBias(layer, name, stored, count: units)
         let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: units)
-        guard bias.count == units else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name)'s bias has \(bias.count) values for \(units) units")
-        }
         return DenseLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
                           activation: try activation(layer, name), blas: blas)
     }

@@ -48,6 +48,7 @@ struct EinsumDenseLayer: ForwardLayer {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) cannot contract an input of shape \(input.shape)")
         }
         let rows = input.count / max(contractedSize, 1)
+        _ = try Allocation.count(Array(input.shape.prefix(keptAxes + 1)) + [kernel.columns], layer: name)
         var output = Tensor(zeros: rows, kernel.columns)
         let widened = bias.isEmpty ? [Float](repeating: 0, count: kernel.columns)
             : (0..<kernel.columns).map { bias[$0 % bias.count] }

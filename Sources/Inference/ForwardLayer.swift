@@ -112,16 +112,19 @@ struct HalfPrecision: ForwardLayer {
     }
 }
 
-/// Bounds on what a layer may allocate, so that sizes a crafted config claims (an up-sampling factor of 65,536,
-/// a reshape to 2^60 values) are refused instead of allocated.
+/// Bounds on what a layer may allocate, so that sizes a crafted config or input claims (an up-sampling factor of
+/// 65,536, a reshape to 2^60 values, a million time steps) are refused instead of allocated. Every layer output,
+/// and every table or product a layer builds on the way, is counted against them before it is allocated.
 public enum Allocation {
-    /// Values one sample of one layer's output may hold (256 MiB of float32).
+    /// Values one sample of one layer's output, or of a table a layer builds, may hold (256 MiB of float32).
     public static let perSample = 1 << 26
-    /// Values one layer's output may hold for a whole batch (8 GiB of float32).
-    public static let perBatch = 1 << 31
+    /// Values one layer's output may hold for a whole batch (256 MiB of float32). A batch whose output would hold
+    /// more is run in smaller parts (`Graph.runInParts`), down to one sample, whose bound is `perSample`.
+    public static let perBatch = 1 << 26
 
     /// The number of values of `shape` (samples first), refused when it overflows or exceeds the bounds.
-    /// - Throws: `InferenceError` `.shapeMismatch` naming `layer`.
+    /// - Throws: `InferenceError` `.shapeMismatch` naming `layer` when one sample passes `perSample`,
+    ///   `.batchTooLarge` when only the whole batch passes `perBatch`.
     static func count(_ shape: [Int], layer: String) throws -> Int {
         var perSampleCount = 1
         for dimension in shape.dropFirst() {
@@ -130,16 +133,30 @@ public enum Allocation {
             perSampleCount = product
         }
         let (total, overflow) = perSampleCount.multipliedReportingOverflow(by: max(shape.first ?? 0, 0))
-        guard !overflow, total <= perBatch else { throw tooLarge(shape, layer) }
+        guard !overflow, total <= perBatch else {
+            throw InferenceError(.batchTooLarge, layer: layer,
+                                 "layer \(layer) would make an output of shape \(shape) for the batch, more than the "
+                                     + "\(perBatch) values kprune allocates for one")
+        }
         return total
     }
 
-    /// The product of `dimensions`, or nil when it overflows or exceeds `perSample`.
-    public static func product(_ dimensions: [Int]) -> Int? {
+    /// Refuses a table of `dimensions` (a convolution's gather table: positions × window offsets) larger than
+    /// `perSample`.
+    /// - Throws: `InferenceError` `.shapeMismatch` naming `layer`.
+    static func requireTable(_ dimensions: [Int], layer: String, _ what: String) throws {
+        guard product(dimensions) == nil else { return }
+        throw InferenceError(.shapeMismatch, layer: layer,
+                             "layer \(layer) would build \(what) of \(dimensions.map(String.init).joined(separator: " × ")) "
+                                 + "entries, more than the \(perSample) kprune allocates")
+    }
+
+    /// The product of `dimensions`, or nil when it overflows or exceeds `limit` (`perSample` unless given).
+    public static func product(_ dimensions: [Int], limit: Int = perSample) -> Int? {
         var result = 1
         for dimension in dimensions {
             let (product, overflow) = result.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= perSample, product >= 0 else { return nil }
+            guard !overflow, product <= limit, product >= 0 else { return nil }
             result = product
         }
         return result

@@ -91,9 +91,30 @@ struct Graph: MaskingLayer {
                 let key = Key(layer: inbound.layer, call: inbound.node)
                 if lastReader[key] == index { computed[key] = nil }
             }
-            computed[Key(layer: node.name, call: node.call)] = try Self.evaluate(node, arguments)
+            do {
+                computed[Key(layer: node.name, call: node.call)] = try Self.evaluate(node, arguments)
+            } catch var error as InferenceError {
+                if var fault = error.dataFault {
+                    fault.input = modelInput(feeding: node, through: fault.input)
+                    error.dataFault = fault
+                }
+                throw error
+            }
         }
         return try outputs.map { try tensor($0, for: name) }
+    }
+
+    /// The model input a value at fault reached `node` through: the input of this graph that feeds the node
+    /// straight (for a nested model, the one feeding its input `inner`); nil when it came through other layers.
+    private func modelInput(feeding node: Node, through inner: Int?) -> Int? {
+        let reference: TensorReference?
+        if node.layer is Graph {
+            reference = inner.flatMap { node.inbound.indices.contains($0) ? node.inbound[$0] : nil }
+        } else {
+            reference = node.inbound.count == 1 ? node.inbound[0] : nil
+        }
+        guard let reference, reference.node == 0, reference.tensor == 0 else { return nil }
+        return inputs.firstIndex(of: reference.layer)
     }
 
     /// One node's outputs: a masking layer handles masks itself; any other gives one output, masked by its rule.

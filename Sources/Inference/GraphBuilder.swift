@@ -97,11 +97,9 @@ struct GraphBuilder {
         if let nested = layer.model { return try graph(nested, prefix: prefix + [layer.name]) }
         if Identity.classes.contains(layer.className) { return Identity(name: name) }
         if let operation = MergeLayer.classes[layer.className] {
-            let axis = layer.config["axis"] ?? .number(-1)
-            guard operation != .concatenate || axis.integer != nil else {
-                throw unsupported(layer, name, "concatenation along axis \(axis)")
-            }
-            return MergeLayer(name: name, operation: operation, axis: axis.integer ?? -1)
+            let axis = operation == .concatenate
+                ? try whole(layer, name, "axis", in: -Self.largestWindow...Self.largestWindow, default: -1) : -1
+            return MergeLayer(name: name, operation: operation, axis: axis)
         }
         switch layer.className {
         case "Dense": return try dense(layer, name)
@@ -112,8 +110,7 @@ struct GraphBuilder {
         case "ReLU": return ActivationLayer(name: name, activation: try reluLayer(layer, name))
         case "Flatten": return ReshapeLayer(name: name, target: nil)
         case "Reshape":
-            let target = layer.config["target_shape"]?.array?.compactMap { $0.integer } ?? []
-            return ReshapeLayer(name: name, target: target)
+            return ReshapeLayer(name: name, target: try dimensions(layer, name, "target_shape", in: -1...Self.largestSize))
         case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
             return try convolution(layer, name)
         case "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution2DTranspose", "Convolution3DTranspose":
@@ -140,43 +137,33 @@ struct GraphBuilder {
         case "Normalization": return try normalization(layer, name)
         case "BatchNormalization": return try batchNormalization(layer, name)
         case "Rescaling":
-            guard let scale = layer.config["scale"]?.number else { throw unsupported(layer, name, "a per-channel scale") }
-            return AffineLayer(name: name, scale: [Float(scale)], shift: [Float(layer.config["offset"]?.number ?? 0)])
+            if layer.config["scale"]?.array != nil || layer.config["offset"]?.array != nil {
+                throw unsupported(layer, name, "a per-channel scale or offset")
+            }
+            return AffineLayer(name: name, scale: [try real(layer, name, "scale", default: 1)],
+                               shift: [try real(layer, name, "offset", default: 0)])
         default:
             throw InferenceError(.unsupportedLayer, layer: name,
                                  "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
         }
     }
 
-    /// Integers of a config entry that may be one number or a list (`kernel_size: 3` or `[3, 3]`), `rank` long.
-    /// Window sizes, strides, dilations and factors must lie in `least...largestWindow` (`least` is 1 unless
-    /// said otherwise); anything else (zero, a negative number, `1e300` in a crafted file) is not read.
-    func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil, least: Int = 1) -> [Int]? {
-        func size(_ item: JSONValue) -> Int? { item.integer.flatMap { (least...Self.largestWindow).contains($0) ? $0 : nil } }
-        switch layer.config[key] {
-        case let item? where item.number != nil: return size(item).map { [Int](repeating: $0, count: rank) }
-        case .array(let items)?:
-            let numbers = items.compactMap(size)
-            return numbers.count == rank && items.count == rank ? numbers : nil
-        default: return value
-        }
-    }
-
-    /// The largest window, stride, dilation, factor, padding or cropping read from a config.
-    static let largestWindow = 1 << 16
-    /// The largest dimension or count read from a config.
-    static let largestSize = 1 << 24
-
     func unsupported(_ layer: LayerConfig, _ name: String, _ what: String) -> InferenceError {
         InferenceError(.unsupportedConfig, layer: name, "layer \(name) (\(layer.className)) uses \(what)")
     }
 
     func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
-        guard let activation = ForwardActivation(keras: layer.activation ?? layer.config["activation"]?.string,
-                                                 keras3: isKeras3)
-        else { throw unsupported(layer, name, "the activation \(layer.activation ?? "?")") }
+        guard let activation = ForwardActivation(keras: layer.activation, keras3: isKeras3) else {
+            throw InferenceError(.unsupportedConfig, layer: name,
+                                 "layer \(name) (\(layer.className)) uses the activation \(layer.activation ?? "?"), "
+                                     + "which kprune's forward pass does not run")
+        }
         return activation
     }
+
+    /// The most values one weight may hold (512 MiB of float32): far more than a layer kprune runs on a CPU
+    /// needs, and little enough that a compressed dataset claiming more is refused before it is read.
+    static let largestWeight = 1 << 27
 
     /// The layer's weights in the file's order, each read whole as float32.
     func weights(_ name: String) throws -> [(shape: [Int], values: [Float])] {
@@ -184,6 +171,11 @@ struct GraphBuilder {
         return try info.weights.map { weight in
             if let problem = weight.storageProblem ?? weight.link {
                 throw InferenceError(.unsupportedConfig, layer: name, "the weight \(weight.name) of \(name) is \(problem)")
+            }
+            guard Allocation.product(weight.shape, limit: Self.largestWeight) != nil else {
+                throw InferenceError(.shapeMismatch, layer: name,
+                                     "the weight \(weight.name) of \(name) has shape \(weight.shape), more than the "
+                                         + "\(Self.largestWeight) values kprune reads for one weight")
             }
             return (weight.shape, try root.dataset(weight.dataset).readAll(as: Float.self))
         }

@@ -28,6 +28,8 @@ public struct LayerFeed {
 
     /// The graphs that compute the layer's inputs, outermost first (see `Graph.feeding`).
     private let stages: [Graph]
+    /// The most samples run at once (see `Graph.run(inParts:size:)`).
+    private let partSize = PartSize()
     private let path: [String]
     private let target: any ForwardLayer
     /// How the rows are made.
@@ -86,7 +88,7 @@ public struct LayerFeed {
     /// - Throws: `InferenceError` when the inputs do not fit the model.
     public func rows(for batch: [Tensor]) throws -> Tensor {
         var inputs = batch
-        for stage in stages { inputs = try stage.run(inputs) }
+        for stage in stages { inputs = try stage.run(inParts: inputs, size: partSize) }
         let input = try single(inputs, path.joined(separator: "/"))
         let received = target is HalfPrecision ? HalfPrecision.rounded(input) : input
         switch (rows, Self.unwrapped(target)) {

@@ -15,6 +15,12 @@ struct LayerNormalizationLayer: ForwardLayer {
         let input = try single(inputs, name)
         try requireLastAxis(axis, of: input, name)
         let width = input.shape.last ?? 1
+        for parameter in [gamma, beta] {
+            guard (parameter?.count ?? width) == width else {
+                throw InferenceError(.shapeMismatch, layer: name,
+                                     "layer \(name) normalizes \(parameter?.count ?? 0) features, the input has shape \(input.shape)")
+            }
+        }
         var values = input.values
         for start in stride(from: 0, to: values.count, by: max(width, 1)) {
             let row = values[start..<(start + width)]
@@ -38,14 +44,18 @@ struct EmbeddingLayer: ForwardLayer {
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
         let width = table.columns
+        let count = try Allocation.count(input.shape + [width], layer: name)
         var values = [Float]()
-        values.reserveCapacity(input.count * width)
-        for id in input.values {
-            let row = Int(id.rounded(.towardZero))
-            guard id.isFinite, row >= 0, row < table.rows else {
-                throw InferenceError(.shapeMismatch, layer: name,
-                                     "layer \(name) has \(table.rows) rows; an input asks for id \(id)")
+        values.reserveCapacity(count)
+        let perSample = input.shape.dropFirst().reduce(1, *)
+        for (index, id) in input.values.enumerated() {
+            // Checked as a float first: converting NaN, an infinity or 1e30 to an Int would trap.
+            guard id.isFinite, id > -1, id < Float(table.rows) else {
+                throw InferenceError(dataFault: index / max(perSample, 1), layer: name,
+                                     before: "layer \(name) (Embedding) has \(table.rows) rows;",
+                                     after: "asks for id \(id)")
             }
+            let row = Int(id.rounded(.towardZero))
             values += table.values[(row * width)..<((row + 1) * width)]
         }
         return Tensor(shape: input.shape + [width], values: values)

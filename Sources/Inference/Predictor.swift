@@ -7,6 +7,8 @@ import HDF5
 /// The model is built once from the file's config and weights (read whole); `predict` then runs batches.
 public struct Predictor {
     private let graph: Graph
+    /// The most samples run at once (see `Graph.run(inParts:size:)`).
+    private let partSize = PartSize()
 
     /// The model's output layers, in order.
     public var outputNames: [String] { graph.outputs.map(\.layer) }
@@ -39,6 +41,6 @@ public struct Predictor {
     /// The model's outputs for one batch, one tensor per input (the first axis is the samples).
     /// - Throws: `InferenceError` when the inputs do not fit the model.
     public func predict(_ inputs: [Tensor]) throws -> [Tensor] {
-        try graph.run(inputs)
+        try graph.run(inParts: inputs, size: partSize)
     }
 }

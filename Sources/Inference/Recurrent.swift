@@ -36,6 +36,9 @@ struct RecurrentLayer: MaskingLayer {
         }
         try mask?.requireFits(input, name)
         let (batch, steps, units) = (input.shape[0], input.shape[1], cell.units)
+        // The projected inputs and every step's output are counted before either is allocated.
+        _ = try Allocation.count([batch, steps, cell.kernel.columns], layer: name)
+        _ = try Allocation.count([batch, steps, units], layer: name)
         let projected = project(input)
         var states = [Tensor](repeating: Tensor(zeros: batch, units), count: cell.stateCount)
         var sequence = [Float](repeating: 0, count: returnSequences ? batch * steps * units : 0)

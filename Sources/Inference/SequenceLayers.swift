@@ -19,14 +19,16 @@ extension GraphBuilder {
             return TimeDistributedLayer(name: name, inner: try self.layer(inner, prefix: prefix),
                                         innerMasks: maskRule(inner), innerClass: inner.className)
         case "Masking":
-            guard let value = layer.config["mask_value"]?.number ?? (layer.config["mask_value"] == nil ? 0 : nil) else {
-                throw unsupported(layer, name, "a mask value that is not a number")
-            }
-            return ValueMaskLayer(name: name, value: Float(value))
+            return ValueMaskLayer(name: name, value: try real(layer, name, "mask_value", default: 0))
         case "Embedding":
-            guard let table = try weights(name).first, table.shape.count == 2 else {
-                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no 2-D table")
+            let stored = try weights(name)
+            guard stored.count == 1, let table = stored.first, table.shape.count == 2, table.shape.allSatisfy({ $0 > 0 })
+            else {
+                throw InferenceError(.shapeMismatch, layer: name,
+                                     "layer \(name) (Embedding) has no 2-D table (its weights have shapes \(stored.map(\.shape)))")
             }
+            try requireConfigured(layer, name, "input_dim", table.shape[0], table.shape)
+            try requireConfigured(layer, name, "output_dim", table.shape[1], table.shape)
             let embedding = EmbeddingLayer(name: name, table: Tensor(shape: table.shape, values: table.values))
             return layer.config["mask_zero"] == .bool(true) ? ZeroIdMaskLayer(embedding: embedding) : embedding
         default:
@@ -65,12 +67,14 @@ extension GraphBuilder {
         let gates = RecurrentCell.gates(kind)
         let useBias = layer.config["use_bias"] != .bool(false)
         guard let kernel = stored.popFirst(), let recurrent = stored.popFirst(), kernel.shape.count == 2,
-              recurrent.shape.count == 2, recurrent.shape[0] * gates == recurrent.shape[1],
+              recurrent.shape.count == 2, (kernel.shape + recurrent.shape).allSatisfy({ $0 > 0 }),
+              recurrent.shape[0] <= Self.largestSize, recurrent.shape[0] * gates == recurrent.shape[1],
               kernel.shape[1] == recurrent.shape[1]
         else {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) lacks a kernel and recurrent kernel of \(gates) gates")
         }
         let units = recurrent.shape[0], width = gates * units
+        try requireConfigured(layer, name, "units", units, recurrent.shape)
         var inputBias = [Float](repeating: 0, count: width), recurrentBias: [Float] = []
         if useBias {
             guard let bias = stored.popFirst() else { throw InferenceError(.shapeMismatch, layer: name, "layer \(name) lacks its bias") }

@@ -97,7 +97,17 @@ extension SpatialWindow {
             throw InferenceError(.shapeMismatch, layer: layer,
                                  "layer \(layer) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
         }
-        return SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
-                             strides: strides, dilation: dilation, padding: padding)
+        let window = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+                                   strides: strides, dilation: dilation, padding: padding)
+        try window.requireBounds(batch: input.shape[0], channels: kernel.shape[rank] * kernel.shape[rank + 1], layer: layer)
+        return window
+    }
+
+    /// Refuses a window whose gather table (positions × offsets) or whose output for `batch` samples of
+    /// `channels` values each would pass `Allocation`'s bounds.
+    /// - Throws: `InferenceError` naming `layer`.
+    func requireBounds(batch: Int, channels: Int, layer: String) throws {
+        try Allocation.requireTable([positions, offsets], layer: layer, "a gather table")
+        _ = try Allocation.count([batch] + outputSize + [channels], layer: layer)
     }
 }

@@ -26,13 +26,9 @@ extension GraphBuilder {
             }
             return RearrangeLayer(name: name, kind: .upsample(factors))
         case "Permute":
-            let order = layer.config["dims"]?.array?.compactMap { $0.integer } ?? []
-            return RearrangeLayer(name: name, kind: .permute(order))
+            return RearrangeLayer(name: name, kind: .permute(try dimensions(layer, name, "dims", in: 1...Self.largestWindow)))
         case "RepeatVector":
-            guard let count = layer.config["n"]?.integer, (0...Self.largestSize).contains(count) else {
-                throw unsupported(layer, name, "a count it cannot read")
-            }
-            return RearrangeLayer(name: name, kind: .repeatVector(count))
+            return RearrangeLayer(name: name, kind: .repeatVector(try whole(layer, name, "n", in: 0...Self.largestSize)))
         default:
             throw InferenceError(.unsupportedLayer, layer: name, "layer \(name) is a \(layer.className)")
         }

@@ -102,6 +102,8 @@ struct TransposedConvolutionLayer: ForwardLayer {
                                       strides: strides, dilation: dilation, padding: padding,
                                       outputPadding: outputPadding)
         let batch = input.shape[0]
+        try Allocation.requireTable([window.inputPositions, window.offsets], layer: name, "a scatter table")
+        try Allocation.requireTable([window.inputPositions, window.offsets, filters], layer: name, "products")
         var output = [Float](repeating: 0, count: try Allocation.count([batch] + window.outputSize + [filters], layer: name))
         output.withUnsafeMutableBufferPointer { out in
             input.values.withUnsafeBufferPointer { x in

@@ -2,7 +2,7 @@
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is; extensible without breaking callers.
     public struct Code: Hashable, Sendable {
-        private enum Kind: Hashable, Sendable { case incomplete, tooDeep }
+        private enum Kind: Hashable, Sendable { case incomplete, tooDeep, invalidValue }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
 
@@ -10,6 +10,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         public static let incomplete = Code(.incomplete)
         /// Models nest deeper than `ModelConfig.maximumNesting`.
         public static let tooDeep = Code(.tooDeep)
+        /// A value the config gives is outside what it may be: an index that is not a whole number in range.
+        public static let invalidValue = Code(.invalidValue)
     }
 
     /// What kind of failure this is.

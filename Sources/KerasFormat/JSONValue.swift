@@ -1,6 +1,6 @@
 
 /// A parsed JSON document, as Keras writes model configs.
-public enum JSONValue: Sendable, Equatable, Decodable {
+public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
     /// `null` (Python's `None`).
     case null
     /// `true` or `false`.
@@ -81,5 +81,29 @@ public enum JSONValue: Sendable, Equatable, Decodable {
             return nil
         }
         return Int(value)
+    }
+
+    /// The value as a config shows it, for messages: JSON text (`-2`, `1e+300`, `NaN`, `[1, 2]`, `"same"`), cut
+    /// to about 80 characters.
+    public var description: String {
+        let text = rendered
+        return text.count > 80 ? String(text.prefix(77)) + "..." : text
+    }
+
+    private var rendered: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let value): return value ? "true" : "false"
+        case .number(let value):
+            if value.isNaN { return "NaN" }
+            if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
+            if let integer { return String(integer) }
+            return String(value)
+        case .string(let value): return "\"\(value)\""
+        case .array(let items): return "[" + items.map(\.rendered).joined(separator: ", ") + "]"
+        case .object(let members):
+            return "{" + members.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value.rendered)" }
+                .joined(separator: ", ") + "}"
+        }
     }
 }

@@ -61,8 +61,20 @@ public struct ModelConfig: Sendable, Equatable {
             throw ConfigError(.incomplete, "model \(name) has no layer list")
         }
         var layers: [LayerConfig] = []
-        for entry in layerList { layers.append(try parseLayer(entry, depth: depth)) }
+        var names: Set<String> = []
+        for entry in layerList {
+            let layer = try parseLayer(entry, depth: depth)
+            // Keras refuses to build such a model; a config that has one is not Keras's, and which layer a name
+            // means would be a guess.
+            guard names.insert(layer.name).inserted else {
+                throw ConfigError(.invalidValue, "model \(name) has two layers named \(layer.name)")
+            }
+            layers.append(layer)
+        }
         var outputs: [String]? = nil
+        for key in ["input_layers", "output_layers"] {
+            if let list = config[key] { try TensorReference.validate(list, place: "model \(name)'s \(key)") }
+        }
         if className != "Sequential", let outputList = config["output_layers"] {
             outputs = layerReferences(in: outputList)
             if outputs?.isEmpty ?? true { throw ConfigError(.incomplete, "model \(name) lists no output layers") }
@@ -83,16 +95,32 @@ public struct ModelConfig: Sendable, Equatable {
             model = try parseModel(className: className, config: config, fallbackName: name, depth: depth + 1)
             model?.name = name
         }
+        if let nodes = entry["inbound_nodes"] {
+            try TensorReference.validate(nodes, place: "layer \(name)'s inbound_nodes")
+        }
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
         let calls = entry["inbound_nodes"]?.array?.map(LayerCall.init(node:)) ?? []
         return LayerConfig(name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
-                           activation: config["activation"]?.string
-                               ?? (className == "TimeDistributed" ? config["layer"]?["config"]?["activation"]?.string : nil),
+                           activation: activationName(config["activation"])
+                               ?? (className == "TimeDistributed" ? activationName(config["layer"]?["config"]?["activation"]) : nil),
                            model: model, inboundLayers: inbound,
                            inboundNodes: calls,
                            effect: InferenceEffect(className: className, config: config,
                                                    inboundNodes: entry["inbound_nodes"]),
                            config: config)
+    }
+
+    /// The activation a layer's config names: its name (`relu`), or for a function Keras 3 serialized as an
+    /// object (a custom one: `{"class_name": "function", "config": "Custom>scaled", ...}`) a name no built-in
+    /// activation has, `Custom>scaled (a custom function)`, so that nothing takes it for a built-in one.
+    static func activationName(_ value: JSONValue?) -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let name)?: return name
+        case let other?:
+            let name = other["config"]?.string ?? other["registered_name"]?.string ?? other["class_name"]?.string
+            return "\(name ?? "an unnamed function") (a custom function)"
+        }
     }
 
     /// Collects the layer names a node or output list refers to, in order, without repeats.

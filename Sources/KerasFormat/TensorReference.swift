@@ -21,36 +21,60 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
     /// `lstm[0][1]`, or just the layer's name for the first output of its first call.
     public var description: String { node == 0 && tensor == 0 ? layer : "\(layer)[\(node)][\(tensor)]" }
 
-    /// The tensors a node, an input or an output list refers to, in order (repeats kept).
+    /// The largest call or output index read from a config.
+    public static let largestIndex = 1 << 24
+
+    /// The tensors a node, an input or an output list refers to, in order (repeats kept). A reference whose
+    /// indexes `validate` refuses is left out; configs are validated when parsed.
     static func all(in json: JSONValue) -> [TensorReference] {
         var found: [TensorReference] = []
-        func visit(_ value: JSONValue) {
-            switch value {
-            case .object(let members):
-                if let history = members["keras_history"]?.array, let reference = Self(history) {
-                    found.append(reference)
-                    return
-                }
-                for (_, member) in members.sorted(by: { $0.key < $1.key }) { visit(member) }
-            case .array(let items):
-                if let reference = Self(items) {
-                    found.append(reference)
-                    return
-                }
-                items.forEach(visit)
-            default:
-                break
-            }
-        }
-        visit(json)
+        visit(json) { found.append($0) } invalid: { _ in }
         return found
     }
 
-    /// A reference from `[name, node_index, tensor_index, ...]`; nil for any other list.
+    /// Refuses a reference whose call or output index is not a whole number in `0...largestIndex` (`1e300`,
+    /// `NaN`, `-1` in a crafted file).
+    /// - Parameter place: where the references stand, for the message (`layer dense's inbound_nodes`).
+    /// - Throws: `ConfigError` `.invalidValue`.
+    static func validate(_ json: JSONValue, place: @autoclosure () -> String) throws(ConfigError) {
+        var bad: JSONValue? = nil
+        visit(json) { _ in } invalid: { if bad == nil { bad = $0 } }
+        if let bad {
+            throw ConfigError(.invalidValue, "\(place()) refer to \(bad): a call and an output index are whole "
+                              + "numbers from 0 to \(largestIndex)")
+        }
+    }
+
+    /// Calls `found` for each well-formed reference in `json`, in order, and `invalid` for each list that has a
+    /// reference's form (a name, then two numbers) but indexes out of range.
+    private static func visit(_ json: JSONValue, found: (TensorReference) -> Void, invalid: (JSONValue) -> Void) {
+        switch json {
+        case .object(let members):
+            if let history = members["keras_history"]?.array, history.count >= 3, history[0].string != nil,
+               history[1].number != nil, history[2].number != nil
+            {
+                if let reference = Self(history) { found(reference) } else { invalid(.array(history)) }
+                return
+            }
+            for (_, member) in members.sorted(by: { $0.key < $1.key }) { visit(member, found: found, invalid: invalid) }
+        case .array(let items):
+            if items.count >= 3, items[0].string != nil, items[1].number != nil, items[2].number != nil {
+                if let reference = Self(items) { found(reference) } else { invalid(json) }
+                return
+            }
+            for item in items { visit(item, found: found, invalid: invalid) }
+        default:
+            break
+        }
+    }
+
+    /// A reference from `[name, node_index, tensor_index, ...]`; nil when an index is not a whole number in
+    /// `0...largestIndex`.
     private init?(_ items: [JSONValue]) {
-        guard items.count >= 3, let name = items[0].string, let node = items[1].number,
-              let tensor = items[2].number
-        else { return nil }
-        self.init(layer: name, node: Int(node), tensor: Int(tensor))
+        func index(_ value: JSONValue) -> Int? {
+            value.integer.flatMap { (0...Self.largestIndex).contains($0) ? $0 : nil }
+        }
+        guard let name = items[0].string, let node = index(items[1]), let tensor = index(items[2]) else { return nil }
+        self.init(layer: name, node: node, tensor: tensor)
     }
 }

@@ -19,7 +19,7 @@ import Testing
         ("max_pooling2d", "pool_size", .number(1e300), "cannot read"),
         ("average_pooling2d", "pool_size", .array([.number(65536), .number(65536)]), "too many to gather"),
         ("zero_padding2d", "padding", .number(1e18), "cannot read"),
-        ("repeat_vector", "n", .number(1e300), "cannot read"),
+        ("repeat_vector", "n", .number(1e300), "must be a whole number"),
     ]
 
     @Test(arguments: 0..<cases.count)
