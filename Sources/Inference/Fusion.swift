@@ -15,14 +15,20 @@ extension Graph {
         for output in outputs { readers[output, default: 0] += 1 }
         var folded = nodes
         var removed = Set<Int>()
+        var calls: [String: Int] = [:]
+        var indexOfCall: [TensorReference: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            calls[node.name, default: 0] += 1
+            indexOfCall[TensorReference(layer: node.name, node: node.call)] = index
+        }
         for index in folded.indices {
             let node = folded[index]
             // Only a single call of a layer without masks, whose producer is read by nothing else.
             guard node.inbound.count == 1, let inbound = node.inbound.first, inbound.tensor == 0,
                   readers[inbound] == 1, node.recordedMask != true,
-                  let producer = folded.firstIndex(where: { $0.name == inbound.layer && $0.call == inbound.node }),
+                  let producer = indexOfCall[TensorReference(layer: inbound.layer, node: inbound.node)],
                   !removed.contains(producer), folded[producer].recordedMask != true,
-                  nodes.filter({ $0.name == inbound.layer }).count == 1,
+                  calls[inbound.layer] == 1,
                   let layer = Self.fold(node.layer, into: folded[producer].layer)
             else { continue }
             let source = folded[producer]

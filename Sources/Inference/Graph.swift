@@ -34,26 +34,48 @@ struct Graph: MaskingLayer {
     let outputs: [TensorReference]
 
     /// The graph of `nodes`, put in an order that runs; refused when a node takes a tensor no node gives.
+    ///
+    /// The order is by waves: the nodes whose inputs are all available, in the given order, then those that
+    /// became ready, and so on. It takes time linear in the nodes and their inputs.
     init(name: String, inputs: [String], nodes: [Node], outputs: [TensorReference]) throws {
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
         var available = Set(inputs.map { Key(layer: $0, call: 0) })
-        var pending = nodes[...]
-        var ordered: [Node] = []
-        func isAvailable(_ reference: TensorReference) -> Bool {
-            available.contains(Key(layer: reference.layer, call: reference.node))
-        }
-        while let waiting = pending.first {
-            let ready = pending.filter { node in node.inbound.allSatisfy(isAvailable) }
-            guard !ready.isEmpty else {
-                let missing = waiting.inbound.first { !isAvailable($0) }?.description ?? "a tensor"
-                throw InferenceError(.unsupportedConfig, layer: waiting.name,
-                                     "layer \(waiting.name) takes \(missing), which no layer of model \(name) gives")
+        // For each node, how many of its inbound references wait for a tensor; for each awaited tensor, the
+        // nodes waiting (once per reference).
+        var waiting = [Int](repeating: 0, count: nodes.count)
+        var waiters: [Key: [Int]] = [:]
+        var wave: [Int] = []
+        for (index, node) in nodes.enumerated() {
+            for reference in node.inbound where !available.contains(Key(layer: reference.layer, call: reference.node)) {
+                waiting[index] += 1
+                waiters[Key(layer: reference.layer, call: reference.node), default: []].append(index)
             }
-            ordered += ready
-            for node in ready { available.insert(Key(layer: node.name, call: node.call)) }
-            pending = pending.filter { node in !available.contains(Key(layer: node.name, call: node.call)) }[...]
+            if waiting[index] == 0 { wave.append(index) }
+        }
+        var ordered: [Node] = []
+        ordered.reserveCapacity(nodes.count)
+        var placed = [Bool](repeating: false, count: nodes.count)
+        while !wave.isEmpty {
+            var next: [Int] = []
+            for index in wave {
+                ordered.append(nodes[index])
+                placed[index] = true
+                let key = Key(layer: nodes[index].name, call: nodes[index].call)
+                guard available.insert(key).inserted else { continue }
+                for waiter in waiters.removeValue(forKey: key) ?? [] {
+                    waiting[waiter] -= 1
+                    if waiting[waiter] == 0 { next.append(waiter) }
+                }
+            }
+            wave = next.sorted()
+        }
+        if let stuck = placed.firstIndex(of: false) {
+            let node = nodes[stuck]
+            let missing = node.inbound.first { !available.contains(Key(layer: $0.layer, call: $0.node)) }?.description
+            throw InferenceError(.unsupportedConfig, layer: node.name,
+                                 "layer \(node.name) takes \(missing ?? "a tensor"), which no layer of model \(name) gives")
         }
         self.nodes = ordered
     }
