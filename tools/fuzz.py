@@ -9,7 +9,9 @@ in HDF5 header fields; for .keras the inner weights file and config.json too) an
 (.npy, .npz, HDF5 features). Each model goes through `kprune convert` and `kprune inspect`; each calibration
 file through `kprune convert --features` against a small fixture model. Mutated models the forward pass runs
 (the inference fixtures and the digits CNN) go through `kprune predict` and `kprune convert --data` with inputs
-that fit them, and mutated model inputs (`.npy`) through both against the digits CNN. Every run has a time limit and an
+that fit them, and mutated model inputs (`.npy`) through both against the digits CNN. Models whose config has one number
+replaced by NaN, an infinity, 1e300, a negative or a huge value, and embedding models given token ids that are
+NaN, infinite, huge or negative, go through both too. Every run has a time limit and an
 address-space limit, and must:
   - not die by a signal, nor print a Swift "Fatal error" or a backtrace (a child kprune stopped by SIGILL or
     SIGTRAP, a Swift trap, counts as a crash; SIGSEGV/SIGBUS inside libhdf5, contained by kprune's per-input
@@ -59,6 +61,25 @@ INFERENCE_FIXTURES = [
     ("calibration/digits_maxpool/model.h5", "calibration/digits_raw/x_test.npy"),
     ("calibration/digits_spatial/model.keras", "calibration/digits_raw/x_test.npy"),
 ]
+# Models whose config numbers are mutated (to NaN, infinities, 1e300, negative and huge values), with inputs
+# that fit them: each goes through `kprune predict` and `kprune convert --data`.
+CONFIG_FIXTURES = INFERENCE_FIXTURES + [
+    ("inference/keras2/embedding.h5", "predict/inference_keras2_embedding_h5.x.npy"),
+    ("inference/keras2/recurrent.h5", "predict/inference_keras2_recurrent_h5.x.npy"),
+    ("inference/keras3/xception.keras", "predict/inference_keras3_xception_keras.x.npy"),
+    ("inference/keras2/transpose.h5", "predict/inference_keras2_transpose_h5.x.npy"),
+    ("inference/keras3/parametric.keras", "predict/inference_keras3_parametric_keras.x.npy"),
+    ("inference/keras2/bidirectional.h5", "predict/inference_keras2_bidirectional_h5.x.npy"),
+]
+CONFIG_VALUES = [float("nan"), float("inf"), float("-inf"), 1e300, -1e300, -1, 0, 2 ** 31, 2 ** 62, -2 ** 63, 3.5,
+                 65537]
+# Models whose inputs are token ids, with the ids they take: mutated ids (NaN, infinities, huge and negative
+# values) must be refused naming the data file.
+ID_FIXTURES = [
+    ("inference/keras3/embedding.keras", "predict/inference_keras3_embedding_keras.x.npy"),
+    ("inference/keras2/embedding.h5", "predict/inference_keras2_embedding_h5.x.npy"),
+]
+ID_VALUES = [float("nan"), float("inf"), float("-inf"), 1e30, -1e30, -5, 2 ** 31, 1e9, 3.5e38]
 # The model mutated inputs (`--data`) are given to.
 DATA_MODEL = "calibration/digits_cnn/model.h5"
 DATA_SOURCE = "calibration/digits_raw/x_test.npy"
@@ -257,6 +278,58 @@ def features_h5(path):
                             compression="gzip")
 
 
+def mutate_config_number(fixture, data, rng):
+    """A model whose config has one number (a size, an index, a rate) replaced by a hostile value."""
+    def mutate(text):
+        value = json.loads(text)
+        numbers = []
+
+        def walk(node):
+            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+            for key, member in items:
+                if isinstance(member, (int, float)) and not isinstance(member, bool):
+                    numbers.append((node, key))
+                else:
+                    walk(member)
+        walk(value)
+        container, key = rng.choice(numbers)
+        replacement = rng.choice(CONFIG_VALUES)
+        container[key] = replacement
+        return json.dumps(value), f"config-number-{replacement}"
+    if fixture.endswith(".keras"):
+        source = zipfile.ZipFile(io.BytesIO(data))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            for info in source.infolist():
+                member = source.read(info.filename)
+                if info.filename == "config.json":
+                    text, label = mutate(member.decode())
+                    member = text.encode()
+                archive.writestr(info, member)
+        return out.getvalue(), label
+    import h5py
+    with tempfile.NamedTemporaryFile(suffix=".h5") as handle:
+        handle.write(data)
+        handle.flush()
+        with h5py.File(handle.name, "r+") as file:
+            text, label = mutate(file.attrs["model_config"])
+            file.attrs["model_config"] = text
+        return Path(handle.name).read_bytes(), label
+
+
+def mutate_ids(data, rng):
+    """Token ids with some replaced by NaN, an infinity, or a huge or negative value."""
+    import numpy as np
+    ids = np.load(io.BytesIO(data)).astype(np.float64)
+    flat = ids.reshape(-1)
+    replacement = rng.choice(ID_VALUES)
+    for _ in range(rng.randint(1, 3)):
+        flat[rng.randrange(flat.size)] = replacement
+    out = io.BytesIO()
+    np.save(out, ids)
+    return out.getvalue(), f"ids-{replacement}"
+
+
 def mutate_model(fixture, data, rng):
     """A mutated copy of a model file: inside the archive for `.keras`, bytes for HDF5; and its label."""
     if fixture.endswith(".keras"):
@@ -265,7 +338,8 @@ def mutate_model(fixture, data, rng):
     return BYTE_MUTATIONS[name](data, rng), "h5-" + name
 
 
-def build_corpus(directory, seed, model_count, calibration_count, inference_count=0, data_count=0):
+def build_corpus(directory, seed, model_count, calibration_count, inference_count=0, data_count=0, config_count=0,
+                 id_count=0):
     """Cases: (kind, label, file name, bytes, feature suffix, or for inference models their data file)."""
     rng = random.Random(seed)
     cases = []
@@ -305,6 +379,16 @@ def build_corpus(directory, seed, model_count, calibration_count, inference_coun
     for index in range(data_count):
         mutated, label = mutate_npy(source, rng)
         cases.append(("data", "data-" + label, f"d{index:03d}_x.npy", mutated, ""))
+    rng = random.Random(seed + 2)
+    for index in range(config_count):
+        fixture, data = CONFIG_FIXTURES[index % len(CONFIG_FIXTURES)]
+        mutated, label = mutate_config_number(fixture, (FIXTURES / fixture).read_bytes(), rng)
+        cases.append(("inference-model", "inference-" + label, f"c{index:03d}_{Path(fixture).name}", mutated,
+                      str(FIXTURES / data)))
+    for index in range(id_count):
+        fixture, data = ID_FIXTURES[index % len(ID_FIXTURES)]
+        mutated, label = mutate_ids((FIXTURES / data).read_bytes(), rng)
+        cases.append(("data", "data-" + label, f"t{index:03d}_ids.npy", mutated, fixture))
     return cases
 
 
@@ -338,6 +422,15 @@ def default_output_name(name):
     return name + ".pruned"
 
 
+def is_allowed(path, allowed):
+    """Whether a command may write `path`: one of its outputs, or for predict's `p.npy` the `p.NAME.npy` files a
+    model with several outputs writes instead."""
+    if path in allowed:
+        return True
+    return any(output.name == "p.npy" and path.parent == output.parent and path.name.startswith("p.")
+               and path.name.endswith(".npy") for output in allowed)
+
+
 def run_case(binary, work, case, args):
     kind, label, name, data, suffix = case
     case_dir = work / name.replace(".", "_")
@@ -366,9 +459,10 @@ def run_case(binary, work, case, args):
                                           "--epochs", "2", "-o", str(converted)], {converted}))
         named = [str(path), data]
     elif kind == "data":
-        model = inputs / "model.h5"
-        shutil.copyfile(FIXTURES / DATA_MODEL, model)
-        predictions, converted = out / "p.npy", out / "model.pruned.h5"
+        source = suffix or DATA_MODEL
+        model = inputs / ("model" + ("".join(Path(source).suffixes[-1:])))
+        shutil.copyfile(FIXTURES / source, model)
+        predictions, converted = out / "p.npy", out / default_output_name(model.name)
         commands.append(("predict-data", [binary, "predict", str(model), "--data", str(path), "-o",
                                           str(predictions)], {predictions}))
         commands.append(("convert-data", [binary, "convert", str(model), "--sparsity", "0.5", "--data", str(path),
@@ -419,7 +513,8 @@ def run_case(binary, work, case, args):
         after = snapshot(case_dir)
         leftovers = [p for p in after if Path(p).name.startswith(".kprune-")]
         changed = [p for p in set(before) | set(after)
-                   if before.get(p) != after.get(p) and Path(p) not in allowed and not Path(p).name.startswith(".kprune-")]
+                   if before.get(p) != after.get(p) and not is_allowed(Path(p), allowed)
+                   and not Path(p).name.startswith(".kprune-")]
         if problem is None and leftovers:
             problem = ("leftovers", ", ".join(sorted(Path(p).name for p in leftovers)[:3]))
         if problem is None and changed:
@@ -427,7 +522,7 @@ def run_case(binary, work, case, args):
         if problem:
             failures.append((command_name, *problem))
         for p in after:
-            if p not in before and Path(p) in allowed and os.path.exists(p):
+            if p not in before and is_allowed(Path(p), allowed) and os.path.exists(p):
                 os.remove(p)
     if not args.keep:
         shutil.rmtree(case_dir, ignore_errors=True)
@@ -442,6 +537,8 @@ def main():
     parser.add_argument("--calibration", type=int, default=210)
     parser.add_argument("--inference", type=int, default=120, help="mutated models run by predict and convert --data")
     parser.add_argument("--data", type=int, default=60, help="mutated model inputs for predict and convert --data")
+    parser.add_argument("--config", type=int, default=120, help="models with a config number made hostile")
+    parser.add_argument("--ids", type=int, default=40, help="token ids made hostile for embedding models")
     parser.add_argument("--timeout", type=float, default=20)
     parser.add_argument("--memory", type=int, default=2 << 30, help="address-space limit in bytes")
     parser.add_argument("--workers", type=int, default=2)
@@ -454,7 +551,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kprune-fuzz-") as temporary:
         work = Path(args.keep or temporary)
         work.mkdir(parents=True, exist_ok=True)
-        cases = build_corpus(work, args.seed, args.models, args.calibration, args.inference, args.data)
+        cases = build_corpus(work, args.seed, args.models, args.calibration, args.inference, args.data, args.config,
+                             args.ids)
         if args.only:
             cases = [case for case in cases if args.only in case[2]]
         passed, failed = 0, 0
