@@ -46,7 +46,7 @@ public final class AtomicOutput {
     public init(destination: String, replacing: Bool = false, unnamed: Bool = true) throws {
         self.destination = destination
         self.replacing = replacing
-        directory = OutputPath.directory(of: destination)
+        directory = PathComponents.directory(of: destination)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw OutputPath.directoryMissing(destination, directory)

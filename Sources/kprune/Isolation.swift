@@ -180,7 +180,7 @@ struct ScratchDirectories {
     /// `--in-place`, `-o`'s, `--output-dir`), and the system's temporary directory (`inspect`'s staging).
     func directories(for input: String) -> [String] {
         var result: [String] = []
-        let candidates: [String?] = [outputDirectory, outputFile.map(Self.directory(of:)), Self.directory(of: input),
+        let candidates: [String?] = [outputDirectory, outputFile.map(PathComponents.directory(of:)), PathComponents.directory(of: input),
                                      NSTemporaryDirectory()]
         for candidate in candidates {
             guard let candidate else { continue }
@@ -194,11 +194,6 @@ struct ScratchDirectories {
     /// Where the output goes: the first of `directories(for:)`.
     func outputDirectory(for input: String) -> String {
         directories(for: input)[0]
-    }
-
-    static func directory(of path: String) -> String {
-        let directory = (path as NSString).deletingLastPathComponent
-        return directory.isEmpty ? "." : directory
     }
 }
 
@@ -230,7 +225,7 @@ enum Leftovers {
     static func remove(in directories: [String], except before: Set<String>, madeBy pid: pid_t) {
         let prefix = TemporaryName.prefix(for: pid)
         for path in list(in: directories).subtracting(before)
-        where (path as NSString).lastPathComponent.hasPrefix(prefix) {
+        where PathComponents.lastComponent(of: path).hasPrefix(prefix) {
             do {
                 try FileManager.default.removeItem(atPath: path)
             } catch {
@@ -422,7 +417,7 @@ enum CrashCleanup {
 /// The test hooks (see `Isolation`).
 enum TestHook {
     static func run(on input: String, crashOn: String?, hangOn: String?, scratch: ScratchDirectories) {
-        let name = (input as NSString).lastPathComponent
+        let name = PathComponents.lastComponent(of: input)
         func named(_ list: String?) -> Bool {
             list.map { $0.split(separator: ",").contains { $0 == name } } ?? false
         }
