@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import HDF5
 
 /// A numeric array in a file, read by rows (its first dimension) as float32, so arrays larger than memory
@@ -66,6 +66,12 @@ public final class ArraySource {
         }
         return source
     }
+
+    /// The file an array's name lies in: `x.npz` for `x.npz:features`, `d.h5` for `d.h5:/group/x`.
+    ///
+    /// - Parameter name: an array's name, as `open(_:)` takes it.
+    /// - Returns: the file's path.
+    public static func file(of name: String) -> String { split(name).path }
 
     /// Splits `file:member` at the first colon after which the part before names an existing file, since
     /// members may hold colons themselves (`w.h5:/dense/kernel:0`); a name that is a file is taken whole.

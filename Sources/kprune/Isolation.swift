@@ -83,6 +83,7 @@ enum Isolation {
     private static func runChildren(_ inputs: [String], scratch: ScratchDirectories) throws {
         Forwarding.install()
         var failures = 0
+        var usageFailures = 0
         for (index, input) in inputs.enumerated() {
             if let signal = Forwarding.received { throw ExitCode(128 + signal) }
             let directories = scratch.directories(for: input)
@@ -101,8 +102,12 @@ enum Isolation {
             case .exited(let status):
                 FileHandle.standardError.write(outcome.stderr)
                 failures += 1
-                // 1 is an ordinary failure, cleaned up by the child; anything else ended it early.
-                if status != 1 { Leftovers.remove(in: directories, except: before, madeBy: outcome.pid) }
+                // 64 is a usage error the child found once it had read the input (predict's output names).
+                if status == ExitCode.validationFailure.rawValue { usageFailures += 1 }
+                // 1 and 64 are ordinary failures, cleaned up by the child; anything else ended it early.
+                if status != 1, status != ExitCode.validationFailure.rawValue {
+                    Leftovers.remove(in: directories, except: before, madeBy: outcome.pid)
+                }
                 if status > 128, let signal = Forwarding.received { throw ExitCode(128 + signal) }
                 // Standard output was closed (`| head -1`): nobody reads the results of the rest either.
                 if status == 128 + SIGPIPE { throw ExitCode(status) }
@@ -115,6 +120,7 @@ enum Isolation {
             }
         }
         if let signal = Forwarding.received { throw ExitCode(128 + signal) }
+        if usageFailures > 0, usageFailures == failures { throw ExitCode.validationFailure }
         if failures > 0 { throw ExitCode.failure }
     }
 }
