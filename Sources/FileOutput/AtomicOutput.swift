@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// An output file that appears complete or not at all, and replaces only what it was allowed to.
 ///
@@ -205,7 +205,7 @@ extension AtomicOutput {
         }
         guard fd >= 0 else { throw OutputPath.directoryNotWritable(destination, directory, errno) }
         close(fd)
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         CleanupRegistry.shared.add(path)
         return path
     }

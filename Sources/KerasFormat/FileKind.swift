@@ -1,3 +1,4 @@
+import FileOutput
 import Foundation
 
 /// What a file's first bytes say it is.
@@ -11,14 +12,13 @@ enum FileKind {
     /// file that carries a user block (made by `h5jam`, say), at the end of the block: 512, 1024, 2048, …
     /// bytes in, as the HDF5 format specifies for the superblock.
     static func sniff(_ path: String) throws -> FileKind {
-        // `stat` neither opens nor blocks: opening a FIFO would wait for a writer, a device would never end.
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw KerasFormatError(.notKeras, file: path, "no such file") }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: throw KerasFormatError(.notKeras, file: path, "is a directory", hint: "name a Keras model file")
-        default:
-            throw KerasFormatError(.notKeras, file: path, "is not a regular file (a FIFO, a device or a socket)",
+        // Neither opens nor blocks: opening a FIFO would wait for a writer, a device would never end.
+        switch FileType(at: path) {
+        case nil: throw KerasFormatError(.notKeras, file: path, "no such file")
+        case .regular?: break
+        case .directory?: throw KerasFormatError(.notKeras, file: path, "is a directory", hint: "name a Keras model file")
+        case let other?:
+            throw KerasFormatError(.notKeras, file: path, "is \(other.described), not a regular file",
                                    hint: "name a Keras model file")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {

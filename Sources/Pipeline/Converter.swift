@@ -1,6 +1,6 @@
 import Numerics
 import HDF5
-public import FileOutput
+import FileOutput
 import FineTune
 import Foundation
 import KerasFormat

@@ -7,10 +7,20 @@ struct ChildOutcome {
         case signalled(Int32)
     }
 
+    /// Where a child that died by a crash signal was, as its crash handler reported it.
+    enum CrashSite: Equatable {
+        /// In libhdf5: the faulting instruction, or a return address near the stack's top, lay in it.
+        case library
+        /// In kprune's own code (a Swift trap, say).
+        case kprune
+    }
+
     var termination: Termination
     var stderr: Data
     /// The child's process id, which its temporary names carry.
     var pid: pid_t
+    /// Where the crash happened; nil when no crash handler ran (a signal from outside, `SIGKILL`).
+    var crashSite: CrashSite?
 }
 
 /// Spawning one child and waiting for it.
@@ -27,8 +37,11 @@ enum Child {
         if capture {
             guard pipe(&pipeEnds) == 0 else { throw ChildSpawnError(reason: String(cString: strerror(errno))) }
         }
+        // The child's crash handler writes where it crashed to this pipe (see `CrashCleanup`).
+        var reportEnds: [Int32] = [-1, -1]
+        guard pipe(&reportEnds) == 0 else { throw ChildSpawnError(reason: String(cString: strerror(errno))) }
         defer {
-            for end in pipeEnds where end >= 0 { close(end) }
+            for end in pipeEnds + reportEnds where end >= 0 { close(end) }
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -38,9 +51,11 @@ enum Child {
             posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
             posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
         }
+        posix_spawn_file_actions_addclose(&actions, reportEnds[0])
         var environment = ProcessInfo.processInfo.environment
         environment[Isolation.childVariable] = String(inputIndex)
         environment[Isolation.parentVariable] = String(getpid())
+        environment[CrashCleanup.reportVariable] = String(reportEnds[1])
         // The runtime's backtracer would print pages to the captured stream and take seconds; the parent
         // reports the crash in one line.
         if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
@@ -56,6 +71,8 @@ enum Child {
             throw ChildSpawnError(reason: String(cString: strerror(result)))
         }
         let pid = Forwarding.child.pointee
+        close(reportEnds[1])
+        reportEnds[1] = -1
         // A signal that came while spawning found no child to forward to.
         if let signal = Forwarding.received { kill(pid, signal) }
         var captured = Data()
@@ -71,7 +88,14 @@ enum Child {
         Forwarding.child.pointee = 0
         let signal = status & 0x7f
         let termination: ChildOutcome.Termination = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
-        return ChildOutcome(termination: termination, stderr: captured, pid: pid)
+        // The child is gone and held the only other write end: this read returns at once.
+        var site: UInt8 = 0
+        let crashSite: ChildOutcome.CrashSite? = switch read(reportEnds[0], &site, 1) == 1 ? site : 0 {
+        case UInt8(ascii: "H"): .library
+        case UInt8(ascii: "K"): .kprune
+        default: nil
+        }
+        return ChildOutcome(termination: termination, stderr: captured, pid: pid, crashSite: crashSite)
     }
 
     private static func readAll(_ descriptor: Int32) -> Data {

@@ -1,27 +1,21 @@
+internal import CProcess
 import FileOutput
 import Foundation
 
-/// In a child: a crash first removes the registered unfinished outputs and staging, then kills the
-/// process by the same signal, so the parent sees how it died.
+/// In a child: a crash first removes the registered unfinished outputs and staging, then tells the parent
+/// where it happened (in libhdf5 or in kprune's own code, through the descriptor `KPRUNE_CRASH_REPORT_FD`
+/// names), then kills the process by the same signal, so the parent sees how it died. The handler is C
+/// (`kp_install_crash_handler`): it reads the faulting instruction's address from the signal's context.
 enum CrashCleanup {
-    static func install() {
-        // An alternate stack, so a stack overflow's SIGSEGV still runs the handler.
-        let size = 1 << 16
-        var stack = stack_t()
-        stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        stack.ss_size = size
-        stack.ss_flags = 0
-        sigaltstack(&stack, nil)
-        for number in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { received in
-                AtomicOutput.removeAllPending()
-                signal(received, SIG_DFL)
-                raise(received)
-            }
-            action.sa_flags = Int32(SA_ONSTACK)
-            sigemptyset(&action.sa_mask)
-            sigaction(number, &action, nil)
-        }
+    static let reportVariable = "KPRUNE_CRASH_REPORT_FD"
+
+    static func install(reportDescriptor: String?) {
+        // The registry is made now, never first inside the handler.
+        AtomicOutput.removeAllPending()
+        let descriptor = reportDescriptor.flatMap { Int32($0) } ?? -1
+        kp_install_crash_handler({ AtomicOutput.removeAllPending() }, descriptor)
     }
+
+    /// Makes the next crash count as libhdf5's: the test hook that stands in for a corrupt file.
+    static func blameLibrary() { kp_blame_library_for_crash() }
 }

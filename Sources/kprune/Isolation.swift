@@ -24,8 +24,9 @@ import Foundation
 /// - `KPRUNE_CHILD_INPUT=N`: set by the parent in a child; the child works on input N only.
 /// - Test hook, honoured only in a child and only when `KPRUNE_TEST_HOOKS=1`: `KPRUNE_TEST_CRASH_ON=NAME[,NAME]`
 ///   makes the child working on an input whose last path component is NAME leave a temporary file and a
-///   staging directory in its output directory, as a conversion would, then raise `SIGSEGV`;
-///   `KPRUNE_TEST_HANG_ON=NAME[,NAME]` likewise, then waits for a signal.
+///   staging directory in its output directory, as a conversion would, then raise `SIGSEGV` as if in
+///   libhdf5 (a corrupt file); `KPRUNE_TEST_TRAP_ON=NAME[,NAME]` likewise, then stops on a Swift trap (a bug
+///   in kprune); `KPRUNE_TEST_HANG_ON=NAME[,NAME]` likewise, then waits for a signal.
 enum Isolation {
     static let inProcessVariable = "KPRUNE_IN_PROCESS"
     static let childVariable = "KPRUNE_CHILD_INPUT"
@@ -33,6 +34,7 @@ enum Isolation {
     static let testHooksVariable = "KPRUNE_TEST_HOOKS"
     static let crashOnVariable = "KPRUNE_TEST_CRASH_ON"
     static let hangOnVariable = "KPRUNE_TEST_HANG_ON"
+    static let trapOnVariable = "KPRUNE_TEST_TRAP_ON"
 
     /// Whether this process is a child working on one input.
     static var isChild: Bool { ProcessInfo.processInfo.environment[childVariable] != nil }
@@ -55,11 +57,11 @@ enum Isolation {
             guard let index = Int(value), inputs.indices.contains(index) else {
                 throw ValidationError("\(childVariable)=\(value) names no input (it is set by kprune for its own child processes)")
             }
-            CrashCleanup.install()
+            CrashCleanup.install(reportDescriptor: environment[CrashCleanup.reportVariable])
             endWithParent(environment[parentVariable])
             if environment[testHooksVariable] == "1" {
                 TestHook.run(on: inputs[index], crashOn: environment[crashOnVariable],
-                             hangOn: environment[hangOnVariable], scratch: scratch)
+                             trapOn: environment[trapOnVariable], hangOn: environment[hangOnVariable], scratch: scratch)
             }
             return [inputs[index]]
         }
@@ -98,6 +100,13 @@ enum Isolation {
             case .exited(let status):
                 FileHandle.standardError.write(outcome.stderr)
                 failures += 1
+                // Stopped by a signal sent to the child alone (its handler exits 128 + n): the input gets a
+                // line, and the batch stops as after an interrupt.
+                if let stopped = ChildStopped(status: status), Forwarding.received == nil {
+                    Leftovers.remove(in: directories, except: before, madeBy: outcome.pid)
+                    ErrorLine.report(stopped, file: input)
+                    throw ExitCode(status)
+                }
                 // 64 is a usage error the child found once it had read the input (predict's output names).
                 if status == ExitCode.validationFailure.rawValue { usageFailures += 1 }
                 // 1 and 64 are ordinary failures, cleaned up by the child; anything else ended it early.
@@ -111,7 +120,13 @@ enum Isolation {
                 Leftovers.remove(in: directories, except: before, madeBy: outcome.pid)
                 // Killed by the signal the parent forwarded: the batch stops, with no crash to report.
                 if let received = Forwarding.received { throw ExitCode(128 + received) }
-                ErrorLine.report(ChildCrash(signal: signal, childStderr: outcome.stderr), file: input)
+                // Stopped from outside before its handler was installed: as when the handler ran.
+                if let stopped = ChildStopped(status: 128 + signal) {
+                    ErrorLine.report(stopped, file: input)
+                    throw ExitCode(128 + signal)
+                }
+                ErrorLine.report(ChildCrash(signal: signal, site: outcome.crashSite, childStderr: outcome.stderr),
+                                 file: input)
                 failures += 1
             }
         }
