@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import HDF5
 
 /// A numeric array in a file, read by rows (its first dimension) as float32, so arrays larger than memory
@@ -35,10 +35,7 @@ public final class ArraySource {
     /// - Throws: `DataError` saying what is missing or unreadable.
     public static func open(_ name: String, stagingDirectory: String? = nil) throws -> ArraySource {
         let (path, member) = split(name)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw DataError(.noSuchFile, name, "no such file \(path)")
-        }
+        try checkRegularFile(path, name: name)
         let lower = path.lowercased()
         let source: ArraySource
         if lower.hasSuffix(".npz") {
@@ -66,6 +63,32 @@ public final class ArraySource {
         }
         return source
     }
+
+    /// Refuses a path that is missing or is not a regular file (after symbolic links): opening a FIFO blocks
+    /// until a writer comes, and a device or directory never ends or cannot be read as an array.
+    /// The corresponding C function is `stat`, which neither opens nor blocks.
+    static func checkRegularFile(_ path: String, name: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw DataError(.noSuchFile, name, "no such file \(path)") }
+        let kind: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: kind = "a directory"
+        case S_IFIFO: kind = "a FIFO"
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "a special file"
+        }
+        throw DataError(.notRegularFile, name, "\(path == name ? "" : path + " ")is \(kind), not a regular file",
+                        hint: "give the array in a file")
+    }
+
+    /// The file an array's name lies in: `x.npz` for `x.npz:features`, `d.h5` for `d.h5:/group/x`.
+    ///
+    /// - Parameter name: an array's name, as `open(_:)` takes it.
+    /// - Returns: the file's path.
+    public static func file(of name: String) -> String { split(name).path }
 
     /// Splits `file:member` at the first colon after which the part before names an existing file, since
     /// members may hold colons themselves (`w.h5:/dense/kernel:0`); a name that is a file is taken whole.

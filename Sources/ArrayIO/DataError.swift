@@ -5,7 +5,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; extensible without breaking callers.
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
-            case noSuchFile, unknownFormat, memberRequired, memberNotAllowed, noSuchMember, notStoredInside,
+            case noSuchFile, notRegularFile, unknownFormat, memberRequired, memberNotAllowed, noSuchMember, notStoredInside,
                  unsupportedType, malformed, truncated, readFailed, writeFailed, shapeMismatch, tooFewRows, invalidValues
         }
         private let kind: Kind
@@ -13,6 +13,9 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
 
         /// The named file does not exist (or is a directory).
         public static let noSuchFile = Code(.noSuchFile)
+        /// The named path is not a regular file (a FIFO, a device, a socket, a directory): reading it could
+        /// block for ever or never end.
+        public static let notRegularFile = Code(.notRegularFile)
         /// The file is not an `.npy`, `.npz` or HDF5 file.
         public static let unknownFormat = Code(.unknownFormat)
         /// An `.npz` or HDF5 file was named without the array in it (`file.npz:NAME`, `file.h5:/PATH`).

@@ -28,19 +28,34 @@ struct HDF5Array: ArrayBackend {
                             "\(error.object ?? name): \(error.stack.last ?? error.code.description)",
                             hint: "the file is corrupt or crafted; write the data with h5py or numpy", cause: error)
         } catch let error as HDF5Error {
-            throw DataError(.readFailed, display, "cannot read \(path): \(error)", cause: error)
+            // libhdf5's own words (its function names, its error stack) are the CLI's to show on request.
+            throw DataError(.readFailed, display, "cannot read dataset \(name) in \(path)"
+                                + (error.code == .notHDF5 ? ": not an HDF5 file" : ""),
+                            hint: "the file may be truncated or corrupt", cause: error)
         }
     }
 
     /// The dataset `name` below `root`, when it is one whose elements all lie in the file.
     private static func storedDataset(_ name: String, in root: Group, path: String, display: String) throws -> Dataset {
-        guard try root.contains(name) else { throw DataError(.noSuchMember, display, "no dataset \(name) in \(path)") }
+        let hint = "name a dataset as \(path):/GROUP/DATASET"
+        guard name.contains(where: { $0 != "/" }) else {
+            throw DataError(.noSuchMember, display, "'\(name)' is the file's root group, not a dataset", hint: hint)
+        }
+        let exists: Bool
+        do {
+            exists = try root.contains(name)
+        } catch is HDF5Error {
+            exists = false  // a path through a dataset (`/x/kernel/more`) names nothing
+        }
+        guard exists else { throw DataError(.noSuchMember, display, "no dataset \(name) in \(path)") }
         if let link = try linkDescription(root.linkKind(of: name)) {
             throw DataError(.notStoredInside, display, "\(name) in \(path) is \(link), which kprune does not follow",
                             hint: "store the array in the file itself")
         }
-        guard try root.kind(of: name) == .dataset else {
-            throw DataError(.noSuchMember, display, "no dataset \(name) in \(path)")
+        switch try root.kind(of: name) {
+        case .dataset: break
+        case .group: throw DataError(.noSuchMember, display, "\(name) in \(path) is a group, not a dataset", hint: hint)
+        case .other: throw DataError(.noSuchMember, display, "\(name) in \(path) is not a dataset", hint: hint)
         }
         let dataset = try root.dataset(name)
         if let outside = dataset.outsideStorage {
@@ -74,8 +89,8 @@ struct HDF5Array: ArrayBackend {
         do {
             try dataset.read(start: start, count: count, into: buffer)
         } catch let error as HDF5Error {
-            throw DataError(.readFailed, "\(file.path):\(dataset.path)", "cannot read rows \(rows): \(error)",
-                            cause: error)
+            throw DataError(.readFailed, "\(file.path):\(dataset.path)", "cannot read rows \(rows)",
+                            hint: "the file may be truncated or corrupt", cause: error)
         }
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// An output file that appears complete or not at all, and replaces only what it was allowed to.
 ///
@@ -46,7 +46,7 @@ public final class AtomicOutput {
     public init(destination: String, replacing: Bool = false, unnamed: Bool = true) throws {
         self.destination = destination
         self.replacing = replacing
-        directory = OutputPath.directory(of: destination)
+        directory = PathComponents.directory(of: destination)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw OutputPath.directoryMissing(destination, directory)
@@ -205,7 +205,7 @@ extension AtomicOutput {
         }
         guard fd >= 0 else { throw OutputPath.directoryNotWritable(destination, directory, errno) }
         close(fd)
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         CleanupRegistry.shared.add(path)
         return path
     }

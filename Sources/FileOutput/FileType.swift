@@ -1,8 +1,19 @@
 import Foundation
+internal import CProcess
 
 /// What a path is, from `st_mode`.
-enum FileType: Equatable {
+public enum FileType: Equatable, Sendable {
     case regular, directory, characterDevice, blockDevice, fifo, socket, symbolicLink, other
+
+    /// What `path` names, following symbolic links; nil when nothing is there (or a link dangles). Neither
+    /// opens nor blocks, whatever the path is. The corresponding C function is `stat`.
+    ///
+    /// - Parameter path: any path.
+    public init?(at path: String) {
+        var mode: UInt32 = 0
+        guard kp_file_mode(path, 1, &mode) == 0 else { return nil }
+        self.init(mode: mode_t(mode))
+    }
 
     init(mode: mode_t) {
         switch mode & S_IFMT {
@@ -18,7 +29,7 @@ enum FileType: Equatable {
     }
 
     /// With its article, for messages: "a FIFO".
-    var described: String {
+    public var described: String {
         switch self {
         case .regular: "a regular file"
         case .directory: "a directory"

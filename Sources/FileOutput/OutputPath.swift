@@ -28,7 +28,7 @@ public enum OutputPath {
             throw OutputError(.namesDirectory, path: destination,
                               "the output ends in '/', so it names a directory, not a file")
         }
-        let name = (destination as NSString).lastPathComponent
+        let name = PathComponents.lastComponent(of: destination)
         if name == "." || name == ".." {
             throw OutputError(.namesDirectory, path: destination, "the output names a directory, not a file")
         }
@@ -39,13 +39,6 @@ public enum OutputPath {
         }
         try checkDirectory(of: destination)
         try checkExisting(destination, replacing: replacing)
-    }
-
-    /// The directory an output goes to: its path's parent, or `.`.
-    public static func directory(of destination: String) -> String {
-        let parent = (destination as NSString).deletingLastPathComponent
-        if parent.isEmpty { return destination.hasPrefix("/") ? "/" : "." }
-        return parent
     }
 
     /// The kind of what exists at `path`, following symbolic links; nil when nothing does. A dangling link
@@ -89,7 +82,7 @@ public enum OutputPath {
     }
 
     private static func checkDirectory(of destination: String) throws {
-        let parent = directory(of: destination)
+        let parent = PathComponents.directory(of: destination)
         var mode: UInt32 = 0
         guard kp_file_mode(parent, 1, &mode) == 0, FileType(mode: mode_t(mode)) == .directory else {
             throw directoryMissing(destination, parent)

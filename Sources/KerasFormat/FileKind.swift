@@ -1,3 +1,4 @@
+import FileOutput
 import Foundation
 
 /// What a file's first bytes say it is.
@@ -11,12 +12,14 @@ enum FileKind {
     /// file that carries a user block (made by `h5jam`, say), at the end of the block: 512, 1024, 2048, …
     /// bytes in, as the HDF5 format specifies for the superblock.
     static func sniff(_ path: String) throws -> FileKind {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw KerasFormatError(.notKeras, file: path, "no such file")
-        }
-        guard !isDirectory.boolValue else {
-            throw KerasFormatError(.notKeras, file: path, "is a directory", hint: "name a Keras model file")
+        // Neither opens nor blocks: opening a FIFO would wait for a writer, a device would never end.
+        switch FileType(at: path) {
+        case nil: throw KerasFormatError(.notKeras, file: path, "no such file")
+        case .regular?: break
+        case .directory?: throw KerasFormatError(.notKeras, file: path, "is a directory", hint: "name a Keras model file")
+        case let other?:
+            throw KerasFormatError(.notKeras, file: path, "is \(other.described), not a regular file",
+                                   hint: "name a Keras model file")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw KerasFormatError(.notKeras, file: path, "cannot be read", hint: "check its permissions")

@@ -1,6 +1,6 @@
 import Numerics
 import HDF5
-public import FileOutput
+import FileOutput
 import FineTune
 import Foundation
 import KerasFormat
@@ -22,7 +22,7 @@ public enum Converter {
         let clock = ContinuousClock.now
         try checkOutputPath(request)
         // A name Keras would not load is refused before any work; in place, the name is the input's.
-        let model = try KerasModel.open(request.input, stagingDirectory: OutputPath.directory(of: request.output)) {
+        let model = try KerasModel.open(request.input, stagingDirectory: PathComponents.directory(of: request.output)) {
             if !request.inPlace { try OutputName.check(output: request.output, for: $0, input: request.input) }
         }
         let plan = try ConversionPlan(request: request, model: model)
@@ -61,8 +61,7 @@ public enum Converter {
     /// `w.weights.h5` -> `w.pruned.weights.h5`; other names get `.pruned` before their last extension. With
     /// `directory`, the same name in that directory.
     public static func defaultOutputPath(for input: String, directory: String? = nil) -> String {
-        let url = URL(fileURLWithPath: input)
-        let name = url.lastPathComponent
+        let name = PathComponents.lastComponent(of: input)
         let base: String
         if name.hasSuffix(".weights.h5") {
             base = String(name.dropLast(".weights.h5".count)) + ".pruned.weights.h5"
@@ -71,8 +70,7 @@ public enum Converter {
         } else {
             base = name + ".pruned"
         }
-        if let directory { return (directory as NSString).appendingPathComponent(base) }
-        let parent = (input as NSString).deletingLastPathComponent
-        return parent.isEmpty ? base : (parent as NSString).appendingPathComponent(base)
+        if let directory { return PathComponents.joining(directory, base) }
+        return input.contains("/") ? PathComponents.joining(PathComponents.directory(of: input), base) : base
     }
 }

@@ -52,7 +52,9 @@ enum FineTunedPruning {
                                   group: group, blas: blas, observer: observer)
         let written = try write(plan, result: result, bits: bits, output: output, observer: observer)
         var notes: [String] = []
-        if plan.layer.className == nil { notes.append(Self.noConfigNote) }
+        if plan.layer.className == nil {
+            notes.append(plan.kernel.shape.count > 2 ? Self.noConfigConvolutionNote : Self.noConfigNote)
+        }
         if let note = features.note { notes.append(note) }
         if let trailNote { notes.append(trailNote) }
         if result.report.chosen != calibration.options.method.rawValue { notes.append(chosenNote(result.report)) }
@@ -63,13 +65,14 @@ enum FineTunedPruning {
     /// Refuses layers the fine-tune cannot handle; returns the kernel's stored float width.
     private static func checkLayer(_ plan: ConversionPlan) throws -> Int {
         let (layer, kernel) = (plan.layer, plan.kernel)
-        // Without a config the class is unknown and a 2-D kernel is taken as Dense, which the report notes.
+        // Without a config the class is unknown: a 2-D kernel is taken as Dense, which the report notes, and a
+        // kernel of more dimensions as a convolution's (Keras's `(k..., in, out)`), whose rows are patches.
         // A `TimeDistributed` layer is the layer it wraps, applied to every step.
         if let className = layer.computingClassName, !matrixClasses.contains(className) {
             throw PruningError(.notFineTunable,
                                "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)")
         }
-        guard kernel.shape.count >= 2, layer.className != nil || kernel.shape.count == 2 else {
+        guard kernel.shape.count >= 2 else {
             throw PruningError(.notFineTunable,
                                "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel")
         }
@@ -191,5 +194,8 @@ enum FineTunedPruning {
 
     static let noConfigNote =
         "no model config: the layer was taken as a Dense layer whose linear outputs are the model's"
+    static let noConfigConvolutionNote =
+        "no model config: the layer was taken as a convolution whose rows are patches and whose linear outputs "
+            + "are the model's"
 
 }

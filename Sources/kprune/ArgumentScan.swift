@@ -9,10 +9,12 @@ enum ArgumentScan {
     static let numericOptions: Set = ["--sparsity", "--zeros", "--epochs", "--batch-size", "--learning-rate",
                                       "--seed", "--validation-split", "--in-memory-limit"]
     /// Options that take any other value.
-    static let valueOptions: Set = ["-o", "--output", "--output-dir", "--layer", "--features", "--labels",
-                                    "--method"]
+    static let valueOptions: Set = ["-o", "--output", "--output-file", "--output-dir", "--layer", "--features",
+                                    "--labels", "--data", "--method"]
     /// Options that take no value.
-    static let flags: Set = ["-h", "--help", "--version", "--force", "--in-place", "--json", "--quiet"]
+    static let flags: Set = ["-h", "--help", "--version", "--force", "--in-place", "--json", "--quiet", "--verbose"]
+    /// The long name of `-o` in each command that has it (`--output` names an output layer in `predict`).
+    static let outputLongNames = ["convert": "--output", "predict": "--output-file"]
 
     /// A command line that cannot be given to ArgumentParser as it is.
     struct Refusal: Error {
@@ -26,6 +28,7 @@ enum ArgumentScan {
     static func prepare(_ arguments: [String]) throws(Refusal) -> [String] {
         var result: [String] = []
         var index = 0
+        let command = arguments.first { !$0.hasPrefix("-") } ?? ""
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
@@ -39,7 +42,7 @@ enum ArgumentScan {
                 if let next, next.hasPrefix("-"), next != "--",
                    numericOptions.contains(argument) ? looksNumeric(next) : !isOption(next)
                 {
-                    result.append("\(argument == "-o" ? "--output" : argument)=\(next)")
+                    result.append("\(argument == "-o" ? outputLongNames[command] ?? "--output" : argument)=\(next)")
                     index += 1
                 } else {
                     result.append(argument)

@@ -3,13 +3,16 @@ import Foundation
 import Pipeline
 
 /// Shows a conversion's progress on the terminal's progress line, and ends the limit on reading an input's
-/// structure once it has been read.
+/// structure once it has been read (where the test hook `KPRUNE_TEST_PAUSE_ON` waits).
 struct ConsoleObserver: PruningObserver {
     /// The input, as named on the command line.
     let input: String
     let progress: ProgressLine
 
-    func structureRead() { StructureDeadline.disarm() }
+    func structureRead() {
+        StructureDeadline.disarm()
+        TestHook.pauseIfAsked(on: input)
+    }
 
     func progressed(_ fraction: Double) { progress.update(input, fraction) }
 

@@ -170,8 +170,8 @@ enum OutputCollisions {
     /// The path with its directory resolved (`a/../b/m.h5` and `b/m.h5` give one key); a missing directory
     /// is taken as written.
     static func key(_ path: String) -> String {
-        let directory = OutputPath.directory(of: path)
-        let name = (path as NSString).lastPathComponent
+        let directory = PathComponents.directory(of: path)
+        let name = PathComponents.lastComponent(of: path)
         guard let resolved = realpath(directory, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved) + "/" + name

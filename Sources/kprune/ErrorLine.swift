@@ -37,6 +37,7 @@ enum ErrorLine {
             return "error: \(error.path): \(error)"
         case let error as DataError:
             return "error: \(error.source): " + Hints.line(error.message, Hints.hint(for: error), error.hint)
+                + libraryDetails(error.cause)
         case let error as HDF5Error:
             return "error: \(error.file): \(describe(error))"
         default:
@@ -71,8 +72,13 @@ enum ErrorLine {
         default:
             text = "libhdf5 could not work on \(object ?? "the file")\(reason)" + corrupt
         }
-        guard verbose else { return text }
-        return text + " [libhdf5: \(error.operation); " + error.stack.joined(separator: " | ") + "]"
+        return text + libraryDetails(error)
+    }
+
+    /// With `--verbose`, libhdf5's call and error stack behind an error of kprune's own: ` [libhdf5: ...]`.
+    static func libraryDetails(_ cause: (any Error)?) -> String {
+        guard verbose, let error = cause as? HDF5Error else { return "" }
+        return " [libhdf5: \(error.operation); " + error.stack.joined(separator: " | ") + "]"
     }
 
     /// A libhdf5 error-stack line without the name of the function that recorded it:

@@ -52,18 +52,35 @@ extension Kprune {
 
         func run() throws {
             ErrorLine.verbose = report.verbose
+            // `-o` that is the model or a data file is a usage error, refused before any file is opened.
+            if !Isolation.isChild, let outputFile {
+                let lines = PredictDestinations.collisions([outputFile], with: readFiles)
+                if !lines.isEmpty {
+                    lines.forEach(printError)
+                    throw ExitCode.validationFailure
+                }
+            }
             // The model and the data are worked on in a child process (Isolation.swift), so a crash on a corrupt
             // file is one line, and the child's temporary outputs are removed after it.
-            guard try Isolation.inputsForThisProcess([model], outputFile: destination(for: "", of: 1)) == [model]
-            else { return }
+            guard try Isolation.inputsForThisProcess([model], outputFile: base) == [model] else { return }
             Signals.install()
             do {
                 try predict()
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
                 ErrorLine.report(error, file: model)
                 throw ExitCode.failure
             }
         }
+
+        /// `-o OUT.npy`, or `X.predictions.npy` beside the first data array.
+        private var base: String {
+            outputFile ?? PredictDestinations.defaultBase(dataFile: data.first.map(ArraySource.file(of:)) ?? "inputs")
+        }
+
+        /// The files the run reads: the model and each data array's file.
+        private var readFiles: [String] { [model] + data.map(ArraySource.file(of:)) }
 
         private func predict() throws {
             let clock = ContinuousClock(), started = clock.now
@@ -76,12 +93,12 @@ extension Kprune {
                 keras = try KerasModel.open(model)
             }
             let predictor = try Predictor(model: keras, blas: BLAS(threads: Workers.available))
+            let destinations = try checkedDestinations(predictor.outputNames)
             let inputs = try ModelInputs(data, declared: predictor.inputShapes)
-            let outputs = try chosenOutputs(predictor.outputNames)
+            let outputs = destinations.outputs
+            let files = try OutputSet(destinations: outputs.map(\.destination), replacing: force)
+            defer { files.discard() }
             var writers: [NPYWriter?] = Array(repeating: nil, count: outputs.count)
-            let files = try outputs.map { try AtomicOutput(destination: destination(for: $0.name, of: outputs.count),
-                                                           replacing: force) }
-            defer { files.forEach { $0.discard() } }
             var computing = Duration.zero
             for start in stride(from: 0, to: inputs.samples, by: batchSize) {
                 let batch = try inputs.batch(start..<min(inputs.samples, start + batchSize), finite: false)
@@ -91,24 +108,43 @@ extension Kprune {
                 for (index, output) in outputs.enumerated() {
                     let result = results[output.index]
                     if writers[index] == nil {
-                        writers[index] = try NPYWriter(path: files[index].temporaryPath,
-                                                       shape: [inputs.samples] + result.shape.dropFirst())
+                        writers[index] = try NPYWriter(path: files.outputs[index].temporaryPath,
+                                                       shape: [inputs.samples] + result.shape.dropFirst(),
+                                                       name: output.destination)
                     }
                     try writers[index]?.append(result.values)
                 }
             }
-            for (index, file) in files.enumerated() {
-                if writers[index] == nil {
-                    writers[index] = try NPYWriter(path: file.temporaryPath, shape: [0])
+            if inputs.samples == 0 {
+                // No rows: the outputs' shapes come from one sample of zeros, of which nothing is written.
+                let results = try predictor.predict(inputs.sampleShapes.map { Tensor(zeros: [1] + $0) })
+                for (index, output) in outputs.enumerated() {
+                    writers[index] = try NPYWriter(path: files.outputs[index].temporaryPath,
+                                                   shape: [0] + results[output.index].shape.dropFirst(),
+                                                   name: output.destination)
                 }
-                try writers[index]?.close()
-                try file.commit()
             }
+            // Every output is complete before the first gets its name.
+            for writer in writers { try writer?.close() }
+            try files.commit()
             if report.json {
-                print(jsonLine(PredictReport(model: model, data: data, outputFiles: files.map(\.destination),
+                print(jsonLine(PredictReport(model: model, data: data, outputFiles: outputs.map(\.destination),
                                              rows: inputs.samples, batchSize: batchSize,
                                              predictSeconds: computing.seconds, totalSeconds: (clock.now - started).seconds)))
             }
+        }
+
+        /// The destinations of the outputs to write, refused before any work when two are one file, when one is
+        /// a file the run reads (exit 64), or when one cannot be written (exit 1).
+        private func checkedDestinations(_ names: [String]) throws -> PredictDestinations {
+            let destinations = try PredictDestinations(names: names, base: base, chosen: outputName)
+            let lines = PredictDestinations.collisions(destinations.outputs.map(\.destination), with: readFiles)
+            if !lines.isEmpty {
+                lines.forEach(printError)
+                throw ExitCode.validationFailure
+            }
+            for output in destinations.outputs { try OutputPath.check(output.destination, replacing: force) }
+            return destinations
         }
 
         /// Keeps the memory of a batch's freed activations in the heap for the next batch's: by default glibc
@@ -116,29 +152,6 @@ extension Kprune {
         /// page-fault its activations in again, a large share of a convolutional model's time.
         private static func keepFreedActivations() {
             _ = kp_keep_freed_memory(1 << 30)
-        }
-
-        /// The outputs to write, by position among the model's.
-        private func chosenOutputs(_ names: [String]) throws -> [(index: Int, name: String)] {
-            let all = names.enumerated().map { (index: $0.offset, name: $0.element) }
-            guard let outputName else { return all }
-            guard let chosen = all.first(where: { $0.name == outputName }) else {
-                throw InferenceError(.unsupportedConfig,
-                                     "the model has no output named \(outputName) (its outputs: \(names.joined(separator: ", ")))")
-            }
-            return [chosen]
-        }
-
-        /// `-o OUT.npy`, or beside the data; `OUT.NAME.npy` for one of several outputs.
-        private func destination(for name: String, of count: Int) -> String {
-            let base = outputFile ?? {
-                let first = data.first ?? "inputs"
-                let dataPath = first.split(separator: ":", maxSplits: 1).first.map(String.init) ?? first
-                let stem = (dataPath as NSString).deletingPathExtension
-                return stem + ".predictions.npy"
-            }()
-            guard count > 1 else { return base }
-            return (base as NSString).deletingPathExtension + ".\(name).npy"
         }
     }
 }

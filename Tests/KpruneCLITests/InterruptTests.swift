@@ -50,18 +50,20 @@ import Testing
     /// file by its `/proc/self/fd` path). What a `.keras` input stages for libhdf5 is named, and registered.
     @Test(arguments: ["keras2/sequential.h5", "keras3/nested.keras"])
     func sigkillLeavesNoOutputBehind(_ fixture: String) throws {
-        // The calibration data is a FIFO nobody writes: the run waits in open() with its output created.
+        // The test hook KPRUNE_TEST_PAUSE_ON makes the run wait once its output is reserved.
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named(fixture).path)
         let name = (fixture as NSString).lastPathComponent
         let features = directory.file("h.npy")
-        #expect(mkfifo(features, 0o644) == 0)
+        #expect(FileManager.default.createFile(atPath: features, contents: Data()))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Run.binary)
         process.arguments = ["convert", input, "--sparsity", "0.5", "--features", features]
         // The process holding the unnamed output is the one killed: no child process in between.
         var environment = ProcessInfo.processInfo.environment
         environment["KPRUNE_IN_PROCESS"] = "1"
+        environment["KPRUNE_TEST_HOOKS"] = "1"
+        environment["KPRUNE_TEST_PAUSE_ON"] = name
         process.environment = environment
         process.standardError = Pipe()
         try process.run()
@@ -119,10 +121,12 @@ import Testing
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras3/nested.keras").path)
         let features = directory.file("h.npy")
-        #expect(mkfifo(features, 0o644) == 0)
+        #expect(FileManager.default.createFile(atPath: features, contents: Data()))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Run.binary)
         process.arguments = ["convert", input, "--sparsity", "0.5", "--features", features]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["KPRUNE_TEST_HOOKS": "1", "KPRUNE_TEST_PAUSE_ON": "nested.keras"]) { $1 }
         process.standardError = Pipe()
         try process.run()
         var deadline = Date().addingTimeInterval(20)
@@ -142,8 +146,10 @@ import Testing
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras3/nested.keras").path)
         let features = directory.file("h.npy")
-        #expect(mkfifo(features, 0o644) == 0)
-        let run = try interrupt(["convert", input, "--sparsity", "0.5", "--features", features], signal: signal) {
+        #expect(FileManager.default.createFile(atPath: features, contents: Data()))
+        let run = try interrupt(["convert", input, "--sparsity", "0.5", "--features", features],
+                                environment: ["KPRUNE_TEST_HOOKS": "1", "KPRUNE_TEST_PAUSE_ON": "nested.keras"],
+                                signal: signal) {
             try directory.listing().contains { $0.hasSuffix(".tmp") }
         }
         #expect(run.status == 128 + signal && !run.uncaught)

@@ -17,4 +17,14 @@ int kp_file_mode(const char *path, int follow, unsigned int *mode);
 /// libraries, where it does nothing).
 int kp_keep_freed_memory(int bytes);
 
+/// Installs the crash handler of a child working on one input, for SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT
+/// and SIGFPE, on an alternate stack (so a stack overflow still runs it). The handler calls `cleanup`
+/// (which must be async-signal-safe), writes one byte to `reportDescriptor` when it is not -1 ('H' when
+/// libhdf5 was running: the faulting instruction, or a return address near the stack's top, lies in it;
+/// 'K' otherwise), then dies by the same signal.
+void kp_install_crash_handler(void (*cleanup)(void), int reportDescriptor);
+
+/// Makes the next crash count as libhdf5's (the test hook that stands in for a corrupt file).
+void kp_blame_library_for_crash(void);
+
 #endif
