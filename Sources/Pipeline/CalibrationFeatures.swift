@@ -63,7 +63,8 @@ struct CalibrationFeatures {
         var perSample = 0
         for start in stride(from: 0, to: inputs.samples, by: samplesPerBlock) {
             let range = start..<min(inputs.samples, start + samplesPerBlock)
-            let rows = try feed.rows(for: try inputs.batch(range, finite: true))
+            let batch = try inputs.batch(range, finite: true)
+            let rows = try inputs.locatingFaults(firstRow: start) { try feed.rows(for: batch) }
             if sink == nil {
                 perSample = rows.rows / range.count
                 if perSample != 1, hasLabels, !grouped {

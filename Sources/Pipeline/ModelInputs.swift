@@ -70,4 +70,16 @@ public struct ModelInputs {
             return Tensor(shape: [range.count] + shape, values: values)
         }
     }
+
+    /// `body`'s result for the batch whose first sample is row `firstRow`; a value of the inputs the model cannot
+    /// take (a token id outside an embedding's table) becomes a `DataError` naming the array it came from and
+    /// its row, so that the data, not the model, is blamed.
+    public func locatingFaults<Result>(firstRow: Int, _ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as InferenceError {
+            guard let located = error.located(in: sources.map(\.name), firstRow: firstRow) else { throw error }
+            throw DataError(located.file, located.error.message, hint: "give ids the model's table has")
+        }
+    }
 }

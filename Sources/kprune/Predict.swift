@@ -103,7 +103,7 @@ extension Kprune {
             for start in stride(from: 0, to: inputs.samples, by: batchSize) {
                 let batch = try inputs.batch(start..<min(inputs.samples, start + batchSize), finite: false)
                 let before = clock.now
-                let results = try predictor.predict(batch)
+                let results = try inputs.locatingFaults(firstRow: start) { try predictor.predict(batch) }
                 computing += clock.now - before
                 for (index, output) in outputs.enumerated() {
                     let result = results[output.index]
