@@ -47,10 +47,15 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A reference from `[name, node_index, tensor_index, ...]`; nil for any other list.
+    ///
+    /// An index that is not a count (negative, fractional, `1e300` or `NaN` in a crafted file) is kept as -1,
+    /// which names no call and no output: the reference is refused where it is followed, never converted
+    /// into a trap.
     private init?(_ items: [JSONValue]) {
-        guard items.count >= 3, let name = items[0].string, let node = items[1].number,
-              let tensor = items[2].number
-        else { return nil }
-        self.init(layer: name, node: Int(node), tensor: Int(tensor))
+        guard items.count >= 3, let name = items[0].string, items[1].number != nil, items[2].number != nil else {
+            return nil
+        }
+        func count(_ item: JSONValue) -> Int { item.integer.flatMap { $0 >= 0 ? $0 : nil } ?? -1 }
+        self.init(layer: name, node: count(items[1]), tensor: count(items[2]))
     }
 }
