@@ -21,10 +21,15 @@ Sources/Inference/GraphCalls.swift):
 - `shared_backbone`: one functional backbone called twice (on the input and on a rescaled input); the
   model's outputs are the head and the backbone's second call itself.
 
-`--application` instead writes, into /tmp/kprune-application (or `--application-out`), a
-`keras.applications.MobileNetV2` backbone (`alpha`, `weights=None`, 32×32×3 inputs, no top) inside a functional
-model with global average pooling and a Dense head, saved by Keras 3 (`.keras`, `.h5`) and tf_keras (`.h5`),
-with 23 seeded inputs and each Keras's predictions; `tools/make_predictions.py` is not needed for it.
+- `mobilenet_v2` (Keras 3 `.keras` only): a `keras.applications.MobileNetV2` backbone (`alpha=0.1`,
+  `weights=None`, 32×32×3 inputs, no top) called on rescaled pixels inside a functional model with global
+  average pooling and a Dense head of 5 logits; seeded Glorot kernels, random batch-normalization scales and
+  shifts, moving statistics from a pass over seeded inputs (see `calibrate`). 990 KB.
+
+`--application` instead writes the published width, too large to commit (2 MB a file), into
+/tmp/kprune-application (or `--application-out`): the same model with `--alpha` (0.35) and `--classes`
+(10), saved by Keras 3 (`.keras`, `.h5`) and tf_keras (`.h5`), with 23 seeded pixel inputs (`x.npy`) and each
+file's Keras predictions (`<file>.y.npy`), for `kprune predict` to be compared with.
 """
 
 import argparse
@@ -96,7 +101,11 @@ MODELS = {"nested_functional": nested_functional, "nested_in_sequential": nested
           "shared_backbone": shared_backbone}
 # The files tools/make_predictions.py records predictions for, relative to fixtures/.
 FILES = ["inference/%s/%s" % (flavour, name + extension) for name in MODELS
-         for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"), ("keras3", ".h5"))]
+         for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"), ("keras3", ".h5"))] + [
+    "inference/keras3/mobilenet_v2.keras"]
+# The committed MobileNetV2's width and classes: small enough to commit (1280 channels stay in its last
+# convolution at any alpha up to 1).
+SMALL_ALPHA, SMALL_CLASSES = 0.1, 5
 
 
 def randomize(model, seed, scale=0.5):
@@ -124,32 +133,53 @@ def save_all(out, only=None):
             randomize(model, FIRST_SEED + index)
             for extension in extensions:
                 model.save(os.path.join(out, flavour, name + extension))
+    if not only or only == "mobilenet_v2":
+        keras.utils.set_random_seed(FIRST_SEED)
+        model = application(keras, SMALL_ALPHA, SMALL_CLASSES, pixels=False)
+        calibrate(model, calibration_inputs(pixels=False), FIRST_SEED)
+        model.save(os.path.join(out, "keras3", "mobilenet_v2.keras"))
 
 
-def application(k, alpha, classes):
-    """A keras.applications MobileNetV2 backbone (random weights) with a pooled Dense head."""
+def application(k, alpha, classes, pixels):
+    """A keras.applications MobileNetV2 backbone (random weights) with a pooled Dense head giving logits, called
+    on rescaled inputs: pixels in [0, 255] to [-1, 1] as MobileNetV2 expects, or standard-normal inputs halved."""
     L = k.layers
     backbone = k.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=alpha, include_top=False, weights=None)
     x = k.Input(shape=(32, 32, 3))
-    h = L.GlobalAveragePooling2D()(backbone(L.Rescaling(1 / 127.5, offset=-1)(x)))
-    return k.Model(x, L.Dense(classes, activation="softmax", name="head")(h))
+    rescaled = L.Rescaling(1 / 127.5, offset=-1)(x) if pixels else L.Rescaling(0.5)(x)
+    h = L.GlobalAveragePooling2D()(backbone(rescaled))
+    return k.Model(x, L.Dense(classes, name="head")(h))
 
 
-def randomize_statistics(model, seed):
-    """Seeded batch statistics and scales (the kernels keep their seeded Glorot values, so that activations
-    stay in range through the deep network), and a random head bias."""
+def batch_normalizations(layer):
+    """Every BatchNormalization layer, nested models' included."""
+    if type(layer).__name__ == "BatchNormalization":
+        return [layer]
+    return [found for inner in getattr(layer, "layers", []) for found in batch_normalizations(inner)]
+
+
+def calibrate(model, x, seed):
+    """Seeded random scales and shifts, then moving statistics taken from one training-mode pass over `x`
+    (momentum 0 for that pass), as a trained network's are: with the kernels' seeded Glorot values, every
+    block then passes on the differences between samples instead of shrinking them to nothing."""
     rng = np.random.default_rng(seed)
-    weights = []
-    for variable, value in zip(model.weights, model.get_weights()):
-        path = variable.path if hasattr(variable, "path") else variable.name
-        if "variance" in path:
-            value = rng.uniform(0.5, 1.5, value.shape).astype(value.dtype)
-        elif "moving_mean" in path or "beta" in path or "bias" in path:
-            value = (rng.standard_normal(value.shape) * 0.1).astype(value.dtype)
-        elif "gamma" in path:
-            value = rng.uniform(0.5, 1.5, value.shape).astype(value.dtype)
-        weights.append(value)
-    model.set_weights(weights)
+    for layer in batch_normalizations(model):
+        gamma, beta, mean, variance = layer.get_weights()
+        layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(gamma.dtype),
+                           (rng.standard_normal(beta.shape) * 0.2).astype(beta.dtype), mean, variance])
+        layer.momentum, layer.original_momentum = 0.0, layer.momentum
+    model(x, training=True)
+    for layer in batch_normalizations(model):
+        layer.momentum = layer.original_momentum
+        del layer.original_momentum
+    head = model.get_layer("head")
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel, (rng.standard_normal(bias.shape) * 0.1).astype(bias.dtype)])
+
+
+def calibration_inputs(pixels, rows=64):
+    rng = np.random.default_rng(1)
+    return (rng.uniform(0, 255, (rows, 32, 32, 3)) if pixels else rng.standard_normal((rows, 32, 32, 3))).astype("float32")
 
 
 def save_application(out, alpha, classes):
@@ -160,8 +190,8 @@ def save_application(out, alpha, classes):
     np.save(os.path.join(out, "x.npy"), x)
     for flavour, k, extensions in (("keras2", tf_keras, (".h5",)), ("keras3", keras, (".keras", ".h5"))):
         k.utils.set_random_seed(FIRST_SEED)
-        model = application(k, alpha, classes)
-        randomize_statistics(model, FIRST_SEED)
+        model = application(k, alpha, classes, pixels=True)
+        calibrate(model, calibration_inputs(pixels=True), FIRST_SEED)
         for extension in extensions:
             path = os.path.join(out, "mobilenet_v2_%s%s" % (flavour, extension))
             model.save(path)
