@@ -143,6 +143,7 @@ struct GraphBuilder {
         case "Rescaling":
             guard let scale = layer.config["scale"]?.number else { throw unsupported(layer, name, "a per-channel scale") }
             return AffineLayer(name: name, scale: [Float(scale)], shift: [Float(layer.config["offset"]?.number ?? 0)])
+        case "TFOpLambda", "SlicingOpLambda": throw Self.unsupportedOperation(layer, name)
         default:
             throw InferenceError(.unsupportedLayer, layer: name,
                                  "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
