@@ -15,7 +15,9 @@ def load_model(entry, path, fixtures_dir):
     """Load the model stored at `path`, described by manifest `entry`.
 
     Weights-only files are loaded into the model rebuilt from the entry's
-    architecture file. Returns None when the entry has no loader.
+    architecture file, or, for a subclassed model, built by the function an
+    architecture `python:module.function` names. Returns None when the entry
+    has no loader.
     """
     loader = entry["loader"]
     architecture = entry.get("architecture")
@@ -32,6 +34,14 @@ def load_model(entry, path, fixtures_dir):
     if loader == "keras3":
         import keras
 
+        if architecture and architecture.startswith("python:"):
+            # A subclassed model has no architecture file: `python:module.function` builds it.
+            import importlib
+
+            module, function = architecture[len("python:"):].rsplit(".", 1)
+            model = getattr(importlib.import_module(module), function)()
+            model.load_weights(path)
+            return model
         if architecture:
             model = keras.saving.load_model(os.path.join(fixtures_dir, architecture))
             model.load_weights(path)

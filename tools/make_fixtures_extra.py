@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generate kprune's extra fixtures: configs holding Infinity, recurrent layers, a Bidirectional GRU,
-and malformed copies of a Keras file.
+a subclassed model's weights, and malformed copies of a Keras file.
 
 Run from the repository root with the project venv (versions pinned in tools/requirements.txt):
 
@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 import fixturelib  # noqa: E402
 import kerasload  # noqa: E402
-from make_fixtures import K2, K3, fit_once, optimizer_slots  # noqa: E402
+import subclassed_model  # noqa: E402
+from make_fixtures import K2, K3, fit_once, optimizer_slots, random_data  # noqa: E402
 
 SEED = 4321
 DENSE_IN, DENSE_HIDDEN, DENSE_OUT = 8, 16, 4
@@ -193,6 +194,23 @@ def make_models(root, entries):
     entries.append(describe(weights, root, model, ["dense"], "kernel", K3, "keras3-weights-h5", True, SEQUENCE,
                             "Weights of bidirectional.keras: no config, so kprune needs --layer.",
                             architecture="extra/keras3/bidirectional.keras"))
+
+    K3.fresh(SEED + 5)
+    model = subclassed_model.build()
+    # fit_once as for the others, with the shapes given: a subclassed model has no output_shape.
+    model.compile(optimizer=K3.api.optimizers.Adam(), loss=K3.api.losses.MeanSquaredError())
+    x, y = random_data((subclassed_model.IN,), [(subclassed_model.OUT,)], SEED + 5)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    weights = os.path.join(out, "subclassed.weights.h5")
+    model.save_weights(weights)
+    entries.append(describe(weights, root, model, ["head"], "kernel", K3, "keras3-weights-h5", True,
+                            (subclassed_model.IN,),
+                            "Weights of a subclassed Keras 3 model (tools/subclassed_model.py: hidden Dense(16) -> "
+                            "blocks [Dense(16)] -> head Dense(4)): no config and no /layers; the layers sit at "
+                            "the root under their attributes' names (/head/vars, /hidden/vars, the list "
+                            "/blocks/dense/vars) beside /vars and /optimizer/vars. No config, so kprune needs "
+                            "--layer.",
+                            architecture="python:subclassed_model.build"))
 
 
 # ---------------------------------------------------------------- malformed copies

@@ -30,6 +30,7 @@ import tfsetup  # noqa: E402,F401  (first: seeds, threads, logging)
 import numpy as np  # noqa: E402
 
 import calibrationlib  # noqa: E402
+import make_nested_fixtures  # noqa: E402
 import make_recurrent_fixtures  # noqa: E402
 
 MODELS = [
@@ -48,7 +49,7 @@ MODELS = [
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
      for name in ("activations", "image", "sequence", "embedding", "two_inputs", "parametric")] + [
     "inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
-    for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]]
+    for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]] + make_nested_fixtures.FILES
 CALIBRATION = ["digits", "wine", "breast_cancer"]
 ROWS = 23
 

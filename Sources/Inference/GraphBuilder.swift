@@ -46,6 +46,7 @@ struct GraphBuilder {
         var inputs = config.inputLayers ?? []
         var nodes: [Graph.Node] = []
         var previous: String? = nil
+        let byName = Self.layersByName(config)
         let needed = isSequential ? nil : Self.neededLayers(config, outputs: config.outputTensors ?? [])
         for layer in config.layers where needed?.contains(layer.name) ?? true {
             if layer.className == "InputLayer" {
@@ -59,12 +60,12 @@ struct GraphBuilder {
                 if previous == nil { inputs = ["\(config.name)_input"]; previous = inputs[0] }
                 calls = [LayerCall(inputs: [TensorReference(layer: previous ?? "")])]
             } else {
-                calls = layer.inboundNodes
+                calls = try self.calls(layer, in: config, byName: byName)
             }
             nodes += self.nodes(layer, calls: calls, forward: try self.layer(layer, prefix: prefix))
             previous = layer.name
         }
-        let outputs = isSequential ? [TensorReference(layer: previous ?? inputs.first ?? "")] : config.outputTensors ?? []
+        let outputs = isSequential ? [TensorReference(layer: previous ?? inputs.first ?? "")] : try self.outputs(config, byName: byName)
         let graph = try Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
         return folds ? try graph.foldingNormalizations() : graph
     }
@@ -142,6 +143,7 @@ struct GraphBuilder {
             }
             return AffineLayer(name: name, scale: [try real(layer, name, "scale", default: 1)],
                                shift: [try real(layer, name, "offset", default: 0)])
+        case "TFOpLambda", "SlicingOpLambda": throw Self.unsupportedOperation(layer, name)
         default:
             throw InferenceError(.unsupportedLayer, layer: name,
                                  "layer \(name) is a \(layer.className), which kprune's forward pass does not run")

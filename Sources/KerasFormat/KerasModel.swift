@@ -91,8 +91,13 @@ public final class KerasModel {
             return try NativeLayout.read(file: file, userPath: file.path, format: .keras3WeightsH5,
                                          kerasVersion: nil, config: nil, archive: nil)
         }
+        if try NativeLayout.isSubclassedLayout(root) {
+            let model = try NativeLayout.read(file: file, userPath: file.path, format: .keras3WeightsH5,
+                                              kerasVersion: nil, config: nil, archive: nil)
+            if !model.layers.isEmpty { return model }
+        }
         throw KerasFormatError(.notKeras, file: file.path,
-                               "HDF5 file without Keras structure (no model_config, layer_names or /layers)",
+                               "HDF5 file without Keras structure (no model_config, layer_names, /layers or layer groups beside /vars)",
                                hint: "expected a file written by Keras model.save or save_weights")
     }
 

@@ -7,6 +7,10 @@ import HDF5
 /// (`dense`, `dense_1`, ...; a nested Sequential is `sequential`), and stores its variables as `vars/0`,
 /// `vars/1`, ... in the layer's own order. Without a config the file does not say which layer is last:
 /// groups sort by name (`dense_10` before `dense_2`).
+///
+/// A subclassed model's `.weights.h5` has no `/layers`: Keras stores its layers under the names of the
+/// attributes that hold them (`self.a = Dense(...)` at `/a/vars`), at the root beside the model's own `/vars`
+/// and `/optimizer`; a list attribute is a group of layers (`/blocks/dense/vars`).
 enum NativeLayout {
     static func read(file: File, userPath: String, format: KerasFileFormat, kerasVersion: String?,
                      config: ModelConfig?, archive: ArchiveRewrite?) throws -> KerasModel
@@ -19,6 +23,8 @@ enum NativeLayout {
             try collect(model: config, group: container, prefix: [], depth: 0, into: &layers)
         } else if let container {
             try collectGroups(group: container, prefix: [], depth: 0, into: &layers)
+        } else {
+            try collectGroups(group: root, prefix: [], depth: 0, skipping: rootGroups, into: &layers)
         }
         var optimizer: [WeightInfo] = []
         if try root.contains("optimizer/vars") {
@@ -88,17 +94,33 @@ enum NativeLayout {
         }
     }
 
-    /// Without a config: every group under `/layers`, named by its group name, nested models recursed into.
-    private static func collectGroups(group: Group, prefix: [String], depth: Int, into layers: inout [LayerInfo])
-        throws
+    /// The groups at the root of a subclassed model's `.weights.h5` that are not its layers: the model's own
+    /// variables and the optimizer's.
+    static let rootGroups: Set<String> = ["vars", "optimizer"]
+
+    /// Whether an HDF5 root without `/layers` holds a subclassed model's weights: the model's own `vars` group
+    /// (Keras writes it, empty or not, for every model) beside the groups of its layers.
+    static func isSubclassedLayout(_ root: Group) throws -> Bool {
+        try root.contains("vars") && root.kind(of: "vars") == .group
+    }
+
+    /// Without a config: every group under `group` (`/layers`, or the root of a subclassed model's file minus
+    /// `skipping`), named by its group name. A nested model (a group with `layers`) and a group of layers
+    /// (one without `vars`, a subclassed model's list attribute) are recursed into, their layers named below
+    /// theirs.
+    private static func collectGroups(group: Group, prefix: [String], depth: Int, skipping: Set<String> = [],
+                                      into layers: inout [LayerInfo]) throws
     {
         try checkNesting(depth, at: group)
-        for name in try group.childNames() {
+        for name in try group.childNames() where !skipping.contains(name) {
             guard try group.kind(of: name) == .group else { continue }
             let child = try group.group(name)
             if try child.contains("layers"), try child.kind(of: "layers") == .group {
                 try collectGroups(group: child.group("layers"), prefix: prefix + [name], depth: depth + 1,
                                   into: &layers)
+            } else if try !child.contains("vars") {
+                try collectGroups(group: child, prefix: prefix + [name], depth: depth + 1, into: &layers)
+                continue
             }
             let weights = try allVariables(below: child, skippingModels: true)
             if weights.isEmpty { continue }

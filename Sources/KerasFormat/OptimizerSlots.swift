@@ -5,7 +5,8 @@ extension KerasModel {
     /// shape and its name carries the kernel's name: as scopes (`Adam/m/dense/kernel:0`,
     /// `Adam/dense/kernel/m:0`) or flattened (`adam/dense_kernel_momentum`). Keras 3 native files store
     /// slots unnamed, one block per trainable variable in model order; there the kernel's block is found by
-    /// counting same-shaped variables, and only when the counts line up. Keras 2.0 files name slots
+    /// counting same-shaped variables, and only when the counts line up (and, in a `.weights.h5` without a
+    /// config, whose layers are not in model order, only when the kernel's shape is unique). Keras 2.0 files name slots
     /// `training/Adam/Variable_N:0`, grouped by slot kind (every `m`, then every `v`): there the kernel's slots
     /// stand at its rank among same-shaped variables, once per group.
     /// - Returns: the slots, and a note when slots of the kernel's shape exist but could not be attributed.
@@ -20,6 +21,10 @@ extension KerasModel {
         }
         let perVariable = sameShape.count / modelSameShape.count
         switch format {
+        case .keras3WeightsH5 where config == nil && modelSameShape.count > 1:
+            // Without a config the layers are in the file's (alphabetical) order, not the model's: the rank
+            // among same-shaped variables, and so the block, is unknown.
+            return ([], unmatched)
         case .keras3Archive, .keras3WeightsH5:
             return (Array(sameShape[(rank * perVariable)..<((rank + 1) * perVariable)]), nil)
         case .keras2H5, .keras2WeightsH5, .keras3H5:

@@ -59,6 +59,41 @@ import Testing
         #expect(error.layer == "reshape")
     }
 
+    /// A node or tensor index that is not a count (huge, negative, fractional, NaN) in a reference to a nested
+    /// model's call, a layer's input or a model output is refused in one error, never converted into a trap.
+    @Test(arguments: [JSONValue.number(1e300), .number(-1), .number(0.5), .number(.nan), .number(7)])
+    func refusesCraftedNodeIndices(_ index: JSONValue) throws {
+        let fixture = "inference/keras2/nested_functional.h5"
+        let input = Tensor(shape: [1, 8, 8, 3], values: [Float](repeating: 0.5, count: 192))
+        func replacing(_ json: JSONValue, _ position: Int) -> JSONValue {
+            switch json {
+            case .array(let items) where items.count >= 3 && items[0] == .string("backbone"):
+                var edited = items
+                edited[position] = index
+                return .array(edited)
+            case .array(let items): return .array(items.map { replacing($0, position) })
+            case .object(let members): return .object(members.mapValues { replacing($0, position) })
+            default: return json
+            }
+        }
+        for position in [1, 2] {
+            // Not a count: refused when the config is parsed, before a graph is built. A count that names no
+            // call or output: refused where the graph follows it.
+            if index.integer.map({ $0 >= 0 }) == true {
+                let error = try #require(throws: InferenceError.self) {
+                    _ = try predictor(fixture) { replacing($0, position) }.predict([input])
+                }
+                #expect(error.message.contains("backbone"), "\(error.message)")
+            } else {
+                let error = try #require(throws: ConfigError.self) {
+                    _ = try predictor(fixture) { replacing($0, position) }.predict([input])
+                }
+                #expect(error.message.contains("backbone"), "\(error.message)")
+                #expect(error.code == .invalidValue)
+            }
+        }
+    }
+
     /// Sizes that overflow or exceed the bound are not a product.
     @Test func productsAreChecked() {
         #expect(Allocation.product([1 << 20, 1 << 20, 1 << 30]) == nil)

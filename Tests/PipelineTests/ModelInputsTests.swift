@@ -129,6 +129,28 @@ import Testing
         #expect(try directory.listing() == ["out.keras"])
     }
 
+    /// A Dense head after nested models (a functional backbone called on a rescaled input; a Sequential inside
+    /// a Sequential; models two levels deep), tf_keras and Keras 3, fine-tunes from the model's own inputs: the
+    /// rows come through the nested models, and the written kernel holds the exact count of zeros.
+    @Test(arguments: ["inference/keras3/nested_functional.keras", "inference/keras3/nested_in_sequential.h5",
+                      "inference/keras2/sequential_in_sequential.h5", "inference/keras2/two_levels.h5"])
+    func headsAfterNestedModelsFineTune(_ model: String) throws {
+        let directory = TemporaryDirectory()
+        let name = model.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: ".", with: "_")
+        let x = Fixtures.directory.appendingPathComponent("predict/\(name).x.npy").path
+        let output = directory.file("out." + (model as NSString).pathExtension)
+        let report = try Converter.convert(ConversionRequest(
+            input: Fixtures.directory.appendingPathComponent(model).path, output: output, target: .sparsity(0.5),
+            calibration: Calibration(rows: .modelInputs([x]), options: FineTuneOptions(epochs: 5))))
+        #expect(report.layer == "head")
+        #expect(report.targetZeros == (report.size + 1) / 2)
+        #expect(report.notes.contains { $0.contains("inputs of head computed from 23 samples") }, "\(report.notes)")
+        let written = try KerasModel.open(output)
+        let kernel = try #require(written.layers.first { $0.path.description == "head" }?.kernel)
+        let values = try #require(try datasetValues(written.weightsFile)[kernel.dataset])
+        #expect(values.count { $0 == 0 } == report.targetZeros)
+    }
+
     /// A TimeDistributed Dense final layer trains on one row per step; a separable convolution's pointwise
     /// kernel on the depthwise outputs at each position.
     @Test(arguments: [("inference/keras2/gru_tagger.h5", "inference_keras2_gru_tagger_h5", "10 positions each"),
