@@ -14,11 +14,16 @@ One file in that directory is not made here: `hostile_structure_loop.h5`, kept a
 (seed 9, inference case 16: a mutated copy of fixtures/inference/keras2/image.h5 whose global heap of
 weight names, from byte 16087, is overwritten), on which libhdf5 loops for ever reading the file's
 structure.
+
+Calibration arrays named twice: `hostile_npz_duplicate_member.npz` holds `x.npy` twice (4 x 16 float32 each, so
+either fits the final layer of fixtures/keras2/trailing_softmax.h5) and `hostile_npy_duplicate_key.npy` gives
+`descr` twice (`<f4`, then `<f8`, as numpy would read it; 4 x 8, the inputs of fixtures/keras2/sequential.h5).
 """
 
 import argparse
 import os
 import shutil
+import warnings
 import zipfile
 
 import h5py
@@ -141,6 +146,23 @@ def main():
         archive.write(os.path.join(out, "big_features.npy.tmp"), "big.npy")
         archive.writestr(zipfile.ZipInfo("small.npy"), _npy_bytes(np.arange(64, dtype="<f4").reshape(4, 16)))
     os.remove(os.path.join(out, "big_features.npy.tmp"))
+    make_duplicate_names(out)
+
+
+def make_duplicate_names(out):
+    """An .npz holding one array twice, and an .npy header giving one key twice."""
+    features = np.arange(64, dtype="<f4").reshape(4, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it is asked to write
+        with zipfile.ZipFile(os.path.join(out, "hostile_npz_duplicate_member.npz"), "w") as archive:
+            archive.writestr("x.npy", _npy_bytes(features))
+            archive.writestr("x.npy", _npy_bytes(-features))
+    # Enough bytes for the float64 reading numpy takes (the last 'descr'), so only the duplicate is wrong.
+    header = "{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (4, 8), }"
+    header = header.ljust(117) + "\n"
+    with open(os.path.join(out, "hostile_npy_duplicate_key.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+                + np.linspace(-1, 1, 32, dtype="<f8").tobytes())
 
 
 def _rewrite_keras_weights(out, name, edit):
