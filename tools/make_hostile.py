@@ -14,11 +14,20 @@ One file in that directory is not made here: `hostile_structure_loop.h5`, kept a
 (seed 9, inference case 16: a mutated copy of fixtures/inference/keras2/image.h5 whose global heap of
 weight names, from byte 16087, is overwritten), on which libhdf5 loops for ever reading the file's
 structure.
+
+Calibration arrays named twice: `hostile_npz_duplicate_member.npz` holds `x.npy` twice (4 x 16 float32 each, so
+either fits the final layer of fixtures/keras2/trailing_softmax.h5) and `hostile_npy_duplicate_key.npy` gives
+`descr` twice (`<f4`, then `<f8`, as numpy would read it; 4 x 8, the inputs of fixtures/keras2/sequential.h5).
+
+Crafted weights for the forward pass start from fixtures/inference/keras2/{image,recurrent,embedding}.h5 (inputs
+in fixtures/predict/inference_keras2_*_h5.x.npy), each with one weight's shape or contents changed so that it
+disagrees with its layer's config or its input (`hostile_weight_*.h5`; see WEIGHT_CASES).
 """
 
 import argparse
 import os
 import shutil
+import warnings
 import zipfile
 
 import h5py
@@ -141,6 +150,109 @@ def main():
         archive.write(os.path.join(out, "big_features.npy.tmp"), "big.npy")
         archive.writestr(zipfile.ZipInfo("small.npy"), _npy_bytes(np.arange(64, dtype="<f4").reshape(4, 16)))
     os.remove(os.path.join(out, "big_features.npy.tmp"))
+    make_duplicate_names(out)
+    make_crafted_weights(out)
+
+
+def make_duplicate_names(out):
+    """An .npz holding one array twice, and an .npy header giving one key twice."""
+    features = np.arange(64, dtype="<f4").reshape(4, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it is asked to write
+        with zipfile.ZipFile(os.path.join(out, "hostile_npz_duplicate_member.npz"), "w") as archive:
+            archive.writestr("x.npy", _npy_bytes(features))
+            archive.writestr("x.npy", _npy_bytes(-features))
+    # Enough bytes for the float64 reading numpy takes (the last 'descr'), so only the duplicate is wrong.
+    header = "{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (4, 8), }"
+    header = header.ljust(117) + "\n"
+    with open(os.path.join(out, "hostile_npy_duplicate_key.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+                + np.linspace(-1, 1, 32, dtype="<f8").tobytes())
+
+
+IMAGE = "fixtures/inference/keras2/image.h5"
+RECURRENT = "fixtures/inference/keras2/recurrent.h5"
+EMBEDDING = "fixtures/inference/keras2/embedding.h5"
+
+
+def _weight(layer, name):
+    return "/model_weights/%s/%s/%s:0" % (layer, layer, name)
+
+
+def _replace(path, dataset, values):
+    """Replaces `dataset` with `values` (an array), keeping its name in the layer's weight_names."""
+    with h5py.File(path, "r+") as f:
+        del f[dataset]
+        f[dataset] = np.asarray(values, dtype="<f4")
+
+
+def _shrink(layer, name, shape):
+    """An edit giving weight `name` of `layer` the leading values of its own, in `shape` (zeros past its end)."""
+    def edit(path):
+        with h5py.File(path, "r") as f:
+            values = f[_weight(layer, name)][()].ravel()
+        count = int(np.prod(shape))
+        _replace(path, _weight(layer, name), np.resize(np.concatenate([values, np.zeros(count)]), count).reshape(shape))
+    return edit
+
+
+def _all(*edits):
+    """An edit making each of `edits` in turn."""
+    def edit(path):
+        for one in edits:
+            one(path)
+    return edit
+
+
+def _extra_weight(layer):
+    """An edit adding a third weight, `extra:0`, to a Dense layer's group and its weight_names."""
+    def edit(path):
+        with h5py.File(path, "r+") as f:
+            group = f["/model_weights/%s" % layer]
+            group["%s/extra:0" % layer] = np.ones(5, dtype="<f4")
+            names = [n if isinstance(n, bytes) else n.encode() for n in group.attrs["weight_names"]]
+            group.attrs["weight_names"] = np.array(names + [b"%s/extra:0" % layer.encode()])  # fixed-length, as Keras
+    return edit
+
+
+def _huge_recurrent_kernel(path):
+    """lstm_2's recurrent kernel declared as 2^40 x 16 float32 (64 TiB) in gzip chunks, one chunk written."""
+    dataset = _weight("lstm_2", "lstm_cell/recurrent_kernel")
+    with h5py.File(path, "r+") as f:
+        del f[dataset]
+        huge = f.create_dataset(dataset, shape=(1 << 40, 16), dtype="<f4", chunks=(1024, 16), compression="gzip")
+        huge[0:1024] = 0.5
+
+
+# (file, source model, edit): each file's one weight disagrees with its layer's config.
+WEIGHT_CASES = [
+    ("hostile_weight_dense_bias_short.h5", IMAGE, _shrink("dense_1", "bias", (4,))),
+    ("hostile_weight_dense_bias_long.h5", IMAGE, _shrink("dense_1", "bias", (6,))),
+    ("hostile_weight_dense_kernel_no_inputs.h5", IMAGE, _shrink("dense_1", "kernel", (0, 5))),
+    ("hostile_weight_dense_extra.h5", IMAGE, _extra_weight("dense_1")),
+    ("hostile_weight_batchnorm_gamma_short.h5", IMAGE, _shrink("batch_normalization", "gamma", (3,))),
+    ("hostile_weight_layernorm_gamma_short.h5", IMAGE, _shrink("layer_normalization", "gamma", (3,))),
+    # One length, but not the features': found when the layer runs (batch_normalization is folded into conv2d).
+    ("hostile_weight_batchnorm_features_short.h5", IMAGE,
+     _all(*[_shrink("batch_normalization", name, (3,)) for name in ["gamma", "beta", "moving_mean", "moving_variance"]])),
+    ("hostile_weight_layernorm_features_short.h5", IMAGE,
+     _all(_shrink("layer_normalization", "gamma", (3,)), _shrink("layer_normalization", "beta", (3,)))),
+    ("hostile_weight_conv_kernel_3d.h5", IMAGE, _shrink("conv2d", "kernel", (9, 3, 4))),
+    ("hostile_weight_lstm_recurrent_gates.h5", RECURRENT, _shrink("lstm_2", "lstm_cell/recurrent_kernel", (4, 12))),
+    ("hostile_weight_gru_kernel_columns.h5", RECURRENT, _shrink("gru_2", "gru_cell/kernel", (3, 9))),
+    ("hostile_weight_lstm_recurrent_2e40.h5", RECURRENT, _huge_recurrent_kernel),
+    ("hostile_weight_embedding_empty.h5", EMBEDDING, _shrink("embedding", "embeddings", (0, 4))),
+    ("hostile_weight_embedding_1d.h5", EMBEDDING, _shrink("embedding", "embeddings", (80,))),
+    # bias_axes 'de' of abc,cde->abde: the bias is [2, 3], the kernel's d and e.
+    ("hostile_weight_einsum_bias_shape.h5", EMBEDDING, _shrink("einsum_dense", "bias", (2, 2))),
+]
+
+
+def make_crafted_weights(out):
+    for name, source, edit in WEIGHT_CASES:
+        path = os.path.join(out, name)
+        shutil.copyfile(source, path)
+        edit(path)
 
 
 def _rewrite_keras_weights(out, name, edit):

@@ -21,10 +21,10 @@ struct NPYHeader {
         let (headerStart, headerLength) = try locate(in: bytes, name: name)
         var header = [UInt8](repeating: 0, count: headerLength)
         try header.withUnsafeMutableBytes { try bytes.read(into: $0, at: headerStart) }
-        let text = String(decoding: header, as: UTF8.self)
-        guard let descr = field(text, #"'descr'\s*:\s*'([^']*)'"#),
-              let order = field(text, #"'fortran_order'\s*:\s*(True|False)"#),
-              let shapeText = field(text, #"'shape'\s*:\s*\(([^)]*)\)"#)
+        let entries = try dictionary(header, name: name)
+        guard let descr = entries["descr"].flatMap(unquoted),
+              let order = entries["fortran_order"], order == "True" || order == "False",
+              let shapeText = entries["shape"], shapeText.hasPrefix("("), shapeText.hasSuffix(")")
         else {
             throw DataError(.malformed, name, "unreadable .npy header", hint: "structured arrays are not supported")
         }
@@ -32,7 +32,7 @@ struct NPYHeader {
             throw DataError(.unsupportedType, name, "unsupported element type \(descr)",
                             hint: "use float16/32/64, integers or booleans")
         }
-        let shape = try parseShape(shapeText, name: name)
+        let shape = try parseShape(String(shapeText.dropFirst().dropLast()), name: name)
         let dataOffset = headerStart + headerLength
         try checkDataSize(shape: shape, elementSize: dtype.size, available: bytes.size - dataOffset, name: name)
         return NPYHeader(dtype: dtype, fortranOrder: order == "True", shape: shape, dataOffset: dataOffset)
@@ -100,17 +100,73 @@ struct NPYHeader {
         }
     }
 
-    /// The first capture group of `pattern` in `text`.
-    private static func field(_ text: String, _ pattern: String) -> String? {
-        let regex: NSRegularExpression
-        do {
-            regex = try NSRegularExpression(pattern: pattern)
-        } catch {
-            preconditionFailure("invalid constant pattern \(pattern)")
+    /// The entries of the header's dict literal (`{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`):
+    /// each key, unquoted, with its value's text as written. Strings are skipped whole, so a quote, colon or comma
+    /// inside one is never taken for the dict's own; brackets nest.
+    ///
+    /// - Throws: `DataError` `.malformed` when a key is given twice (numpy, reading the dict as Python does,
+    ///   would take the last where a reader stopping at the first takes another array), or an entry has no key.
+    static func dictionary(_ header: [UInt8], name: String) throws -> [String: String] {
+        var entries: [String: String] = [:]
+        var depth = 0
+        var key: String? = nil
+        var start = 0
+        func text(_ end: Int) -> String {
+            String(decoding: header[start..<max(start, min(end, header.count))], as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-              let range = Range(match.range(at: 1), in: text)
-        else { return nil }
-        return String(text[range])
+        func finishEntry(at end: Int) throws {
+            defer { key = nil }
+            guard let key else {
+                guard text(end).isEmpty else {
+                    throw DataError(.malformed, name, "the .npy header has an entry without a key (\(text(end)))",
+                                    hint: "the file is corrupt or crafted")
+                }
+                return
+            }
+            guard entries[key] == nil else {
+                throw DataError(.malformed, name, "the .npy header gives the key '\(key)' twice",
+                                hint: "numpy writes each key once; the file is corrupt or crafted")
+            }
+            entries[key] = text(end)
+        }
+        var index = 0
+        while index < header.count {
+            switch header[index] {
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
+                let quote = header[index]
+                index += 1
+                while index < header.count, header[index] != quote {
+                    index += header[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "("):
+                depth += 1
+                if depth == 1 { start = index + 1 }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ")"):
+                if depth == 1 { try finishEntry(at: index) }
+                depth -= 1
+            case UInt8(ascii: ":") where depth == 1 && key == nil:
+                guard let quoted = unquoted(text(index)) else {
+                    throw DataError(.malformed, name, "the .npy header has a key that is not a string (\(text(index)))",
+                                    hint: "the file is corrupt or crafted")
+                }
+                key = quoted
+                start = index + 1
+            case UInt8(ascii: ",") where depth == 1:
+                try finishEntry(at: index)
+                start = index + 1
+            default: break
+            }
+            index += 1
+        }
+        return entries
+    }
+
+    /// The text of a Python string literal in single or double quotes; nil for anything else.
+    private static func unquoted(_ literal: String) -> String? {
+        guard literal.count >= 2, let first = literal.first, first == "'" || first == "\"", literal.last == first else {
+            return nil
+        }
+        return String(literal.dropFirst().dropLast())
     }
 }

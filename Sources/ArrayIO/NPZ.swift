@@ -21,8 +21,26 @@ enum NPZ {
         }
     }
 
+    /// Refuses an archive holding two members for one array name (`x.npy` twice, or `x` and `x.npy`): zip
+    /// allows it, numpy never writes it, and which one a reader takes is arbitrary, so the array is ambiguous.
+    ///
+    /// - Throws: `DataError` `.malformed` naming the array and its members.
+    static func requireUniqueNames(_ zip: Archive, _ path: String, name: String) throws {
+        var members: [String: [String]] = [:]
+        for entry in zip {
+            let array = entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : entry.path
+            members[array, default: []].append(entry.path)
+            if let paths = members[array], paths.count > 1 {
+                throw DataError(.malformed, name,
+                                "the archive holds the array '\(array)' twice (members \(paths.joined(separator: ", ")))",
+                                hint: "numpy writes each array once; the archive is corrupt or crafted")
+            }
+        }
+    }
+
     static func open(_ path: String, member: String, name: String) throws -> ArraySource {
         let zip = try archive(path)
+        try requireUniqueNames(zip, path, name: name)
         guard let entry = zip[member + ".npy"] ?? zip[member] else {
             throw DataError(.noSuchMember, name, "no array '\(member)' in \(path)",
                             hint: "it holds \(try memberNames(path).joined(separator: ", "))")

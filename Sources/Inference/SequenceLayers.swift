@@ -66,12 +66,18 @@ extension GraphBuilder {
                       weights stored: inout ArraySlice<StoredWeight>) throws -> RecurrentCell {
         let gates = RecurrentCell.gates(kind)
         let useBias = layer.config["use_bias"] != .bool(false)
-        guard let kernel = stored.popFirst(), let recurrent = stored.popFirst(), kernel.shape.count == 2,
-              recurrent.shape.count == 2, (kernel.shape + recurrent.shape).allSatisfy({ $0 > 0 }),
+        guard let kernel = stored.popFirst(), let recurrent = stored.popFirst() else {
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) (\(layer.className)) lacks a kernel and recurrent kernel of \(gates) gates")
+        }
+        guard kernel.shape.count == 2, recurrent.shape.count == 2, (kernel.shape + recurrent.shape).allSatisfy({ $0 > 0 }),
               recurrent.shape[0] <= Self.largestSize, recurrent.shape[0] * gates == recurrent.shape[1],
               kernel.shape[1] == recurrent.shape[1]
         else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) lacks a kernel and recurrent kernel of \(gates) gates")
+            throw InferenceError(.shapeMismatch, layer: name,
+                                 "layer \(name) (\(layer.className)) has a kernel of shape \(kernel.shape) and a recurrent kernel "
+                                     + "of shape \(recurrent.shape); they must be [inputs, \(gates) × units] and "
+                                     + "[units, \(gates) × units]")
         }
         let units = recurrent.shape[0], width = gates * units
         try requireConfigured(layer, name, "units", units, recurrent.shape)

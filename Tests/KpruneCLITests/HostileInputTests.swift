@@ -40,6 +40,9 @@ import Testing
              message: "/count_overflow: its element count overflows a 64-bit integer"),
         Case(file: "hostile_header_4gib.npy", extra: [], message: "header claims 4294967295 bytes in a file of 100"),
         Case(file: "hostile_shape_overflow.npy", extra: [], message: "overflows a 64-bit size"),
+        Case(file: "hostile_npz_duplicate_member.npz:x", extra: [],
+             message: "the archive holds the array 'x' twice (members x.npy, x.npy)"),
+        Case(file: "hostile_npy_duplicate_key.npy", extra: [], message: "the .npy header gives the key 'descr' twice"),
         Case(file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_1e20.npy"],
              message: "is not a class id in 0..<4"),
         Case(file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_int64_max.npy"],
@@ -92,6 +95,30 @@ import Testing
             let model = try directory.copy(Fixtures.named("keras2/trailing_softmax.h5").path, as: "model.h5")
             return [model, "--sparsity", "0.5", "-o", "out.h5", "--features", testCase.file] + testCase.extra
         }, message: testCase.message, input: testCase.extra.isEmpty ? testCase.file : testCase.extra[1])
+    }
+
+    /// An array named twice is refused as the model's inputs too, by `predict` and `convert --data`: one line
+    /// naming the data, exit 1, nothing written.
+    @Test(arguments: [
+        ("hostile_npy_duplicate_key.npy", "the .npy header gives the key 'descr' twice"),
+        ("hostile_npz_duplicate_member.npz:x", "the archive holds the array 'x' twice"),
+    ])
+    func refusesDataNamedTwice(_ data: String, _ message: String) throws {
+        let directory = TemporaryDirectory()
+        let model = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: "model.h5")
+        let input = try directory.copy(Self.hostilePath(String(data.prefix { $0 != ":" })))
+        let name = input + data.drop { $0 != ":" }
+        let before = try directory.listing()
+        for arguments in [["predict", model, "--data", name, "-o", directory.file("p.npy")],
+                          ["convert", model, "--sparsity", "0.5", "--data", name, "-o", directory.file("out.h5")]]
+        {
+            let run = try Run(arguments)
+            #expect(run.status == 1, "\(arguments[0])")
+            #expect(run.stdout.isEmpty)
+            #expect(run.stderrLines.count == 1, "one line: \(run.stderr)")
+            #expect(run.stderrLines.first?.hasPrefix("error: \(name): \(message)") == true, "\(run.stderr)")
+            #expect(try directory.listing() == before, "nothing written")
+        }
     }
 
     /// `inspect` lists such weights with the reason and reads none of their elements.
