@@ -1,52 +1,59 @@
 internal import CBLAS
+import Dispatch
 import Synchronization
 
-/// Tensor products through OpenBLAS for one run: the thread count it uses and the floating-point operations
-/// it has done, both its own, never the process's.
+/// Tensor products through OpenBLAS for one run: the threads it uses and the floating-point operations it has
+/// done, both its own, never the process's.
 ///
-/// OpenBLAS has one thread setting per process; a `BLAS` sets it before each product it runs (when it
-/// differs), so two runs in one process each get their own choice. Large products run on `threads` threads and small ones on one: for
-/// a small product the threads cost more in waking and waiting than they save. The choice depends on the
-/// shapes alone, so products (and so fine-tunes) are reproducible from run to run on a machine.
+/// **The same bits for a row, whatever shares its product.** OpenBLAS's kernels accumulate a row's dot products
+/// in an order that depends on how many rows share the product and on the row's place among them (on Zen and
+/// Haswell kernels, 13 of 23 rows change when run alone), and threaded products split the work by thread count.
+/// So every product here is computed in tiles of `tileRows` rows of its result, each tile one OpenBLAS call of
+/// exactly that shape on one thread (the last tile padded with zero rows), with the tile's rows in OpenBLAS's
+/// vectorized dimension, where each row is computed by the same instructions. A row of the result is then a
+/// function of that row of `op(a)` and of `op(b)` alone: the same bytes for any batch size, sample order,
+/// memory limit, thread count, and other work in the process, on one machine. Across CPU models (another
+/// kernel, FMA or not) results agree within float rounding, not bit for bit.
+///
+/// Large products split their tiles over `threads` threads of kprune's own; OpenBLAS itself is set to one
+/// thread once, when the first `BLAS` is made, and no product changes a process-wide setting.
 public final class BLAS: Sendable {
     /// Threads for large products.
     public let threads: Int
-    /// Below this many multiply-adds a product runs on one thread.
+    /// Below this many multiply-adds a product runs on the calling thread alone.
     public static let threadedSize = 1 << 22
+    /// Rows of the result computed by one OpenBLAS call.
+    public static let tileRows = 16
 
     private let operations = Atomic<Int>(0)
+
+    /// OpenBLAS runs every call on the calling thread: the threads are kprune's, over tiles.
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
 
     /// A context running large products on `threads` threads.
     /// - Precondition: `threads >= 1`.
     public init(threads: Int) {
         precondition(threads >= 1, "BLAS needs at least one thread")
         self.threads = threads
+        _ = Self.singleThreaded
     }
 
     /// The floating-point operations of the products run so far, in billions.
     public var gflop: Double { Double(operations.load(ordering: .relaxed)) / 1e9 }
 
-    /// `c = alpha · op(a) · op(b) + beta · c`, with `op` transposing when asked. The corresponding C function
-    /// is `cblas_sgemm`.
+    /// `c = alpha · op(a) · op(b) + beta · c`, with `op` transposing when asked, in tiles of rows (see the type's
+    /// documentation). The corresponding C function is `cblas_sgemm`.
     /// - Precondition: `a`, `b` and `c` are matrices whose shapes fit the product.
     public func gemm(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
                      into c: inout Tensor, alpha: Float = 1, beta: Float = 0)
     {
-        let m = transposeA ? a.columns : a.rows
-        let k = transposeA ? a.rows : a.columns
-        let kb = transposeB ? b.columns : b.rows
-        let n = transposeB ? b.rows : b.columns
-        precondition(k == kb, "inner dimensions \(k) and \(kb) differ")
-        precondition(c.rows == m && c.columns == n, "result is \(c.rows)×\(c.columns), product \(m)×\(n)")
-        if m == 0 || n == 0 { return }
-        prepare(m, n, k)
-        let (lda, ldb, ldc) = (Int32(a.columns), Int32(b.columns), Int32(c.columns))
+        let (rows, columns) = (c.rows, c.columns)
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                                transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha,
-                                pa.baseAddress, lda, pb.baseAddress, ldb, beta, pc.baseAddress, ldc)
+                    gemm(Matrix(pa, rows: a.rows, columns: a.columns), transposeA: transposeA,
+                         Matrix(pb, rows: b.rows, columns: b.columns), transposeB: transposeB, into: pc,
+                         cStride: columns, alpha: alpha, beta: beta, rows: rows, columns: columns)
                 }
             }
         }
@@ -75,34 +82,114 @@ public final class BLAS: Sendable {
             self.columns = columns
             self.stride = stride
         }
+
+        /// Element (row, column).
+        @inline(__always) subscript(row: Int, column: Int) -> Float { buffer[row * stride + column] }
     }
 
-    /// `c = op(a) · op(b) + beta · c` on matrices lent by their buffers (`c`: `rows` × `columns`, rows
-    /// `cStride` apart), for products that read or write part of a tensor without copying it. The thread
-    /// choice and the count of operations are those of the tensor product, unless `threaded` is false: then
-    /// the product runs on the calling thread alone, for callers that split their work over threads
-    /// themselves (OpenBLAS's own threads would only spin beside them). The corresponding C function is
-    /// `cblas_sgemm`.
+    /// `c = op(a) · op(b) + beta · c` on matrices lent by their buffers (`c`: rows `cStride` apart), for
+    /// products that read or write part of a tensor without copying it. Large products split their tiles over
+    /// the threads unless `threaded` is false (for callers that split their work over threads themselves). The
+    /// corresponding C function is `cblas_sgemm`.
     /// - Precondition: the shapes fit the product and `c` holds every element written.
     public func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
                      into c: UnsafeMutableBufferPointer<Float>, cStride: Int, beta: Float = 0, threaded: Bool = true)
     {
-        let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns
-        let kb = transposeB ? b.columns : b.rows, n = transposeB ? b.rows : b.columns
+        let m = transposeA ? a.columns : a.rows, n = transposeB ? b.rows : b.columns
+        gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: c, cStride: cStride, alpha: 1, beta: beta,
+             rows: m, columns: n, threaded: threaded)
+    }
+
+    /// The product in tiles of `tileRows` result rows: `rows` × `columns` of `c`.
+    private func gemm(_ a: Matrix, transposeA: Bool, _ b: Matrix, transposeB: Bool,
+                      into c: UnsafeMutableBufferPointer<Float>, cStride: Int, alpha: Float, beta: Float,
+                      rows m: Int, columns n: Int, threaded: Bool = true)
+    {
+        let k = transposeA ? a.rows : a.columns
+        let kb = transposeB ? b.columns : b.rows
+        precondition((transposeA ? a.columns : a.rows) == m && (transposeB ? b.rows : b.columns) == n,
+                     "the result is \(m)×\(n), the product \(transposeA ? a.columns : a.rows)×\(transposeB ? b.rows : b.columns)")
         precondition(k == kb, "inner dimensions \(k) and \(kb) differ")
         precondition(cStride >= n && (m == 0 || (m - 1) * cStride + n <= c.count), "the result does not fit")
         if m == 0 || n == 0 { return }
-        prepare(m, n, k, threaded: threaded)
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a.buffer.baseAddress, Int32(a.stride), b.buffer.baseAddress,
-                    Int32(b.stride), beta, c.baseAddress, Int32(cStride))
+        operations.add(2 * m * n * k, ordering: .relaxed)
+        let tiles = (m + Self.tileRows - 1) / Self.tileRows
+        let parts = threaded && m * n * k >= Self.threadedSize ? min(threads, tiles) : 1
+        let product = TileProduct(a: a, transposeA: transposeA, b: b, transposeB: transposeB, k: k, n: n, alpha: alpha,
+                                  beta: beta, c: c, cStride: cStride, rows: m)
+        guard parts > 1 else {
+            product.run(tiles: 0..<tiles)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            product.run(tiles: (part * tiles / parts)..<((part + 1) * tiles / parts))
+        }
+    }
+}
+
+/// One product's tiles, each computed alike wherever it runs. Threads write disjoint rows of `c`, which the
+/// caller lends for the duration of the product.
+private struct TileProduct: @unchecked Sendable {
+    let a: BLAS.Matrix, transposeA: Bool
+    let b: BLAS.Matrix, transposeB: Bool
+    let k: Int, n: Int
+    let alpha: Float, beta: Float
+    let c: UnsafeMutableBufferPointer<Float>, cStride: Int
+    let rows: Int
+
+    /// Computes `tiles` in order with scratch of its own: the tile's rows of `op(a)` packed (zero rows past
+    /// the end), the product `op(b)ᵀ · packedᵀ` (columns × tile rows, the rows in OpenBLAS's vectorized
+    /// dimension), then each result row scaled and written.
+    func run(tiles: Range<Int>) {
+        let t = BLAS.tileRows
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: t * max(k, 1)) { packed in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * t) { result in
+                for tile in tiles {
+                    let first = tile * t, count = min(t, rows - first)
+                    pack(rows: first..<(first + count), into: packed)
+                    if k > 0 {
+                        cblas_sgemm(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, CblasTrans, Int32(n),
+                                    Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), packed.baseAddress,
+                                    Int32(k), 0, result.baseAddress, Int32(t))
+                    } else {
+                        result.initialize(repeating: 0)
+                    }
+                    store(result, rows: first..<(first + count))
+                }
+            }
+        }
     }
 
-    /// Counts an `m` × `n` × `k` product and sets OpenBLAS's threads for it.
-    private func prepare(_ m: Int, _ n: Int, _ k: Int, threaded: Bool = true) {
-        operations.add(2 * m * n * k, ordering: .relaxed)
-        // Setting takes a lock inside OpenBLAS; reading its setting does not, and most products keep it.
-        let wanted = Int32(!threaded || m * n * k < Self.threadedSize ? 1 : threads)
-        if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
+    /// The tile's result rows (`result` holds columns × tile rows) scaled into `c`.
+    private func store(_ result: UnsafeMutableBufferPointer<Float>, rows range: Range<Int>) {
+        let t = BLAS.tileRows
+        for (i, row) in range.enumerated() {
+            let start = row * cStride
+            if beta == 0 {
+                if alpha == 1 {
+                    for j in 0..<n { c[start + j] = result[j * t + i] }
+                } else {
+                    for j in 0..<n { c[start + j] = alpha * result[j * t + i] }
+                }
+            } else {
+                for j in 0..<n { c[start + j] = alpha * result[j * t + i] + beta * c[start + j] }
+            }
+        }
+    }
+
+    /// Rows `range` of `op(a)`, `k` values each, side by side in `packed`; the rows after them zero.
+    private func pack(rows range: Range<Int>, into packed: UnsafeMutableBufferPointer<Float>) {
+        guard let to = packed.baseAddress, let from = a.buffer.baseAddress else { return }
+        for (i, row) in range.enumerated() {
+            let target = to + i * k
+            if transposeA {
+                for j in 0..<k { target[j] = from[j * a.stride + row] }
+            } else {
+                target.initialize(from: from + row * a.stride, count: k)
+            }
+        }
+        // The rows past the end are zero (the memory may be fresh).
+        let used = range.count * k, whole = BLAS.tileRows * k
+        if used < whole { packed[used..<whole].initialize(repeating: 0) }
     }
 }
