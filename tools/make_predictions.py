@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import calibrationlib  # noqa: E402
 import make_nested_fixtures  # noqa: E402
 import make_recurrent_fixtures  # noqa: E402
+import make_tfop_fixtures  # noqa: E402
 
 MODELS = [
     "keras2/sequential.h5", "keras2/functional.h5", "keras2/nested.h5", "keras2/multi_output.h5",
@@ -49,7 +50,8 @@ MODELS = [
 ] + ["inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
      for name in ("activations", "image", "sequence", "embedding", "two_inputs", "parametric")] + [
     "inference/%s/%s%s" % (flavour, name, extension) for flavour, extension in (("keras2", ".h5"), ("keras3", ".keras"))
-    for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]] + make_nested_fixtures.FILES
+    for name in list(make_recurrent_fixtures.MODELS) + ["xception", "dilated_conv1d", "transpose", "channels_first"]] + make_nested_fixtures.FILES \
+    + make_tfop_fixtures.FILES
 CALIBRATION = ["digits", "wine", "breast_cancer"]
 ROWS = 23
 

@@ -62,7 +62,11 @@ struct GraphBuilder {
             } else {
                 calls = try self.calls(layer, in: config, byName: byName)
             }
-            nodes += self.nodes(layer, calls: calls, forward: try self.layer(layer, prefix: prefix))
+            if Self.operationClasses.contains(layer.className) {
+                nodes += try operationNodes(layer, calls: calls, prefix: prefix)
+            } else {
+                nodes += self.nodes(layer, calls: calls, forward: try self.layer(layer, prefix: prefix))
+            }
             previous = layer.name
         }
         let outputs = isSequential ? [TensorReference(layer: previous ?? inputs.first ?? "")] : try self.outputs(config, byName: byName)

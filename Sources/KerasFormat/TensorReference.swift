@@ -24,8 +24,10 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
     /// The largest call or output index read from a config.
     public static let largestIndex = 1 << 24
 
-    /// The tensors a node, an input or an output list refers to, in order (repeats kept). A reference whose
-    /// indexes `validate` refuses is left out; configs are validated when parsed.
+    /// The tensors a node, an input or an output list refers to, in order (repeats kept), those in a Keras 2
+    /// reference's kwargs after it (`["x", 0, 0, {"y": ["t", 0, 0]}]` refers to `x`, then `t`); a constant
+    /// (`["_CONSTANT_VALUE", -1, 2.0, kwargs]`) is none. A reference whose indexes `validate` refuses is left
+    /// out; configs are validated when parsed.
     static func all(in json: JSONValue) -> [TensorReference] {
         var found: [TensorReference] = []
         visit(json) { found.append($0) } invalid: { _ in }
@@ -45,8 +47,9 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Calls `found` for each well-formed reference in `json`, in order, and `invalid` for each list that has a
-    /// reference's form (a name, then two numbers) but indexes out of range.
+    /// Calls `found` for each well-formed reference in `json`, in order (those in a reference's kwargs after
+    /// it), and `invalid` for each list that has a reference's form (a name, then two numbers) but indexes out
+    /// of range. tf_keras's `["_CONSTANT_VALUE", -1, value, kwargs]` is a constant, not a reference.
     private static func visit(_ json: JSONValue, found: (TensorReference) -> Void, invalid: (JSONValue) -> Void) {
         switch json {
         case .object(let members):
@@ -58,8 +61,13 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
             }
             for (_, member) in members.sorted(by: { $0.key < $1.key }) { visit(member, found: found, invalid: invalid) }
         case .array(let items):
+            if items.count >= 3, items[0].string == CallArguments.constantMarker, items[1].number == -1 {
+                for item in items.dropFirst(3) { visit(item, found: found, invalid: invalid) }
+                return
+            }
             if items.count >= 3, items[0].string != nil, items[1].number != nil, items[2].number != nil {
                 if let reference = Self(items) { found(reference) } else { invalid(json) }
+                for item in items.dropFirst(3) { visit(item, found: found, invalid: invalid) }
                 return
             }
             for item in items { visit(item, found: found, invalid: invalid) }
@@ -68,13 +76,13 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A reference from `[name, node_index, tensor_index, ...]`; nil when an index is not a whole number in
-    /// `0...largestIndex`.
-    private init?(_ items: [JSONValue]) {
+    /// A reference from `[name, node_index, tensor_index, ...]`; nil when the list is shorter, or an index is
+    /// not a whole number in `0...largestIndex`.
+    init?(_ items: [JSONValue]) {
         func index(_ value: JSONValue) -> Int? {
             value.integer.flatMap { (0...Self.largestIndex).contains($0) ? $0 : nil }
         }
-        guard let name = items[0].string, let node = index(items[1]), let tensor = index(items[2]) else { return nil }
+        guard items.count >= 3, let name = items[0].string, let node = index(items[1]), let tensor = index(items[2]) else { return nil }
         self.init(layer: name, node: node, tensor: tensor)
     }
 }
