@@ -1,5 +1,10 @@
 internal import CBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Tensor products through OpenBLAS for one run: the threads it uses and the floating-point operations it has
@@ -83,8 +88,6 @@ public final class BLAS: Sendable {
             self.stride = stride
         }
 
-        /// Element (row, column).
-        @inline(__always) subscript(row: Int, column: Int) -> Float { buffer[row * stride + column] }
     }
 
     /// `c = op(a) · op(b) + beta · c` on matrices lent by their buffers (`c`: rows `cStride` apart), for
@@ -139,57 +142,53 @@ private struct TileProduct: @unchecked Sendable {
 
     /// Computes `tiles` in order with scratch of its own: the tile's rows of `op(a)` packed (zero rows past
     /// the end), the product `op(b)ᵀ · packedᵀ` (columns × tile rows, the rows in OpenBLAS's vectorized
-    /// dimension), then each result row scaled and written.
+    /// dimension), then each result row scaled and written. Every step is one OpenBLAS call (a copy, a product,
+    /// a transposing copy), so a debug build costs what a release build does.
     func run(tiles: Range<Int>) {
         let t = BLAS.tileRows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: t * max(k, 1)) { packed in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: n * t) { result in
-                for tile in tiles {
-                    let first = tile * t, count = min(t, rows - first)
-                    pack(rows: first..<(first + count), into: packed)
-                    if k > 0 {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: beta == 0 ? 1 : t * n) { scaled in
+                    guard let packed = packed.baseAddress, let result = result.baseAddress,
+                          let scaled = scaled.baseAddress, let from = a.buffer.baseAddress, let to = c.baseAddress
+                    else { return }
+                    for tile in tiles {
+                        let first = tile * t, count = min(t, rows - first)
+                        guard k > 0 else {
+                            // An empty inner dimension: the product is zero, c is beta · c.
+                            for row in first..<(first + count) {
+                                if beta == 0 {
+                                    (to + row * cStride).update(repeating: 0, count: n)
+                                } else {
+                                    cblas_sscal(Int32(n), beta, to + row * cStride, 1)
+                                }
+                            }
+                            continue
+                        }
+                        // The tile's rows of op(a), k values each, side by side; zero rows after them.
+                        cblas_somatcopy(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                                        Int32(transposeA ? k : count), Int32(transposeA ? count : k), 1,
+                                        transposeA ? from + first : from + first * a.stride, Int32(a.stride),
+                                        packed, Int32(k))
+                        if count < t { memset(packed + count * k, 0, (t - count) * k * MemoryLayout<Float>.size) }
                         cblas_sgemm(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, CblasTrans, Int32(n),
-                                    Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), packed.baseAddress,
-                                    Int32(k), 0, result.baseAddress, Int32(t))
-                    } else {
-                        result.initialize(repeating: 0)
+                                    Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), packed, Int32(k), 0,
+                                    result, Int32(t))
+                        // result is n × t: its first `count` columns, transposed and scaled, are the rows of c.
+                        let target = to + first * cStride
+                        if beta == 0 {
+                            cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(n), Int32(count), alpha, result, Int32(t),
+                                            target, Int32(cStride))
+                        } else {
+                            cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(n), Int32(count), alpha, result, Int32(t),
+                                            scaled, Int32(n))
+                            for i in 0..<count {
+                                cblas_saxpby(Int32(n), 1, scaled + i * n, 1, beta, target + i * cStride, 1)
+                            }
+                        }
                     }
-                    store(result, rows: first..<(first + count))
                 }
             }
         }
-    }
-
-    /// The tile's result rows (`result` holds columns × tile rows) scaled into `c`.
-    private func store(_ result: UnsafeMutableBufferPointer<Float>, rows range: Range<Int>) {
-        let t = BLAS.tileRows
-        for (i, row) in range.enumerated() {
-            let start = row * cStride
-            if beta == 0 {
-                if alpha == 1 {
-                    for j in 0..<n { c[start + j] = result[j * t + i] }
-                } else {
-                    for j in 0..<n { c[start + j] = alpha * result[j * t + i] }
-                }
-            } else {
-                for j in 0..<n { c[start + j] = alpha * result[j * t + i] + beta * c[start + j] }
-            }
-        }
-    }
-
-    /// Rows `range` of `op(a)`, `k` values each, side by side in `packed`; the rows after them zero.
-    private func pack(rows range: Range<Int>, into packed: UnsafeMutableBufferPointer<Float>) {
-        guard let to = packed.baseAddress, let from = a.buffer.baseAddress else { return }
-        for (i, row) in range.enumerated() {
-            let target = to + i * k
-            if transposeA {
-                for j in 0..<k { target[j] = from[j * a.stride + row] }
-            } else {
-                target.initialize(from: from + row * a.stride, count: k)
-            }
-        }
-        // The rows past the end are zero (the memory may be fresh).
-        let used = range.count * k, whole = BLAS.tileRows * k
-        if used < whole { packed[used..<whole].initialize(repeating: 0) }
     }
 }
