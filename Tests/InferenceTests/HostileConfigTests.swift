@@ -25,12 +25,17 @@ import Testing
     @Test(arguments: 0..<cases.count)
     func refusesClaimedSizes(_ index: Int) throws {
         let (layer, key, value, message) = Self.cases[index]
-        let error = try #require(throws: InferenceError.self) {
-            let edited = try predictor(Self.image) { setting(key, to: value, layer: layer, in: $0) }
-            _ = try edited.predict([Self.input])
-        }
+        let error = try Self.refusal(layer, key, value)
         #expect(error.layer == layer)
         #expect(error.message.contains(message), "\(error.message)")
+    }
+
+    /// The error the image fixture, its `layer`'s config `key` set to `value`, gives when built and run.
+    static func refusal(_ layer: String, _ key: String, _ value: JSONValue) throws -> InferenceError {
+        try #require(throws: InferenceError.self) {
+            let edited = try predictor(image) { setting(key, to: value, layer: layer, in: $0) }
+            _ = try edited.predict([input])
+        }
     }
 
     /// A transposed convolution's strides multiply its output: claimed strides are counted before anything is

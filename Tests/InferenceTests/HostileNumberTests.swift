@@ -9,9 +9,6 @@ import Testing
 /// says: a crafted value is one error naming the layer, the key and the value in the config's own terms (never
 /// a Swift value such as `number(-2.0)`), never a trap or a guess.
 @Suite struct HostileNumberTests {
-    static let image = "inference/keras2/image.h5"
-    static let input = Tensor(shape: [2, 6, 6, 3], values: (0..<216).map { Float($0 % 7) / 7 })
-
     /// (layer, config key, value, what the error says)
     static let cases: [(String, String, JSONValue, String)] = [
         ("conv2d", "groups", .number(.nan), "has groups NaN; it must be a whole number from 1 to 65536"),
@@ -40,10 +37,7 @@ import Testing
     @Test(arguments: 0..<cases.count)
     func refusesAValueOutOfRange(_ index: Int) throws {
         let (layer, key, value, message) = Self.cases[index]
-        let error = try #require(throws: InferenceError.self) {
-            let edited = try predictor(Self.image) { setting(key, to: value, layer: layer, in: $0) }
-            _ = try edited.predict([Self.input])
-        }
+        let error = try HostileConfigTests.refusal(layer, key, value)
         #expect(error.layer == layer)
         #expect(error.message.contains(message), "\(error.message)")
         #expect(!error.message.contains("number("), "\(error.message)")
@@ -53,7 +47,7 @@ import Testing
     /// other rank.
     @Test func refusesAKernelOfAnotherRank() throws {
         let error = try #require(throws: InferenceError.self) {
-            try predictor(Self.image) { setting("class_name", to: .string("Conv1D"), layer: "conv2d", entry: true, in: $0) }
+            try predictor(HostileConfigTests.image) { setting("class_name", to: .string("Conv1D"), layer: "conv2d", entry: true, in: $0) }
         }
         #expect(error.layer == "conv2d")
         #expect(error.message.contains("has no convolution kernel of 3 axes (its shape: [3, 3, 3, 4])"), "\(error.message)")
