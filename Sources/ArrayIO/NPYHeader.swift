@@ -22,6 +22,11 @@ struct NPYHeader {
         var header = [UInt8](repeating: 0, count: headerLength)
         try header.withUnsafeMutableBytes { try bytes.read(into: $0, at: headerStart) }
         let entries = try dictionary(header, name: name)
+        // numpy refuses a header whose keys are not exactly these three; so does kprune, rather than guess.
+        if let other = entries.keys.sorted().first(where: { !["descr", "fortran_order", "shape"].contains($0) }) {
+            throw DataError(.malformed, name, "the .npy header gives the key '\(other)', which numpy does not write",
+                            hint: "the file is not numpy's .npy, or was crafted")
+        }
         guard let descr = entries["descr"].flatMap(unquoted),
               let order = entries["fortran_order"], order == "True" || order == "False",
               let shapeText = entries["shape"], shapeText.hasPrefix("("), shapeText.hasSuffix(")")

@@ -39,6 +39,17 @@ import ZIPFoundation
         #expect(!"\(error)".contains("\n"))
     }
 
+    /// A key numpy does not write is refused, as numpy refuses it.
+    @Test func refusesAnNPYHeaderWithAnotherKey() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("other.npy")
+        Self.writeRawNPY(path, dict: "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'extra': 1, }",
+                         data: Self.data)
+        let error = try #require(throws: DataError.self) { try ArraySource.open(path) }
+        #expect(error.code == .malformed)
+        #expect(error.message == "the .npy header gives the key 'extra', which numpy does not write", "\(error)")
+    }
+
     /// The header is read as a dict literal, not searched: keys in any order and either quote, and quotes,
     /// colons and commas inside a string value are not taken for the dict's own.
     @Test func readsAHeaderDictWrittenAnotherWay() throws {
