@@ -24,7 +24,10 @@ extension InterruptTests {
         while child == nil, Date() < deadline {
             // The first input's child is done once its output is there; the next one is NAME's.
             let firstDone = FileManager.default.fileExists(atPath: directory.file("first.pruned.h5"))
-            for pid in processes(mentioning: inputs[1]) where firstDone && pid != process.processIdentifier {
+            // The children share the parent's arguments; the one for NAME (input 1) says so in its environment.
+            // The first input's child may still be exiting, its output already named.
+            for pid in processes(mentioning: inputs[1])
+            where firstDone && pid != process.processIdentifier && isChild(pid, forInput: 1) {
                 if try ready(pid) { child = pid }
             }
             if child == nil { Thread.sleep(forTimeInterval: 0.01) }
@@ -34,6 +37,13 @@ extension InterruptTests {
         #expect(waitBriefly(process, mentioning: inputs[1]))
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         return (process.terminationStatus, text.split(separator: "\n").map(String.init))
+    }
+
+    /// Whether process `pid` is a kprune child working on input `index` (`KPRUNE_CHILD_INPUT` in its
+    /// environment).
+    func isChild(_ pid: Int32, forInput index: Int) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+        return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "KPRUNE_CHILD_INPUT=\(index)" }
     }
 
     /// Past its set-up the child removes its output and exits 128 + n; the parent says so and stops the batch.
