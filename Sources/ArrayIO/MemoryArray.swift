@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Rows held in memory.
 struct MemoryRows: ArrayBackend {

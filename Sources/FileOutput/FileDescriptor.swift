@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// An open file descriptor, closed when released.
 public final class FileDescriptor {

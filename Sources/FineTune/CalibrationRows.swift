@@ -1,6 +1,6 @@
-public import Sparsity
-public import Numerics
-public import ArrayIO
+import Sparsity
+package import Numerics
+package import ArrayIO
 import Foundation
 
 /// Calibration data taken a block of rows at a time. Streamed from its files (for data larger than memory,

@@ -1,5 +1,5 @@
-public import Sparsity
-public import Numerics
+package import Sparsity
+package import Numerics
 import Foundation
 
 /// Fine-tunes a Dense layer's kernel and bias to an exact zero count on calibration data.

@@ -1,5 +1,5 @@
-public import Sparsity
-public import Numerics
+import Sparsity
+import Numerics
 /// Which calibration rows are held out to measure the fine-tune, the same whether the data is read whole or
 /// streamed, so that the memory setting never changes the output.
 ///

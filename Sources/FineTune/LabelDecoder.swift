@@ -1,6 +1,6 @@
-public import ArrayIO
+package import ArrayIO
 import Foundation
-public import Numerics
+package import Numerics
 
 /// Turns label rows into target rows: class ids become one-hot rows; rows of the layer's width are taken as
 /// they are. The checks that need the whole array (its shape) are made once; each block's values are checked

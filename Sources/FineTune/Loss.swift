@@ -1,4 +1,4 @@
-public import Sparsity
+import Sparsity
 import Foundation
 public import Numerics
 

@@ -1,4 +1,4 @@
-public import Numerics
+package import Numerics
 import Foundation
 
 /// How one sample's rows reach the model's output when a convolution is fine-tuned on the model's real

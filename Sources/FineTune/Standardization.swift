@@ -1,5 +1,5 @@
-public import Sparsity
-public import Numerics
+import Sparsity
+package import Numerics
 import Foundation
 
 /// The coordinates the fine-tune works in: each input column moved to zero mean (when the layer has a bias

@@ -1,5 +1,5 @@
 import Foundation
-public import Numerics
+package import Numerics
 import Sparsity
 
 extension FineTuner {

@@ -1,6 +1,6 @@
-public import Sparsity
-public import Numerics
-public import ArrayIO
+import Sparsity
+package import Numerics
+import ArrayIO
 import Foundation
 
 /// Calibration rows as the fine-tune consumes them: shuffled mini-batches of training rows with their

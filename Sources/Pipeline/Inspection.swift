@@ -1,8 +1,8 @@
 import FileOutput
-public import FineTune
-public import Sparsity
+import FineTune
+import Sparsity
 import Numerics
-public import KerasFormat
+import KerasFormat
 import HDF5
 
 /// What `kprune inspect` reports about a file. Keys of its JSON form are stable, snake_case.

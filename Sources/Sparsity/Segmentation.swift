@@ -1,4 +1,4 @@
-public import FileOutput
+import FileOutput
 public import HDF5
 
 /// Splits a dataset into segments: flat, row-major ranges of about `targetElements` each, so work on a kernel

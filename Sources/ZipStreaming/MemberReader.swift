@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import ZIPFoundation
 
 /// Reads one zip member's uncompressed bytes front to back, a bounded buffer at a time, without extracting it.

@@ -113,7 +113,7 @@ import ZIPFoundation
         #expect(complex.code == .unsupportedType)
 
         let text = directory.file("text.npy")
-        FileManager.default.createFile(atPath: text, contents: Data("1,2,3\n".utf8))
+        #expect(FileManager.default.createFile(atPath: text, contents: Data("1,2,3\n".utf8)))
         let magic = try #require(throws: DataError.self) { try ArraySource.open(text) }
         #expect(magic.message.contains("magic"))
         #expect(magic.code == .unknownFormat)

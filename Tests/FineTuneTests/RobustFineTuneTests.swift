@@ -213,14 +213,17 @@ import Testing
         activation.apply(&a)
         var gradient: Tensor? = Tensor(zeros: rows, columns)
         _ = activation.loss(outputs: a, preActivations: z, targets: targets, gradient: &gradient)
-        let analytic = try? #require(gradient)
+        guard let analytic = gradient else {
+            Issue.record("\(activation): the loss gave no gradient")
+            return
+        }
         for i in 0..<(rows * columns) where activation != .relu || abs(z.values[i]) > 0.05 {
             let h: Float = 1e-2
             var plus = z, minus = z
             plus.values[i] += h
             minus.values[i] -= h
             let numeric = (loss(plus) - loss(minus)) / Double(2 * h)
-            let value = Double(analytic?.values[i] ?? .nan)
+            let value = Double(analytic.values[i])
             #expect(abs(numeric - value) <= 2e-3 + 2e-2 * abs(numeric), "\(activation) entry \(i)")
         }
     }

@@ -125,7 +125,9 @@ public func writeNPY(_ path: String, descr: String, fortran: Bool = false, shape
     bytes += version == 1 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
         : [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), 0, 0]
     bytes += Array(header.utf8) + data
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+        preconditionFailure("cannot write the test file \(path)")
+    }
 }
 
 public func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
