@@ -54,8 +54,10 @@ let package = Package(
         // Keras file formats: locating layers and weights, reading configs, rewriting archives.
         .target(
             name: "KerasFormat",
-            dependencies: ["HDF5", "ZipStreaming", "FileOutput",
-                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: [
+                "HDF5", "ZipStreaming", "FileOutput",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: strict
         ),
         // Numbers: the tensor type, matrix products through BLAS with a per-run FLOP count, activations.
@@ -70,8 +72,10 @@ let package = Package(
         // The conversion: routing a request, the one write-back, reports, inspection.
         .target(
             name: "Pipeline",
-            dependencies: ["KerasFormat", "FineTune", "Inference", "Sparsity", "Numerics", "ArrayIO", "FileOutput",
-                           "HDF5"],
+            dependencies: [
+                "KerasFormat", "FineTune", "Inference", "Sparsity", "Numerics", "ArrayIO", "FileOutput",
+                "HDF5",
+            ],
             swiftSettings: strict
         ),
         // The command-line tool.
@@ -85,29 +89,51 @@ let package = Package(
             swiftSettings: strict
         ),
         // Fixture manifest, temporary directories and model-file helpers, shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["TestEnvironment", "KerasFormat", "HDF5"], path: "Tests/TestSupport",
-                swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["TestEnvironment", "KerasFormat", "HDF5"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         // Process-wide settings for the test binary (libhdf5's file locking off), applied before main.
         .target(name: "TestEnvironment", path: "Tests/TestEnvironment"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FileOutputTests", dependencies: ["FileOutput", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ArrayIOTests",
-            dependencies: ["ArrayIO", "HDF5", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: [
+                "ArrayIO", "HDF5", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KerasFormatTests", dependencies: ["KerasFormat", "FileOutput", "HDF5", "TestSupport"],
-                    swiftSettings: strict),
+        .testTarget(
+            name: "KerasFormatTests", dependencies: ["KerasFormat", "FileOutput", "HDF5", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SparsityTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
-                         .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
-        .testTarget(name: "FineTuneTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
-                         .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Numerics", "KerasFormat", "ArrayIO", "TestSupport"],
-                    swiftSettings: strict),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5", "TestSupport",
-                         .product(name: "ZIPFoundation", package: "ZIPFoundation")], swiftSettings: strict),
-        .testTarget(name: "KpruneCLITests", dependencies: ["kprune", "KerasFormat", "FileOutput", "ArrayIO", "HDF5", "TestSupport"],
-                    swiftSettings: strict),
+        .testTarget(
+            name: "SparsityTests",
+            dependencies: [
+                "Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5",
+                "TestSupport",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "FineTuneTests",
+            dependencies: [
+                "Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5",
+                "TestSupport",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "Numerics", "KerasFormat", "ArrayIO", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: [
+                "Pipeline", "FineTune", "Sparsity", "Numerics", "KerasFormat", "ArrayIO", "FileOutput", "HDF5",
+                "TestSupport",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "KpruneCLITests",
+            dependencies: ["kprune", "KerasFormat", "FileOutput", "ArrayIO", "HDF5", "TestSupport"],
+            swiftSettings: strict),
     ]
 )

@@ -40,8 +40,9 @@ public final class ArraySource {
         let source: ArraySource
         if lower.hasSuffix(".npz") {
             guard let member else {
-                throw DataError(.memberRequired, name, "an .npz file holds several arrays",
-                                hint: "name one as \(path):NAME; it holds \(try NPZ.memberNames(path).joined(separator: ", "))")
+                throw DataError(
+                    .memberRequired, name, "an .npz file holds several arrays",
+                    hint: "name one as \(path):NAME; it holds \(try NPZ.memberNames(path).joined(separator: ", "))")
             }
             source = try NPZ.open(path, member: member, name: name)
         } else if lower.hasSuffix(".npy") {
@@ -51,12 +52,14 @@ public final class ArraySource {
             source = try NPY.open(path, name: name)
         } else if try File.isHDF5(path) {
             guard let member else {
-                throw DataError(.memberRequired, name, "an HDF5 file holds several datasets",
-                                hint: "name one as \(path):/PATH")
+                throw DataError(
+                    .memberRequired, name, "an HDF5 file holds several datasets",
+                    hint: "name one as \(path):/PATH")
             }
             source = try HDF5Array.open(path, dataset: member, name: name)
         } else {
-            throw DataError(.unknownFormat, name, "not an .npy, .npz or HDF5 file", hint: "save the array with numpy.save")
+            throw DataError(
+                .unknownFormat, name, "not an .npy, .npz or HDF5 file", hint: "save the array with numpy.save")
         }
         guard !source.shape.isEmpty else {
             throw DataError(.shapeMismatch, name, "the array is a scalar", hint: "give one row per sample")
@@ -80,8 +83,9 @@ public final class ArraySource {
         case S_IFSOCK: kind = "a socket"
         default: kind = "a special file"
         }
-        throw DataError(.notRegularFile, name, "\(path == name ? "" : path + " ")is \(kind), not a regular file",
-                        hint: "give the array in a file")
+        throw DataError(
+            .notRegularFile, name, "\(path == name ? "" : path + " ")is \(kind), not a regular file",
+            hint: "give the array in a file")
     }
 
     /// The file an array's name lies in: `x.npz` for `x.npz:features`, `d.h5` for `d.h5:/group/x`.

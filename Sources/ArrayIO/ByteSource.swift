@@ -18,17 +18,20 @@ struct FileBytes: ByteSource {
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         guard offset >= 0, buffer.count <= size - offset else {
-            throw DataError(.truncated, name, "cannot read the array's data: it ends early",
-                            hint: "the file may be truncated")
+            throw DataError(
+                .truncated, name, "cannot read the array's data: it ends early",
+                hint: "the file may be truncated")
         }
         var done = 0
         while done < buffer.count {
-            let got = pread(box.descriptor, buffer.baseAddress.map { $0 + done }, buffer.count - done,
-                            off_t(base + offset + done))
+            let got = pread(
+                box.descriptor, buffer.baseAddress.map { $0 + done }, buffer.count - done,
+                off_t(base + offset + done))
             if got < 0, errno == EINTR { continue }
             guard got > 0 else {
-                throw DataError(got == 0 ? .truncated : .readFailed, name, "cannot read the array's data",
-                                hint: "the file may be truncated")
+                throw DataError(
+                    got == 0 ? .truncated : .readFailed, name, "cannot read the array's data",
+                    hint: "the file may be truncated")
             }
             done += got
         }
@@ -43,14 +46,16 @@ struct StreamedBytes: ByteSource {
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         guard offset >= 0, buffer.count <= size - offset else {
-            throw DataError(.truncated, name, "cannot read the array's data: it ends early",
-                            hint: "the archive may be truncated")
+            throw DataError(
+                .truncated, name, "cannot read the array's data: it ends early",
+                hint: "the archive may be truncated")
         }
         do {
             try reader.read(into: buffer, at: offset)
         } catch let error as ZipStreamError {
-            throw DataError(.readFailed, name, "cannot read the array's data: \(error)",
-                            hint: "the archive may be corrupt", cause: error)
+            throw DataError(
+                .readFailed, name, "cannot read the array's data: \(error)",
+                hint: "the archive may be corrupt", cause: error)
         }
     }
 }

@@ -5,8 +5,9 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is; extensible without breaking callers.
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
-            case noSuchFile, notRegularFile, unknownFormat, memberRequired, memberNotAllowed, noSuchMember, notStoredInside,
-                 unsupportedType, malformed, truncated, readFailed, writeFailed, shapeMismatch, tooFewRows, invalidValues
+            case noSuchFile, notRegularFile, unknownFormat, memberRequired, memberNotAllowed, noSuchMember,
+                notStoredInside,
+                unsupportedType, malformed, truncated, readFailed, writeFailed, shapeMismatch, tooFewRows, invalidValues
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -79,9 +80,10 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     ///   - hint: how to fix it.
     ///   - code: the kind of failure.
     ///   - cause: the underlying failure.
-    public init(_ source: String, _ message: String, hint: String? = nil, code: Code = .invalidValues,
-                cause: (any Error)? = nil)
-    {
+    public init(
+        _ source: String, _ message: String, hint: String? = nil, code: Code = .invalidValues,
+        cause: (any Error)? = nil
+    ) {
         self.init(code, source, message, hint: hint, cause: cause)
     }
 

@@ -20,18 +20,22 @@ struct HDF5Array: ArrayBackend {
             case .other(let type):
                 throw DataError(.unsupportedType, display, "dataset \(name) holds \(type), not numbers")
             }
-            return ArraySource(name: display, shape: dataset.shape, kind: kind,
-                               backend: HDF5Array(file: file, dataset: dataset))
+            return ArraySource(
+                name: display, shape: dataset.shape, kind: kind,
+                backend: HDF5Array(file: file, dataset: dataset))
         } catch let error as HDF5Error where error.code == .tooLarge || error.code == .outsideFile {
             // Refusals of kprune's own, in its own words rather than libhdf5's.
-            throw DataError(error.code == .outsideFile ? .notStoredInside : .malformed, display,
-                            "\(error.object ?? name): \(error.stack.last ?? error.code.description)",
-                            hint: "the file is corrupt or crafted; write the data with h5py or numpy", cause: error)
+            throw DataError(
+                error.code == .outsideFile ? .notStoredInside : .malformed, display,
+                "\(error.object ?? name): \(error.stack.last ?? error.code.description)",
+                hint: "the file is corrupt or crafted; write the data with h5py or numpy", cause: error)
         } catch let error as HDF5Error {
             // libhdf5's own words (its function names, its error stack) are the CLI's to show on request.
-            throw DataError(.readFailed, display, "cannot read dataset \(name) in \(path)"
-                                + (error.code == .notHDF5 ? ": not an HDF5 file" : ""),
-                            hint: "the file may be truncated or corrupt", cause: error)
+            throw DataError(
+                .readFailed, display,
+                "cannot read dataset \(name) in \(path)"
+                    + (error.code == .notHDF5 ? ": not an HDF5 file" : ""),
+                hint: "the file may be truncated or corrupt", cause: error)
         }
     }
 
@@ -49,8 +53,9 @@ struct HDF5Array: ArrayBackend {
         }
         guard exists else { throw DataError(.noSuchMember, display, "no dataset \(name) in \(path)") }
         if let link = try linkDescription(root.linkKind(of: name)) {
-            throw DataError(.notStoredInside, display, "\(name) in \(path) is \(link), which kprune does not follow",
-                            hint: "store the array in the file itself")
+            throw DataError(
+                .notStoredInside, display, "\(name) in \(path) is \(link), which kprune does not follow",
+                hint: "store the array in the file itself")
         }
         switch try root.kind(of: name) {
         case .dataset: break
@@ -59,13 +64,15 @@ struct HDF5Array: ArrayBackend {
         }
         let dataset = try root.dataset(name)
         if let outside = dataset.outsideStorage {
-            throw DataError(.notStoredInside, display,
-                            "dataset \(name) is \(outside); kprune reads only bytes inside the file",
-                            hint: "store the array in the file itself")
+            throw DataError(
+                .notStoredInside, display,
+                "dataset \(name) is \(outside); kprune reads only bytes inside the file",
+                hint: "store the array in the file itself")
         }
         if let problem = try dataset.allocationProblem() {
-            throw DataError(.malformed, display, "dataset \(name) is \(problem)",
-                            hint: "the file may be truncated or crafted; write the data with h5py or numpy")
+            throw DataError(
+                .malformed, display, "dataset \(name) is \(problem)",
+                hint: "the file may be truncated or crafted; write the data with h5py or numpy")
         }
         return dataset
     }
@@ -89,8 +96,9 @@ struct HDF5Array: ArrayBackend {
         do {
             try dataset.read(start: start, count: count, into: buffer)
         } catch let error as HDF5Error {
-            throw DataError(.readFailed, "\(file.path):\(dataset.path)", "cannot read rows \(rows)",
-                            hint: "the file may be truncated or corrupt", cause: error)
+            throw DataError(
+                .readFailed, "\(file.path):\(dataset.path)", "cannot read rows \(rows)",
+                hint: "the file may be truncated or corrupt", cause: error)
         }
     }
 }

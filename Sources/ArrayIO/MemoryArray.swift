@@ -20,8 +20,9 @@ extension ArraySource {
     ///   - shape: rows first; `values` holds them row-major.
     public static func inMemory(name: String, shape: [Int], values: [Float]) -> ArraySource {
         precondition(shape.reduce(1, *) == values.count, "values do not fill the shape")
-        return ArraySource(name: name, shape: shape, kind: .float,
-                           backend: MemoryRows(values: values, columns: shape.dropFirst().reduce(1, *)))
+        return ArraySource(
+            name: name, shape: shape, kind: .float,
+            backend: MemoryRows(values: values, columns: shape.dropFirst().reduce(1, *)))
     }
 
     /// An `.npy` file reached at `path` (which need not end in `.npy`, such as a `/proc/self/fd/N` path),

@@ -69,10 +69,11 @@ struct NPY: ArrayBackend {
     /// - Throws: `DataError` when the header is not numpy's or promises more bytes than there are.
     static func open(bytes: any ByteSource, name: String) throws -> ArraySource {
         let header = try NPYHeader.read(from: bytes, name: name)
-        let backend = NPY(bytes: bytes, dataOffset: header.dataOffset, dtype: header.dtype,
-                          rows: header.shape.first ?? 1, columns: header.shape.dropFirst().reduce(1, *),
-                          trailingShape: Array(header.shape.dropFirst()), fortranOrder: header.fortranOrder,
-                          path: name)
+        let backend = NPY(
+            bytes: bytes, dataOffset: header.dataOffset, dtype: header.dtype,
+            rows: header.shape.first ?? 1, columns: header.shape.dropFirst().reduce(1, *),
+            trailingShape: Array(header.shape.dropFirst()), fortranOrder: header.fortranOrder,
+            path: name)
         return ArraySource(name: name, shape: header.shape, kind: header.dtype.elementKind, backend: backend)
     }
 
@@ -121,8 +122,9 @@ struct NPY: ArrayBackend {
             let n = min(piece, count - done)
             let bytes = n * dtype.size
             try raw.withUnsafeMutableBytes { buffer in
-                try self.bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<bytes]),
-                                    at: offset + done * dtype.size)
+                try self.bytes.read(
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<bytes]),
+                    at: offset + done * dtype.size)
             }
             raw.withUnsafeBytes { convert($0, count: n) { store(done + $0, $1) } }
             done += n

@@ -24,18 +24,20 @@ struct NPYHeader {
         let entries = try dictionary(header, name: name)
         // numpy refuses a header whose keys are not exactly these three; so does kprune, rather than guess.
         if let other = entries.keys.sorted().first(where: { !["descr", "fortran_order", "shape"].contains($0) }) {
-            throw DataError(.malformed, name, "the .npy header gives the key '\(other)', which numpy does not write",
-                            hint: "the file is not numpy's .npy, or was crafted")
+            throw DataError(
+                .malformed, name, "the .npy header gives the key '\(other)', which numpy does not write",
+                hint: "the file is not numpy's .npy, or was crafted")
         }
         guard let descr = entries["descr"].flatMap(unquoted),
-              let order = entries["fortran_order"], order == "True" || order == "False",
-              let shapeText = entries["shape"], shapeText.hasPrefix("("), shapeText.hasSuffix(")")
+            let order = entries["fortran_order"], order == "True" || order == "False",
+            let shapeText = entries["shape"], shapeText.hasPrefix("("), shapeText.hasSuffix(")")
         else {
             throw DataError(.malformed, name, "unreadable .npy header", hint: "structured arrays are not supported")
         }
         guard let dtype = NPY.DType(descr) else {
-            throw DataError(.unsupportedType, name, "unsupported element type \(descr)",
-                            hint: "use float16/32/64, integers or booleans")
+            throw DataError(
+                .unsupportedType, name, "unsupported element type \(descr)",
+                hint: "use float16/32/64, integers or booleans")
         }
         let shape = try parseShape(String(shapeText.dropFirst().dropLast()), name: name)
         let dataOffset = headerStart + headerLength
@@ -52,7 +54,8 @@ struct NPYHeader {
             try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<got]), at: 0)
         }
         guard got >= 10, prefix.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else {
-            throw DataError(.unknownFormat, name, "not an .npy file (no NUMPY magic)", hint: "save the array with numpy.save")
+            throw DataError(
+                .unknownFormat, name, "not an .npy file (no NUMPY magic)", hint: "save the array with numpy.save")
         }
         let major = prefix[6]
         let headerLength: Int
@@ -69,8 +72,9 @@ struct NPYHeader {
             throw DataError(.unknownFormat, name, "unsupported .npy version \(major)")
         }
         guard headerLength <= NPY.maximumHeaderBytes, headerStart + headerLength <= fileSize else {
-            throw DataError(.malformed, name, "the .npy header claims \(headerLength) bytes in a file of \(fileSize)",
-                            hint: "headers are at most \(NPY.maximumHeaderBytes) bytes; the file is corrupt or crafted")
+            throw DataError(
+                .malformed, name, "the .npy header claims \(headerLength) bytes in a file of \(fileSize)",
+                hint: "headers are at most \(NPY.maximumHeaderBytes) bytes; the file is corrupt or crafted")
         }
         return (headerStart, headerLength)
     }
@@ -94,14 +98,16 @@ struct NPYHeader {
         for dimension in shape where dimension > 0 {
             let (product, overflow) = dataBytes.multipliedReportingOverflow(by: dimension)
             guard !overflow else {
-                throw DataError(.malformed, name, "shape \(shape) overflows a 64-bit size",
-                                hint: "the header is corrupt or crafted")
+                throw DataError(
+                    .malformed, name, "shape \(shape) overflows a 64-bit size",
+                    hint: "the header is corrupt or crafted")
             }
             dataBytes = product
         }
         guard shape.contains(0) || available >= dataBytes else {
-            throw DataError(.truncated, name, "the file is shorter than its header says (shape \(shape))",
-                            hint: "the file may be truncated")
+            throw DataError(
+                .truncated, name, "the file is shorter than its header says (shape \(shape))",
+                hint: "the file may be truncated")
         }
     }
 
@@ -124,14 +130,16 @@ struct NPYHeader {
             defer { key = nil }
             guard let key else {
                 guard text(end).isEmpty else {
-                    throw DataError(.malformed, name, "the .npy header has an entry without a key (\(text(end)))",
-                                    hint: "the file is corrupt or crafted")
+                    throw DataError(
+                        .malformed, name, "the .npy header has an entry without a key (\(text(end)))",
+                        hint: "the file is corrupt or crafted")
                 }
                 return
             }
             guard entries[key] == nil else {
-                throw DataError(.malformed, name, "the .npy header gives the key '\(key)' twice",
-                                hint: "numpy writes each key once; the file is corrupt or crafted")
+                throw DataError(
+                    .malformed, name, "the .npy header gives the key '\(key)' twice",
+                    hint: "numpy writes each key once; the file is corrupt or crafted")
             }
             entries[key] = text(end)
         }
@@ -152,8 +160,9 @@ struct NPYHeader {
                 depth -= 1
             case UInt8(ascii: ":") where depth == 1 && key == nil:
                 guard let quoted = unquoted(text(index)) else {
-                    throw DataError(.malformed, name, "the .npy header has a key that is not a string (\(text(index)))",
-                                    hint: "the file is corrupt or crafted")
+                    throw DataError(
+                        .malformed, name, "the .npy header has a key that is not a string (\(text(index)))",
+                        hint: "the file is corrupt or crafted")
                 }
                 key = quoted
                 start = index + 1

@@ -9,8 +9,9 @@ enum NPZ {
         do {
             return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw DataError(.unknownFormat, path, "not a readable .npz (zip) archive",
-                            hint: "save the arrays with numpy.savez", cause: error)
+            throw DataError(
+                .unknownFormat, path, "not a readable .npz (zip) archive",
+                hint: "save the arrays with numpy.savez", cause: error)
         }
     }
 
@@ -31,9 +32,10 @@ enum NPZ {
             let array = entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : entry.path
             members[array, default: []].append(entry.path)
             if let paths = members[array], paths.count > 1 {
-                throw DataError(.malformed, name,
-                                "the archive holds the array '\(array)' twice (members \(paths.joined(separator: ", ")))",
-                                hint: "numpy writes each array once; the archive is corrupt or crafted")
+                throw DataError(
+                    .malformed, name,
+                    "the archive holds the array '\(array)' twice (members \(paths.joined(separator: ", ")))",
+                    hint: "numpy writes each array once; the archive is corrupt or crafted")
             }
         }
     }
@@ -42,22 +44,25 @@ enum NPZ {
         let zip = try archive(path)
         try requireUniqueNames(zip, path, name: name)
         guard let entry = zip[member + ".npy"] ?? zip[member] else {
-            throw DataError(.noSuchMember, name, "no array '\(member)' in \(path)",
-                            hint: "it holds \(try memberNames(path).joined(separator: ", "))")
+            throw DataError(
+                .noSuchMember, name, "no array '\(member)' in \(path)",
+                hint: "it holds \(try memberNames(path).joined(separator: ", "))")
         }
         do {
             if let range = try StoredMember.dataRange(of: entry.path, in: path) {
                 // numpy.savez stores members uncompressed: read them in place.
                 let box = try FileHandleBox(path: path, name: name)
-                return try NPY.open(bytes: FileBytes(box: box, base: range.lowerBound, size: range.count, name: name),
-                                    name: name)
+                return try NPY.open(
+                    bytes: FileBytes(box: box, base: range.lowerBound, size: range.count, name: name),
+                    name: name)
             }
             // numpy.savez_compressed deflates them: stream, a bounded buffer at a time.
             let reader = try MemberReader(archivePath: path, memberPath: entry.path)
             let source = try NPY.open(bytes: StreamedBytes(reader: reader, name: name), name: name)
             if let npy = source.backend as? NPY, npy.fortranOrder, npy.columns > 1 {
-                throw DataError(.unsupportedType, name, "a compressed .npz member in Fortran order cannot be read by rows",
-                                hint: "save it with numpy.savez (uncompressed) or in C order")
+                throw DataError(
+                    .unsupportedType, name, "a compressed .npz member in Fortran order cannot be read by rows",
+                    hint: "save it with numpy.savez (uncompressed) or in C order")
             }
             return source
         } catch let error as ZipStreamError {

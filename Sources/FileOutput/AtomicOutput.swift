@@ -223,11 +223,13 @@ extension AtomicOutput {
             let code = errno
             CleanupRegistry.shared.remove(name)
             if code != EEXIST {
-                throw OutputError(.placeFailed, path: destination,
-                                  "cannot name the output: \(String(cString: strerror(code)))")
+                throw OutputError(
+                    .placeFailed, path: destination,
+                    "cannot name the output: \(String(cString: strerror(code)))")
             }
         }
-        throw OutputError(.placeFailed, path: destination, "cannot name the output: no free temporary name in \(directory)")
+        throw OutputError(
+            .placeFailed, path: destination, "cannot name the output: no free temporary name in \(directory)")
     }
 
     /// Renames `source` to `destination`, failing when anything exists there: `renameat2(RENAME_NOREPLACE)`,
@@ -249,7 +251,7 @@ extension AtomicOutput {
     /// Puts `source` at `destination`, swapping out a regular file there atomically.
     private static func replace(_ destination: String, with source: String) throws {
         if let renameat2, OutputPath.kind(at: destination) != nil,
-           renameat2(atCurrentDirectory, source, atCurrentDirectory, destination, renameExchange) == 0
+            renameat2(atCurrentDirectory, source, atCurrentDirectory, destination, renameExchange) == 0
         {
             // `source` now names the old destination.
             unlink(source)
@@ -260,7 +262,8 @@ extension AtomicOutput {
 
     /// The failure to give the content its final name, with the system's reason.
     private static func cannotMove(_ destination: String, _ code: Int32) -> OutputError {
-        OutputError(.placeFailed, path: destination,
-                    "cannot move the output into place: \(String(cString: strerror(code)))")
+        OutputError(
+            .placeFailed, path: destination,
+            "cannot move the output into place: \(String(cString: strerror(code)))")
     }
 }

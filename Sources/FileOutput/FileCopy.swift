@@ -14,9 +14,10 @@ public enum FileCopy {
     ///     file is named by its final path).
     /// - Throws: `InputError` when `source` cannot be read or shrinks meanwhile, `OutputError` when
     ///   `destination` cannot be written.
-    public static func copy(from source: String, to destination: String, excluding excluded: Range<Int>? = nil,
-                            destinationName: String? = nil) throws
-    {
+    public static func copy(
+        from source: String, to destination: String, excluding excluded: Range<Int>? = nil,
+        destinationName: String? = nil
+    ) throws {
         let name = destinationName ?? destination
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw InputError(.openFailed, path: source, "cannot read: \(lastSystemError())") }
@@ -35,8 +36,9 @@ public enum FileCopy {
         }
         do {
             guard ftruncate(output, off_t(size)) == 0 else {
-                throw OutputError(.writeFailed, path: name, "cannot size the output: \(lastSystemError())",
-                                  hint: "is the disk full?")
+                throw OutputError(
+                    .writeFailed, path: name, "cannot size the output: \(lastSystemError())",
+                    hint: "is the disk full?")
             }
             for range in ranges where !range.isEmpty {
                 try copyRange(range, from: (input, source), to: (output, name))
@@ -46,15 +48,17 @@ public enum FileCopy {
             throw error
         }
         guard close(output) == 0 else {
-            throw OutputError(.writeFailed, path: name, "cannot finish writing: \(lastSystemError())",
-                              hint: "is the disk full?")
+            throw OutputError(
+                .writeFailed, path: name, "cannot finish writing: \(lastSystemError())",
+                hint: "is the disk full?")
         }
     }
 
     /// Copies one byte range at the same offset, in the kernel where the system allows, else through a buffer.
-    private static func copyRange(_ range: Range<Int>, from input: (fd: Int32, name: String),
-                                  to output: (fd: Int32, name: String)) throws
-    {
+    private static func copyRange(
+        _ range: Range<Int>, from input: (fd: Int32, name: String),
+        to output: (fd: Int32, name: String)
+    ) throws {
         var offset = range.lowerBound
         if copyFileRange != nil { offset = try copyInKernel(range, from: input, to: output) }
         try copyThroughBuffer(offset..<range.upperBound, from: input, to: output)
@@ -62,9 +66,10 @@ public enum FileCopy {
 
     /// Copies as much of `range` as `copy_file_range` will; returns where it stopped (the range's end, or
     /// where the system declined, for the buffered copy to go on from).
-    private static func copyInKernel(_ range: Range<Int>, from input: (fd: Int32, name: String),
-                                     to output: (fd: Int32, name: String)) throws -> Int
-    {
+    private static func copyInKernel(
+        _ range: Range<Int>, from input: (fd: Int32, name: String),
+        to output: (fd: Int32, name: String)
+    ) throws -> Int {
         guard let copyFileRange else { return range.lowerBound }
         var inOffset = Int64(range.lowerBound)
         var outOffset = Int64(range.lowerBound)
@@ -78,16 +83,18 @@ public enum FileCopy {
             if copied < 0, errno == EINTR { continue }
             if copied < 0, [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP].contains(errno) { break }
             if copied == 0 { throw InputError(.changed, path: input.name, "the input shrank while being copied") }
-            throw OutputError(.writeFailed, path: output.name, "copy failed: \(lastSystemError())",
-                              hint: "is the disk full?")
+            throw OutputError(
+                .writeFailed, path: output.name, "copy failed: \(lastSystemError())",
+                hint: "is the disk full?")
         }
         return range.upperBound - remaining
     }
 
     /// Copies `range` with `pread` and `pwrite` through a bounded buffer.
-    private static func copyThroughBuffer(_ range: Range<Int>, from input: (fd: Int32, name: String),
-                                          to output: (fd: Int32, name: String)) throws
-    {
+    private static func copyThroughBuffer(
+        _ range: Range<Int>, from input: (fd: Int32, name: String),
+        to output: (fd: Int32, name: String)
+    ) throws {
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
@@ -102,8 +109,9 @@ public enum FileCopy {
                 let put = pwrite(output.fd, buffer + written, got - written, off_t(offset + written))
                 if put < 0, errno == EINTR { continue }
                 guard put > 0 else {
-                    throw OutputError(.writeFailed, path: output.name, "copy failed: \(lastSystemError())",
-                                      hint: "is the disk full?")
+                    throw OutputError(
+                        .writeFailed, path: output.name, "copy failed: \(lastSystemError())",
+                        hint: "is the disk full?")
                 }
                 written += put
             }
@@ -111,8 +119,11 @@ public enum FileCopy {
         }
     }
 
-    typealias CopyFileRange = @convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32,
-                                              UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int
+    typealias CopyFileRange =
+        @convention(c) (
+            Int32, UnsafeMutablePointer<Int64>?, Int32,
+            UnsafeMutablePointer<Int64>?, Int, UInt32
+        ) -> Int
     /// glibc's `copy_file_range`, looked up at run time: Swift's Glibc module does not export it.
     static let copyFileRange: CopyFileRange? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "copy_file_range") else { return nil }

@@ -41,8 +41,9 @@ public final class FileDescriptor {
         closed = true
         if Foundation.close(descriptor) != 0 {
             if !writable { throw InputError(.readFailed, path: path, "cannot close: \(lastSystemError())") }
-            throw OutputError(.writeFailed, path: path, "cannot finish writing: \(lastSystemError())",
-                              hint: "is the disk full?")
+            throw OutputError(
+                .writeFailed, path: path, "cannot finish writing: \(lastSystemError())",
+                hint: "is the disk full?")
         }
     }
 

@@ -1,5 +1,5 @@
-import Foundation
 internal import CProcess
+import Foundation
 
 /// What a path is, from `st_mode`.
 public enum FileType: Equatable, Sendable {

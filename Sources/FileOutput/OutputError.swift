@@ -8,7 +8,7 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
             case writeFailed, placeFailed, emptyName, namesDirectory, nameTooLong, existsAsDirectory, notRegularFile,
-                 alreadyExists, directoryMissing, directoryNotWritable, outputIsInput
+                alreadyExists, directoryMissing, directoryNotWritable, outputIsInput
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -73,9 +73,10 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
     ///   - hint: how to fix it, in the library's terms.
     ///   - code: the kind of failure.
     ///   - cause: the underlying failure.
-    public init(path: String, _ message: String, hint: String? = nil, code: Code = .writeFailed,
-                cause: (any Error)? = nil)
-    {
+    public init(
+        path: String, _ message: String, hint: String? = nil, code: Code = .writeFailed,
+        cause: (any Error)? = nil
+    ) {
         self.init(code, path: path, message, hint: hint, cause: cause)
     }
 

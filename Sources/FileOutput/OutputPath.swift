@@ -1,5 +1,5 @@
-import Foundation
 internal import CProcess
+import Foundation
 
 /// Checks an output path before any work: what can be known about it without writing it.
 ///
@@ -25,8 +25,9 @@ public enum OutputPath {
             throw OutputError(.emptyName, path: destination, "the output name is empty")
         }
         guard !destination.hasSuffix("/") else {
-            throw OutputError(.namesDirectory, path: destination,
-                              "the output ends in '/', so it names a directory, not a file")
+            throw OutputError(
+                .namesDirectory, path: destination,
+                "the output ends in '/', so it names a directory, not a file")
         }
         let name = PathComponents.lastComponent(of: destination)
         if name == "." || name == ".." {
@@ -34,8 +35,9 @@ public enum OutputPath {
         }
         let bytes = name.utf8.count
         if bytes > nameMax {
-            throw OutputError(.nameTooLong, path: destination,
-                              "the output's file name is \(bytes) bytes, longer than the \(nameMax) a file system takes")
+            throw OutputError(
+                .nameTooLong, path: destination,
+                "the output's file name is \(bytes) bytes, longer than the \(nameMax) a file system takes")
         }
         try checkDirectory(of: destination)
         try checkExisting(destination, replacing: replacing)
@@ -60,8 +62,9 @@ public enum OutputPath {
         case .directory:
             throw OutputError(.existsAsDirectory, path: destination, message)
         default:
-            throw OutputError(.notRegularFile, path: destination, message,
-                              hint: "choose another output")
+            throw OutputError(
+                .notRegularFile, path: destination, message,
+                hint: "choose another output")
         }
     }
 
@@ -77,8 +80,9 @@ public enum OutputPath {
 
     /// The refusal of an output whose directory cannot be written in, with the system's reason.
     static func directoryNotWritable(_ destination: String, _ directory: String, _ code: Int32) -> OutputError {
-        OutputError(.directoryNotWritable, path: destination,
-                    "cannot write in \(directory): \(String(cString: strerror(code)))")
+        OutputError(
+            .directoryNotWritable, path: destination,
+            "cannot write in \(directory): \(String(cString: strerror(code)))")
     }
 
     private static func checkDirectory(of destination: String) throws {

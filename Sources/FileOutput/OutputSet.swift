@@ -24,7 +24,7 @@ public final class OutputSet {
             do {
                 reserved.append(try AtomicOutput(destination: destination, replacing: replacing))
             } catch {
-                reserved.forEach { $0.discard() }
+                for output in reserved { output.discard() }
                 throw error
             }
         }
@@ -42,7 +42,8 @@ public final class OutputSet {
                 try output.commit()
                 committed.append((output.destination, FileIdentity(of: output.destination)))
             } catch {
-                for earlier in committed where earlier.identity != nil && FileIdentity(of: earlier.path) == earlier.identity {
+                for earlier in committed
+                where earlier.identity != nil && FileIdentity(of: earlier.path) == earlier.identity {
                     unlink(earlier.path)
                 }
                 discard()
@@ -53,6 +54,6 @@ public final class OutputSet {
 
     /// Removes every output not yet committed.
     public func discard() {
-        outputs.forEach { $0.discard() }
+        for output in outputs { output.discard() }
     }
 }

@@ -1,7 +1,7 @@
-import Sparsity
-package import Numerics
 package import ArrayIO
 import Foundation
+package import Numerics
+import Sparsity
 
 /// Calibration data taken a block of rows at a time. Streamed from its files (for data larger than memory,
 /// memory use is bounded by a window of blocks whatever the number of rows), or with every block retained
@@ -54,10 +54,11 @@ package final class CalibrationRows: TrainingData {
 
     /// - Parameter blockBytes: the size of a block of feature rows; a window holds 16 blocks.
     /// - Parameter retainsBlocks: keep every block in memory after its first read.
-    package init(features: ArraySource, labels: ArraySource?, kernel: Tensor, bias: [Float], activation: Activation,
-         validationSplit: Double, seed: UInt64, centred: Bool, retainsBlocks: Bool = false,
-         blockBytes: Int = 4 << 20, group: RowGroup? = nil, blas: BLAS = BLAS(threads: Workers.available)) throws
-    {
+    package init(
+        features: ArraySource, labels: ArraySource?, kernel: Tensor, bias: [Float], activation: Activation,
+        validationSplit: Double, seed: UInt64, centred: Bool, retainsBlocks: Bool = false,
+        blockBytes: Int = 4 << 20, group: RowGroup? = nil, blas: BLAS = BLAS(threads: Workers.available)
+    ) throws {
         try Self.check(features: features, kernel: kernel, rowsPerSample: group?.rows ?? 1)
         self.group = group
         self.blas = blas
@@ -65,7 +66,9 @@ package final class CalibrationRows: TrainingData {
         self.features = features
         self.labels = labels
         let outputs = group?.outputs(units: kernel.columns) ?? kernel.columns
-        decoder = try labels.map { try LabelDecoder($0, samples: features.rows, units: outputs, activation: activation) }
+        decoder = try labels.map {
+            try LabelDecoder($0, samples: features.rows, units: outputs, activation: activation)
+        }
         self.kernel = kernel
         self.bias = bias
         self.activation = activation
@@ -101,9 +104,10 @@ package final class CalibrationRows: TrainingData {
     /// Checks that `features` fit a layer with `kernel`; the error names the file.
     package static func check(features: ArraySource, kernel: Tensor, rowsPerSample: Int = 1) throws {
         guard features.columns == kernel.rows * rowsPerSample else {
-            throw DataError(.shapeMismatch, features.name,
-                            "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
-                            hint: "give the final layer's inputs, one row per sample")
+            throw DataError(
+                .shapeMismatch, features.name,
+                "features have \(features.columns) columns but the layer takes \(kernel.rows) inputs",
+                hint: "give the final layer's inputs, one row per sample")
         }
         guard features.rows >= 2 else { throw DataError(features.name, "at least two samples are needed") }
     }
@@ -113,8 +117,9 @@ package final class CalibrationRows: TrainingData {
         var x = Tensor(zeros: range.count, features.columns)
         try x.values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
         if let bad = x.values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(features.name, "features hold NaN or infinity (row \(range.lowerBound + bad / x.columns))",
-                            hint: "clean the calibration data")
+            throw DataError(
+                features.name, "features hold NaN or infinity (row \(range.lowerBound + bad / x.columns))",
+                hint: "clean the calibration data")
         }
         return x
     }
@@ -122,8 +127,10 @@ package final class CalibrationRows: TrainingData {
     /// Refuses rows on which the original layer's outputs are not finite: they overflow float32.
     package static func checkTeacher(_ teacher: Tensor, firstRow: Int, features name: String) throws {
         if let bad = teacher.values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(name, "the layer's outputs overflow on these features (row \(firstRow + bad / max(teacher.columns, 1)))",
-                            hint: "the features are far outside the range the model was trained on")
+            throw DataError(
+                name,
+                "the layer's outputs overflow on these features (row \(firstRow + bad / max(teacher.columns, 1)))",
+                hint: "the features are far outside the range the model was trained on")
         }
     }
 
@@ -149,8 +156,10 @@ package final class CalibrationRows: TrainingData {
         var squares = sums
         for index in 0..<blocks {
             var block = try read(block: index)
-            let teacher = FineTune.targets(block.x, kernel: kernel, bias: bias, activation: activation,
-                                           labels: nil, blas: blas, group: group).teacher
+            let teacher = FineTune.targets(
+                block.x, kernel: kernel, bias: bias, activation: activation,
+                labels: nil, blas: blas, group: group
+            ).teacher
             try Self.checkTeacher(teacher, firstRow: block.range.lowerBound, features: features.name)
             // A retained block keeps the outputs, which its targets are made from once the survey is done.
             if retainsBlocks {
@@ -164,11 +173,13 @@ package final class CalibrationRows: TrainingData {
             Standardizer.moments(group?.positions(rows) ?? rows, into: &sums, &squares)
         }
         guard trainCount > 0 else {
-            throw DataError(.tooFewRows, features.name,
-                            "no training rows are left after holding out \(heldOutCount)")
+            throw DataError(
+                .tooFewRows, features.name,
+                "no training rows are left after holding out \(heldOutCount)")
         }
-        standardizer = Standardizer(sums: sums, squares: squares, count: trainCount * (group?.rows ?? 1),
-                                    centred: centred)
+        standardizer = Standardizer(
+            sums: sums, squares: squares, count: trainCount * (group?.rows ?? 1),
+            centred: centred)
     }
 
     /// Training rows of a block with their targets.
@@ -190,8 +201,12 @@ package final class CalibrationRows: TrainingData {
     /// are those of the whole block, the survey's when it kept them, so that retained and streamed blocks
     /// give the same numbers.
     private func targets(of data: Block, rows kept: [Int]) -> (targets: Tensor, teacher: Tensor) {
-        let outputs = data.teacher ?? FineTune.targets(data.x, kernel: kernel, bias: bias, activation: activation,
-                                                       labels: nil, blas: blas, group: group).teacher
+        let outputs =
+            data.teacher
+            ?? FineTune.targets(
+                data.x, kernel: kernel, bias: bias, activation: activation,
+                labels: nil, blas: blas, group: group
+            ).teacher
         let teacher = outputs.rows(kept)
         return (mixedTargets(teacher: teacher, labels: data.labels?.rows(kept)), teacher)
     }
@@ -223,22 +238,26 @@ package final class CalibrationRows: TrainingData {
                 for i in 0..<x.columns { x[start + offset, i] = data.x[offset, i] }
             }
             if let block = data.labels {
-                if labels == nil { labels = Tensor(zeros: chosen.count, block.columns) }
+                var gathered = labels ?? Tensor(zeros: chosen.count, block.columns)
+                labels = nil  // the one reference left, so the rows are written in place
                 for offset in 0..<(end - start) {
-                    for j in 0..<block.columns { labels![start + offset, j] = block[offset, j] }
+                    for j in 0..<block.columns { gathered[start + offset, j] = block[offset, j] }
                 }
+                labels = gathered
             }
             start = end
         }
-        let targets = FineTune.targets(x, kernel: kernel, bias: bias, activation: activation, labels: labels,
-                                       blas: blas, group: group)
+        let targets = FineTune.targets(
+            x, kernel: kernel, bias: bias, activation: activation, labels: labels,
+            blas: blas, group: group)
         standardize(&x)
         return (x, targets.targets)
     }
 
-    package func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                      epochEnded: (Int) throws -> Void) throws
-    {
+    package func forEachBatch(
+        epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
+        epochEnded: (Int) throws -> Void
+    ) throws {
         var random = SplitMix64(seed: seed)
         var order = Array(0..<blocks)
         for epoch in 0..<epochs {
@@ -253,9 +272,12 @@ package final class CalibrationRows: TrainingData {
                     poolX += rows.x.values
                     poolTargets += rows.targets.values
                 }
-                let pool = (x: Tensor(rows: poolX.count / features.columns, columns: features.columns, values: poolX),
-                            targets: Tensor(rows: poolTargets.count / outputColumns, columns: outputColumns,
-                                            values: poolTargets))
+                let pool = (
+                    x: Tensor(rows: poolX.count / features.columns, columns: features.columns, values: poolX),
+                    targets: Tensor(
+                        rows: poolTargets.count / outputColumns, columns: outputColumns,
+                        values: poolTargets)
+                )
                 var rows = Array(0..<pool.x.rows)
                 random.shuffle(&rows)
                 // The last full batch of the window waits: the epoch's leftover rows join it at the end.
@@ -291,6 +313,7 @@ package final class CalibrationRows: TrainingData {
         var x = data.x.rows(kept)
         let (targets, teacher) = targets(of: data, rows: kept)
         standardize(&x)
-        return HeldOutBlock(x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } })
+        return HeldOutBlock(
+            x: x, targets: targets, teacher: teacher, classes: data.classes.map { c in kept.map { c[$0] } })
     }
 }

@@ -52,15 +52,17 @@ extension FineTuner {
     /// layer's positions are piecewise linear in the weights, so this is the Gauss-Newton curvature the
     /// steps meet while the active positions (and for max pooling, the chosen ones) stay as they are; a
     /// smooth activation adds its own second derivative, bounded on the positions' rows.
-    static func groupedLipschitz(_ x: Tensor, kernel: Tensor, bias: [Float], hasBias: Bool, group: RowGroup,
-                                 activation: Activation, blas: BLAS) -> Float
-    {
+    static func groupedLipschitz(
+        _ x: Tensor, kernel: Tensor, bias: [Float], hasBias: Bool, group: RowGroup,
+        activation: Activation, blas: BLAS
+    ) -> Float {
         let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
         let rows = group.positions(x)
         let samples = Float(max(x.rows, 1))
         var random = SplitMix64(seed: 0x5EED)
-        var v = Tensor(rows: kernel.rows, columns: kernel.columns,
-                       values: (0..<kernel.values.count).map { _ in Float(random.next() % 1000 + 1) / 1000 })
+        var v = Tensor(
+            rows: kernel.rows, columns: kernel.columns,
+            values: (0..<kernel.values.count).map { _ in Float(random.next() % 1000 + 1) / 1000 })
         var vb = (0..<bias.count).map { _ in hasBias ? Float(random.next() % 1000 + 1) / 1000 : 0 }
         var eigenvalue: Float = 0
         for _ in 0..<60 {
@@ -83,7 +85,8 @@ extension FineTuner {
         }
         var curvature = eigenvalue * 1.05 * activation.preActivationCurvature(units: forward.pooled.columns)
         if group.innerCurvature > 0 {
-            curvature += group.innerCurvature * group.curvatureScale * 1.05 * rowEigenvalue(rows, bias: hasBias, blas: blas)
+            curvature +=
+                group.innerCurvature * group.curvatureScale * 1.05 * rowEigenvalue(rows, bias: hasBias, blas: blas)
         }
         return curvature
     }
@@ -91,12 +94,14 @@ extension FineTuner {
     /// For a row `group`: the mean over the kernel's weights of the pooled values' squared derivative in the
     /// weight (their Jacobian's mean squared entry, per sample), at `kernel` and `bias`. Rows taken one by
     /// one on standardized inputs have 1; the loss's curvature in one weight scales with it.
-    static func groupedWeightScale(_ x: Tensor, kernel: Tensor, bias: [Float], group: RowGroup,
-                                   activation: Activation, blas: BLAS) -> Float
-    {
+    static func groupedWeightScale(
+        _ x: Tensor, kernel: Tensor, bias: [Float], group: RowGroup,
+        activation: Activation, blas: BLAS
+    ) -> Float {
         let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
-        let ones = Tensor(rows: x.rows, columns: forward.pooled.columns,
-                          values: [Float](repeating: 1, count: forward.pooled.values.count))
+        let ones = Tensor(
+            rows: x.rows, columns: forward.pooled.columns,
+            values: [Float](repeating: 1, count: forward.pooled.values.count))
         let dz = group.positionGradient(ones, forward)
         let rows = group.positions(x)
         var total: Double = 0

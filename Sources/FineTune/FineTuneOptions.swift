@@ -30,9 +30,10 @@ public struct FineTuneOptions: Sendable {
     public var inMemoryLimit: Int
 
     /// Options with the given values; the defaults are kprune's.
-    public init(method: PruningMethod = .mask, epochs: Int? = nil, batchSize: Int = 64, learningRate: Double? = nil,
-                seed: UInt64 = 0, validationSplit: Double = 0.1, inMemoryLimit: Int = 1 << 30)
-    {
+    public init(
+        method: PruningMethod = .mask, epochs: Int? = nil, batchSize: Int = 64, learningRate: Double? = nil,
+        seed: UInt64 = 0, validationSplit: Double = 0.1, inMemoryLimit: Int = 1 << 30
+    ) {
         self.method = method
         self.epochs = epochs
         self.batchSize = batchSize

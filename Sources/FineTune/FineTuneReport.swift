@@ -46,8 +46,11 @@ public struct FineTuneReport: Sendable, Encodable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case before, after, epochs, steps, streamed, gflop, activation, objective, chosen, candidates
-        case trainSamples = "train_samples", heldOutSamples = "held_out_samples", trainSeconds = "train_seconds"
-        case activationLayer = "activation_layer", biasTrained = "bias_trained"
+        case trainSamples = "train_samples"
+        case heldOutSamples = "held_out_samples"
+        case trainSeconds = "train_seconds"
+        case activationLayer = "activation_layer"
+        case biasTrained = "bias_trained"
     }
 }
 

@@ -1,6 +1,6 @@
-package import Sparsity
-package import Numerics
 import Foundation
+package import Numerics
+package import Sparsity
 
 /// Fine-tunes a Dense layer's kernel and bias to an exact zero count on calibration data.
 ///
@@ -44,11 +44,12 @@ package struct FineTuner {
     /// The kernel's shape in Keras order (the matrix trained is that kernel, flattened to inputs × units).
     package let kernelShape: [Int]
 
-    package init(data: any TrainingData, activation: Activation, activationLayer: String? = nil,
-                options: FineTuneOptions, storedBits: Int, units: Int,
-         hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int], group: RowGroup? = nil,
-         start: (kernel: Tensor, bias: [Float])? = nil, blas: BLAS = BLAS(threads: Workers.available)) throws
-    {
+    package init(
+        data: any TrainingData, activation: Activation, activationLayer: String? = nil,
+        options: FineTuneOptions, storedBits: Int, units: Int,
+        hasBias: Bool = true, pattern: any SparsityPattern, kernelShape: [Int], group: RowGroup? = nil,
+        start: (kernel: Tensor, bias: [Float])? = nil, blas: BLAS = BLAS(threads: Workers.available)
+    ) throws {
         self.data = data
         self.group = group
         self.activationLayer = activationLayer
@@ -62,15 +63,17 @@ package struct FineTuner {
         sample = try data.sample(limit: Self.sampleLimit(group), seed: options.seed &+ 3)
         let bound: (Tensor) -> Float
         if let group {
-            precondition(start != nil, "a row group's curvature is taken at the layer's weights")
+            guard let start else { preconditionFailure("a row group's curvature is taken at the layer's weights") }
             // The pooled values' Jacobian depends on the weights: it is taken at the layer's own.
-            let (kernel, bias) = start.map { data.standardizer.into(kernel: $0.kernel, bias: $0.bias) }!
+            let (kernel, bias) = data.standardizer.into(kernel: start.kernel, bias: start.bias)
             bound = { x in
-                Self.groupedLipschitz(x, kernel: kernel, bias: bias, hasBias: hasBias, group: group,
-                                      activation: activation, blas: blas)
+                Self.groupedLipschitz(
+                    x, kernel: kernel, bias: bias, hasBias: hasBias, group: group,
+                    activation: activation, blas: blas)
             }
-            weightScale = Self.groupedWeightScale(sample.x, kernel: kernel, bias: bias, group: group,
-                                                  activation: activation, blas: blas)
+            weightScale = Self.groupedWeightScale(
+                sample.x, kernel: kernel, bias: bias, group: group,
+                activation: activation, blas: blas)
         } else {
             bound = { x in Self.lipschitz(x, units: units, activation: activation, bias: hasBias, blas: blas) }
             weightScale = 1
@@ -82,15 +85,17 @@ package struct FineTuner {
     }
 
     /// Tells the observer an epoch ended, with the held-out loss of the current weights under `mask`.
-    func reportEpoch(_ phase: String, _ epoch: Int, of epochs: Int, _ kernel: Tensor, _ bias: [Float],
-                             mask: [Bool], from start: Double, to end: Double) throws
-    {
+    func reportEpoch(
+        _ phase: String, _ epoch: Int, of epochs: Int, _ kernel: Tensor, _ bias: [Float],
+        mask: [Bool], from start: Double, to end: Double
+    ) throws {
         guard let observer else { return }
         var masked = kernel
         masked.zero(outside: mask)
         let loss = try metrics(masked, bias).loss
-        observer.fineTuneProgressed(start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
-                                    .epochEnded(phase: phase, epoch: epoch, of: epochs, heldOutLoss: loss))
+        observer.fineTuneProgressed(
+            start + (end - start) * Double(epoch) / Double(max(epochs, 1)),
+            .epochEnded(phase: phase, epoch: epoch, of: epochs, heldOutLoss: loss))
     }
 
     package struct Result {
@@ -134,8 +139,9 @@ package struct FineTuner {
         var (trained, trainedBias, steps) = try train(kernel: start.kernel, bias: start.bias, target: target)
         var candidates = [try ownResult(trained, trainedBias, originalBias: bias)]
         if let group, options.method != .magnitude {
-            let (candidate, positionSteps) = try positionCandidate(group, start: start, originalBias: bias,
-                                                                   target: target)
+            let (candidate, positionSteps) = try positionCandidate(
+                group, start: start, originalBias: bias,
+                target: target)
             candidates.append(candidate)
             steps += positionSteps
         }
@@ -156,20 +162,22 @@ package struct FineTuner {
         // the method's own result.
         let chosen = candidates[candidates.indices.min { outranks(candidates[$0], candidates[$1]) } ?? 0]
         guard let after = chosen.metrics, after.loss.isFinite else {
-            throw PruningError(.diverged, "the fine-tune diverged: its held-out loss is not a finite number",
-                               hint: "lower the learning rate, or prune without training")
+            throw PruningError(
+                .diverged, "the fine-tune diverged: its held-out loss is not a finite number",
+                hint: "lower the learning rate, or prune without training")
         }
-        let report = FineTuneReport(before: before, after: after,
-                                    trainSamples: data.trainCount, heldOutSamples: data.heldOutCount,
-                                    epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
-                                    streamed: data.streamed, trainSeconds: seconds, gflop: gflop,
-                                    activation: activation.name, activationLayer: activationLayer,
-                                    objective: activation.lossName,
-                                    chosen: chosen.method,
-                                    candidates: candidates.compactMap { candidate in
-                                        candidate.metrics.map { CandidateReport(method: candidate.method, heldOut: $0) }
-                                    },
-                                    biasTrained: hasBias && options.method != .magnitude)
+        let report = FineTuneReport(
+            before: before, after: after,
+            trainSamples: data.trainCount, heldOutSamples: data.heldOutCount,
+            epochs: options.method == .magnitude ? 0 : epochs, steps: steps,
+            streamed: data.streamed, trainSeconds: seconds, gflop: gflop,
+            activation: activation.name, activationLayer: activationLayer,
+            objective: activation.lossName,
+            chosen: chosen.method,
+            candidates: candidates.compactMap { candidate in
+                candidate.metrics.map { CandidateReport(method: candidate.method, heldOut: $0) }
+            },
+            biasTrained: hasBias && options.method != .magnitude)
         return Result(kernel: chosen.kernel, bias: chosen.bias, report: report)
     }
 
@@ -203,18 +211,23 @@ package struct FineTuner {
     /// the original weights there), trained on the same samples' positions: matching every position can
     /// generalize better than matching the few values the pooling leaves.
     /// - Returns: the candidate, in the data's own coordinates, and the optimizer steps taken.
-    private func positionCandidate(_ group: RowGroup, start: (kernel: Tensor, bias: [Float]), originalBias: [Float],
-                                   target: Int) throws -> (Candidate, Int)
-    {
-        let tuner = try FineTuner(data: PositionRows(base: data, group: group, kernel: start.kernel,
-                                                     bias: start.bias, blas: blas),
-                                  activation: group.inner, options: options, storedBits: storedBits,
-                                  units: start.kernel.columns, hasBias: hasBias, pattern: pattern,
-                                  kernelShape: kernelShape, blas: blas)
+    private func positionCandidate(
+        _ group: RowGroup, start: (kernel: Tensor, bias: [Float]), originalBias: [Float],
+        target: Int
+    ) throws -> (Candidate, Int) {
+        let tuner = try FineTuner(
+            data: PositionRows(
+                base: data, group: group, kernel: start.kernel,
+                bias: start.bias, blas: blas),
+            activation: group.inner, options: options, storedBits: storedBits,
+            units: start.kernel.columns, hasBias: hasBias, pattern: pattern,
+            kernelShape: kernelShape, blas: blas)
         let (kernel, bias, steps) = try tuner.train(kernel: start.kernel, bias: start.bias, target: target)
         let own = try ownResult(kernel, bias, originalBias: originalBias)
-        return (Candidate(method: options.method.rawValue + Self.perPositionSuffix, kernel: own.kernel, bias: own.bias),
-                steps)
+        return (
+            Candidate(method: options.method.rawValue + Self.perPositionSuffix, kernel: own.kernel, bias: own.bias),
+            steps
+        )
     }
 
     /// Whether candidate `a` beats `b` on the held-out rows: by loss; through a row group, where the
@@ -222,7 +235,7 @@ package struct FineTuner {
     /// its decisions with the original model's first (what both aim at), then by loss.
     func outranks(_ a: Candidate, _ b: Candidate) -> Bool {
         guard group != nil, activation == .softmax || activation == .sigmoid, let x = a.metrics, let y = b.metrics,
-              x.agreement != y.agreement
+            x.agreement != y.agreement
         else { return a.loss < b.loss }
         return x.agreement > y.agreement
     }
@@ -231,8 +244,9 @@ package struct FineTuner {
     /// - Throws: `PruningError.diverged` when a weight is not a finite number.
     func ownResult(_ trained: Tensor, _ trainedBias: [Float], originalBias: [Float]) throws -> Candidate {
         guard trained.values.allSatisfy(\.isFinite), trainedBias.allSatisfy(\.isFinite) else {
-            throw PruningError(.diverged, "the fine-tune diverged: its weights are no longer finite numbers",
-                               hint: "lower the learning rate, or prune without training")
+            throw PruningError(
+                .diverged, "the fine-tune diverged: its weights are no longer finite numbers",
+                hint: "lower the learning rate, or prune without training")
         }
         let mask = trained.values.map { $0 != 0 }
         var (plain, plainBias) = data.standardizer.out(kernel: trained, bias: trainedBias)

@@ -43,27 +43,30 @@ extension FineTuner {
         }
         var fixed = false
         var step = 0
-        try forEachBatch(epochs: epochs, seed: options.seed &+ 1, { x, targets in
-            if !fixed, step >= pruneEnd {
-                update(keep: keepTarget)
-                optimizer.stop(outside: mask)
-                fixed = true
-            } else if !fixed, step % frequency == 0 {
-                let progress = Double(step) / Double(pruneEnd)
-                let sparsity = final + (initial - final) * pow(1 - progress, 3)
-                update(keep: n - Int((sparsity * Double(n)).rounded()))
-            }
-            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
-            if fixed { gradKernel.zero(outside: mask) }
-            // Once the mask is fixed the step decays linearly to zero, so the kept weights settle at the
-            // minimum instead of jittering around it with the mini-batches' noise.
-            let decay = fixed ? Float(max(steps - step, 1)) / Float(max(steps - pruneEnd, 1)) : 1
-            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias, scale: decay)
-            weights.zero(outside: mask)
-            step += 1
-        }, epochEnded: { epoch in
-            try reportEpoch("mask", epoch, of: epochs, weights, bias, mask: mask, from: 0, to: 1)
-        })
+        try forEachBatch(
+            epochs: epochs, seed: options.seed &+ 1,
+            { x, targets in
+                if !fixed, step >= pruneEnd {
+                    update(keep: keepTarget)
+                    optimizer.stop(outside: mask)
+                    fixed = true
+                } else if !fixed, step % frequency == 0 {
+                    let progress = Double(step) / Double(pruneEnd)
+                    let sparsity = final + (initial - final) * pow(1 - progress, 3)
+                    update(keep: n - Int((sparsity * Double(n)).rounded()))
+                }
+                var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
+                if fixed { gradKernel.zero(outside: mask) }
+                // Once the mask is fixed the step decays linearly to zero, so the kept weights settle at the
+                // minimum instead of jittering around it with the mini-batches' noise.
+                let decay = fixed ? Float(max(steps - step, 1)) / Float(max(steps - pruneEnd, 1)) : 1
+                optimizer.step(&weights.values, &bias, gradKernel.values, gradBias, scale: decay)
+                weights.zero(outside: mask)
+                step += 1
+            },
+            epochEnded: { epoch in
+                try reportEpoch("mask", epoch, of: epochs, weights, bias, mask: mask, from: 0, to: 1)
+            })
         if !fixed { update(keep: keepTarget) }
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, bias, step)

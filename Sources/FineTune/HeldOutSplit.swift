@@ -1,5 +1,6 @@
-import Sparsity
 import Numerics
+import Sparsity
+
 /// Which calibration rows are held out to measure the fine-tune, the same whether the data is read whole or
 /// streamed, so that the memory setting never changes the output.
 ///

@@ -18,8 +18,11 @@ extension FineTuner {
         // The chosen strength, solved to convergence with what is left of the budget.
         best.solution = path.solve(best.strength, from: best.solution, share: path.budget)
         var (weights, tunedBias, mask) = project(best.solution, original: kernel, target: target, scales: scales)
-        let steps = try path.steps + trainOnSupport(&weights, &tunedBias, mask: mask, epochs: max(1, epochs / 2),
-                                                    label: "l1 debias")
+        let steps =
+            try path.steps
+            + trainOnSupport(
+                &weights, &tunedBias, mask: mask, epochs: max(1, epochs / 2),
+                label: "l1 debias")
         keepNonZero(&weights, mask: mask, shadow: weights)
         return (weights, tunedBias, steps)
     }
@@ -51,9 +54,10 @@ extension FineTuner {
     /// until the largest change of a weight falls below 10^-4 of the largest weight, the zero pattern having
     /// held for the last 50 iterations, or `iterations` have run.
     /// - Returns: the kernel, the bias and the iterations run.
-    func proximal(_ kernel: Tensor, _ bias: [Float], x: Tensor, targets: Tensor, strength: Float,
-                          scales: [Float], step: Float, iterations: Int) -> (Tensor, [Float], Int)
-    {
+    func proximal(
+        _ kernel: Tensor, _ bias: [Float], x: Tensor, targets: Tensor, strength: Float,
+        scales: [Float], step: Float, iterations: Int
+    ) -> (Tensor, [Float], Int) {
         var w = kernel, b = bias
         var yw = kernel, yb = bias
         var t: Float = 1
@@ -69,27 +73,27 @@ extension FineTuner {
             var change: Float = 0, largest: Float = 0
             var patternChanges = 0
             w.values.withUnsafeMutableBufferPointer { w in
-                    yw.values.withUnsafeMutableBufferPointer { y in
-                        gw.values.withUnsafeBufferPointer { g in
-                            thresholds.withUnsafeBufferPointer { thresholds in
-                                for i in 0..<thresholds.count {
-                                    let threshold = thresholds[i]
-                                    for k in (i * columns)..<((i + 1) * columns) {
-                                        let value = y[k] - step * g[k]
-                                        let shrunk = max(abs(value) - threshold, 0)
-                                        let soft = value < 0 ? -shrunk : shrunk
-                                        change = max(change, abs(soft - w[k]))
-                                        largest = max(largest, abs(soft))
-                                        patternChanges &+= (soft == 0) != (w[k] == 0) ? 1 : 0
-                                        // Keep exact zeros exact: momentum would smear them.
-                                        y[k] = soft == 0 ? 0 : soft + momentum * (soft - w[k])
-                                        w[k] = soft
-                                    }
+                yw.values.withUnsafeMutableBufferPointer { y in
+                    gw.values.withUnsafeBufferPointer { g in
+                        thresholds.withUnsafeBufferPointer { thresholds in
+                            for i in 0..<thresholds.count {
+                                let threshold = thresholds[i]
+                                for k in (i * columns)..<((i + 1) * columns) {
+                                    let value = y[k] - step * g[k]
+                                    let shrunk = max(abs(value) - threshold, 0)
+                                    let soft = value < 0 ? -shrunk : shrunk
+                                    change = max(change, abs(soft - w[k]))
+                                    largest = max(largest, abs(soft))
+                                    patternChanges &+= (soft == 0) != (w[k] == 0) ? 1 : 0
+                                    // Keep exact zeros exact: momentum would smear them.
+                                    y[k] = soft == 0 ? 0 : soft + momentum * (soft - w[k])
+                                    w[k] = soft
                                 }
                             }
                         }
                     }
                 }
+            }
             for j in b.indices {
                 let next = yb[j] - step * gb[j]
                 change = max(change, abs(next - b[j]))
@@ -135,8 +139,9 @@ struct L1Solver {
     func ceiling(bias: [Float]) -> Float {
         let x = tuner.sample.x
         let units = bias.count
-        let (gradientAtZero, _) = tuner.gradient(Tensor(zeros: rows, units), bias, mask: nil, x: x,
-                                                 targets: tuner.sample.targets)
+        let (gradientAtZero, _) = tuner.gradient(
+            Tensor(zeros: rows, units), bias, mask: nil, x: x,
+            targets: tuner.sample.targets)
         var ceiling: Float = 0
         for i in 0..<rows {
             for j in 0..<units { ceiling = max(ceiling, abs(gradientAtZero[i, j]) / scales[i]) }
@@ -148,12 +153,14 @@ struct L1Solver {
     mutating func solve(_ strength: Float, from start: (Tensor, [Float]), share: Int) -> (Tensor, [Float]) {
         solves += 1
         let limit = max(20, min(share, budget))
-        let (w, b, used) = tuner.proximal(start.0, start.1, x: tuner.sample.x, targets: tuner.sample.targets,
-                                          strength: strength, scales: scales, step: step, iterations: limit)
+        let (w, b, used) = tuner.proximal(
+            start.0, start.1, x: tuner.sample.x, targets: tuner.sample.targets,
+            strength: strength, scales: scales, step: step, iterations: limit)
         budget -= used
         steps += used
-        tuner.observer?.fineTuneProgressed(min(0.5, 0.03 * Double(solves)),
-                                           .l1Solved(strength: strength, zeros: Self.zeros(w), target: target))
+        tuner.observer?.fineTuneProgressed(
+            min(0.5, 0.03 * Double(solves)),
+            .l1Solved(strength: strength, zeros: Self.zeros(w), target: target))
         return (w, b)
     }
 

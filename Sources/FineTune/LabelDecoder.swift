@@ -13,13 +13,15 @@ package struct LabelDecoder {
 
     package init(_ labels: ArraySource, samples: Int, units: Int, activation: Activation) throws {
         guard labels.rows == samples else {
-            throw DataError(.shapeMismatch, labels.name, "\(labels.rows) labels for \(samples) samples",
-                            hint: "give one label per feature row")
+            throw DataError(
+                .shapeMismatch, labels.name, "\(labels.rows) labels for \(samples) samples",
+                hint: "give one label per feature row")
         }
         let classIds = labels.columns == 1 && units > 1 && activation.classifies
         guard classIds || labels.columns == units else {
-            throw DataError(.shapeMismatch, labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
-                            hint: "give class ids, one-hot rows or one target per output")
+            throw DataError(
+                .shapeMismatch, labels.name, "labels have \(labels.columns) columns, the layer has \(units) outputs",
+                hint: "give class ids, one-hot rows or one target per output")
         }
         name = labels.name
         self.units = units
@@ -51,8 +53,9 @@ package struct LabelDecoder {
         guard activation.classifies else { return (matrix, nil) }
         if units == 1 || activation == .sigmoid {
             if let bad = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
-                throw DataError(name, "label \(values[bad]) in row \(firstRow + bad / columns) is outside [0, 1]",
-                                hint: "sigmoid labels are probabilities, one per output")
+                throw DataError(
+                    name, "label \(values[bad]) in row \(firstRow + bad / columns) is outside [0, 1]",
+                    hint: "sigmoid labels are probabilities, one per output")
             }
             if units == 1 { return (matrix, values.map { $0 >= 0.5 ? 1 : 0 }) }
         } else {
@@ -67,13 +70,15 @@ package struct LabelDecoder {
         for row in 0..<rows {
             let slice = values[(row * columns)..<((row + 1) * columns)]
             if let negative = slice.first(where: { $0 < 0 }) {
-                throw DataError(name, "label row \(firstRow + row) holds \(negative), not a probability",
-                                hint: "give class ids, or rows that are one-hot or sum to 1")
+                throw DataError(
+                    name, "label row \(firstRow + row) holds \(negative), not a probability",
+                    hint: "give class ids, or rows that are one-hot or sum to 1")
             }
             let sum = slice.reduce(0.0) { $0 + Double($1) }
             guard abs(sum - 1) <= Self.sumTolerance else {
-                throw DataError(name, "label row \(firstRow + row) sums to \(Float(sum)), not 1",
-                                hint: "give class ids, or rows that are one-hot or sum to 1")
+                throw DataError(
+                    name, "label row \(firstRow + row) sums to \(Float(sum)), not 1",
+                    hint: "give class ids, or rows that are one-hot or sum to 1")
             }
         }
     }

@@ -1,6 +1,6 @@
-import Sparsity
 import Foundation
 public import Numerics
+import Sparsity
 
 /// The loss the fine-tune minimises follows the final layer's activation: cross-entropy through softmax and
 /// sigmoid, the squared error of the outputs otherwise.
@@ -43,9 +43,10 @@ extension Activation {
     /// Softmax and sigmoid use cross-entropy, whose gradient with respect to the pre-activation is
     /// `(a - t) / rows`; the others use the squared error of the activation's output. With `value` false
     /// only the gradient is computed (the returned loss is 0).
-    public func loss(outputs a: Tensor, preActivations z: Tensor, targets t: Tensor, gradient: inout Tensor?,
-                     value wanted: Bool = true) -> Double
-    {
+    public func loss(
+        outputs a: Tensor, preActivations z: Tensor, targets t: Tensor, gradient: inout Tensor?,
+        value wanted: Bool = true
+    ) -> Double {
         precondition(a.rows == t.rows && a.columns == t.columns, "targets do not match the outputs")
         if var g = gradient.take() {
             writeGradient(outputs: a, preActivations: z, targets: t, into: &g)

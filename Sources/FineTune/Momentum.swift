@@ -14,13 +14,15 @@ package struct Momentum {
     }
 
     /// `v <- mu v - rate g`, `w <- w + mu v - rate g`, with the rate multiplied by `scale` (a decay).
-    package mutating func step(_ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float],
-                       scale: Float = 1)
-    {
+    package mutating func step(
+        _ kernel: inout [Float], _ bias: inout [Float], _ gradKernel: [Float], _ gradBias: [Float],
+        scale: Float = 1
+    ) {
         let (mu, rate) = (momentum, rate * scale)
-        func update(_ values: UnsafeMutableBufferPointer<Float>, _ velocity: UnsafeMutableBufferPointer<Float>,
-                    _ gradients: UnsafeBufferPointer<Float>)
-        {
+        func update(
+            _ values: UnsafeMutableBufferPointer<Float>, _ velocity: UnsafeMutableBufferPointer<Float>,
+            _ gradients: UnsafeBufferPointer<Float>
+        ) {
             for i in 0..<values.count {
                 let g = gradients[i]
                 let v = mu * velocity[i] - rate * g

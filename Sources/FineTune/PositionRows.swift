@@ -1,6 +1,6 @@
+import Foundation
 import Numerics
 import Sparsity
-import Foundation
 
 /// Grouped calibration rows seen one output position at a time: each position's patch is a row whose
 /// targets are the layer's own outputs there (its `inner` activation of the original weights). The
@@ -38,22 +38,26 @@ struct PositionRows: TrainingData {
         return (rows.x.rows(chosen), rows.targets.rows(chosen))
     }
 
-    func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                      epochEnded: (Int) throws -> Void) throws
-    {
+    func forEachBatch(
+        epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
+        epochEnded: (Int) throws -> Void
+    ) throws {
         // A batch of samples gives `rows` batches of positions, shuffled across its samples so that no batch
         // holds one sample's correlated positions only.
         var random = SplitMix64(seed: seed &+ 1)
-        try base.forEachBatch(epochs: epochs, batchSize: batchSize, seed: seed, { x, _ in
-            let rows = expand(x)
-            var order = Array(0..<rows.x.rows)
-            random.shuffle(&order)
-            let count = max(1, order.count / batchSize)
-            for index in 0..<count {
-                let chosen = Array(order[(index * batchSize)..<(index == count - 1 ? order.count : (index + 1) * batchSize)])
-                body(rows.x.rows(chosen), rows.targets.rows(chosen))
-            }
-        }, epochEnded: epochEnded)
+        try base.forEachBatch(
+            epochs: epochs, batchSize: batchSize, seed: seed,
+            { x, _ in
+                let rows = expand(x)
+                var order = Array(0..<rows.x.rows)
+                random.shuffle(&order)
+                let count = max(1, order.count / batchSize)
+                for index in 0..<count {
+                    let chosen = Array(
+                        order[(index * batchSize)..<(index == count - 1 ? order.count : (index + 1) * batchSize)])
+                    body(rows.x.rows(chosen), rows.targets.rows(chosen))
+                }
+            }, epochEnded: epochEnded)
     }
 
     func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws {

@@ -1,5 +1,5 @@
-package import Numerics
 import Foundation
+package import Numerics
 
 /// How one sample's rows reach the model's output when a convolution is fine-tuned on the model's real
 /// output: each row (the patch at one output position) gives `z_p = patch_p · W + b`, the layer's own
@@ -151,11 +151,12 @@ package struct RowGroup: Sendable, Equatable {
                 let upstream = pooling == .flatten ? 0 : g.values[n * units + j]
                 for p in 0..<rows {
                     let index = (n * rows + p) * units + j
-                    let reaching: Float = switch pooling {
-                    case .mean: upstream * share
-                    case .max: forward.chosen[n * units + j] == p ? upstream : 0
-                    case .flatten: g.values[index]
-                    }
+                    let reaching: Float =
+                        switch pooling {
+                        case .mean: upstream * share
+                        case .max: forward.chosen[n * units + j] == p ? upstream : 0
+                        case .flatten: g.values[index]
+                        }
                     dz.values[index] = reaching * forward.slope[index]
                 }
             }
@@ -163,4 +164,3 @@ package struct RowGroup: Sendable, Equatable {
         return dz
     }
 }
-

@@ -1,6 +1,6 @@
-import Sparsity
-package import Numerics
 import Foundation
+package import Numerics
+import Sparsity
 
 /// The coordinates the fine-tune works in: each input column moved to zero mean (when the layer has a bias
 /// to absorb the shift) and divided by its spread, with the kernel and bias carried over so that the layer

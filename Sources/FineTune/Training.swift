@@ -5,31 +5,37 @@ import Sparsity
 extension FineTuner {
     /// Momentum steps on the kept weights and the bias, shuffled mini-batches.
     /// - Returns: the steps taken.
-    func trainOnSupport(_ weights: inout Tensor, _ bias: inout [Float], mask: [Bool], epochs: Int,
-                                label: String) throws -> Int
-    {
+    func trainOnSupport(
+        _ weights: inout Tensor, _ bias: inout [Float], mask: [Bool], epochs: Int,
+        label: String
+    ) throws -> Int {
         var optimizer = Momentum(kernel: weights.values.count, bias: bias.count, rate: rate)
         var steps = 0
         let total = max(1, epochs * data.batchesPerEpoch(options.batchSize))
-        try forEachBatch(epochs: epochs, seed: options.seed &+ 2, { x, targets in
-            var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
-            gradKernel.zero(outside: mask)
-            // The step decays linearly to zero over the pass.
-            optimizer.step(&weights.values, &bias, gradKernel.values, gradBias,
-                           scale: Float(max(total - steps, 1)) / Float(total))
-            weights.zero(outside: mask)
-            steps += 1
-        }, epochEnded: { epoch in
-            try reportEpoch(label, epoch, of: epochs, weights, bias, mask: mask, from: 0.5, to: 1)
-        })
+        try forEachBatch(
+            epochs: epochs, seed: options.seed &+ 2,
+            { x, targets in
+                var (gradKernel, gradBias) = gradient(weights, bias, mask: mask, x: x, targets: targets)
+                gradKernel.zero(outside: mask)
+                // The step decays linearly to zero over the pass.
+                optimizer.step(
+                    &weights.values, &bias, gradKernel.values, gradBias,
+                    scale: Float(max(total - steps, 1)) / Float(total))
+                weights.zero(outside: mask)
+                steps += 1
+            },
+            epochEnded: { epoch in
+                try reportEpoch(label, epoch, of: epochs, weights, bias, mask: mask, from: 0.5, to: 1)
+            })
         return steps
     }
 
     /// Shuffled mini-batches of training rows with their targets, epoch after epoch, in an order fixed by
     /// `seed`.
-    func forEachBatch(epochs: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                              epochEnded: (Int) throws -> Void = { _ in }) throws
-    {
+    func forEachBatch(
+        epochs: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
+        epochEnded: (Int) throws -> Void = { _ in }
+    ) throws {
         try data.forEachBatch(epochs: epochs, batchSize: options.batchSize, seed: seed, body, epochEnded: epochEnded)
     }
 
@@ -41,7 +47,8 @@ extension FineTuner {
     {
         var used = kernel
         if let mask { used.zero(outside: mask) }
-        let (rows, dz) = group.map { groupedDelta(used, bias, x: x, targets: targets, group: $0) }
+        let (rows, dz) =
+            group.map { groupedDelta(used, bias, x: x, targets: targets, group: $0) }
             ?? (x, rowDelta(used, bias, x: x, targets: targets))
         var gradKernel = Tensor(zeros: kernel.rows, kernel.columns)
         blas.gemm(rows, transposeA: true, dz, into: &gradKernel)
@@ -76,8 +83,9 @@ extension FineTuner {
     {
         let forward = group.forward(x, kernel, bias, outer: activation, blas: blas)
         var delta: Tensor? = Tensor(zeros: x.rows, forward.pooled.columns)
-        _ = activation.loss(outputs: forward.outputs, preActivations: forward.pooled, targets: targets,
-                            gradient: &delta, value: false)
+        _ = activation.loss(
+            outputs: forward.outputs, preActivations: forward.pooled, targets: targets,
+            gradient: &delta, value: false)
         let g = delta ?? Tensor(zeros: x.rows, forward.pooled.columns)
         return (group.positions(x), group.positionGradient(g, forward))
     }
@@ -119,7 +127,8 @@ extension FineTuner {
             let x = block.x
             let (outputs, pre) = evaluate(x, kernel, bias)
             var none: Tensor? = nil
-            loss += activation.loss(outputs: outputs, preActivations: pre, targets: block.targets, gradient: &none)
+            loss +=
+                activation.loss(outputs: outputs, preActivations: pre, targets: block.targets, gradient: &none)
                 * Double(x.rows)
             for row in 0..<x.rows {
                 let predicted = decision(outputs, row)
@@ -130,8 +139,9 @@ extension FineTuner {
             rows += x.rows
         }
         let count = Double(max(rows, 1))
-        return SplitMetrics(loss: loss / count, agreement: Double(agree) / count,
-                            accuracy: classified ? Double(correct) / count : nil)
+        return SplitMetrics(
+            loss: loss / count, agreement: Double(agree) / count,
+            accuracy: classified ? Double(correct) / count : nil)
     }
 
     /// The decision a row's outputs make: the top output, or for one sigmoid unit, whether it exceeds 0.5.

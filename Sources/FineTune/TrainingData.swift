@@ -1,7 +1,7 @@
-import Sparsity
-package import Numerics
 import ArrayIO
 import Foundation
+package import Numerics
+import Sparsity
 
 /// Calibration rows as the fine-tune consumes them: shuffled mini-batches of training rows with their
 /// targets, a sample of training rows for full-batch work, and the held-out rows for measuring.
@@ -22,8 +22,9 @@ package protocol TrainingData {
     /// with their targets.
     func sample(limit: Int, seed: UInt64) throws -> (x: Tensor, targets: Tensor)
     /// Mini-batches of training rows and their targets, epoch after epoch, in an order fixed by `seed`.
-    func forEachBatch(epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
-                      epochEnded: (Int) throws -> Void) throws
+    func forEachBatch(
+        epochs: Int, batchSize: Int, seed: UInt64, _ body: (Tensor, Tensor) -> Void,
+        epochEnded: (Int) throws -> Void) throws
     /// The held-out rows, a block at a time.
     func forEachHeldOut(_ body: (HeldOutBlock) -> Void) throws
 }
@@ -51,9 +52,10 @@ package struct HeldOutBlock {
 /// The fine-tune's targets for rows `x`: the original layer's outputs, averaged with the label rows when
 /// given. With a row `group`, `x` holds one wide row per sample and the outputs are the model's, per sample,
 /// after the pooling and `activation`.
-package func targets(_ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS,
-                     group: RowGroup? = nil) -> (targets: Tensor, teacher: Tensor)
-{
+package func targets(
+    _ x: Tensor, kernel: Tensor, bias: [Float], activation: Activation, labels: Tensor?, blas: BLAS,
+    group: RowGroup? = nil
+) -> (targets: Tensor, teacher: Tensor) {
     if let group {
         let teacher = group.forward(x, kernel, bias, outer: activation, blas: blas).outputs
         return (mixedTargets(teacher: teacher, labels: labels), teacher)

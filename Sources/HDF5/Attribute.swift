@@ -47,8 +47,9 @@ public final class Attribute {
         // An empty list is stored with whatever type the writer picked (h5py: float64): it holds no strings.
         if count == 0 { return [] }
         guard H5Tget_class(fileType) == H5T_STRING else {
-            throw HDF5Error(code: .unsupportedType, operation: "H5Aread", file: owner.file.name, object: location,
-                            stack: ["attribute is not a string"])
+            throw HDF5Error(
+                code: .unsupportedType, operation: "H5Aread", file: owner.file.name, object: location,
+                stack: ["attribute is not a string"])
         }
         let memType = H5Tcopy(kp_H5T_C_S1())
         guard memType >= 0 else { throw error(.failed, "H5Tcopy") }
@@ -91,8 +92,9 @@ public final class Attribute {
     public func string() throws -> String {
         let values = try strings()
         guard values.count == 1 else {
-            throw HDF5Error(code: .unsupportedType, operation: "H5Aread", file: owner.file.name, object: location,
-                            stack: ["expected one string, found \(values.count)"])
+            throw HDF5Error(
+                code: .unsupportedType, operation: "H5Aread", file: owner.file.name, object: location,
+                stack: ["expected one string, found \(values.count)"])
         }
         return values[0]
     }

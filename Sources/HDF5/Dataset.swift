@@ -102,8 +102,9 @@ public final class Dataset: Node {
         private static func tooLarge(_ what: String, _ dimensions: [hsize_t], _ file: File, _ path: String)
             -> HDF5Error
         {
-            HDF5Error(code: .tooLarge, operation: "H5Sget_simple_extent_dims", file: file.name, object: path,
-                      stack: ["its \(what) overflows a 64-bit integer (shape \(dimensions))"])
+            HDF5Error(
+                code: .tooLarge, operation: "H5Sget_simple_extent_dims", file: file.name, object: path,
+                stack: ["its \(what) overflows a 64-bit integer (shape \(dimensions))"])
         }
     }
 
@@ -162,8 +163,9 @@ public final class Dataset: Node {
     /// Throws `.outsideFile` when the elements are not inside this file.
     private func requireInsideFile(_ operation: String) throws {
         guard let outsideStorage else { return }
-        throw HDF5Error(code: .outsideFile, operation: operation, file: file.name, object: path,
-                        stack: ["its elements are not inside the file: it is \(outsideStorage)"])
+        throw HDF5Error(
+            code: .outsideFile, operation: operation, file: file.name, object: path,
+            stack: ["its elements are not inside the file: it is \(outsideStorage)"])
     }
 
     /// Bytes the file holds for the dataset's elements. The corresponding C function is `H5Dget_storage_size`.
@@ -246,8 +248,9 @@ public final class Dataset: Node {
     private func selection(start: [Int], count: [Int]) throws -> hid_t {
         precondition(start.count == shape.count && count.count == shape.count, "hyperslab rank mismatch")
         for axis in shape.indices {
-            precondition(start[axis] >= 0 && count[axis] >= 0 && start[axis] + count[axis] <= shape[axis],
-                         "hyperslab outside the dataset")
+            precondition(
+                start[axis] >= 0 && count[axis] >= 0 && start[axis] + count[axis] <= shape[axis],
+                "hyperslab outside the dataset")
         }
         let space = H5Dget_space(handle.id)
         guard space >= 0 else { throw error(.readFailed, "H5Dget_space") }
@@ -313,9 +316,10 @@ public final class Dataset: Node {
     }
 
     /// Calls `body` with each block of a flat range and the part of the range's buffer it fills.
-    private func forEachBlock(of range: Range<Int>, buffer elements: Int,
-                              _ body: (Hyperslab, Range<Int>) throws -> Void) throws
-    {
+    private func forEachBlock(
+        of range: Range<Int>, buffer elements: Int,
+        _ body: (Hyperslab, Range<Int>) throws -> Void
+    ) throws {
         precondition(elements == range.count, "buffer holds \(elements) elements, range \(range.count)")
         var offset = 0
         for block in Hyperslab.blocks(covering: range, of: shape) {
@@ -326,9 +330,10 @@ public final class Dataset: Node {
 
     /// Checks the buffer against the block, selects the block, and runs one libhdf5 transfer between the
     /// memory space and the file space.
-    private func transfer(start: [Int], count: [Int], elements: Int, code: HDF5Error.Code, operation: String,
-                          _ call: (_ memory: hid_t, _ file: hid_t) -> herr_t) throws
-    {
+    private func transfer(
+        start: [Int], count: [Int], elements: Int, code: HDF5Error.Code, operation: String,
+        _ call: (_ memory: hid_t, _ file: hid_t) -> herr_t
+    ) throws {
         Library.ensureInitialized()
         try requireInsideFile(operation)
         let selected = count.reduce(1, *)

@@ -60,8 +60,9 @@ public final class File {
         Library.ensureInitialized()
         let id = H5Fcreate(path, kp_H5F_ACC_EXCL(), defaultPropertyList, defaultPropertyList)
         guard id >= 0 else { throw HDF5Error.current(.openFailed, "H5Fcreate", file: path, object: nil) }
-        return File(path: path, name: path, mode: .readWrite,
-                    handle: Handle(id, closeName: "H5Fclose", closer: H5Fclose))
+        return File(
+            path: path, name: path, mode: .readWrite,
+            handle: Handle(id, closeName: "H5Fclose", closer: H5Fclose))
     }
 
     private init(path: String, name: String, mode: Mode, handle: Handle) {
@@ -85,7 +86,7 @@ public final class File {
         Library.ensureInitialized()
         if mode == .readWrite, H5Fflush(handle.id, H5F_SCOPE_LOCAL) < 0 {
             let error = error(.writeFailed, "H5Fflush", object: nil)
-            do { try handle.close(in: self, object: nil) } catch { /* the flush failure is the one to report */ }
+            do { try handle.close(in: self, object: nil) } catch { /* the flush failure is the one to report */  }
             throw error
         }
         try handle.close(in: self, object: nil)
@@ -125,15 +126,16 @@ public final class File {
     ///   - body: the work on the open file.
     /// - Returns: what `body` returns.
     /// - Throws: `HDF5Error` when the file cannot be opened or closed, or what `body` throws.
-    public static func withOpen<R>(_ path: String, mode: Mode = .readOnly, name: String? = nil,
-                                   _ body: (File) throws -> R) throws -> R
-    {
+    public static func withOpen<R>(
+        _ path: String, mode: Mode = .readOnly, name: String? = nil,
+        _ body: (File) throws -> R
+    ) throws -> R {
         let file = try File(path: path, mode: mode, name: name)
         let result: R
         do {
             result = try body(file)
         } catch {
-            do { try file.close() } catch { /* the body's error is the one to report */ }
+            do { try file.close() } catch { /* the body's error is the one to report */  }
             throw error
         }
         try file.close()

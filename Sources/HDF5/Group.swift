@@ -30,8 +30,9 @@ public final class Group: Node {
         Library.ensureInitialized()
         let names = NameList()
         var index: hsize_t = 0
-        let status = H5Literate(handle.id, H5_INDEX_NAME, H5_ITER_INC, &index,
-                                { _, name, _, context in NameList.add(name, to: context) }, names.context)
+        let status = H5Literate(
+            handle.id, H5_INDEX_NAME, H5_ITER_INC, &index,
+            { _, name, _, context in NameList.add(name, to: context) }, names.context)
         if status < 0 { throw error(.readFailed, "H5Literate") }
         return names.list
     }
@@ -50,10 +51,13 @@ public final class Group: Node {
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: true)
         // Each step resolves the prefix so far: the cost grows with the square of the component count.
         guard components.count <= Group.maximumPathComponents else {
-            throw HDF5Error(code: .tooLarge, operation: "H5Lexists", file: file.name,
-                            object: childPath(String(relativePath.prefix(200))),
-                            stack: ["the path has \(components.count) components, more than "
-                                        + "\(Group.maximumPathComponents)"])
+            throw HDF5Error(
+                code: .tooLarge, operation: "H5Lexists", file: file.name,
+                object: childPath(String(relativePath.prefix(200))),
+                stack: [
+                    "the path has \(components.count) components, more than "
+                        + "\(Group.maximumPathComponents)"
+                ])
         }
         // An absolute path resolves from the file's root whatever handle it is given to.
         var prefix = relativePath.hasPrefix("/") ? "/" : ""
@@ -74,9 +78,10 @@ public final class Group: Node {
             throw error(.readFailed, "H5Lget_info", object: childPath(relativePath))
         }
         guard info.type == H5L_TYPE_HARD else {
-            throw HDF5Error(code: .outsideFile, operation: "H5Lget_info", file: file.name,
-                            object: childPath(relativePath),
-                            stack: ["it is a soft, external or user-defined link, which kprune does not follow"])
+            throw HDF5Error(
+                code: .outsideFile, operation: "H5Lget_info", file: file.name,
+                object: childPath(relativePath),
+                stack: ["it is a soft, external or user-defined link, which kprune does not follow"])
         }
     }
 
@@ -139,7 +144,7 @@ public final class Group: Node {
             var fileName: UnsafePointer<CChar>? = nil
             var objectPath: UnsafePointer<CChar>? = nil
             guard H5Lunpack_elink_val(&value, size, &flags, &fileName, &objectPath) >= 0,
-                  let fileName, let objectPath
+                let fileName, let objectPath
             else { throw error(.readFailed, "H5Lunpack_elink_val", object: target) }
             return .external(file: String(cString: fileName), path: String(cString: objectPath))
         default:
@@ -185,9 +190,10 @@ public final class Group: Node {
     ///   - gzip: a deflate level (1–9) for a chunked layout; nil for none.
     /// - Throws: `HDF5Error` with code `.failed` when libhdf5 refuses the layout or name.
     /// The corresponding C functions are `H5Screate_simple`, `H5Pset_chunk`, `H5Pset_deflate` and `H5Dcreate2`.
-    public func createDataset(_ name: String, shape: [Int], bits: Int = 32, chunks: [Int]? = nil,
-                              gzip: Int? = nil) throws -> Dataset
-    {
+    public func createDataset(
+        _ name: String, shape: [Int], bits: Int = 32, chunks: [Int]? = nil,
+        gzip: Int? = nil
+    ) throws -> Dataset {
         precondition(bits == 32 || bits == 64, "float datasets are 32 or 64 bits")
         precondition(gzip == nil || chunks != nil, "compression needs a chunked layout")
         Library.ensureInitialized()

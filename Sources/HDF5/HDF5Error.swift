@@ -9,7 +9,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Kind: Hashable, Sendable {
             case notHDF5, openFailed, notFound, readFailed, writeFailed, closeFailed, unsupportedType, failed,
-                 outsideFile, tooLarge
+                outsideFile, tooLarge
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -75,9 +75,10 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     ///   - object: the object path inside the file, when there is one.
     ///   - stack: libhdf5's error stack, outermost first, or kprune's own reason.
     ///   - cause: the underlying failure.
-    public init(code: Code, operation: String, file: String, object: String?, stack: [String] = [],
-                cause: (any Error)? = nil)
-    {
+    public init(
+        code: Code, operation: String, file: String, object: String?, stack: [String] = [],
+        cause: (any Error)? = nil
+    ) {
         self.code = code
         self.operation = operation
         self.file = file

@@ -38,8 +38,9 @@ public class Node {
     public func attributeNames() throws -> [String] {
         let names = NameList()
         var index: hsize_t = 0
-        let status = H5Aiterate2(handle.id, H5_INDEX_NAME, H5_ITER_NATIVE, &index,
-                                 { _, name, _, context in NameList.add(name, to: context) }, names.context)
+        let status = H5Aiterate2(
+            handle.id, H5_INDEX_NAME, H5_ITER_NATIVE, &index,
+            { _, name, _, context in NameList.add(name, to: context) }, names.context)
         if status < 0 { throw error(.readFailed, "H5Aiterate2") }
         return names.list
     }
@@ -56,4 +57,3 @@ public class Node {
         return Attribute(owner: self, name: name, handle: Handle(id, closeName: "H5Aclose", closer: H5Aclose))
     }
 }
-

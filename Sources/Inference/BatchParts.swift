@@ -46,8 +46,9 @@ extension Tensor {
     /// Samples `range` of a tensor whose first axis is the samples.
     func samples(_ range: Range<Int>) -> Tensor {
         let width = shape.dropFirst().reduce(1, *)
-        return Tensor(shape: [range.count] + shape.dropFirst(),
-                      values: Array(values[(range.lowerBound * width)..<(range.upperBound * width)]))
+        return Tensor(
+            shape: [range.count] + shape.dropFirst(),
+            values: Array(values[(range.lowerBound * width)..<(range.upperBound * width)]))
     }
 
     /// Tensors of one sample shape joined along the samples' axis.

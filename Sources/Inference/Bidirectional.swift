@@ -20,8 +20,9 @@ struct BidirectionalLayer: MaskingLayer {
 
     func forward(masked inputs: [MaskedTensor]) throws -> [MaskedTensor] {
         guard inputs.count == 1, let input = inputs.first else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) takes \(inputs.count) inputs; kprune runs Bidirectional on one (no initial state)")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) takes \(inputs.count) inputs; kprune runs Bidirectional on one (no initial state)")
         }
         let forward = try forwardLayer.run(input.tensor, mask: input.mask)
         let backward = try backwardLayer.run(input.tensor, mask: input.mask)
@@ -29,8 +30,9 @@ struct BidirectionalLayer: MaskingLayer {
         let reversed = sequences ? Self.reversedInTime(backward.output) : backward.output
         let mask = sequences ? input.mask : nil
         guard forward.output.shape == reversed.shape else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name)'s directions give shapes \(forward.output.shape) and \(reversed.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name)'s directions give shapes \(forward.output.shape) and \(reversed.shape)")
         }
         var outputs: [MaskedTensor]
         if let merge {

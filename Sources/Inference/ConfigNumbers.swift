@@ -7,8 +7,11 @@ extension GraphBuilder {
     /// Integers of a config entry that may be one number or a list (`kernel_size: 3` or `[3, 3]`), `rank` long.
     /// Window sizes, strides, dilations and factors must lie in `least...largestWindow` (`least` is 1 unless
     /// said otherwise); anything else (zero, a negative number, `1e300` in a crafted file) is not read.
-    func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil, least: Int = 1) -> [Int]? {
-        func size(_ item: JSONValue) -> Int? { item.integer.flatMap { (least...Self.largestWindow).contains($0) ? $0 : nil } }
+    func integers(_ layer: LayerConfig, _ key: String, rank: Int, default value: [Int]? = nil, least: Int = 1) -> [Int]?
+    {
+        func size(_ item: JSONValue) -> Int? {
+            item.integer.flatMap { (least...Self.largestWindow).contains($0) ? $0 : nil }
+        }
         switch layer.config[key] {
         case let item? where item.number != nil: return size(item).map { [Int](repeating: $0, count: rank) }
         case .array(let items)?:
@@ -25,9 +28,10 @@ extension GraphBuilder {
 
     /// The whole number `key` of the layer's config, in `range`; `fallback` when the config has none (or null).
     /// - Throws: `InferenceError` `.unsupportedConfig` naming the layer, the key, the value and the range.
-    func whole(_ layer: LayerConfig, _ name: String, _ key: String, in range: ClosedRange<Int>,
-               default fallback: Int? = nil) throws -> Int
-    {
+    func whole(
+        _ layer: LayerConfig, _ name: String, _ key: String, in range: ClosedRange<Int>,
+        default fallback: Int? = nil
+    ) throws -> Int {
         let value = layer.config[key]
         if value == nil || value == .null, let fallback { return fallback }
         guard let number = value?.integer, range.contains(number) else {
@@ -39,13 +43,14 @@ extension GraphBuilder {
     /// The finite number `key` of the layer's config, in `range` when given; `fallback` when the config has none
     /// (or null).
     /// - Throws: `InferenceError` `.unsupportedConfig` naming the layer, the key and the value.
-    func real(_ layer: LayerConfig, _ name: String, _ key: String, default fallback: Double,
-              in range: ClosedRange<Double>? = nil) throws -> Float
-    {
+    func real(
+        _ layer: LayerConfig, _ name: String, _ key: String, default fallback: Double,
+        in range: ClosedRange<Double>? = nil
+    ) throws -> Float {
         let value = layer.config[key]
         if value == nil || value == .null { return Float(fallback) }
         guard let number = value?.number, number.isFinite, Float(number).isFinite,
-              range.map({ $0.contains(number) }) ?? true
+            range.map({ $0.contains(number) }) ?? true
         else {
             let expected = range.map { "a number from \($0.lowerBound) to \($0.upperBound)" } ?? "a finite number"
             throw invalid(layer, name, key, value, expected)
@@ -59,7 +64,9 @@ extension GraphBuilder {
         let value = layer.config[key]
         if value == nil || value == .null { return nil }
         let items = value?.array ?? [value ?? .null]
-        guard items.count <= Self.largestSize else { throw invalid(layer, name, key, value, "at most \(Self.largestSize) numbers") }
+        guard items.count <= Self.largestSize else {
+            throw invalid(layer, name, key, value, "at most \(Self.largestSize) numbers")
+        }
         return try items.map { item in
             guard let number = item.number, number.isFinite, Float(number).isFinite else {
                 throw invalid(layer, name, key, value, "finite numbers")
@@ -75,7 +82,9 @@ extension GraphBuilder {
         let expected = "a list of whole numbers from \(range.lowerBound) to \(range.upperBound)"
         guard let items = value?.array, items.count <= 64 else { throw invalid(layer, name, key, value, expected) }
         return try items.map { item in
-            guard let number = item.integer, range.contains(number) else { throw invalid(layer, name, key, value, expected) }
+            guard let number = item.integer, range.contains(number) else {
+                throw invalid(layer, name, key, value, expected)
+            }
             return number
         }
     }
@@ -85,8 +94,9 @@ extension GraphBuilder {
     func invalid(_ layer: LayerConfig, _ name: String, _ key: String, _ value: JSONValue?, _ expected: String)
         -> InferenceError
     {
-        InferenceError(.unsupportedConfig, layer: name,
-                       "layer \(name) (\(layer.className)) has \(key) \(value ?? .null); it must be \(expected)")
+        InferenceError(
+            .unsupportedConfig, layer: name,
+            "layer \(name) (\(layer.className)) has \(key) \(value ?? .null); it must be \(expected)")
     }
 }
 
@@ -96,30 +106,35 @@ extension GraphBuilder {
     func requireConfigured(_ layer: LayerConfig, _ name: String, _ key: String, _ size: Int, _ shape: [Int]) throws {
         guard let value = layer.config[key], value != .null else { return }
         guard value.integer == size else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) (\(layer.className)) has \(key) \(value), but its kernel has shape \(shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) (\(layer.className)) has \(key) \(value), but its kernel has shape \(shape)")
         }
     }
 
     /// Refuses a layer whose stored weights disagree with `use_bias`, or whose bias is not `count` long.
-    func requireBias(_ layer: LayerConfig, _ name: String, _ stored: [(shape: [Int], values: [Float])], count: Int,
-                     index: Int = 1) throws
-    {
+    func requireBias(
+        _ layer: LayerConfig, _ name: String, _ stored: [(shape: [Int], values: [Float])], count: Int,
+        index: Int = 1
+    ) throws {
         let useBias = layer.config["use_bias"] != .bool(false)
         guard stored.count <= index + 1 else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) (\(layer.className)) has \(stored.count) weights; kprune's forward pass runs it "
-                                     + "with \(index + 1) at most")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) (\(layer.className)) has \(stored.count) weights; kprune's forward pass runs it "
+                    + "with \(index + 1) at most")
         }
         if stored.count > index {
             guard useBias, stored[index].shape == [count] else {
-                throw InferenceError(.shapeMismatch, layer: name,
-                                     "layer \(name) (\(layer.className)) has a bias of shape \(stored[index].shape) for "
-                                         + "\(count) outputs\(useBias ? "" : ", and its config says use_bias false")")
+                throw InferenceError(
+                    .shapeMismatch, layer: name,
+                    "layer \(name) (\(layer.className)) has a bias of shape \(stored[index].shape) for "
+                        + "\(count) outputs\(useBias ? "" : ", and its config says use_bias false")")
             }
         } else if useBias && layer.config["use_bias"] != nil {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) (\(layer.className)) has no bias, but its config says use_bias true")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) (\(layer.className)) has no bias, but its config says use_bias true")
         }
     }
 }

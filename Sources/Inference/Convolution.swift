@@ -52,14 +52,17 @@ struct ConvolutionLayer: ForwardLayer {
         let rank = kernel.rank - 2
         let groupChannels = kernel.shape[rank], filters = kernel.shape[rank + 1]
         guard input.rank == rank + 2, input.shape.last == groupChannels * groups, filters % groups == 0,
-              bias.count == filters
+            bias.count == filters
         else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes \(rank)-D inputs with "
-                                 + "\(groupChannels * groups) channels in \(groups) groups, \(filters) filters and as many "
-                                 + "biases, not shape \(input.shape) and \(bias.count) biases")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) takes \(rank)-D inputs with "
+                    + "\(groupChannels * groups) channels in \(groups) groups, \(filters) filters and as many "
+                    + "biases, not shape \(input.shape) and \(bias.count) biases")
         }
-        let window = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
-                                   strides: strides, dilation: dilation, padding: padding)
+        let window = SpatialWindow(
+            inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+            strides: strides, dilation: dilation, padding: padding)
         try window.requireBounds(batch: input.shape[0], channels: filters, layer: name)
         return window
     }
@@ -70,15 +73,17 @@ struct ConvolutionLayer: ForwardLayer {
     ///   a single kernel matrix does not multiply).
     func patches(of input: Tensor) throws -> Tensor {
         guard groups == 1 else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) convolves \(groups) groups apart; its inputs are not one patch matrix")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) convolves \(groups) groups apart; its inputs are not one patch matrix")
         }
         let window = try self.window(over: input)
         let rows = input.shape[0] * window.positions, channels = kernel.shape[kernel.rank - 2]
         var patches = Tensor(zeros: rows, window.offsets * channels)
         input.values.withUnsafeBufferPointer { x in
             patches.values.withUnsafeMutableBufferPointer { out in
-                gather(x, rows: 0..<rows, window: window, table: window.gatherTable(), channels: 0..<channels, into: out)
+                gather(
+                    x, rows: 0..<rows, window: window, table: window.gatherTable(), channels: 0..<channels, into: out)
             }
         }
         return patches
@@ -86,9 +91,10 @@ struct ConvolutionLayer: ForwardLayer {
 
     /// `out` (`[N · P, F]`): the output rows split over the threads, each part a chunk of rows and a group
     /// at a time, its patch matrix times the group's kernel on its own thread.
-    private func convolve(_ x: UnsafeBufferPointer<Float>, batch: Int, window: SpatialWindow,
-                          kernel w: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>)
-    {
+    private func convolve(
+        _ x: UnsafeBufferPointer<Float>, batch: Int, window: SpatialWindow,
+        kernel w: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>
+    ) {
         let rank = kernel.rank - 2
         let groupChannels = kernel.shape[rank], filters = kernel.shape[rank + 1]
         let groupFilters = filters / groups, patch = window.offsets * groupChannels
@@ -100,8 +106,9 @@ struct ConvolutionLayer: ForwardLayer {
                 // The input is already the patch matrix.
                 let from = UnsafeBufferPointer(rebasing: x[(rows.lowerBound * patch)...])
                 let to = UnsafeMutableBufferPointer(rebasing: out[(rows.lowerBound * filters)...])
-                blas.gemm(BLAS.Matrix(from, rows: rows.count, columns: patch),
-                          BLAS.Matrix(w, rows: patch, columns: filters), into: to, cStride: filters, threaded: false)
+                blas.gemm(
+                    BLAS.Matrix(from, rows: rows.count, columns: patch),
+                    BLAS.Matrix(w, rows: patch, columns: filters), into: to, cStride: filters, threaded: false)
                 return
             }
             let chunk = max(1, min(rows.count, Self.patchBudget / threads / max(patch, 1)))
@@ -110,13 +117,16 @@ struct ConvolutionLayer: ForwardLayer {
                 for first in stride(from: rows.lowerBound, to: rows.upperBound, by: chunk) {
                     let part = first..<min(first + chunk, rows.upperBound)
                     for group in 0..<groups {
-                        gather(x, rows: part, window: window, table: table,
-                               channels: (group * groupChannels)..<((group + 1) * groupChannels), into: patches)
+                        gather(
+                            x, rows: part, window: window, table: table,
+                            channels: (group * groupChannels)..<((group + 1) * groupChannels), into: patches)
                         let kernelColumns = UnsafeBufferPointer(rebasing: w[(group * groupFilters)...])
-                        let target = UnsafeMutableBufferPointer(rebasing: out[(first * filters + group * groupFilters)...])
-                        blas.gemm(BLAS.Matrix(UnsafeBufferPointer(patches), rows: part.count, columns: patch),
-                                  BLAS.Matrix(kernelColumns, rows: patch, columns: groupFilters, stride: filters),
-                                  into: target, cStride: filters, threaded: false)
+                        let target = UnsafeMutableBufferPointer(
+                            rebasing: out[(first * filters + group * groupFilters)...])
+                        blas.gemm(
+                            BLAS.Matrix(UnsafeBufferPointer(patches), rows: part.count, columns: patch),
+                            BLAS.Matrix(kernelColumns, rows: patch, columns: groupFilters, stride: filters),
+                            into: target, cStride: filters, threaded: false)
                     }
                 }
             }
@@ -125,9 +135,10 @@ struct ConvolutionLayer: ForwardLayer {
 
     /// The patch rows of output positions `rows` (sample · positions + position) for the input channels
     /// `channels`: per window offset, those channels of the input position it reads, or zeros in the padding.
-    private func gather(_ x: UnsafeBufferPointer<Float>, rows: Range<Int>, window: SpatialWindow, table: [Int],
-                        channels: Range<Int>, into patches: UnsafeMutableBufferPointer<Float>)
-    {
+    private func gather(
+        _ x: UnsafeBufferPointer<Float>, rows: Range<Int>, window: SpatialWindow, table: [Int],
+        channels: Range<Int>, into patches: UnsafeMutableBufferPointer<Float>
+    ) {
         let inputChannels = channels.count * groups, width = channels.count
         let spatial = window.inputSize.reduce(1, *), offsets = window.offsets, positions = window.positions
         guard let x = x.baseAddress, var to = patches.baseAddress else { return }

@@ -15,7 +15,7 @@ extension GraphBuilder {
         let ones = [Int](repeating: 1, count: rank)
         let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: filters)
         guard let strides = integers(layer, "strides", rank: rank, default: ones),
-              let dilation = integers(layer, "dilation_rate", rank: rank, default: ones)
+            let dilation = integers(layer, "dilation_rate", rank: rank, default: ones)
         else { throw unsupported(layer, name, "strides or dilation it cannot read") }
         let outputPadding = integers(layer, "output_padding", rank: rank, least: 0)
         if outputPadding == nil, let given = layer.config["output_padding"], given != .null {
@@ -24,7 +24,8 @@ extension GraphBuilder {
         let padding = try padding(layer, name)
         guard padding != .causal else { throw unsupported(layer, name, "causal padding") }
         if try whole(layer, name, "groups", in: 1...Self.largestWindow, default: 1) != 1 {
-            throw unsupported(layer, name, "\(layer.config["groups"] ?? .null) groups (a transposed convolution has one)")
+            throw unsupported(
+                layer, name, "\(layer.config["groups"] ?? .null) groups (a transposed convolution has one)")
         }
         return TransposedConvolutionLayer(
             name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias, strides: strides,
@@ -52,23 +53,27 @@ extension GraphBuilder {
     /// The first stored weight as a convolution kernel: as many axes as the class's rank needs (`Conv2D`: 4),
     /// none empty, its window as the config's `kernel_size` gives it.
     /// - Throws: `InferenceError` `.shapeMismatch` naming the layer and the shapes.
-    func convolutionKernel(_ layer: LayerConfig, _ name: String, _ stored: [(shape: [Int], values: [Float])],
-                           at index: Int = 0, role: String) throws -> (shape: [Int], values: [Float])
-    {
+    func convolutionKernel(
+        _ layer: LayerConfig, _ name: String, _ stored: [(shape: [Int], values: [Float])],
+        at index: Int = 0, role: String
+    ) throws -> (shape: [Int], values: [Float]) {
         let rank = Self.spatialRank(layer.className)
         guard stored.indices.contains(index), let rank, stored[index].shape.count == rank + 2,
-              stored[index].shape.allSatisfy({ $0 > 0 })
+            stored[index].shape.allSatisfy({ $0 > 0 })
         else {
             let shape = stored.indices.contains(index) ? "\(stored[index].shape)" : "none"
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) (\(layer.className)) has no \(role) of \((rank ?? 0) + 2) axes (its shape: \(shape))")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) (\(layer.className)) has no \(role) of \((rank ?? 0) + 2) axes (its shape: \(shape))")
         }
         let kernel = stored[index]
         if index == 0, let window = layer.config["kernel_size"], window != .null,
-           integers(layer, "kernel_size", rank: rank) != Array(kernel.shape.prefix(rank))
+            integers(layer, "kernel_size", rank: rank) != Array(kernel.shape.prefix(rank))
         {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) (\(layer.className)) has kernel_size \(window), but its kernel has shape \(kernel.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) (\(layer.className)) has kernel_size \(window), but its kernel has shape \(kernel.shape)"
+            )
         }
         return kernel
     }
@@ -77,7 +82,7 @@ extension GraphBuilder {
     /// that takes one; as it is otherwise.
     func channelsOrdered(_ layer: LayerConfig, _ forward: any ForwardLayer) -> any ForwardLayer {
         guard layer.config["data_format"]?.string == "channels_first",
-              ChannelsFirstLayer.classes.contains(layer.className)
+            ChannelsFirstLayer.classes.contains(layer.className)
         else { return forward }
         return ChannelsFirstLayer(inner: forward)
     }
@@ -92,11 +97,12 @@ extension GraphBuilder {
         try requireBias(layer, name, stored, count: filters)
         let bias = stored.count > 1 ? stored[1].values : [Float](repeating: 0, count: filters)
         guard let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
-              let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
+            let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
         else { throw unsupported(layer, name, "strides or dilation it cannot read") }
-        return ConvolutionLayer(name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
-                                strides: strides, dilation: dilation, padding: try padding(layer, name),
-                                activation: try activation(layer, name), blas: blas, groups: groups)
+        return ConvolutionLayer(
+            name: name, kernel: Tensor(shape: kernel.shape, values: kernel.values), bias: bias,
+            strides: strides, dilation: dilation, padding: try padding(layer, name),
+            activation: try activation(layer, name), blas: blas, groups: groups)
     }
 
     /// Depthwise convolutions, and separable ones (depthwise then pointwise). Weights in Keras's order:
@@ -112,9 +118,10 @@ extension GraphBuilder {
         if separable {
             let pointwise = try convolutionKernel(layer, name, all, at: 1, role: "pointwise kernel")
             guard pointwise.shape.prefix(rank).allSatisfy({ $0 == 1 }), pointwise.shape[rank] == depthOutputs else {
-                throw InferenceError(.shapeMismatch, layer: name,
-                                     "layer \(name) (\(layer.className)) has a pointwise kernel of shape \(pointwise.shape) "
-                                         + "after a depthwise kernel of shape \(kernel.shape)")
+                throw InferenceError(
+                    .shapeMismatch, layer: name,
+                    "layer \(name) (\(layer.className)) has a pointwise kernel of shape \(pointwise.shape) "
+                        + "after a depthwise kernel of shape \(kernel.shape)")
             }
             try requireConfigured(layer, name, "filters", pointwise.shape[rank + 1], pointwise.shape)
             try requireBias(layer, name, all, count: pointwise.shape[rank + 1], index: 2)
@@ -122,7 +129,7 @@ extension GraphBuilder {
             try requireBias(layer, name, all, count: depthOutputs)
         }
         guard let strides = integers(layer, "strides", rank: rank, default: [Int](repeating: 1, count: rank)),
-              let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
+            let dilation = integers(layer, "dilation_rate", rank: rank, default: [Int](repeating: 1, count: rank))
         else { throw unsupported(layer, name, "strides or dilation it cannot read") }
         let pointwise = separable ? stored.popFirst() : nil
         let bias = stored.popFirst()?.values ?? []
@@ -135,9 +142,11 @@ extension GraphBuilder {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) has no pointwise kernel")
         }
         let filters = pointwise.shape[rank + 1], ones = [Int](repeating: 1, count: rank)
-        return SeparableConvolutionLayer(depthwise: depthwise, pointwise: ConvolutionLayer(
-            name: name, kernel: Tensor(shape: pointwise.shape, values: pointwise.values),
-            bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias, strides: ones, dilation: ones,
-            padding: .valid, activation: try activation(layer, name), blas: blas))
+        return SeparableConvolutionLayer(
+            depthwise: depthwise,
+            pointwise: ConvolutionLayer(
+                name: name, kernel: Tensor(shape: pointwise.shape, values: pointwise.values),
+                bias: bias.isEmpty ? [Float](repeating: 0, count: filters) : bias, strides: ones, dilation: ones,
+                padding: .valid, activation: try activation(layer, name), blas: blas))
     }
 }

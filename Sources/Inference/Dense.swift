@@ -15,8 +15,9 @@ struct DenseLayer: ForwardLayer {
         let input = try single(inputs, name)
         let fanIn = kernel.rows
         guard input.shape.last == fanIn else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) takes \(fanIn) features, the input has shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) takes \(fanIn) features, the input has shape \(input.shape)")
         }
         let rows = fanIn == 0 ? 0 : input.count / fanIn
         _ = try Allocation.count(Array(input.shape.dropLast()) + [kernel.columns], layer: name)

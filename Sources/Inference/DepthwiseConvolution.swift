@@ -17,8 +17,9 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
-        let window = try SpatialWindow.sliding(kernel, over: input, strides: strides, dilation: dilation,
-                                               padding: padding, layer: name)
+        let window = try SpatialWindow.sliding(
+            kernel, over: input, strides: strides, dilation: dilation,
+            padding: padding, layer: name)
         let channels = kernel.shape[kernel.rank - 2], multiplier = kernel.shape[kernel.rank - 1]
         let batch = input.shape[0], outChannels = channels * multiplier
         let table = window.gatherTable()
@@ -40,10 +41,11 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
 
     /// The outputs at flat positions `rows` (sample · positions + position): the bias, plus each window
     /// offset's input channels times their filters, a channel's run of `multiplier` outputs at a time.
-    private func accumulate(rows: Range<Int>, _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>,
-                            _ table: UnsafeBufferPointer<Int>, window: SpatialWindow,
-                            into out: UnsafeMutableBufferPointer<Float>)
-    {
+    private func accumulate(
+        rows: Range<Int>, _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>,
+        _ table: UnsafeBufferPointer<Int>, window: SpatialWindow,
+        into out: UnsafeMutableBufferPointer<Float>
+    ) {
         let channels = kernel.shape[kernel.rank - 2], multiplier = kernel.shape[kernel.rank - 1]
         let outChannels = channels * multiplier, offsets = window.offsets, positions = window.positions
         let spatial = window.inputSize.reduce(1, *)
@@ -61,7 +63,9 @@ struct DepthwiseConvolutionLayer: ForwardLayer {
                         for c in 0..<channels { acc[c] += input[c] * weights[c] }
                     } else {
                         for c in 0..<channels {
-                            for m in 0..<multiplier { acc[c * multiplier + m] += input[c] * weights[c * multiplier + m] }
+                            for m in 0..<multiplier {
+                                acc[c * multiplier + m] += input[c] * weights[c * multiplier + m]
+                            }
                         }
                     }
                 }

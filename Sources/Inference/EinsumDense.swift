@@ -26,8 +26,8 @@ struct EinsumDenseLayer: ForwardLayer {
         let contracted = input.filter { weights.contains($0) }
         let kept = input.filter { !weights.contains($0) }, new = weights.filter { !input.contains($0) }
         guard !input.isEmpty, input.first == output.first, input.suffix(contracted.count) == contracted[...],
-              weights.prefix(contracted.count) == contracted[...], output == kept + new,
-              kernel.rank == weights.count
+            weights.prefix(contracted.count) == contracted[...], output == kept + new,
+            kernel.rank == weights.count
         else { return nil }
         let contractedSize = kernel.shape.prefix(contracted.count).reduce(1, *)
         newShape = Array(kernel.shape.suffix(new.count))
@@ -43,14 +43,17 @@ struct EinsumDenseLayer: ForwardLayer {
         let input = try single(inputs, name)
         let contractedSize = kernel.rows
         guard input.rank >= keptAxes + 1, input.count % max(contractedSize, 1) == 0,
-              input.shape.dropFirst(keptAxes + 1).reduce(1, *) == contractedSize
+            input.shape.dropFirst(keptAxes + 1).reduce(1, *) == contractedSize
         else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) cannot contract an input of shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name) cannot contract an input of shape \(input.shape)")
         }
         let rows = input.count / max(contractedSize, 1)
         _ = try Allocation.count(Array(input.shape.prefix(keptAxes + 1)) + [kernel.columns], layer: name)
         var output = Tensor(zeros: rows, kernel.columns)
-        let widened = bias.isEmpty ? [Float](repeating: 0, count: kernel.columns)
+        let widened =
+            bias.isEmpty
+            ? [Float](repeating: 0, count: kernel.columns)
             : (0..<kernel.columns).map { bias[$0 % bias.count] }
         blas.dense(input.reshaped([rows, contractedSize]), kernel, widened, .linear, into: &output)
         var values = output.values

@@ -108,8 +108,9 @@ struct ElementwiseLayer: ForwardLayer {
             case .constant: movesSamples = tensor.rank == rank && rank > 0 && tensor.shape[0] != 1
             }
             if movesSamples {
-                throw label.refusal("operands of shapes \(x.shape) and \(y.shape) (a tensor's first axis is its "
-                                    + "samples'; a constant's is not), which broadcast across the samples' axis")
+                throw label.refusal(
+                    "operands of shapes \(x.shape) and \(y.shape) (a tensor's first axis is its "
+                        + "samples'; a constant's is not), which broadcast across the samples' axis")
             }
         }
         let count = try Allocation.count(shape, layer: label.layer)

@@ -88,7 +88,9 @@ enum ForwardActivation: Equatable {
             case .gelu(let approximate):
                 if approximate {
                     let c = Float(0.7978845608028654)
-                    for i in v.indices { v[i] = 0.5 * v[i] * (1 + Foundation.tanh(c * (v[i] + 0.044715 * v[i] * v[i] * v[i]))) }
+                    for i in v.indices {
+                        v[i] = 0.5 * v[i] * (1 + Foundation.tanh(c * (v[i] + 0.044715 * v[i] * v[i] * v[i])))
+                    }
                 } else {
                     for i in v.indices { v[i] = 0.5 * v[i] * (1 + erf(v[i] / Float(2).squareRoot())) }
                 }

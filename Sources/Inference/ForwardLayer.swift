@@ -18,8 +18,9 @@ func single(_ inputs: [Tensor], _ layer: String) throws -> Tensor {
 /// Refuses an input whose last axis is not `axis`, the feature axis a config named by position (nil: the last).
 func requireLastAxis(_ axis: Int?, of input: Tensor, _ layer: String) throws {
     guard let axis, axis != input.rank - 1 else { return }
-    throw InferenceError(.unsupportedConfig, layer: layer,
-                         "layer \(layer) normalizes axis \(axis) of shape \(input.shape) (only the last axis)")
+    throw InferenceError(
+        .unsupportedConfig, layer: layer,
+        "layer \(layer) normalizes axis \(axis) of shape \(input.shape) (only the last axis)")
 }
 
 /// Layers that change nothing at inference: dropout and noise of every kind, activity regularization.
@@ -54,7 +55,8 @@ struct SoftmaxLayer: ForwardLayer {
         let input = try single(inputs, name)
         let along = axis < 0 ? input.rank + axis : axis
         guard along >= 1, along < input.rank else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes a softmax over axis \(axis) of shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name) takes a softmax over axis \(axis) of shape \(input.shape)")
         }
         let length = input.shape[along], inner = input.shape[(along + 1)...].reduce(1, *)
         let outer = input.shape[..<along].reduce(1, *)
@@ -92,7 +94,8 @@ struct ReshapeLayer: ForwardLayer {
             target[unknown] = known <= 0 ? 0 : per / known
         }
         guard target.allSatisfy({ $0 >= 0 }), Allocation.product(target) == per else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) cannot reshape \(input.shape.dropFirst()) to \(target)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name) cannot reshape \(input.shape.dropFirst()) to \(target)")
         }
         return input.reshaped([batch] + target)
     }
@@ -134,9 +137,10 @@ public enum Allocation {
         }
         let (total, overflow) = perSampleCount.multipliedReportingOverflow(by: max(shape.first ?? 0, 0))
         guard !overflow, total <= perBatch else {
-            throw InferenceError(.batchTooLarge, layer: layer,
-                                 "layer \(layer) would make an output of shape \(shape) for the batch, more than the "
-                                     + "\(perBatch) values kprune allocates for one")
+            throw InferenceError(
+                .batchTooLarge, layer: layer,
+                "layer \(layer) would make an output of shape \(shape) for the batch, more than the "
+                    + "\(perBatch) values kprune allocates for one")
         }
         return total
     }
@@ -146,9 +150,10 @@ public enum Allocation {
     /// - Throws: `InferenceError` `.shapeMismatch` naming `layer`.
     static func requireTable(_ dimensions: [Int], layer: String, _ what: String) throws {
         guard product(dimensions) == nil else { return }
-        throw InferenceError(.shapeMismatch, layer: layer,
-                             "layer \(layer) would build \(what) of \(dimensions.map(String.init).joined(separator: " × ")) "
-                                 + "entries, more than the \(perSample) kprune allocates")
+        throw InferenceError(
+            .shapeMismatch, layer: layer,
+            "layer \(layer) would build \(what) of \(dimensions.map(String.init).joined(separator: " × ")) "
+                + "entries, more than the \(perSample) kprune allocates")
     }
 
     /// The product of `dimensions`, or nil when it overflows or exceeds `limit` (`perSample` unless given).
@@ -163,8 +168,9 @@ public enum Allocation {
     }
 
     private static func tooLarge(_ shape: [Int], _ layer: String) -> InferenceError {
-        InferenceError(.shapeMismatch, layer: layer,
-                       "layer \(layer) would make an output of shape \(shape), more values than kprune allocates "
-                           + "(\(perSample) per sample, \(perBatch) per batch)")
+        InferenceError(
+            .shapeMismatch, layer: layer,
+            "layer \(layer) would make an output of shape \(shape), more values than kprune allocates "
+                + "(\(perSample) per sample, \(perBatch) per batch)")
     }
 }

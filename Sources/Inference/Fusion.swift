@@ -25,15 +25,16 @@ extension Graph {
             let node = folded[index]
             // Only a single call of a layer without masks, whose producer is read by nothing else.
             guard node.inbound.count == 1, let inbound = node.inbound.first, inbound.tensor == 0,
-                  readers[inbound] == 1, node.recordedMask != true,
-                  let producer = indexOfCall[TensorReference(layer: inbound.layer, node: inbound.node)],
-                  !removed.contains(producer), folded[producer].recordedMask != true,
-                  calls[inbound.layer] == 1,
-                  let layer = Self.fold(node.layer, into: folded[producer].layer)
+                readers[inbound] == 1, node.recordedMask != true,
+                let producer = indexOfCall[TensorReference(layer: inbound.layer, node: inbound.node)],
+                !removed.contains(producer), folded[producer].recordedMask != true,
+                calls[inbound.layer] == 1,
+                let layer = Self.fold(node.layer, into: folded[producer].layer)
             else { continue }
             let source = folded[producer]
-            folded[index] = Node(name: node.name, className: node.className, call: node.call, inbound: source.inbound,
-                                 layer: layer, masks: source.masks, recordedMask: source.recordedMask)
+            folded[index] = Node(
+                name: node.name, className: node.className, call: node.call, inbound: source.inbound,
+                layer: layer, masks: source.masks, recordedMask: source.recordedMask)
             removed.insert(producer)
         }
         let kept = folded.indices.filter { !removed.contains($0) }.map { folded[$0] }
@@ -47,7 +48,8 @@ extension Graph {
         guard let affine = next as? AffineLayer else { return nil }
         // The map's axis, when named by position (tf_keras writes BatchNormalization's as `[3]`), must be the
         // convolution output's last: its rank is the kernel's.
-        let kernelRank = (layer as? ConvolutionLayer)?.kernel.rank ?? (layer as? DepthwiseConvolutionLayer)?.kernel.rank
+        let kernelRank =
+            (layer as? ConvolutionLayer)?.kernel.rank ?? (layer as? DepthwiseConvolutionLayer)?.kernel.rank
             ?? (layer as? SeparableConvolutionLayer)?.depthwise.kernel.rank
         guard affine.axis == nil || kernelRank.map({ affine.axis == $0 - 1 }) == true else { return nil }
         switch layer {
@@ -58,32 +60,38 @@ extension Graph {
                 SeparableConvolutionLayer(depthwise: separable.depthwise, pointwise: $0)
             }
         case let depthwise as DepthwiseConvolutionLayer:
-            let width = depthwise.kernel.shape[depthwise.kernel.rank - 2] * depthwise.kernel.shape[depthwise.kernel.rank - 1]
-            guard depthwise.activation == .linear, let (kernel, bias) = scaled(depthwise.kernel, depthwise.bias, width, affine)
+            let width =
+                depthwise.kernel.shape[depthwise.kernel.rank - 2] * depthwise.kernel.shape[depthwise.kernel.rank - 1]
+            guard depthwise.activation == .linear,
+                let (kernel, bias) = scaled(depthwise.kernel, depthwise.bias, width, affine)
             else { return nil }
-            return DepthwiseConvolutionLayer(name: affine.name, kernel: kernel, bias: bias, strides: depthwise.strides,
-                                             dilation: depthwise.dilation, padding: depthwise.padding,
-                                             activation: .linear, threads: depthwise.threads)
+            return DepthwiseConvolutionLayer(
+                name: affine.name, kernel: kernel, bias: bias, strides: depthwise.strides,
+                dilation: depthwise.dilation, padding: depthwise.padding,
+                activation: .linear, threads: depthwise.threads)
         default:
             return nil
         }
     }
 
     /// A linear convolution (plain, separable or depthwise) with `activation`'s activation as its own.
-    private static func withActivation(_ activation: ActivationLayer, _ layer: any ForwardLayer) -> (any ForwardLayer)? {
+    private static func withActivation(_ activation: ActivationLayer, _ layer: any ForwardLayer) -> (any ForwardLayer)?
+    {
         switch layer {
         case let c as ConvolutionLayer where c.activation == .linear:
-            return ConvolutionLayer(name: activation.name, kernel: c.kernel, bias: c.bias, strides: c.strides,
-                                    dilation: c.dilation, padding: c.padding, activation: activation.activation,
-                                    blas: c.blas, groups: c.groups)
+            return ConvolutionLayer(
+                name: activation.name, kernel: c.kernel, bias: c.bias, strides: c.strides,
+                dilation: c.dilation, padding: c.padding, activation: activation.activation,
+                blas: c.blas, groups: c.groups)
         case let s as SeparableConvolutionLayer:
             return withActivation(activation, s.pointwise).flatMap { $0 as? ConvolutionLayer }.map {
                 SeparableConvolutionLayer(depthwise: s.depthwise, pointwise: $0)
             }
         case let d as DepthwiseConvolutionLayer where d.activation == .linear:
-            return DepthwiseConvolutionLayer(name: activation.name, kernel: d.kernel, bias: d.bias, strides: d.strides,
-                                             dilation: d.dilation, padding: d.padding,
-                                             activation: activation.activation, threads: d.threads)
+            return DepthwiseConvolutionLayer(
+                name: activation.name, kernel: d.kernel, bias: d.bias, strides: d.strides,
+                dilation: d.dilation, padding: d.padding,
+                activation: activation.activation, threads: d.threads)
         default:
             return nil
         }
@@ -91,11 +99,13 @@ extension Graph {
 
     private static func fold(_ affine: AffineLayer, into convolution: ConvolutionLayer) -> ConvolutionLayer? {
         guard convolution.activation == .linear,
-              let (kernel, bias) = scaled(convolution.kernel, convolution.bias, convolution.kernel.shape.last ?? 0, affine)
+            let (kernel, bias) = scaled(
+                convolution.kernel, convolution.bias, convolution.kernel.shape.last ?? 0, affine)
         else { return nil }
-        return ConvolutionLayer(name: affine.name, kernel: kernel, bias: bias, strides: convolution.strides,
-                                dilation: convolution.dilation, padding: convolution.padding, activation: .linear,
-                                blas: convolution.blas, groups: convolution.groups)
+        return ConvolutionLayer(
+            name: affine.name, kernel: kernel, bias: bias, strides: convolution.strides,
+            dilation: convolution.dilation, padding: convolution.padding, activation: .linear,
+            blas: convolution.blas, groups: convolution.groups)
     }
 
     /// A kernel whose last `width` values per row are output channels, and its bias (empty: zeros), with the

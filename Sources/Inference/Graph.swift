@@ -74,8 +74,9 @@ struct Graph: MaskingLayer {
         if let stuck = placed.firstIndex(of: false) {
             let node = nodes[stuck]
             let missing = node.inbound.first { !available.contains(Key(layer: $0.layer, call: $0.node)) }?.description
-            throw InferenceError(.unsupportedConfig, layer: node.name,
-                                 "layer \(node.name) takes \(missing ?? "a tensor"), which no layer of model \(name) gives")
+            throw InferenceError(
+                .unsupportedConfig, layer: node.name,
+                "layer \(node.name) takes \(missing ?? "a tensor"), which no layer of model \(name) gives")
         }
         self.nodes = ordered
     }
@@ -88,15 +89,18 @@ struct Graph: MaskingLayer {
     /// The model's outputs, with their masks, for inputs with theirs.
     func run(masked values: [MaskedTensor]) throws -> [MaskedTensor] {
         guard values.count == inputs.count else {
-            throw InferenceError(.shapeMismatch, layer: name, "model \(name) takes \(inputs.count) inputs, not \(values.count)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "model \(name) takes \(inputs.count) inputs, not \(values.count)")
         }
         var computed: [Key: [MaskedTensor]] = [:]
         for (input, value) in zip(inputs, values) { computed[Key(layer: input, call: 0)] = [value] }
         func tensor(_ reference: TensorReference, for layer: String) throws -> MaskedTensor {
             let found = computed[Key(layer: reference.layer, call: reference.node)] ?? []
             guard found.indices.contains(reference.tensor) else {
-                throw InferenceError(.unsupportedConfig, layer: layer,
-                                     "layer \(layer) takes \(reference), but that call of \(reference.layer) gives \(found.count) outputs")
+                throw InferenceError(
+                    .unsupportedConfig, layer: layer,
+                    "layer \(layer) takes \(reference), but that call of \(reference.layer) gives \(found.count) outputs"
+                )
             }
             return found[reference.tensor]
         }
@@ -142,26 +146,34 @@ struct Graph: MaskingLayer {
     /// One node's outputs: a masking layer handles masks itself; any other gives one output, masked by its rule.
     private static func evaluate(_ node: Node, _ arguments: [MaskedTensor]) throws -> [MaskedTensor] {
         if let recorded = node.recordedMask, recorded != arguments.contains(where: { $0.mask != nil }) {
-            throw InferenceError(.unsupportedConfig, layer: node.name,
-                                 "layer \(node.name) (\(node.className)) was given \(recorded ? "a" : "no") time-step mask in Keras, "
-                                     + "but kprune's forward pass follows \(recorded ? "none" : "one") to it")
+            throw InferenceError(
+                .unsupportedConfig, layer: node.name,
+                "layer \(node.name) (\(node.className)) was given \(recorded ? "a" : "no") time-step mask in Keras, "
+                    + "but kprune's forward pass follows \(recorded ? "none" : "one") to it")
         }
         if let layer = node.layer as? any MaskingLayer { return try layer.forward(masked: arguments) }
         let output = try node.layer.forward(arguments.map(\.tensor))
-        return [MaskedTensor(output, mask: try node.masks.outputMask(of: arguments, layer: node.name,
-                                                                     className: node.className))]
+        return [
+            MaskedTensor(
+                output,
+                mask: try node.masks.outputMask(
+                    of: arguments, layer: node.name,
+                    className: node.className))
+        ]
     }
 
     /// As a layer inside another model: all its outputs. Masks are not carried into or out of a nested model.
     func forward(masked inputs: [MaskedTensor]) throws -> [MaskedTensor] {
         guard inputs.allSatisfy({ $0.mask == nil }) else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "the nested model \(name) is given a time-step mask, which kprune does not carry into nested models")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "the nested model \(name) is given a time-step mask, which kprune does not carry into nested models")
         }
         let results = try run(masked: inputs)
         guard results.allSatisfy({ $0.mask == nil }) else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "the nested model \(name) gives a time-step mask, which kprune does not carry out of nested models")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "the nested model \(name) gives a time-step mask, which kprune does not carry out of nested models")
         }
         return results
     }

@@ -50,14 +50,20 @@ struct GraphBuilder {
         let needed = isSequential ? nil : Self.neededLayers(config, outputs: config.outputTensors ?? [])
         for layer in config.layers where needed?.contains(layer.name) ?? true {
             if layer.className == "InputLayer" {
-                if isSequential { previous = layer.name; inputs = [layer.name] } else if !inputs.contains(layer.name) {
+                if isSequential {
+                    previous = layer.name
+                    inputs = [layer.name]
+                } else if !inputs.contains(layer.name) {
                     inputs.append(layer.name)
                 }
                 continue
             }
             let calls: [LayerCall]
             if isSequential {
-                if previous == nil { inputs = ["\(config.name)_input"]; previous = inputs[0] }
+                if previous == nil {
+                    inputs = ["\(config.name)_input"]
+                    previous = inputs[0]
+                }
                 calls = [LayerCall(inputs: [TensorReference(layer: previous ?? "")])]
             } else {
                 calls = try self.calls(layer, in: config, byName: byName)
@@ -69,7 +75,9 @@ struct GraphBuilder {
             }
             previous = layer.name
         }
-        let outputs = isSequential ? [TensorReference(layer: previous ?? inputs.first ?? "")] : try self.outputs(config, byName: byName)
+        let outputs =
+            isSequential
+            ? [TensorReference(layer: previous ?? inputs.first ?? "")] : try self.outputs(config, byName: byName)
         let graph = try Graph(name: config.name, inputs: inputs, nodes: nodes, outputs: outputs)
         return folds ? try graph.foldingNormalizations() : graph
     }
@@ -102,7 +110,8 @@ struct GraphBuilder {
         if let nested = layer.model { return try graph(nested, prefix: prefix + [layer.name]) }
         if Identity.classes.contains(layer.className) { return Identity(name: name) }
         if let operation = MergeLayer.classes[layer.className] {
-            let axis = operation == .concatenate
+            let axis =
+                operation == .concatenate
                 ? try whole(layer, name, "axis", in: -Self.largestWindow...Self.largestWindow, default: -1) : -1
             return MergeLayer(name: name, operation: operation, axis: axis)
         }
@@ -115,25 +124,28 @@ struct GraphBuilder {
         case "ReLU": return ActivationLayer(name: name, activation: try reluLayer(layer, name))
         case "Flatten": return ReshapeLayer(name: name, target: nil)
         case "Reshape":
-            return ReshapeLayer(name: name, target: try dimensions(layer, name, "target_shape", in: -1...Self.largestSize))
+            return ReshapeLayer(
+                name: name, target: try dimensions(layer, name, "target_shape", in: -1...Self.largestSize))
         case "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D":
             return try convolution(layer, name)
-        case "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution2DTranspose", "Convolution3DTranspose":
+        case "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution2DTranspose",
+            "Convolution3DTranspose":
             return try transposedConvolution(layer, name)
         case "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
-             "SeparableConvolution2D":
+            "SeparableConvolution2D":
             return try depthwise(layer, name)
         case "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-             "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D":
+            "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D":
             return try pooling(layer, name)
         case "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
-             "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
-             "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D":
+            "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D":
             try requireChannelsLast(layer, name)
-            return GlobalPoolingLayer(name: name, average: layer.className.contains("Av"),
-                                      keepDimensions: layer.config["keepdims"] == .bool(true))
+            return GlobalPoolingLayer(
+                name: name, average: layer.className.contains("Av"),
+                keepDimensions: layer.config["keepdims"] == .bool(true))
         case "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
-             "UpSampling1D", "UpSampling2D", "UpSampling3D", "Permute", "RepeatVector":
+            "UpSampling1D", "UpSampling2D", "UpSampling3D", "Permute", "RepeatVector":
             return try rearrangement(layer, name)
         case "LeakyReLU", "ELU", "PReLU": return try parametricActivation(layer, name)
         case "LayerNormalization": return try layerNormalization(layer, name)
@@ -145,12 +157,14 @@ struct GraphBuilder {
             if layer.config["scale"]?.array != nil || layer.config["offset"]?.array != nil {
                 throw unsupported(layer, name, "a per-channel scale or offset")
             }
-            return AffineLayer(name: name, scale: [try real(layer, name, "scale", default: 1)],
-                               shift: [try real(layer, name, "offset", default: 0)])
+            return AffineLayer(
+                name: name, scale: [try real(layer, name, "scale", default: 1)],
+                shift: [try real(layer, name, "offset", default: 0)])
         case "TFOpLambda", "SlicingOpLambda": throw Self.unsupportedOperation(layer, name)
         default:
-            throw InferenceError(.unsupportedLayer, layer: name,
-                                 "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
+            throw InferenceError(
+                .unsupportedLayer, layer: name,
+                "layer \(name) is a \(layer.className), which kprune's forward pass does not run")
         }
     }
 
@@ -160,9 +174,10 @@ struct GraphBuilder {
 
     func activation(_ layer: LayerConfig, _ name: String) throws -> ForwardActivation {
         guard let activation = ForwardActivation(keras: layer.activation, keras3: isKeras3) else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) (\(layer.className)) uses the activation \(layer.activation ?? "?"), "
-                                     + "which kprune's forward pass does not run")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) (\(layer.className)) uses the activation \(layer.activation ?? "?"), "
+                    + "which kprune's forward pass does not run")
         }
         return activation
     }
@@ -176,12 +191,14 @@ struct GraphBuilder {
         guard let info = weighted[name] else { return [] }
         return try info.weights.map { weight in
             if let problem = weight.storageProblem ?? weight.link {
-                throw InferenceError(.unsupportedConfig, layer: name, "the weight \(weight.name) of \(name) is \(problem)")
+                throw InferenceError(
+                    .unsupportedConfig, layer: name, "the weight \(weight.name) of \(name) is \(problem)")
             }
             guard Allocation.product(weight.shape, limit: Self.largestWeight) != nil else {
-                throw InferenceError(.shapeMismatch, layer: name,
-                                     "the weight \(weight.name) of \(name) has shape \(weight.shape), more than the "
-                                         + "\(Self.largestWeight) values kprune reads for one weight")
+                throw InferenceError(
+                    .shapeMismatch, layer: name,
+                    "the weight \(weight.name) of \(name) has shape \(weight.shape), more than the "
+                        + "\(Self.largestWeight) values kprune reads for one weight")
             }
             return (weight.shape, try root.dataset(weight.dataset).readAll(as: Float.self))
         }

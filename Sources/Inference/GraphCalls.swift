@@ -37,14 +37,16 @@ extension GraphBuilder {
 
     /// A config's reference as the graph numbers calls (from 0).
     /// - Throws: `InferenceError` when it names a call before the layer's first, which no node gives.
-    private func graphReference(_ reference: TensorReference, by byName: [String: LayerConfig], inOutputs: Bool,
-                                model: String, reader: String) throws -> TensorReference
-    {
+    private func graphReference(
+        _ reference: TensorReference, by byName: [String: LayerConfig], inOutputs: Bool,
+        model: String, reader: String
+    ) throws -> TensorReference {
         guard let layer = byName[reference.layer] else { return reference }
         let first = recordedFirstCall(of: layer, inOutputs: inOutputs)
         guard reference.node >= first else {
-            throw InferenceError(.unsupportedConfig, layer: reader,
-                                 "layer \(reader) takes \(reference), which no layer of model \(model) gives")
+            throw InferenceError(
+                .unsupportedConfig, layer: reader,
+                "layer \(reader) takes \(reference), which no layer of model \(model) gives")
         }
         var call = reference
         call.node -= first
@@ -79,8 +81,9 @@ extension GraphBuilder {
     func nodes(_ layer: LayerConfig, calls: [LayerCall], forward: any ForwardLayer) -> [Graph.Node] {
         let masks = maskRule(layer)
         return calls.enumerated().map { index, call in
-            Graph.Node(name: layer.name, className: layer.className, call: index, inbound: call.inputs,
-                       layer: forward, masks: masks, recordedMask: call.mask.map { $0 != nil })
+            Graph.Node(
+                name: layer.name, className: layer.className, call: index, inbound: call.inputs,
+                layer: forward, masks: masks, recordedMask: call.mask.map { $0 != nil })
         }
     }
 }

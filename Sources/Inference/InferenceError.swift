@@ -57,8 +57,9 @@ public struct InferenceError: Error, CustomStringConvertible, Sendable {
     ///   - files: the data file of each model input, in order.
     ///   - firstRow: the row of the batch's first sample in those files.
     public func located(in files: [String], firstRow: Int) -> (file: String, error: InferenceError)? {
-        guard let fault = dataFault, let file = fault.input.map({ files.indices.contains($0) ? files[$0] : nil })
-            ?? (files.count == 1 ? files[0] : nil)
+        guard let fault = dataFault,
+            let file = fault.input.map({ files.indices.contains($0) ? files[$0] : nil })
+                ?? (files.count == 1 ? files[0] : nil)
         else { return nil }
         var error = self
         let name = file.split(separator: "/").last.map(String.init) ?? file

@@ -1,6 +1,6 @@
+import HDF5
 public import KerasFormat
 public import Numerics
-import HDF5
 
 /// The inputs one layer of a model receives, computed from the model's inputs by running only the layers
 /// that lead to it, in the rows its kernel multiplies: what a fine-tune of that layer trains on.
@@ -67,9 +67,10 @@ public struct LayerFeed {
             columns = dense.kernel.rows
         case let convolution as ConvolutionLayer:
             guard convolution.groups == 1 else {
-                throw InferenceError(.unsupportedConfig, layer: layer.description,
-                                     "layer \(layer) convolves \(convolution.groups) groups apart; its inputs are not one "
-                                         + "patch matrix")
+                throw InferenceError(
+                    .unsupportedConfig, layer: layer.description,
+                    "layer \(layer) convolves \(convolution.groups) groups apart; its inputs are not one "
+                        + "patch matrix")
             }
             rows = pooled ? .pooledPatches : .patches
             columns = convolution.kernel.count / max(convolution.kernel.shape.last ?? 1, 1)
@@ -77,9 +78,10 @@ public struct LayerFeed {
             rows = pooled ? .pooledPatches : .patches
             columns = separable.pointwise.kernel.count / max(separable.pointwise.kernel.shape.last ?? 1, 1)
         default:
-            throw InferenceError(.unsupportedConfig, layer: layer.description,
-                                 "layer \(layer) is not a Dense layer or a convolution, whose inputs kprune can "
-                                     + "compute")
+            throw InferenceError(
+                .unsupportedConfig, layer: layer.description,
+                "layer \(layer) is not a Dense layer or a convolution, whose inputs kprune can "
+                    + "compute")
         }
     }
 
@@ -94,9 +96,10 @@ public struct LayerFeed {
         switch (rows, Self.unwrapped(target)) {
         case (.features, _):
             guard received.shape.last == columns else {
-                throw InferenceError(.shapeMismatch, layer: path.joined(separator: "/"),
-                                     "layer \(path.joined(separator: "/")) takes \(columns) features, its input has "
-                                         + "shape \(received.shape)")
+                throw InferenceError(
+                    .shapeMismatch, layer: path.joined(separator: "/"),
+                    "layer \(path.joined(separator: "/")) takes \(columns) features, its input has "
+                        + "shape \(received.shape)")
             }
             return received.reshaped([received.count / max(columns, 1), columns])
         case (_, let convolution as ConvolutionLayer):
@@ -142,8 +145,9 @@ extension Graph {
             throw InferenceError(.unsupportedConfig, "the model has no layer \(path.joined(separator: "/"))")
         }
         guard calls.count == 1 else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) is called \(calls.count) times, so its inputs are not one array")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) is called \(calls.count) times, so its inputs are not one array")
         }
         return node
     }

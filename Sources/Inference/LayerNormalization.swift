@@ -17,8 +17,9 @@ struct LayerNormalizationLayer: ForwardLayer {
         let width = input.shape.last ?? 1
         for parameter in [gamma, beta] {
             guard (parameter?.count ?? width) == width else {
-                throw InferenceError(.shapeMismatch, layer: name,
-                                     "layer \(name) normalizes \(parameter?.count ?? 0) features, the input has shape \(input.shape)")
+                throw InferenceError(
+                    .shapeMismatch, layer: name,
+                    "layer \(name) normalizes \(parameter?.count ?? 0) features, the input has shape \(input.shape)")
             }
         }
         var values = input.values
@@ -51,9 +52,10 @@ struct EmbeddingLayer: ForwardLayer {
         for (index, id) in input.values.enumerated() {
             // Checked as a float first: converting NaN, an infinity or 1e30 to an Int would trap.
             guard id.isFinite, id > -1, id < Float(table.rows) else {
-                throw InferenceError(dataFault: index / max(perSample, 1), layer: name,
-                                     before: "layer \(name) (Embedding) has \(table.rows) rows;",
-                                     after: "asks for id \(id)")
+                throw InferenceError(
+                    dataFault: index / max(perSample, 1), layer: name,
+                    before: "layer \(name) (Embedding) has \(table.rows) rows;",
+                    after: "asks for id \(id)")
             }
             let row = Int(id.rounded(.towardZero))
             values += table.values[(row * width)..<((row + 1) * width)]
@@ -72,14 +74,17 @@ struct PReLULayer: ForwardLayer {
         let input = try single(inputs, name)
         let sample = Array(input.shape.dropFirst())
         guard alpha.rank == sample.count, zip(alpha.shape, sample).allSatisfy({ $0 == $1 || $0 == 1 }) else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name)'s alpha \(alpha.shape) does not fit \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name)'s alpha \(alpha.shape) does not fit \(input.shape)")
         }
         let perSample = sample.reduce(1, *)
         var values = input.values
         for i in values.indices where values[i] < 0 {
             let coordinates = SpatialWindow.unflatten(i % max(perSample, 1), sample)
             var index = 0
-            for (axis, c) in coordinates.enumerated() { index = index * alpha.shape[axis] + (alpha.shape[axis] == 1 ? 0 : c) }
+            for (axis, c) in coordinates.enumerated() {
+                index = index * alpha.shape[axis] + (alpha.shape[axis] == 1 ? 0 : c)
+            }
             values[i] *= alpha.values[index]
         }
         return Tensor(shape: input.shape, values: values)

@@ -17,8 +17,9 @@ struct TimeMask: Equatable {
     /// Refuses a tensor whose first two axes are not this mask's samples and steps.
     func requireFits(_ tensor: Tensor, _ layer: String) throws {
         guard tensor.rank >= 2, tensor.shape[0] == batch, tensor.shape[1] == steps else {
-            throw InferenceError(.shapeMismatch, layer: layer,
-                                 "layer \(layer) takes shape \(tensor.shape) with a \(batch)×\(steps) time-step mask")
+            throw InferenceError(
+                .shapeMismatch, layer: layer,
+                "layer \(layer) takes shape \(tensor.shape) with a \(batch)×\(steps) time-step mask")
         }
     }
 }
@@ -68,9 +69,10 @@ enum MaskRule {
         case .drops: return nil
         case .passes where inputs.count == 1: return mask
         case .passes, .refuses:
-            throw InferenceError(.unsupportedConfig, layer: layer,
-                                 "layer \(layer) (\(className)) is given a time-step mask (from Embedding mask_zero "
-                                     + "or Masking), which kprune's forward pass does not follow through a \(className)")
+            throw InferenceError(
+                .unsupportedConfig, layer: layer,
+                "layer \(layer) (\(className)) is given a time-step mask (from Embedding mask_zero "
+                    + "or Masking), which kprune's forward pass does not follow through a \(className)")
         }
     }
 }

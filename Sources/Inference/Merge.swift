@@ -20,8 +20,9 @@ struct MergeLayer: ForwardLayer {
         }
         if operation == .concatenate { return try concatenate(inputs) }
         guard inputs.allSatisfy({ $0.shape == first.shape }) else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) merges inputs of shapes \(inputs.map(\.shape)), which differ")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) merges inputs of shapes \(inputs.map(\.shape)), which differ")
         }
         var values = first.values
         values.withUnsafeMutableBufferPointer { a in
@@ -48,10 +49,12 @@ struct MergeLayer: ForwardLayer {
         let rank = inputs[0].rank
         let along = axis < 0 ? rank + axis : axis
         func others(_ shape: [Int]) -> [Int] { shape.enumerated().filter { $0.offset != along }.map(\.element) }
-        guard along >= 1, along < rank, inputs.allSatisfy({ $0.rank == rank && others($0.shape) == others(inputs[0].shape) })
+        guard along >= 1, along < rank,
+            inputs.allSatisfy({ $0.rank == rank && others($0.shape) == others(inputs[0].shape) })
         else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) concatenates inputs of shapes \(inputs.map(\.shape)) along axis \(axis)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) concatenates inputs of shapes \(inputs.map(\.shape)) along axis \(axis)")
         }
         let outer = inputs[0].shape[..<along].reduce(1, *)
         let blocks = inputs.map { $0.count / max(outer, 1) }
@@ -75,8 +78,9 @@ struct DotLayer: ForwardLayer {
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         guard inputs.count == 2, inputs[0].rank == 2, inputs[0].shape == inputs[1].shape else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) takes the dot product of two [samples, features] inputs of one shape")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) takes the dot product of two [samples, features] inputs of one shape")
         }
         let (a, b) = (inputs[0], inputs[1])
         let width = a.columns

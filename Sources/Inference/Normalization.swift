@@ -15,8 +15,9 @@ struct AffineLayer: ForwardLayer {
         let input = try single(inputs, name)
         if let axis, axis != input.rank - 1 {
             guard axis < input.rank else {
-                throw InferenceError(.shapeMismatch, layer: name,
-                                     "layer \(name) normalizes axis \(axis), the input has shape \(input.shape)")
+                throw InferenceError(
+                    .shapeMismatch, layer: name,
+                    "layer \(name) normalizes axis \(axis), the input has shape \(input.shape)")
             }
             return try mapLastAxis(input.movingAxisToEnd(axis)).movingLastAxis(to: axis)
         }
@@ -26,8 +27,9 @@ struct AffineLayer: ForwardLayer {
     private func mapLastAxis(_ input: Tensor) throws -> Tensor {
         let width = scale.count
         guard width == 1 || input.shape.last == width else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) normalizes \(width) features, the input has shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) normalizes \(width) features, the input has shape \(input.shape)")
         }
         let values = [Float](unsafeUninitializedCapacity: input.count) { v, initialized in
             input.values.withUnsafeBufferPointer { x in
@@ -55,9 +57,10 @@ struct AffineLayer: ForwardLayer {
     }
 
     /// Keras' `BatchNormalization` at inference.
-    static func batchNormalization(_ name: String, gamma: [Float]?, beta: [Float]?, mean: [Float],
-                                   variance: [Float], epsilon: Float) -> AffineLayer
-    {
+    static func batchNormalization(
+        _ name: String, gamma: [Float]?, beta: [Float]?, mean: [Float],
+        variance: [Float], epsilon: Float
+    ) -> AffineLayer {
         let gamma = gamma ?? [Float](repeating: 1, count: mean.count)
         let beta = beta ?? [Float](repeating: 0, count: mean.count)
         let scale = (0..<mean.count).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }

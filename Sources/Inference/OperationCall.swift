@@ -13,8 +13,9 @@ struct OperationLabel {
     /// The refusal of the function itself: `layer tf.math.erf (TFOpLambda) calls tf.math.erf, which kprune's
     /// forward pass does not run`.
     func unsupported() -> InferenceError {
-        InferenceError(.unsupportedLayer, layer: layer,
-                       "layer \(layer) (\(className)) calls \(function), which kprune's forward pass does not run")
+        InferenceError(
+            .unsupportedLayer, layer: layer,
+            "layer \(layer) (\(className)) calls \(function), which kprune's forward pass does not run")
     }
 
     /// The refusal of an argument or operand the forward pass does not run: `layer tf.concat (TFOpLambda)
@@ -163,9 +164,10 @@ struct OperationCall {
 
     /// Appends the numbers of a constant (row-major) to `values`, fixing `shape` from the first row at each depth
     /// and requiring every later row to have it.
-    private func read(_ json: JSONValue, depth: Int, shape: inout [Int], values: inout [Float], key: String,
-                      whole: JSONValue) throws
-    {
+    private func read(
+        _ json: JSONValue, depth: Int, shape: inout [Int], values: inout [Float], key: String,
+        whole: JSONValue
+    ) throws {
         let expected = "a finite float32 number or a rectangular list of them"
         switch json {
         case .number(let number):
@@ -178,7 +180,9 @@ struct OperationCall {
             guard depth < Self.largestRank else { throw invalid(key, whole, expected) }
             if depth == shape.count, values.isEmpty { shape.append(items.count) }
             guard depth < shape.count, shape[depth] == items.count else { throw invalid(key, whole, expected) }
-            for item in items { try read(item, depth: depth + 1, shape: &shape, values: &values, key: key, whole: whole) }
+            for item in items {
+                try read(item, depth: depth + 1, shape: &shape, values: &values, key: key, whole: whole)
+            }
         default:
             throw invalid(key, whole, expected)
         }

@@ -50,9 +50,11 @@ extension GraphBuilder {
         let masks = maskRule(layer)
         return try calls.enumerated().map { index, call in
             let operation = try self.operation(layer, call, name)
-            let forward: any ForwardLayer = Self.computesInHalf(layer.config) ? HalfPrecision(inner: operation) : operation
-            return Graph.Node(name: layer.name, className: layer.className, call: index, inbound: call.inputs,
-                              layer: forward, masks: masks, recordedMask: call.mask.map { $0 != nil })
+            let forward: any ForwardLayer =
+                Self.computesInHalf(layer.config) ? HalfPrecision(inner: operation) : operation
+            return Graph.Node(
+                name: layer.name, className: layer.className, call: index, inbound: call.inputs,
+                layer: forward, masks: masks, recordedMask: call.mask.map { $0 != nil })
         }
     }
 
@@ -62,8 +64,9 @@ extension GraphBuilder {
     func operation(_ layer: LayerConfig, _ call: LayerCall, _ name: String) throws -> any ForwardLayer {
         guard let function = layer.config["function"]?.string else { throw Self.unsupportedOperation(layer, name) }
         let label = OperationLabel(layer: name, className: layer.className, function: "tf." + function)
-        let operation = OperationCall(label: label, function: function,
-                                      arguments: call.arguments ?? CallArguments(first: .input(0)))
+        let operation = OperationCall(
+            label: label, function: function,
+            arguments: call.arguments ?? CallArguments(first: .input(0)))
         if layer.className == "SlicingOpLambda" {
             guard function == "__operators__.getitem" else { throw Self.unsupportedOperation(layer, name) }
             return try slice(operation)
@@ -74,12 +77,14 @@ extension GraphBuilder {
             guard let axes = try operation.axes() else {
                 throw operation.refusal("axis null (every axis, the samples' included)")
             }
-            return ReductionLayer(label: label, kind: kind, axes: axes,
-                                  keepDimensions: try operation.flag("keepdims", default: false))
+            return ReductionLayer(
+                label: label, kind: kind, axes: axes,
+                keepDimensions: try operation.flag("keepdims", default: false))
         }
         if let unary = Self.unaryFunctions[function] {
             try operation.requireOnly([])
-            return ElementwiseLayer(label: label, function: .unary(unary), operands: [.input(try operation.tensorArgument())])
+            return ElementwiseLayer(
+                label: label, function: .unary(unary), operands: [.input(try operation.tensorArgument())])
         }
         if let binary = Self.binaryFunctions[function] {
             try operation.requireOnly(["y"])

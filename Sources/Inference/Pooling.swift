@@ -15,17 +15,23 @@ struct PoolingLayer: ForwardLayer {
         let input = try single(inputs, name)
         let rank = window.count
         guard input.rank == rank + 2 else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) pools \(rank)-D inputs, not shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name) pools \(rank)-D inputs, not shape \(input.shape)")
         }
         let batch = input.shape[0], channels = input.shape[rank + 1]
-        let geometry = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: window, strides: strides,
-                                     dilation: [Int](repeating: 1, count: rank), padding: padding)
-        guard Allocation.product(window) != nil, Allocation.product([geometry.positions, geometry.offsets]) != nil else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) pools windows of \(window) over \(geometry.inputSize): too many to gather")
+        let geometry = SpatialWindow(
+            inputSize: Array(input.shape[1...rank]), window: window, strides: strides,
+            dilation: [Int](repeating: 1, count: rank), padding: padding)
+        guard Allocation.product(window) != nil, Allocation.product([geometry.positions, geometry.offsets]) != nil
+        else {
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) pools windows of \(window) over \(geometry.inputSize): too many to gather")
         }
         let table = geometry.gatherTable()
-        var values = [Float](repeating: average ? 0 : -.infinity, count: try Allocation.count([batch, geometry.positions, channels], layer: name))
+        var values = [Float](
+            repeating: average ? 0 : -.infinity,
+            count: try Allocation.count([batch, geometry.positions, channels], layer: name))
         values.withUnsafeMutableBufferPointer { out in
             input.values.withUnsafeBufferPointer { x in
                 table.withUnsafeBufferPointer { table in
@@ -40,9 +46,10 @@ struct PoolingLayer: ForwardLayer {
 
     /// The outputs at flat positions `rows` (sample · positions + position), each starting from the
     /// initial value (0 or -infinity): the maximum, or the mean over the window's positions inside the input.
-    private func pool(rows: Range<Int>, _ x: UnsafeBufferPointer<Float>, _ table: UnsafeBufferPointer<Int>,
-                      geometry: SpatialWindow, channels: Int, into out: UnsafeMutableBufferPointer<Float>)
-    {
+    private func pool(
+        rows: Range<Int>, _ x: UnsafeBufferPointer<Float>, _ table: UnsafeBufferPointer<Int>,
+        geometry: SpatialWindow, channels: Int, into out: UnsafeMutableBufferPointer<Float>
+    ) {
         let offsets = geometry.offsets, positions = geometry.positions
         let spatial = geometry.inputSize.reduce(1, *)
         guard let x = x.baseAddress, let out = out.baseAddress else { return }
@@ -79,7 +86,8 @@ struct GlobalPoolingLayer: ForwardLayer {
     func forward(_ inputs: [Tensor]) throws -> Tensor {
         let input = try single(inputs, name)
         guard input.rank >= 3 else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name) pools spatial axes, the input has shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name) pools spatial axes, the input has shape \(input.shape)")
         }
         let batch = input.shape[0], channels = input.shape[input.rank - 1]
         let positions = input.count / max(batch * channels, 1)
@@ -88,12 +96,14 @@ struct GlobalPoolingLayer: ForwardLayer {
             for p in 0..<positions {
                 for c in 0..<channels {
                     let value = input.values[(n * positions + p) * channels + c]
-                    values[n * channels + c] = average ? values[n * channels + c] + value : max(values[n * channels + c], value)
+                    values[n * channels + c] =
+                        average ? values[n * channels + c] + value : max(values[n * channels + c], value)
                 }
             }
         }
         if average { values = values.map { $0 / Float(max(positions, 1)) } }
-        let shape = keepDimensions ? [batch] + [Int](repeating: 1, count: input.rank - 2) + [channels] : [batch, channels]
+        let shape =
+            keepDimensions ? [batch] + [Int](repeating: 1, count: input.rank - 2) + [channels] : [batch, channels]
         return Tensor(shape: shape, values: values)
     }
 }

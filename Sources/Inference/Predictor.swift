@@ -1,6 +1,6 @@
+import HDF5
 public import KerasFormat
 public import Numerics
-import HDF5
 
 /// Runs a Keras model's inference in Swift: dropout and noise off, normalization on its stored statistics.
 ///

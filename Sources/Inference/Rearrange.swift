@@ -43,7 +43,8 @@ struct RearrangeLayer: ForwardLayer {
     private func shape(of input: [Int]) throws -> [Int] {
         func spatial(_ count: Int) throws -> Range<Int> {
             guard input.count == count + 2 else {
-                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes \(count)-D inputs, not shape \(input)")
+                throw InferenceError(
+                    .shapeMismatch, layer: name, "layer \(name) takes \(count)-D inputs, not shape \(input)")
             }
             return 1..<(count + 1)
         }
@@ -52,17 +53,21 @@ struct RearrangeLayer: ForwardLayer {
         case .pad(let before, let after):
             for (i, axis) in try spatial(before.count).enumerated() { shape[axis] += before[i] + after[i] }
         case .crop(let before, let after):
-            for (i, axis) in try spatial(before.count).enumerated() { shape[axis] = max(0, shape[axis] - before[i] - after[i]) }
+            for (i, axis) in try spatial(before.count).enumerated() {
+                shape[axis] = max(0, shape[axis] - before[i] - after[i])
+            }
         case .upsample(let factors):
             for (i, axis) in try spatial(factors.count).enumerated() { shape[axis] *= factors[i] }
         case .permute(let order):
             guard order.sorted() == Array(1...max(order.count, 1)), order.count == input.count - 1 else {
-                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) permutes \(order), the input has shape \(input)")
+                throw InferenceError(
+                    .shapeMismatch, layer: name, "layer \(name) permutes \(order), the input has shape \(input)")
             }
             shape = [input[0]] + order.map { input[$0] }
         case .repeatVector(let count):
             guard input.count == 2 else {
-                throw InferenceError(.shapeMismatch, layer: name, "layer \(name) repeats 2-D inputs, not shape \(input)")
+                throw InferenceError(
+                    .shapeMismatch, layer: name, "layer \(name) repeats 2-D inputs, not shape \(input)")
             }
             shape = [input[0], count, input[1]]
         }

@@ -19,8 +19,9 @@ struct RecurrentLayer: MaskingLayer {
 
     func forward(masked inputs: [MaskedTensor]) throws -> [MaskedTensor] {
         guard inputs.count == 1, let input = inputs.first else {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) takes \(inputs.count) inputs; kprune runs recurrent layers on one (no initial state)")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) takes \(inputs.count) inputs; kprune runs recurrent layers on one (no initial state)")
         }
         let result = try run(input.tensor, mask: input.mask)
         var outputs = [MaskedTensor(result.output, mask: returnSequences ? input.mask : nil)]
@@ -31,8 +32,9 @@ struct RecurrentLayer: MaskingLayer {
     /// The layer's output (every step's, or the last) and its final states, for `input` with its mask.
     func run(_ input: Tensor, mask: TimeMask?) throws -> (output: Tensor, states: [Tensor]) {
         guard input.rank == 3, input.shape[2] == cell.kernel.rows else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) takes samples × steps × \(cell.kernel.rows) features, not shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) takes samples × steps × \(cell.kernel.rows) features, not shape \(input.shape)")
         }
         try mask?.requireFits(input, name)
         let (batch, steps, units) = (input.shape[0], input.shape[1], cell.units)
@@ -85,7 +87,9 @@ struct RecurrentLayer: MaskingLayer {
 
     /// For the samples whose step `step` the mask leaves out: the previous states kept, and the output the
     /// carried state (or zeros).
-    private func keepMasked(_ mask: TimeMask, step: Int, previous: [Tensor], next: inout [Tensor], output: inout [Float]) {
+    private func keepMasked(
+        _ mask: TimeMask, step: Int, previous: [Tensor], next: inout [Tensor], output: inout [Float]
+    ) {
         let units = cell.units
         for sample in 0..<mask.batch where !mask[sample, step] {
             let range = (sample * units)..<((sample + 1) * units)

@@ -56,7 +56,9 @@ struct RecurrentCell {
         }
         switch kind {
         case .simple:
-            return [Tensor(rows: batch, columns: units, values: apply(activation, sum(projected.values, recurrent.values)))]
+            return [
+                Tensor(rows: batch, columns: units, values: apply(activation, sum(projected.values, recurrent.values)))
+            ]
         case .lstm:
             return lstmStep(sum(projected.values, recurrent.values), c: states[1].values, batch: batch)
         case .gru(let resetAfter):
@@ -65,7 +67,8 @@ struct RecurrentCell {
     }
 
     private func lstmStep(_ z: [Float], c previous: [Float], batch: Int) -> [Tensor] {
-        let input = apply(recurrentActivation, gate(z, 0, batch)), forget = apply(recurrentActivation, gate(z, 1, batch))
+        let input = apply(recurrentActivation, gate(z, 0, batch)),
+            forget = apply(recurrentActivation, gate(z, 1, batch))
         let candidate = apply(activation, gate(z, 2, batch)), output = apply(recurrentActivation, gate(z, 3, batch))
         var c = [Float](repeating: 0, count: previous.count)
         for i in c.indices { c[i] = forget[i] * previous[i] + input[i] * candidate[i] }

@@ -23,7 +23,9 @@ struct ReductionLayer: ForwardLayer {
         var reduced = [Bool](repeating: false, count: input.rank)
         for axis in axes {
             let resolved = try label.axis(axis, rank: input.rank, shape: input.shape)
-            guard !reduced[resolved] else { throw label.mismatch("with axis \(axes), which names axis \(resolved) twice") }
+            guard !reduced[resolved] else {
+                throw label.mismatch("with axis \(axes), which names axis \(resolved) twice")
+            }
             reduced[resolved] = true
         }
         var kept = input.shape

@@ -30,7 +30,8 @@ struct ShapeOperationLayer: ForwardLayer {
             for axis in axes {
                 let resolved = try label.axis(axis, rank: input.rank, shape: input.shape)
                 guard input.shape[resolved] == 1 else {
-                    throw label.mismatch("with axis \(axis), of size \(input.shape[resolved]) in shape \(input.shape), not 1")
+                    throw label.mismatch(
+                        "with axis \(axis), of size \(input.shape[resolved]) in shape \(input.shape), not 1")
                 }
                 removed.insert(resolved)
             }
@@ -56,7 +57,9 @@ struct ShapeOperationLayer: ForwardLayer {
 
     /// The one input of `expand_dims` and `squeeze`.
     private func single(_ inputs: [Tensor]) throws -> Tensor {
-        guard inputs.count == 1, let input = inputs.first else { throw label.mismatch("on \(inputs.count) tensors, not one") }
+        guard inputs.count == 1, let input = inputs.first else {
+            throw label.mismatch("on \(inputs.count) tensors, not one")
+        }
         return input
     }
 }

@@ -23,15 +23,18 @@ struct SliceLayer: ForwardLayer {
     let elements: [Element]
 
     func forward(_ inputs: [Tensor]) throws -> Tensor {
-        guard inputs.count == 1, let input = inputs.first else { throw label.mismatch("on \(inputs.count) tensors, not one") }
+        guard inputs.count == 1, let input = inputs.first else {
+            throw label.mismatch("on \(inputs.count) tensors, not one")
+        }
         let taking = elements.filter { $0 != .newAxis && $0 != .ellipsis }.count
         guard taking <= input.rank else {
             throw label.mismatch("with \(taking) indexes and slices for shape \(input.shape)")
         }
         let spec = expanded(rank: input.rank)
         guard let samples = spec.first, Self.takesWhole(samples) else {
-            throw label.refusal("the slice \(Self.written(elements)), which does not take the samples' axis of shape "
-                                + "\(input.shape) whole")
+            throw label.refusal(
+                "the slice \(Self.written(elements)), which does not take the samples' axis of shape "
+                    + "\(input.shape) whole")
         }
         // Per input axis: the first index read, the step, and how many are read.
         var reads: [(start: Int, step: Int, count: Int)] = []
@@ -58,7 +61,9 @@ struct SliceLayer: ForwardLayer {
         }
         let total = try Allocation.count(shape, layer: label.layer)
         var strides = [Int](repeating: 1, count: input.rank)
-        for axis in input.shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * input.shape[axis + 1] }
+        for axis in input.shape.indices.dropLast().reversed() {
+            strides[axis] = strides[axis + 1] * input.shape[axis + 1]
+        }
         var values: [Float] = []
         values.reserveCapacity(total)
         guard total > 0 else { return Tensor(shape: shape, values: values) }
@@ -152,7 +157,8 @@ extension GraphBuilder {
             throw operation.invalid("slice_spec", value, "a spec with one Ellipsis at most")
         }
         guard let first = elements.first, first == .ellipsis || SliceLayer.takesWhole(first) else {
-            throw operation.refusal("the slice \(SliceLayer.written(elements)), which does not take the samples' axis whole")
+            throw operation.refusal(
+                "the slice \(SliceLayer.written(elements)), which does not take the samples' axis whole")
         }
         return SliceLayer(label: operation.label, elements: elements)
     }
@@ -171,8 +177,11 @@ extension GraphBuilder {
                 return try operation.whole("the slice_spec element's \(key)", value, in: range)
             }
             let step = try number("step", -Self.largestSize...Self.largestSize) ?? 1
-            guard step != 0 else { throw operation.invalid("the slice_spec element", item, "a slice whose step is not 0") }
-            return .range(start: try number("start", -bound...bound), stop: try number("stop", -bound...bound), step: step)
+            guard step != 0 else {
+                throw operation.invalid("the slice_spec element", item, "a slice whose step is not 0")
+            }
+            return .range(
+                start: try number("start", -bound...bound), stop: try number("stop", -bound...bound), step: step)
         default:
             throw operation.invalid("the slice_spec element", item, "a slice, an integer, None or an Ellipsis")
         }

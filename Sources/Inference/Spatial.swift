@@ -88,18 +88,22 @@ extension SpatialWindow {
     /// The window a convolution kernel `[k1, ..., kd, C, outputs]` slides over a channels-last input
     /// `[N, d1, ..., dd, C]`, after checking that the input fits the kernel.
     /// - Throws: `InferenceError` `.shapeMismatch` naming `layer` when it does not.
-    static func sliding(_ kernel: Tensor, over input: Tensor, strides: [Int], dilation: [Int], padding: Padding,
-                        layer: String) throws -> SpatialWindow
-    {
+    static func sliding(
+        _ kernel: Tensor, over input: Tensor, strides: [Int], dilation: [Int], padding: Padding,
+        layer: String
+    ) throws -> SpatialWindow {
         let rank = kernel.rank - 2
         let channels = kernel.shape[rank]
         guard input.rank == rank + 2, input.shape.last == channels else {
-            throw InferenceError(.shapeMismatch, layer: layer,
-                                 "layer \(layer) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: layer,
+                "layer \(layer) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
         }
-        let window = SpatialWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
-                                   strides: strides, dilation: dilation, padding: padding)
-        try window.requireBounds(batch: input.shape[0], channels: kernel.shape[rank] * kernel.shape[rank + 1], layer: layer)
+        let window = SpatialWindow(
+            inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+            strides: strides, dilation: dilation, padding: padding)
+        try window.requireBounds(
+            batch: input.shape[0], channels: kernel.shape[rank] * kernel.shape[rank + 1], layer: layer)
         return window
     }
 

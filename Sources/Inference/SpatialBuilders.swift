@@ -14,7 +14,8 @@ extension GraphBuilder {
             guard let (before, after) = pairs(layer.config[padding ? "padding" : "cropping"], rank: rank) else {
                 throw unsupported(layer, name, "amounts it cannot read")
             }
-            return RearrangeLayer(name: name, kind: padding ? .pad(before: before, after: after) : .crop(before: before, after: after))
+            return RearrangeLayer(
+                name: name, kind: padding ? .pad(before: before, after: after) : .crop(before: before, after: after))
         case "UpSampling1D", "UpSampling2D", "UpSampling3D":
             try requireChannelsLast(layer, name)
             if let method = layer.config["interpolation"]?.string, method != "nearest" {
@@ -26,9 +27,11 @@ extension GraphBuilder {
             }
             return RearrangeLayer(name: name, kind: .upsample(factors))
         case "Permute":
-            return RearrangeLayer(name: name, kind: .permute(try dimensions(layer, name, "dims", in: 1...Self.largestWindow)))
+            return RearrangeLayer(
+                name: name, kind: .permute(try dimensions(layer, name, "dims", in: 1...Self.largestWindow)))
         case "RepeatVector":
-            return RearrangeLayer(name: name, kind: .repeatVector(try whole(layer, name, "n", in: 0...Self.largestSize)))
+            return RearrangeLayer(
+                name: name, kind: .repeatVector(try whole(layer, name, "n", in: 0...Self.largestSize)))
         default:
             throw InferenceError(.unsupportedLayer, layer: name, "layer \(name) is a \(layer.className)")
         }
@@ -36,7 +39,9 @@ extension GraphBuilder {
 
     /// Before-and-after amounts per spatial axis from `3`, `[1, 2]` (1-D: before, after) or `[[1, 2], [3, 4]]`.
     func pairs(_ value: JSONValue?, rank: Int) -> (before: [Int], after: [Int])? {
-        func amount(_ item: JSONValue) -> Int? { item.integer.flatMap { (0...Self.largestWindow).contains($0) ? $0 : nil } }
+        func amount(_ item: JSONValue) -> Int? {
+            item.integer.flatMap { (0...Self.largestWindow).contains($0) ? $0 : nil }
+        }
         switch value {
         case let item? where item.number != nil:
             return amount(item).map { ([Int](repeating: $0, count: rank), [Int](repeating: $0, count: rank)) }
@@ -70,7 +75,9 @@ extension GraphBuilder {
 
     func padding(_ layer: LayerConfig, _ name: String) throws -> SpatialWindow.Padding {
         let text = layer.config["padding"]?.string ?? "valid"
-        guard let padding = SpatialWindow.Padding(rawValue: text) else { throw unsupported(layer, name, "padding \(text)") }
+        guard let padding = SpatialWindow.Padding(rawValue: text) else {
+            throw unsupported(layer, name, "padding \(text)")
+        }
         return padding
     }
 
@@ -81,7 +88,8 @@ extension GraphBuilder {
             throw unsupported(layer, name, "a pool size it cannot read")
         }
         let strides = integers(layer, "strides", rank: rank, default: window) ?? window
-        return PoolingLayer(name: name, average: layer.className.contains("Av"), window: window, strides: strides,
-                            padding: try padding(layer, name), threads: blas.threads)
+        return PoolingLayer(
+            name: name, average: layer.className.contains("Av"), window: window, strides: strides,
+            padding: try padding(layer, name), threads: blas.threads)
     }
 }

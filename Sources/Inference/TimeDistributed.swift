@@ -17,19 +17,22 @@ struct TimeDistributedLayer: MaskingLayer {
             throw InferenceError(.shapeMismatch, layer: name, "layer \(name) takes one input, not \(inputs.count)")
         }
         guard input.tensor.rank >= 3 else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) takes samples × steps × features, not shape \(input.tensor.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) takes samples × steps × features, not shape \(input.tensor.shape)")
         }
         if input.mask != nil, innerMasks == .refuses || inner is any MaskingLayer {
-            throw InferenceError(.unsupportedConfig, layer: name,
-                                 "layer \(name) (TimeDistributed) is given a time-step mask, which kprune does not "
-                                     + "pass to a wrapped \(innerClass)")
+            throw InferenceError(
+                .unsupportedConfig, layer: name,
+                "layer \(name) (TimeDistributed) is given a time-step mask, which kprune does not "
+                    + "pass to a wrapped \(innerClass)")
         }
         let shape = input.tensor.shape
         let rows = shape[0] * shape[1]
         let output = try inner.forward([input.tensor.reshaped([rows] + shape.dropFirst(2))])
         guard output.rank >= 1, output.shape[0] == rows else {
-            throw InferenceError(.shapeMismatch, layer: name, "layer \(name)'s wrapped layer gives shape \(output.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name, "layer \(name)'s wrapped layer gives shape \(output.shape)")
         }
         return [MaskedTensor(output.reshaped([shape[0], shape[1]] + output.shape.dropFirst()), mask: input.mask)]
     }

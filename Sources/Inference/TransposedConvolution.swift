@@ -18,9 +18,10 @@ struct TransposedWindow {
     let padBefore: [Int]
 
     /// The geometry for `padding` `valid` or `same`; `outputPadding` nil when the config leaves it out.
-    init(inputSize: [Int], window: [Int], strides: [Int], dilation: [Int], padding: SpatialWindow.Padding,
-         outputPadding: [Int]?)
-    {
+    init(
+        inputSize: [Int], window: [Int], strides: [Int], dilation: [Int], padding: SpatialWindow.Padding,
+        outputPadding: [Int]?
+    ) {
         self.inputSize = inputSize
         self.window = window
         self.strides = strides
@@ -62,7 +63,10 @@ struct TransposedWindow {
                 var index = 0
                 for axis in inputSize.indices {
                     let coordinate = position[axis] * strides[axis] + offset[axis] * dilation[axis] - padBefore[axis]
-                    guard coordinate >= 0, coordinate < outputSize[axis] else { index = -1; break }
+                    guard coordinate >= 0, coordinate < outputSize[axis] else {
+                        index = -1
+                        break
+                    }
                     index = index * outputSize[axis] + coordinate
                 }
                 table.append(index)
@@ -95,19 +99,24 @@ struct TransposedConvolutionLayer: ForwardLayer {
         let rank = kernel.rank - 2
         let filters = kernel.shape[rank], channels = kernel.shape[rank + 1]
         guard input.rank == rank + 2, input.shape.last == channels else {
-            throw InferenceError(.shapeMismatch, layer: name,
-                                 "layer \(name) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
+            throw InferenceError(
+                .shapeMismatch, layer: name,
+                "layer \(name) takes \(rank)-D inputs with \(channels) channels, not shape \(input.shape)")
         }
-        let window = TransposedWindow(inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
-                                      strides: strides, dilation: dilation, padding: padding,
-                                      outputPadding: outputPadding)
+        let window = TransposedWindow(
+            inputSize: Array(input.shape[1...rank]), window: Array(kernel.shape[0..<rank]),
+            strides: strides, dilation: dilation, padding: padding,
+            outputPadding: outputPadding)
         let batch = input.shape[0]
         try Allocation.requireTable([window.inputPositions, window.offsets], layer: name, "a scatter table")
         try Allocation.requireTable([window.inputPositions, window.offsets, filters], layer: name, "products")
-        var output = [Float](repeating: 0, count: try Allocation.count([batch] + window.outputSize + [filters], layer: name))
+        var output = [Float](
+            repeating: 0, count: try Allocation.count([batch] + window.outputSize + [filters], layer: name))
         output.withUnsafeMutableBufferPointer { out in
             input.values.withUnsafeBufferPointer { x in
-                kernel.values.withUnsafeBufferPointer { w in scatter(x, batch: batch, window: window, kernel: w, into: out) }
+                kernel.values.withUnsafeBufferPointer { w in
+                    scatter(x, batch: batch, window: window, kernel: w, into: out)
+                }
             }
             addBias(bias, to: out, width: filters)
         }
@@ -116,9 +125,10 @@ struct TransposedConvolutionLayer: ForwardLayer {
     }
 
     /// The contributions of every input position, a chunk of samples at a time, added into `out`.
-    private func scatter(_ x: UnsafeBufferPointer<Float>, batch: Int, window: TransposedWindow,
-                         kernel w: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>)
-    {
+    private func scatter(
+        _ x: UnsafeBufferPointer<Float>, batch: Int, window: TransposedWindow,
+        kernel w: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>
+    ) {
         let rank = kernel.rank - 2
         let filters = kernel.shape[rank], channels = kernel.shape[rank + 1]
         let columns = window.offsets * filters, positions = window.inputPositions
@@ -130,9 +140,10 @@ struct TransposedConvolutionLayer: ForwardLayer {
             for first in stride(from: 0, to: batch, by: chunk) {
                 let samples = min(chunk, batch - first)
                 let rows = UnsafeBufferPointer(rebasing: x[(first * positions * channels)...])
-                blas.gemm(BLAS.Matrix(rows, rows: samples * positions, columns: channels),
-                          BLAS.Matrix(w, rows: columns, columns: channels), transposeB: true,
-                          into: products, cStride: columns)
+                blas.gemm(
+                    BLAS.Matrix(rows, rows: samples * positions, columns: channels),
+                    BLAS.Matrix(w, rows: columns, columns: channels), transposeB: true,
+                    into: products, cStride: columns)
                 // Samples write apart; within one, positions may land on the same output, so one thread each.
                 let products = UnsafeBufferPointer(products)
                 parallelRanges(samples, threads: blas.threads, cost: positions * columns) { range in

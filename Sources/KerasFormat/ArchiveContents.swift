@@ -41,13 +41,15 @@ struct ArchiveContents {
         let weights = staging.file(named: weightsMember)
         let (members, texts) = try readMembers(of: archive, path: path, weightsTo: weights)
         guard members.contains(where: { $0.name == weightsMember }), let configText = texts[configMember] else {
-            throw KerasFormatError(.notKeras, file: path, "zip archive without \(configMember) and \(weightsMember)",
-                                   hint: "expected a .keras file written by Keras 3 model.save")
+            throw KerasFormatError(
+                .notKeras, file: path, "zip archive without \(configMember) and \(weightsMember)",
+                hint: "expected a .keras file written by Keras 3 model.save")
         }
         let config = try KerasModel.parseConfig(configText, file: path)
         let rewrite = ArchiveRewrite(archivePath: path, members: members, stagedWeights: weights, staging: staging)
-        return ArchiveContents(config: config, kerasVersion: texts[metadataMember].flatMap(kerasVersion(inMetadata:)),
-                               rewrite: rewrite)
+        return ArchiveContents(
+            config: config, kerasVersion: texts[metadataMember].flatMap(kerasVersion(inMetadata:)),
+            rewrite: rewrite)
     }
 
     /// Lists the members in stored order, extracting the weights to `weightsPath` and reading `config.json`
@@ -72,8 +74,9 @@ struct ArchiveContents {
         } catch let error as KerasFormatError {
             throw error
         } catch {
-            throw KerasFormatError(.malformed, file: path, "cannot extract the archive: \(error)",
-                                   hint: "the .keras file may be truncated or corrupt", cause: error)
+            throw KerasFormatError(
+                .malformed, file: path, "cannot extract the archive: \(error)",
+                hint: "the .keras file may be truncated or corrupt", cause: error)
         }
         return (members, texts)
     }
@@ -90,8 +93,9 @@ struct ArchiveContents {
 
     /// Reads a member whole, refusing one larger than `limit` (by its header, and by what it really holds).
     private static func readBounded(_ entry: Entry, of archive: Archive, path: String, limit: Int) throws -> Data {
-        let tooLarge = KerasFormatError(.malformed, file: path, "\(entry.path) is larger than \(limit >> 20) MiB",
-                                        hint: "Keras writes it in kilobytes; the archive is corrupt or crafted")
+        let tooLarge = KerasFormatError(
+            .malformed, file: path, "\(entry.path) is larger than \(limit >> 20) MiB",
+            hint: "Keras writes it in kilobytes; the archive is corrupt or crafted")
         guard entry.uncompressedSize <= UInt64(limit) else { throw tooLarge }
         var bytes = Data()
         _ = try archive.extract(entry) { chunk in

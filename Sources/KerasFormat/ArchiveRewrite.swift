@@ -36,12 +36,14 @@ final class ArchiveRewrite {
     ///   when the output cannot be written.
     func write(to output: AtomicOutput) throws {
         do {
-            let source = try ArchiveContents.openArchive(archivePath,
-                                                         hint: "the .keras file may have changed while kprune ran")
+            let source = try ArchiveContents.openArchive(
+                archivePath,
+                hint: "the .keras file may have changed while kprune ran")
             let entries = Array(source)
             guard entries.map(\.path) == members.map(\.name) else {
-                throw KerasFormatError(.malformed, file: archivePath, "the archive's members changed while kprune ran",
-                                       hint: "run again once the file is no longer being written")
+                throw KerasFormatError(
+                    .malformed, file: archivePath, "the archive's members changed while kprune ran",
+                    hint: "run again once the file is no longer being written")
             }
             try Self.writeEmptyArchive(at: output.temporaryPath, naming: output.destination)
             let archive = try Archive(url: URL(fileURLWithPath: output.temporaryPath), accessMode: .update)
@@ -50,15 +52,17 @@ final class ArchiveRewrite {
                 if member.name == ArchiveContents.weightsMember {
                     try addStagedWeights(as: member, method: method, to: archive)
                 } else {
-                    try MemberStream.copy(member, from: source, entry: entry, archivePath: archivePath, to: archive,
-                                          method: method)
+                    try MemberStream.copy(
+                        member, from: source, entry: entry, archivePath: archivePath, to: archive,
+                        method: method)
                 }
             }
         } catch let error as KerasFormatError {
             throw error
         } catch {
-            throw OutputError(.writeFailed, path: output.destination, "cannot write the archive: \(error)",
-                              cause: error)
+            throw OutputError(
+                .writeFailed, path: output.destination, "cannot write the archive: \(error)",
+                cause: error)
         }
     }
 
@@ -66,11 +70,13 @@ final class ArchiveRewrite {
     private func addStagedWeights(as member: ArchiveMember, method: CompressionMethod, to archive: Archive) throws {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: stagedWeights))
         defer {
-            do { try handle.close() } catch { /* opened for reading only: nothing to flush */ }
+            do { try handle.close() } catch { /* opened for reading only: nothing to flush */  }
         }
         let size = try handle.seekToEnd()
-        try archive.addEntry(with: member.name, type: .file, uncompressedSize: Int64(size),
-                             modificationDate: member.modified, compressionMethod: method) { position, chunk in
+        try archive.addEntry(
+            with: member.name, type: .file, uncompressedSize: Int64(size),
+            modificationDate: member.modified, compressionMethod: method
+        ) { position, chunk in
             try handle.seek(toOffset: UInt64(position))
             return try handle.read(upToCount: chunk) ?? Data()
         }

@@ -16,10 +16,12 @@ enum FileKind {
         switch FileType(at: path) {
         case nil: throw KerasFormatError(.notKeras, file: path, "no such file")
         case .regular?: break
-        case .directory?: throw KerasFormatError(.notKeras, file: path, "is a directory", hint: "name a Keras model file")
+        case .directory?:
+            throw KerasFormatError(.notKeras, file: path, "is a directory", hint: "name a Keras model file")
         case let other?:
-            throw KerasFormatError(.notKeras, file: path, "is \(other.described), not a regular file",
-                                   hint: "name a Keras model file")
+            throw KerasFormatError(
+                .notKeras, file: path, "is \(other.described), not a regular file",
+                hint: "name a Keras model file")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw KerasFormatError(.notKeras, file: path, "cannot be read", hint: "check its permissions")

@@ -33,17 +33,19 @@ public enum InferenceEffect: Sendable, Equatable {
         case "Flatten", "Reshape":
             self = .reshape
         case "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D",
-             "GlobalAvgPool2D", "GlobalAvgPool3D":
+            "GlobalAvgPool2D", "GlobalAvgPool3D":
             self = .pool
         case "Activation":
             self = config["activation"]?.string.map(InferenceEffect.activation) ?? .unknown
         case "Softmax":
             let axis = config["axis"]
-            let lastAxis = axis == nil || isNumber(axis, -1, orAbsent: false)
+            let lastAxis =
+                axis == nil || isNumber(axis, -1, orAbsent: false)
                 || axis?.array.map { $0.count == 1 && $0[0].number == -1 } == true
             self = lastAxis ? .activation("softmax") : .unknown
         case "ReLU":
-            let plain = isNumber(config["max_value"], .infinity, orAbsent: true)
+            let plain =
+                isNumber(config["max_value"], .infinity, orAbsent: true)
                 && isNumber(config["negative_slope"], 0, orAbsent: true)
                 && isNumber(config["threshold"], 0, orAbsent: true)
             self = plain ? .activation("relu") : .unknown

@@ -98,8 +98,14 @@ struct JSONParser {
         }
         _ = consume("-")
         let integer = index
-        guard digits() > 0 else { index = start; throw failure("a value") }
-        if bytes[integer] == UInt8(ascii: "0"), index - integer > 1 { index = integer + 1; throw failure("a number without leading zeros") }
+        guard digits() > 0 else {
+            index = start
+            throw failure("a value")
+        }
+        if bytes[integer] == UInt8(ascii: "0"), index - integer > 1 {
+            index = integer + 1
+            throw failure("a number without leading zeros")
+        }
         if consume(".") { guard digits() > 0 else { throw failure("a digit after '.'") } }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
@@ -116,7 +122,9 @@ struct JSONParser {
         index += 1
         var scalars = String.UnicodeScalarView()
         var run = index  // start of the bytes not yet copied
-        func flush(upTo end: Int) { scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars) }
+        func flush(upTo end: Int) {
+            scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars)
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
@@ -125,7 +133,10 @@ struct JSONParser {
                 return String(scalars)
             }
             guard byte >= 0x20 else { throw failure("no control characters in a string") }
-            guard byte == UInt8(ascii: "\\") else { index += 1; continue }
+            guard byte == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
             flush(upTo: index)
             index += 1
             guard index < bytes.count else { break }
@@ -164,7 +175,7 @@ struct JSONParser {
 
     private mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
         guard bytes.count - index >= 4,
-              let code = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
+            let code = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
         else { throw failure("four hex digits") }
         index += 4
         return code

@@ -1,4 +1,3 @@
-
 /// A parsed JSON document, as Keras writes model configs.
 public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
     /// `null` (Python's `None`).
@@ -102,7 +101,8 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
         case .string(let value): return "\"\(value)\""
         case .array(let items): return "[" + items.map(\.rendered).joined(separator: ", ") + "]"
         case .object(let members):
-            return "{" + members.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value.rendered)" }
+            return "{"
+                + members.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value.rendered)" }
                 .joined(separator: ", ") + "}"
         }
     }

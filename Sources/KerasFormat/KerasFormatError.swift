@@ -7,7 +7,7 @@ public struct KerasFormatError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
         private enum Kind: Hashable, Sendable {
             case notKeras, unsupported, noSuchLayer, ambiguousLayer, noKernel, malformed, recurrentLayer, outputName,
-                 layerNameNotUnique, brokenFinalLayer, stagingFailed
+                layerNameNotUnique, brokenFinalLayer, stagingFailed
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -61,9 +61,10 @@ public struct KerasFormatError: Error, CustomStringConvertible, Sendable {
     ///   - hint: how to fix it, in the library's terms.
     ///   - cause: the underlying failure.
     ///   - candidates: for an error about which layer to prune, the layers that may be asked for by name.
-    public init(_ code: Code, file: String, _ message: String, hint: String? = nil, cause: (any Error)? = nil,
-                candidates: [String] = [])
-    {
+    public init(
+        _ code: Code, file: String, _ message: String, hint: String? = nil, cause: (any Error)? = nil,
+        candidates: [String] = []
+    ) {
         self.code = code
         self.file = file
         self.message = message

@@ -25,9 +25,10 @@ public final class KerasModel {
     /// For a `.keras` archive: its members and the staged weights file, for writing the output.
     let archive: ArchiveRewrite?
 
-    init(path: String, format: KerasFileFormat, kerasVersion: String?, config: ModelConfig?, layers: [LayerInfo],
-         optimizerWeights: [WeightInfo], weightsFile: String, archive: ArchiveRewrite?)
-    {
+    init(
+        path: String, format: KerasFileFormat, kerasVersion: String?, config: ModelConfig?, layers: [LayerInfo],
+        optimizerWeights: [WeightInfo], weightsFile: String, archive: ArchiveRewrite?
+    ) {
         self.path = path
         self.format = format
         self.kerasVersion = kerasVersion
@@ -48,25 +49,28 @@ public final class KerasModel {
     ///     extracted; what it throws ends the opening.
     /// - Throws: `KerasFormatError` for files that are not Keras files or contradict themselves,
     ///   `HDF5Error` when libhdf5 cannot read them.
-    public static func open(_ path: String, stagingDirectory: String? = nil,
-                            formatKnown: ((KerasFileFormat) throws -> Void)? = nil) throws -> KerasModel
-    {
+    public static func open(
+        _ path: String, stagingDirectory: String? = nil,
+        formatKnown: ((KerasFileFormat) throws -> Void)? = nil
+    ) throws -> KerasModel {
         switch try FileKind.sniff(path) {
         case .zip:
             try formatKnown?(.keras3Archive)
             let contents = try ArchiveContents.extract(path, into: stagingDirectory)
             return try File.withOpen(contents.rewrite.stagedWeights) { file in
-                try NativeLayout.read(file: file, userPath: path, format: .keras3Archive,
-                                      kerasVersion: contents.kerasVersion, config: contents.config,
-                                      archive: contents.rewrite)
+                try NativeLayout.read(
+                    file: file, userPath: path, format: .keras3Archive,
+                    kerasVersion: contents.kerasVersion, config: contents.config,
+                    archive: contents.rewrite)
             }
         case .hdf5:
             let model = try File.withOpen(path) { file in try readHDF5(file) }
             try formatKnown?(model.format)
             return model
         case .other:
-            throw KerasFormatError(.notKeras, file: path, "not an HDF5 file or a .keras archive",
-                                   hint: "expected a Keras .h5, .keras or .weights.h5 file")
+            throw KerasFormatError(
+                .notKeras, file: path, "not an HDF5 file or a .keras archive",
+                hint: "expected a Keras .h5, .keras or .weights.h5 file")
         }
     }
 
@@ -79,26 +83,31 @@ public final class KerasModel {
             guard try root.contains("model_weights") else {
                 throw KerasFormatError(.malformed, file: file.path, "model_config present but no /model_weights group")
             }
-            return try LegacyLayout.read(file: file, weightsGroup: root.group("model_weights"), format: format,
-                                         kerasVersion: version, config: config)
+            return try LegacyLayout.read(
+                file: file, weightsGroup: root.group("model_weights"), format: format,
+                kerasVersion: version, config: config)
         }
         if try root.hasAttribute("layer_names") {
             let version = try root.hasAttribute("keras_version") ? root.attribute("keras_version").string() : nil
-            return try LegacyLayout.read(file: file, weightsGroup: root, format: .keras2WeightsH5,
-                                         kerasVersion: version, config: nil)
+            return try LegacyLayout.read(
+                file: file, weightsGroup: root, format: .keras2WeightsH5,
+                kerasVersion: version, config: nil)
         }
         if try root.contains("layers"), try root.kind(of: "layers") == .group {
-            return try NativeLayout.read(file: file, userPath: file.path, format: .keras3WeightsH5,
-                                         kerasVersion: nil, config: nil, archive: nil)
+            return try NativeLayout.read(
+                file: file, userPath: file.path, format: .keras3WeightsH5,
+                kerasVersion: nil, config: nil, archive: nil)
         }
         if try NativeLayout.isSubclassedLayout(root) {
-            let model = try NativeLayout.read(file: file, userPath: file.path, format: .keras3WeightsH5,
-                                              kerasVersion: nil, config: nil, archive: nil)
+            let model = try NativeLayout.read(
+                file: file, userPath: file.path, format: .keras3WeightsH5,
+                kerasVersion: nil, config: nil, archive: nil)
             if !model.layers.isEmpty { return model }
         }
-        throw KerasFormatError(.notKeras, file: file.path,
-                               "HDF5 file without Keras structure (no model_config, layer_names, /layers or layer groups beside /vars)",
-                               hint: "expected a file written by Keras model.save or save_weights")
+        throw KerasFormatError(
+            .notKeras, file: file.path,
+            "HDF5 file without Keras structure (no model_config, layer_names, /layers or layer groups beside /vars)",
+            hint: "expected a file written by Keras model.save or save_weights")
     }
 
     static func parseConfig(_ text: String, file: String) throws -> ModelConfig {

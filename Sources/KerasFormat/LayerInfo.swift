@@ -27,22 +27,25 @@ public struct LayerInfo: Sendable, Equatable {
 
     /// A layer the model config describes, with its stored weights; its kernel is found from its class.
     init(path: LayerPath, layer: LayerConfig, weights: [WeightInfo]) {
-        self.init(path: path, className: layer.className, wrappedClassName: layer.wrappedClassName,
-                  activation: layer.activation, config: layer.config, weights: weights)
+        self.init(
+            path: path, className: layer.className, wrappedClassName: layer.wrappedClassName,
+            activation: layer.activation, config: layer.config, weights: weights)
     }
 
     /// Finds the layer's kernel from its class and weights.
-    private init(path: LayerPath, className: String?, wrappedClassName: String?, activation: String?,
-                 config: JSONValue?, weights: [WeightInfo])
-    {
+    private init(
+        path: LayerPath, className: String?, wrappedClassName: String?, activation: String?,
+        config: JSONValue?, weights: [WeightInfo]
+    ) {
         self.path = path
         self.className = className
         self.wrappedClassName = wrappedClassName
         self.activation = activation
         self.config = config
         self.weights = weights
-        (kernelIndex, kernelProblem) = Self.findKernel(className: className, wrapped: wrappedClassName,
-                                                       weights: weights)
+        (kernelIndex, kernelProblem) = Self.findKernel(
+            className: className, wrapped: wrappedClassName,
+            weights: weights)
     }
 
     /// The kernel, when the layer has a usable one.
@@ -126,8 +129,11 @@ public struct LayerInfo: Sendable, Equatable {
             return (nil, "its kernel '\(kernel.name)' is \(link), not a dataset of its own")
         }
         if let problem = kernel.storageProblem {
-            return (nil, "its kernel '\(kernel.name)' is \(problem); kprune prunes only kernels whose bytes all "
-                        + "lie in the file itself")
+            return (
+                nil,
+                "its kernel '\(kernel.name)' is \(problem); kprune prunes only kernels whose bytes all "
+                    + "lie in the file itself"
+            )
         }
         switch kernel.shape.count {
         case 0: return (nil, "its kernel '\(kernel.name)' is a scalar")

@@ -56,7 +56,8 @@ extension KerasModel {
             return .unclear("the model has \(perOutput.count) outputs")
         }
         guard distinct.count == 1, let layer = byPath[distinct[0]] else {
-            return distinct.isEmpty ? .unclear("no layer with a kernel leads to the output")
+            return distinct.isEmpty
+                ? .unclear("no layer with a kernel leads to the output")
                 : .unclear("the output is fed by \(distinct.count) branches with kernels")
         }
         if let problem = layer.kernelProblem, !layer.isRecurrent { return .broken(layer, problem) }
@@ -104,8 +105,9 @@ extension KerasModel {
         case .recurrent:
             throw KerasFormatError(.recurrentLayer, file: path, problem, hint: candidateList, candidates: candidates)
         case .broken:
-            throw KerasFormatError(.brokenFinalLayer, file: path, problem,
-                                   hint: "the file may be damaged; \(candidateList)", candidates: candidates)
+            throw KerasFormatError(
+                .brokenFinalLayer, file: path, problem,
+                hint: "the file may be damaged; \(candidateList)", candidates: candidates)
         }
     }
 
@@ -114,22 +116,26 @@ extension KerasModel {
         let matches = layers.filter { $0.path.description == name }
         let byOwnName = matches.isEmpty ? layers.filter { $0.path.name == name } : matches
         guard !byOwnName.isEmpty else {
-            throw KerasFormatError(.noSuchLayer, file: path, "no layer named '\(name)'", hint: candidateList,
-                                   candidates: candidates)
+            throw KerasFormatError(
+                .noSuchLayer, file: path, "no layer named '\(name)'", hint: candidateList,
+                candidates: candidates)
         }
         guard byOwnName.count == 1 else {
             let paths = byOwnName.map(\.path.description)
-            throw KerasFormatError(.layerNameNotUnique, file: path, "several layers are named '\(name)'",
-                                   hint: "give the full path: \(paths.joined(separator: ", "))", candidates: paths)
+            throw KerasFormatError(
+                .layerNameNotUnique, file: path, "several layers are named '\(name)'",
+                hint: "give the full path: \(paths.joined(separator: ", "))", candidates: paths)
         }
         let layer = byOwnName[0]
         if let problem = layer.kernelProblem {
-            throw KerasFormatError(.noKernel, file: path, "layer \(layer.described): \(problem)", hint: candidateList,
-                                   candidates: candidates)
+            throw KerasFormatError(
+                .noKernel, file: path, "layer \(layer.described): \(problem)", hint: candidateList,
+                candidates: candidates)
         }
         guard layer.kernelIndex != nil else {
-            throw KerasFormatError(.noKernel, file: path, "layer '\(name)' has no kernel", hint: candidateList,
-                                   candidates: candidates)
+            throw KerasFormatError(
+                .noKernel, file: path, "layer '\(name)' has no kernel", hint: candidateList,
+                candidates: candidates)
         }
         return layer
     }
@@ -141,10 +147,11 @@ extension KerasModel {
         let others = (layer.bias.map { [("bias", $0)] } ?? []) + slots
         for (role, weight) in others {
             if let problem = weight.storageProblem ?? weight.link {
-                throw KerasFormatError(.unsupported, file: path,
-                                       "the \(role) '\(weight.name)' of layer '\(layer.path)' is \(problem)",
-                                       hint: "kprune reads and writes only bytes inside the file itself; "
-                                           + "store the weights in the file (h5py: copy the dataset)")
+                throw KerasFormatError(
+                    .unsupported, file: path,
+                    "the \(role) '\(weight.name)' of layer '\(layer.path)' is \(problem)",
+                    hint: "kprune reads and writes only bytes inside the file itself; "
+                        + "store the weights in the file (h5py: copy the dataset)")
             }
         }
     }

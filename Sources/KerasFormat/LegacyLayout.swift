@@ -2,15 +2,17 @@ import HDF5
 
 /// The HDF5 layout Keras 2 writes, and Keras 3 for `.h5`: a group per layer with `weight_names`.
 enum LegacyLayout {
-    static func read(file: File, weightsGroup: Group, format: KerasFileFormat, kerasVersion: String?,
-                     config: ModelConfig?) throws -> KerasModel
-    {
+    static func read(
+        file: File, weightsGroup: Group, format: KerasFileFormat, kerasVersion: String?,
+        config: ModelConfig?
+    ) throws -> KerasModel {
         let layerNames = try weightsGroup.attribute("layer_names").strings()
         var stored: [String: [WeightInfo]] = [:]
         for name in layerNames {
             guard try weightsGroup.contains(name) else {
-                throw KerasFormatError(.malformed, file: file.path,
-                                       "layer_names lists '\(name)' but \(weightsGroup.path) has no such group")
+                throw KerasFormatError(
+                    .malformed, file: file.path,
+                    "layer_names lists '\(name)' but \(weightsGroup.path) has no such group")
             }
             stored[name] = try weights(of: weightsGroup.group(name))
         }
@@ -40,8 +42,9 @@ enum LegacyLayout {
         if weightsGroup.path != "/", try root.contains("optimizer_weights") {
             optimizer = try weights(of: root.group("optimizer_weights"))
         }
-        return KerasModel(path: file.path, format: format, kerasVersion: kerasVersion, config: config,
-                          layers: layers, optimizerWeights: optimizer, weightsFile: file.path, archive: nil)
+        return KerasModel(
+            path: file.path, format: format, kerasVersion: kerasVersion, config: config,
+            layers: layers, optimizerWeights: optimizer, weightsFile: file.path, archive: nil)
     }
 
     /// The weights a group lists in `weight_names`, in that order, each at `<group>/<weight name>`.
@@ -51,8 +54,9 @@ enum LegacyLayout {
         guard try group.hasAttribute("weight_names") else { return [] }
         return try group.attribute("weight_names").strings().map { name in
             guard try group.contains(name) else {
-                throw KerasFormatError(.malformed, file: group.file.path,
-                                       "weight_names lists '\(name)' but \(group.path) has no such dataset")
+                throw KerasFormatError(
+                    .malformed, file: group.file.path,
+                    "weight_names lists '\(name)' but \(group.path) has no such dataset")
             }
             if let link = try linkDescription(group.linkKind(of: name)) {
                 let path = (group.path == "/" ? "" : group.path) + "/" + name
@@ -64,8 +68,9 @@ enum LegacyLayout {
 
     /// A weight read from its dataset, with any reason its bytes may not lie inside the file.
     static func weightInfo(_ dataset: Dataset, name: String) throws -> WeightInfo {
-        WeightInfo(name: name, dataset: dataset.path, shape: dataset.shape, storedType: dataset.storedType,
-                   storageProblem: try dataset.outsideStorage ?? dataset.allocationProblem())
+        WeightInfo(
+            name: name, dataset: dataset.path, shape: dataset.shape, storedType: dataset.storedType,
+            storageProblem: try dataset.outsideStorage ?? dataset.allocationProblem())
     }
 
     /// The scopes of a weight name: `outer/head/kernel:0` -> `[outer, head]`.

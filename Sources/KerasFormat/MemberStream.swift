@@ -11,17 +11,20 @@ enum MemberStream {
     /// Chunks queued between reader and writer.
     static let queuedChunks = 4
 
-    static func copy(_ member: ArchiveMember, from source: Archive, entry: Entry, archivePath: String,
-                     to destination: Archive, method: CompressionMethod) throws
-    {
+    static func copy(
+        _ member: ArchiveMember, from source: Archive, entry: Entry, archivePath: String,
+        to destination: Archive, method: CompressionMethod
+    ) throws {
         let queue = ChunkQueue(capacity: queuedChunks)
         let reader = Reader(source: source, entry: entry, queue: queue)
         let thread = Thread { reader.run() }
         thread.start()
         var writeError: (any Error)?
         do {
-            try destination.addEntry(with: member.name, type: .file, uncompressedSize: Int64(entry.uncompressedSize),
-                                     modificationDate: member.modified, compressionMethod: method) { _, size in
+            try destination.addEntry(
+                with: member.name, type: .file, uncompressedSize: Int64(entry.uncompressedSize),
+                modificationDate: member.modified, compressionMethod: method
+            ) { _, size in
                 try queue.take(size)
             }
         } catch {
@@ -30,9 +33,10 @@ enum MemberStream {
         // Whatever the writer took, the reader is stopped and waited for before the archives are used again.
         queue.close()
         reader.finished.wait()
-        let shortOrLong = KerasFormatError(.malformed, file: archivePath,
-                                           "member \(member.name) does not hold the size its header says",
-                                           hint: "the .keras file is corrupt or crafted")
+        let shortOrLong = KerasFormatError(
+            .malformed, file: archivePath,
+            "member \(member.name) does not hold the size its header says",
+            hint: "the .keras file is corrupt or crafted")
         if let error = writeError {
             if error is ChunkQueue.Ended { throw shortOrLong }
             throw error
@@ -42,8 +46,9 @@ enum MemberStream {
         switch reader.outcome {
         case .some(.failure(let error)) where error is ChunkQueue.Ended: throw shortOrLong
         case .some(.failure(let error)):
-            throw KerasFormatError(.malformed, file: archivePath, "cannot read member \(member.name): \(error)",
-                                   hint: "the .keras file may be truncated or corrupt", cause: error)
+            throw KerasFormatError(
+                .malformed, file: archivePath, "cannot read member \(member.name): \(error)",
+                hint: "the .keras file may be truncated or corrupt", cause: error)
         default: return
         }
     }
@@ -75,4 +80,3 @@ enum MemberStream {
         }
     }
 }
-

@@ -44,9 +44,10 @@ public struct ModelConfig: Sendable, Equatable {
         return try parseModel(className: className, config: json["config"] ?? .null, fallbackName: nil, depth: 0)
     }
 
-    private static func parseModel(className: String, config: JSONValue, fallbackName: String?,
-                                   depth: Int) throws(ConfigError) -> ModelConfig
-    {
+    private static func parseModel(
+        className: String, config: JSONValue, fallbackName: String?,
+        depth: Int
+    ) throws(ConfigError) -> ModelConfig {
         guard depth <= maximumNesting else {
             throw ConfigError(.tooDeep, "models nest more than \(maximumNesting) deep (Keras files nest a few levels)")
         }
@@ -100,14 +101,16 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let inbound = entry["inbound_nodes"].map(layerReferences(in:)) ?? []
         let calls = entry["inbound_nodes"]?.array?.map(LayerCall.init(node:)) ?? []
-        return LayerConfig(name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
-                           activation: activationName(config["activation"])
-                               ?? (className == "TimeDistributed" ? activationName(config["layer"]?["config"]?["activation"]) : nil),
-                           model: model, inboundLayers: inbound,
-                           inboundNodes: calls,
-                           effect: InferenceEffect(className: className, config: config,
-                                                   inboundNodes: entry["inbound_nodes"]),
-                           config: config)
+        return LayerConfig(
+            name: name, className: className, wrappedClassName: config["layer"]?["class_name"]?.string,
+            activation: activationName(config["activation"])
+                ?? (className == "TimeDistributed" ? activationName(config["layer"]?["config"]?["activation"]) : nil),
+            model: model, inboundLayers: inbound,
+            inboundNodes: calls,
+            effect: InferenceEffect(
+                className: className, config: config,
+                inboundNodes: entry["inbound_nodes"]),
+            config: config)
     }
 
     /// The activation a layer's config names: its name (`relu`), or for a function Keras 3 serialized as an

@@ -12,9 +12,10 @@ import HDF5
 /// attributes that hold them (`self.a = Dense(...)` at `/a/vars`), at the root beside the model's own `/vars`
 /// and `/optimizer`; a list attribute is a group of layers (`/blocks/dense/vars`).
 enum NativeLayout {
-    static func read(file: File, userPath: String, format: KerasFileFormat, kerasVersion: String?,
-                     config: ModelConfig?, archive: ArchiveRewrite?) throws -> KerasModel
-    {
+    static func read(
+        file: File, userPath: String, format: KerasFileFormat, kerasVersion: String?,
+        config: ModelConfig?, archive: ArchiveRewrite?
+    ) throws -> KerasModel {
         let root = try file.root()
         var layers: [LayerInfo] = []
         let hasLayers = try root.contains("layers") && root.kind(of: "layers") == .group
@@ -30,8 +31,9 @@ enum NativeLayout {
         if try root.contains("optimizer/vars") {
             optimizer = try variables(in: root.group("optimizer/vars"))
         }
-        return KerasModel(path: userPath, format: format, kerasVersion: kerasVersion, config: config, layers: layers,
-                          optimizerWeights: optimizer, weightsFile: file.path, archive: archive)
+        return KerasModel(
+            path: userPath, format: format, kerasVersion: kerasVersion, config: config, layers: layers,
+            optimizerWeights: optimizer, weightsFile: file.path, archive: archive)
     }
 
     /// Keras' name for a class: `SeparableConv2D` -> `separable_conv2d`, `EinsumDense` -> `einsum_dense`.
@@ -60,17 +62,19 @@ enum NativeLayout {
     /// Refuses nesting deeper than `maximumNesting`.
     private static func checkNesting(_ depth: Int, at group: Group) throws {
         guard depth <= maximumNesting else {
-            throw KerasFormatError(.malformed, file: group.file.path,
-                                   "groups nest more than \(maximumNesting) deep at \(group.path.prefix(200))...",
-                                   hint: "Keras files nest models a few levels deep; the file is corrupt or crafted")
+            throw KerasFormatError(
+                .malformed, file: group.file.path,
+                "groups nest more than \(maximumNesting) deep at \(group.path.prefix(200))...",
+                hint: "Keras files nest models a few levels deep; the file is corrupt or crafted")
         }
     }
 
     /// Each container group is opened once from its parent's handle, so the walk costs one lookup per object
     /// whatever the depth (paths resolved from the root made it grow like depth³).
-    private static func collect(model: ModelConfig, group: Group?, prefix: [String], depth: Int,
-                                into layers: inout [LayerInfo]) throws
-    {
+    private static func collect(
+        model: ModelConfig, group: Group?, prefix: [String], depth: Int,
+        into layers: inout [LayerInfo]
+    ) throws {
         if let group { try checkNesting(depth, at: group) }
         var used: [String: Int] = [:]
         for layer in model.layers {
@@ -85,8 +89,9 @@ enum NativeLayout {
                 let innerLayers = try own.flatMap { own in
                     try own.contains("layers") && own.kind(of: "layers") == .group ? try own.group("layers") : nil
                 }
-                try collect(model: inner, group: innerLayers, prefix: prefix + [layer.name], depth: depth + 1,
-                            into: &layers)
+                try collect(
+                    model: inner, group: innerLayers, prefix: prefix + [layer.name], depth: depth + 1,
+                    into: &layers)
                 continue
             }
             let weights = try own.map { try allVariables(below: $0) } ?? []
@@ -108,16 +113,18 @@ enum NativeLayout {
     /// `skipping`), named by its group name. A nested model (a group with `layers`) and a group of layers
     /// (one without `vars`, a subclassed model's list attribute) are recursed into, their layers named below
     /// theirs.
-    private static func collectGroups(group: Group, prefix: [String], depth: Int, skipping: Set<String> = [],
-                                      into layers: inout [LayerInfo]) throws
-    {
+    private static func collectGroups(
+        group: Group, prefix: [String], depth: Int, skipping: Set<String> = [],
+        into layers: inout [LayerInfo]
+    ) throws {
         try checkNesting(depth, at: group)
         for name in try group.childNames() where !skipping.contains(name) {
             guard try group.kind(of: name) == .group else { continue }
             let child = try group.group(name)
             if try child.contains("layers"), try child.kind(of: "layers") == .group {
-                try collectGroups(group: child.group("layers"), prefix: prefix + [name], depth: depth + 1,
-                                  into: &layers)
+                try collectGroups(
+                    group: child.group("layers"), prefix: prefix + [name], depth: depth + 1,
+                    into: &layers)
             } else if try !child.contains("vars") {
                 try collectGroups(group: child, prefix: prefix + [name], depth: depth + 1, into: &layers)
                 continue
@@ -138,9 +145,10 @@ enum NativeLayout {
     /// `forward_layer/cell/vars`, a `TimeDistributed` layer's `layer/vars`), depth first, named by their path
     /// below the layer (`forward_layer/cell/vars/0`). Forward sublayers come before backward ones.
     /// - Parameter skippingModels: leave out a nested model's `layers` group, which holds layers of its own.
-    static func allVariables(below group: Group, skippingModels: Bool = false, prefix: String = "",
-                             depth: Int = 0) throws -> [WeightInfo]
-    {
+    static func allVariables(
+        below group: Group, skippingModels: Bool = false, prefix: String = "",
+        depth: Int = 0
+    ) throws -> [WeightInfo] {
         try checkNesting(depth, at: group)
         var found: [WeightInfo] = []
         if try group.contains("vars"), try group.kind(of: "vars") == .group {
@@ -149,8 +157,9 @@ enum NativeLayout {
         let children = try group.childNames().filter { $0 != "vars" && !(skippingModels && $0 == "layers") }
             .sorted { ($0.hasPrefix("forward") ? 0 : 1, $0) < ($1.hasPrefix("forward") ? 0 : 1, $1) }
         for child in children where try group.kind(of: child) == .group {
-            found += try allVariables(below: group.group(child), skippingModels: skippingModels,
-                                      prefix: prefix + child + "/", depth: depth + 1)
+            found += try allVariables(
+                below: group.group(child), skippingModels: skippingModels,
+                prefix: prefix + child + "/", depth: depth + 1)
         }
         return found
     }
@@ -162,8 +171,9 @@ enum NativeLayout {
         let names = try group.childNames().compactMap { name in Int(name).map { ($0, name) } }.sorted { $0.0 < $1.0 }
         return try names.map { _, name in
             if let link = try LegacyLayout.linkDescription(group.linkKind(of: name)) {
-                return WeightInfo(name: "\(prefix)vars/\(name)", dataset: "\(group.path)/\(name)", shape: [],
-                                  storedType: .other("link"), link: link)
+                return WeightInfo(
+                    name: "\(prefix)vars/\(name)", dataset: "\(group.path)/\(name)", shape: [],
+                    storedType: .other("link"), link: link)
             }
             return try LegacyLayout.weightInfo(group.dataset(name), name: "\(prefix)vars/\(name)")
         }

@@ -21,10 +21,11 @@ public enum OutputName {
         let suffixes = allowedSuffixes(for: format)
         let lowered = output.lowercased()
         guard !suffixes.contains(where: { lowered.hasSuffix($0) }) else { return }
-        throw KerasFormatError(.outputName, file: input,
-                               "the output \(output) does not end in \(suffixes.joined(separator: " or ")), "
-                                   + "so Keras would not load it as the \(format.rawValue) file it is",
-                               hint: "name the output \(suggestion(for: output, suffix: suffixes[0]))")
+        throw KerasFormatError(
+            .outputName, file: input,
+            "the output \(output) does not end in \(suffixes.joined(separator: " or ")), "
+                + "so Keras would not load it as the \(format.rawValue) file it is",
+            hint: "name the output \(suggestion(for: output, suffix: suffixes[0]))")
     }
 
     /// `out.h5` -> `out.keras`: the name with its Keras extension replaced.

@@ -42,9 +42,10 @@ extension ModelConfig {
     /// output is its last layer; a functional layer's input is its one inbound layer. A walk that meets a
     /// merge, or a target feeding several outputs, leaves the trail unclear.
     /// - Parameter hasKernel: whether the layer at that path owns a kernel.
-    public func trail(from target: LayerPath, prefix: [String] = [],
-                      hasKernel: (LayerPath, LayerConfig) -> Bool) -> OutputTrail
-    {
+    public func trail(
+        from target: LayerPath, prefix: [String] = [],
+        hasKernel: (LayerPath, LayerConfig) -> Bool
+    ) -> OutputTrail {
         let outputs = outputLayers ?? layers.last.map { [$0.name] } ?? []
         var found: [[TrailingLayer]] = []
         for output in outputs {
@@ -60,9 +61,10 @@ extension ModelConfig {
         return found.first.map(OutputTrail.through) ?? .hidden
     }
 
-    private func walkBack(from output: String, to target: LayerPath, prefix: [String],
-                          hasKernel: (LayerPath, LayerConfig) -> Bool) -> OutputTrail
-    {
+    private func walkBack(
+        from output: String, to target: LayerPath, prefix: [String],
+        hasKernel: (LayerPath, LayerConfig) -> Bool
+    ) -> OutputTrail {
         let byName = Dictionary(layers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let sequential = outputLayers == nil
         var steps: [TrailingLayer] = []
@@ -92,8 +94,10 @@ extension ModelConfig {
             } else if hasKernel(path, layer) {
                 return .hidden
             } else {
-                steps.append(TrailingLayer(path: path, className: layer.className, effect: layer.effect,
-                                           config: layer.config))
+                steps.append(
+                    TrailingLayer(
+                        path: path, className: layer.className, effect: layer.effect,
+                        config: layer.config))
             }
             if sequential {
                 index -= 1

@@ -20,9 +20,10 @@ final class StagingDirectory {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
         } catch {
-            throw KerasFormatError(.stagingFailed, file: input,
-                                   "cannot create a staging directory in \(parentURL.path)",
-                                   hint: "check that the directory exists and is writable", cause: error)
+            throw KerasFormatError(
+                .stagingFailed, file: input,
+                "cannot create a staging directory in \(parentURL.path)",
+                hint: "check that the directory exists and is writable", cause: error)
         }
         registered = [url.path]
         CleanupRegistry.shared.add(url.path)
@@ -38,7 +39,7 @@ final class StagingDirectory {
     }
 
     deinit {
-        do { try FileManager.default.removeItem(at: url) } catch { /* already gone */ }
+        do { try FileManager.default.removeItem(at: url) } catch { /* already gone */  }
         for path in registered { CleanupRegistry.shared.remove(path) }
     }
 }

@@ -30,7 +30,10 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
     /// out; configs are validated when parsed.
     static func all(in json: JSONValue) -> [TensorReference] {
         var found: [TensorReference] = []
-        visit(json) { found.append($0) } invalid: { _ in }
+        visit(json) {
+            found.append($0)
+        } invalid: { _ in
+        }
         return found
     }
 
@@ -40,10 +43,15 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: `ConfigError` `.invalidValue`.
     static func validate(_ json: JSONValue, place: @autoclosure () -> String) throws(ConfigError) {
         var bad: JSONValue? = nil
-        visit(json) { _ in } invalid: { if bad == nil { bad = $0 } }
+        visit(json) { _ in
+        } invalid: {
+            if bad == nil { bad = $0 }
+        }
         if let bad {
-            throw ConfigError(.invalidValue, "\(place()) refer to \(bad): a call and an output index are whole "
-                              + "numbers from 0 to \(largestIndex)")
+            throw ConfigError(
+                .invalidValue,
+                "\(place()) refer to \(bad): a call and an output index are whole "
+                    + "numbers from 0 to \(largestIndex)")
         }
     }
 
@@ -54,7 +62,7 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
         switch json {
         case .object(let members):
             if let history = members["keras_history"]?.array, history.count >= 3, history[0].string != nil,
-               history[1].number != nil, history[2].number != nil
+                history[1].number != nil, history[2].number != nil
             {
                 if let reference = Self(history) { found(reference) } else { invalid(.array(history)) }
                 return
@@ -82,7 +90,8 @@ public struct TensorReference: Hashable, Sendable, CustomStringConvertible {
         func index(_ value: JSONValue) -> Int? {
             value.integer.flatMap { (0...Self.largestIndex).contains($0) ? $0 : nil }
         }
-        guard items.count >= 3, let name = items[0].string, let node = index(items[1]), let tensor = index(items[2]) else { return nil }
+        guard items.count >= 3, let name = items[0].string, let node = index(items[1]), let tensor = index(items[2])
+        else { return nil }
         self.init(layer: name, node: node, tensor: tensor)
     }
 }

@@ -1,11 +1,12 @@
 internal import CBLAS
 import Dispatch
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Tensor products through OpenBLAS for one run: the threads it uses and the floating-point operations it has
 /// done, both its own, never the process's.
@@ -49,16 +50,18 @@ public final class BLAS: Sendable {
     /// `c = alpha · op(a) · op(b) + beta · c`, with `op` transposing when asked, in tiles of rows (see the type's
     /// documentation). The corresponding C function is `cblas_sgemm`.
     /// - Precondition: `a`, `b` and `c` are matrices whose shapes fit the product.
-    public func gemm(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
-                     into c: inout Tensor, alpha: Float = 1, beta: Float = 0)
-    {
+    public func gemm(
+        _ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
+        into c: inout Tensor, alpha: Float = 1, beta: Float = 0
+    ) {
         let (rows, columns) = (c.rows, c.columns)
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
-                    gemm(Matrix(pa, rows: a.rows, columns: a.columns), transposeA: transposeA,
-                         Matrix(pb, rows: b.rows, columns: b.columns), transposeB: transposeB, into: pc,
-                         cStride: columns, alpha: alpha, beta: beta, rows: rows, columns: columns)
+                    gemm(
+                        Matrix(pa, rows: a.rows, columns: a.columns), transposeA: transposeA,
+                        Matrix(pb, rows: b.rows, columns: b.columns), transposeB: transposeB, into: pc,
+                        cStride: columns, alpha: alpha, beta: beta, rows: rows, columns: columns)
                 }
             }
         }
@@ -79,9 +82,11 @@ public final class BLAS: Sendable {
         /// - Precondition: the buffer holds every element.
         public init(_ buffer: UnsafeBufferPointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
             let stride = stride ?? columns
-            precondition(stride >= columns && rows >= 0 && columns >= 0, "a \(rows)×\(columns) matrix with stride \(stride)")
-            precondition(rows == 0 || (rows - 1) * stride + columns <= buffer.count,
-                         "\(buffer.count) values hold no \(rows)×\(columns) matrix with stride \(stride)")
+            precondition(
+                stride >= columns && rows >= 0 && columns >= 0, "a \(rows)×\(columns) matrix with stride \(stride)")
+            precondition(
+                rows == 0 || (rows - 1) * stride + columns <= buffer.count,
+                "\(buffer.count) values hold no \(rows)×\(columns) matrix with stride \(stride)")
             self.buffer = buffer
             self.rows = rows
             self.columns = columns
@@ -95,31 +100,37 @@ public final class BLAS: Sendable {
     /// the threads unless `threaded` is false (for callers that split their work over threads themselves). The
     /// corresponding C function is `cblas_sgemm`.
     /// - Precondition: the shapes fit the product and `c` holds every element written.
-    public func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
-                     into c: UnsafeMutableBufferPointer<Float>, cStride: Int, beta: Float = 0, threaded: Bool = true)
-    {
+    public func gemm(
+        _ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
+        into c: UnsafeMutableBufferPointer<Float>, cStride: Int, beta: Float = 0, threaded: Bool = true
+    ) {
         let m = transposeA ? a.columns : a.rows, n = transposeB ? b.rows : b.columns
-        gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: c, cStride: cStride, alpha: 1, beta: beta,
-             rows: m, columns: n, threaded: threaded)
+        gemm(
+            a, transposeA: transposeA, b, transposeB: transposeB, into: c, cStride: cStride, alpha: 1, beta: beta,
+            rows: m, columns: n, threaded: threaded)
     }
 
     /// The product in tiles of `tileRows` result rows: `rows` × `columns` of `c`.
-    private func gemm(_ a: Matrix, transposeA: Bool, _ b: Matrix, transposeB: Bool,
-                      into c: UnsafeMutableBufferPointer<Float>, cStride: Int, alpha: Float, beta: Float,
-                      rows m: Int, columns n: Int, threaded: Bool = true)
-    {
+    private func gemm(
+        _ a: Matrix, transposeA: Bool, _ b: Matrix, transposeB: Bool,
+        into c: UnsafeMutableBufferPointer<Float>, cStride: Int, alpha: Float, beta: Float,
+        rows m: Int, columns n: Int, threaded: Bool = true
+    ) {
         let k = transposeA ? a.rows : a.columns
         let kb = transposeB ? b.columns : b.rows
-        precondition((transposeA ? a.columns : a.rows) == m && (transposeB ? b.rows : b.columns) == n,
-                     "the result is \(m)×\(n), the product \(transposeA ? a.columns : a.rows)×\(transposeB ? b.rows : b.columns)")
+        precondition(
+            (transposeA ? a.columns : a.rows) == m && (transposeB ? b.rows : b.columns) == n,
+            "the result is \(m)×\(n), the product \(transposeA ? a.columns : a.rows)×\(transposeB ? b.rows : b.columns)"
+        )
         precondition(k == kb, "inner dimensions \(k) and \(kb) differ")
         precondition(cStride >= n && (m == 0 || (m - 1) * cStride + n <= c.count), "the result does not fit")
         if m == 0 || n == 0 { return }
         operations.add(2 * m * n * k, ordering: .relaxed)
         let tiles = (m + Self.tileRows - 1) / Self.tileRows
         let parts = threaded && m * n * k >= Self.threadedSize ? min(threads, tiles) : 1
-        let product = TileProduct(a: a, transposeA: transposeA, b: b, transposeB: transposeB, k: k, n: n, alpha: alpha,
-                                  beta: beta, c: c, cStride: cStride, rows: m)
+        let product = TileProduct(
+            a: a, transposeA: transposeA, b: b, transposeB: transposeB, k: k, n: n, alpha: alpha,
+            beta: beta, c: c, cStride: cStride, rows: m)
         guard parts > 1 else {
             product.run(tiles: 0..<tiles)
             return
@@ -150,7 +161,7 @@ private struct TileProduct: @unchecked Sendable {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: n * t) { result in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: beta == 0 ? 1 : t * n) { scaled in
                     guard let packed = packed.baseAddress, let result = result.baseAddress,
-                          let scaled = scaled.baseAddress, let from = a.buffer.baseAddress, let to = c.baseAddress
+                        let scaled = scaled.baseAddress, let from = a.buffer.baseAddress, let to = c.baseAddress
                     else { return }
                     for tile in tiles {
                         let first = tile * t, count = min(t, rows - first)
@@ -166,22 +177,26 @@ private struct TileProduct: @unchecked Sendable {
                             continue
                         }
                         // The tile's rows of op(a), k values each, side by side; zero rows after them.
-                        cblas_somatcopy(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                                        Int32(transposeA ? k : count), Int32(transposeA ? count : k), 1,
-                                        transposeA ? from + first : from + first * a.stride, Int32(a.stride),
-                                        packed, Int32(k))
+                        cblas_somatcopy(
+                            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                            Int32(transposeA ? k : count), Int32(transposeA ? count : k), 1,
+                            transposeA ? from + first : from + first * a.stride, Int32(a.stride),
+                            packed, Int32(k))
                         if count < t { memset(packed + count * k, 0, (t - count) * k * MemoryLayout<Float>.size) }
-                        cblas_sgemm(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, CblasTrans, Int32(n),
-                                    Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), packed, Int32(k), 0,
-                                    result, Int32(t))
+                        cblas_sgemm(
+                            CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, CblasTrans, Int32(n),
+                            Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), packed, Int32(k), 0,
+                            result, Int32(t))
                         // result is n × t: its first `count` columns, transposed and scaled, are the rows of c.
                         let target = to + first * cStride
                         if beta == 0 {
-                            cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(n), Int32(count), alpha, result, Int32(t),
-                                            target, Int32(cStride))
+                            cblas_somatcopy(
+                                CblasRowMajor, CblasTrans, Int32(n), Int32(count), alpha, result, Int32(t),
+                                target, Int32(cStride))
                         } else {
-                            cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(n), Int32(count), alpha, result, Int32(t),
-                                            scaled, Int32(n))
+                            cblas_somatcopy(
+                                CblasRowMajor, CblasTrans, Int32(n), Int32(count), alpha, result, Int32(t),
+                                scaled, Int32(n))
                             for i in 0..<count {
                                 cblas_saxpby(Int32(n), 1, scaled + i * n, 1, beta, target + i * cStride, 1)
                             }

@@ -3,9 +3,10 @@ extension BLAS {
     /// into `output`; the pre-activations `x · kernel + bias` into `preActivations` when given.
     /// - Precondition: `x` is samples × fan-in, `kernel` fan-in × units, `bias` has `units` entries and
     ///   `output` is samples × units.
-    public func dense(_ x: Tensor, _ kernel: Tensor, _ bias: [Float], _ activation: Activation,
-                      into output: inout Tensor, preActivations: UnsafeMutablePointer<Tensor>? = nil)
-    {
+    public func dense(
+        _ x: Tensor, _ kernel: Tensor, _ bias: [Float], _ activation: Activation,
+        into output: inout Tensor, preActivations: UnsafeMutablePointer<Tensor>? = nil
+    ) {
         gemm(x, kernel, into: &output)
         let columns = output.columns
         precondition(bias.count == columns, "\(bias.count) biases for \(columns) units")

@@ -42,9 +42,10 @@ struct CalibrationFeatures {
             scratch = nil
             rowsPerSample = 1
         case .modelInputs(let data):
-            let computed = try Self.compute(plan, data: data, limit: calibration.options.inMemoryLimit,
-                                            hasLabels: calibration.labels != nil, pooled: pooled, grouped: grouped,
-                                            blas: blas)
+            let computed = try Self.compute(
+                plan, data: data, limit: calibration.options.inMemoryLimit,
+                hasLabels: calibration.labels != nil, pooled: pooled, grouped: grouped,
+                blas: blas)
             (source, note, scratch, rowsPerSample) = computed
         }
     }
@@ -52,9 +53,10 @@ struct CalibrationFeatures {
     /// Removes the scratch file, if any.
     func discard() { scratch?.discard() }
 
-    private static func compute(_ plan: ConversionPlan, data: [String], limit: Int, hasLabels: Bool, pooled: Bool,
-                                grouped: Bool, blas: BLAS) throws -> (ArraySource, String?, AtomicOutput?, Int)
-    {
+    private static func compute(
+        _ plan: ConversionPlan, data: [String], limit: Int, hasLabels: Bool, pooled: Bool,
+        grouped: Bool, blas: BLAS
+    ) throws -> (ArraySource, String?, AtomicOutput?, Int) {
         let feed = try LayerFeed(model: plan.model, layer: plan.layer.path, pooled: pooled, blas: blas)
         let inputs = try ModelInputs(data, declared: feed.inputShapes)
         let name = data.joined(separator: ", ")
@@ -68,15 +70,18 @@ struct CalibrationFeatures {
             if sink == nil {
                 perSample = rows.rows / range.count
                 if perSample != 1, hasLabels, !grouped {
-                    throw DataError(.shapeMismatch, name,
-                                    "labels give one row per sample, but layer \(plan.layer.path) is trained on "
-                                        + "\(perSample) rows per sample (one per output position)",
-                                    hint: "fine-tune without labels: the layer then keeps to its own outputs")
+                    throw DataError(
+                        .shapeMismatch, name,
+                        "labels give one row per sample, but layer \(plan.layer.path) is trained on "
+                            + "\(perSample) rows per sample (one per output position)",
+                        hint: "fine-tune without labels: the layer then keeps to its own outputs")
                 }
                 // Grouped, a sample's rows lie side by side in one row: the same values in the same order.
-                let shape = grouped ? [inputs.samples, perSample * feed.columns] : [perSample * inputs.samples, feed.columns]
-                sink = try RowSink(shape: shape, inMemory: 4 * shape[0] * shape[1] <= limit, beside: plan.request.output,
-                                   name: name)
+                let shape =
+                    grouped ? [inputs.samples, perSample * feed.columns] : [perSample * inputs.samples, feed.columns]
+                sink = try RowSink(
+                    shape: shape, inMemory: 4 * shape[0] * shape[1] <= limit, beside: plan.request.output,
+                    name: name)
             }
             guard rows.rows == perSample * range.count else {
                 throw DataError(.shapeMismatch, name, "samples \(range) give \(rows.rows) rows, not \(perSample) each")
@@ -84,14 +89,19 @@ struct CalibrationFeatures {
             try sink?.append(rows.values)
         }
         guard let sink else { throw DataError(.tooFewRows, name, "the arrays hold no samples") }
-        let kind = switch feed.rows {
-        case .features: perSample == 1 ? "" : " (\(perSample) positions each)"
-        case .patches:
-            " (" + (perSample == 1 ? "1 patch each, its one output position" : "\(perSample) patches each, one per output position")
-                + (grouped ? ", the loss taken per sample on the model's output)" : ")")
-        case .pooledPatches: " (the mean patch of each: its outputs are only globally averaged)"
-        }
-        let note = "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.samples) samples of "
+        let kind =
+            switch feed.rows {
+            case .features: perSample == 1 ? "" : " (\(perSample) positions each)"
+            case .patches:
+                " ("
+                    + (perSample == 1
+                        ? "1 patch each, its one output position"
+                        : "\(perSample) patches each, one per output position")
+                    + (grouped ? ", the loss taken per sample on the model's output)" : ")")
+            case .pooledPatches: " (the mean patch of each: its outputs are only globally averaged)"
+            }
+        let note =
+            "the fine-tune's rows are the inputs of \(plan.layer.path) computed from \(inputs.samples) samples of "
             + "\(name)\(kind)"
         return (try sink.finish(), note, sink.scratch, grouped ? perSample : 1)
     }

@@ -1,8 +1,8 @@
-import Numerics
+import FileOutput
 import FineTune
 import HDF5
-import FileOutput
 import KerasFormat
+import Numerics
 import Sparsity
 
 /// A request checked against its input: the layer, its kernel and slots, and the exact zero count, all

@@ -1,8 +1,8 @@
-import Numerics
 import FileOutput
-import KerasFormat
-import HDF5
 public import FineTune
+import HDF5
+import KerasFormat
+import Numerics
 import Sparsity
 
 /// What a conversion did. Keys of its JSON form are stable, snake_case.
@@ -45,8 +45,12 @@ public struct ConversionReport: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case input, output, format, layer, dtype, size, method, passes, seconds, notes
         case fineTune = "fine_tune"
-        case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", zerosBefore = "zeros_before"
-        case zerosAfter = "zeros_after", targetZeros = "target_zeros", optimizerSlots = "optimizer_slots"
+        case kernelDataset = "kernel_dataset"
+        case kernelShape = "kernel_shape"
+        case zerosBefore = "zeros_before"
+        case zerosAfter = "zeros_after"
+        case targetZeros = "target_zeros"
+        case optimizerSlots = "optimizer_slots"
     }
 
     /// The report of `plan`'s conversion, which the method ended with `outcome`, in `seconds`.

@@ -1,8 +1,8 @@
-import Numerics
 import FileOutput
-import KerasFormat
-import HDF5
 public import FineTune
+import HDF5
+import KerasFormat
+import Numerics
 public import Sparsity
 
 /// One conversion: which file, where to, which zeros, which layer, and calibration data for a fine-tune.
@@ -23,9 +23,10 @@ public struct ConversionRequest: Sendable {
     public var calibration: Calibration?
 
     /// A request for `pattern`'s zeros in `input`'s final layer (or `layer`), written to `output`.
-    public init(input: String, output: String, pattern: any SparsityPattern, layer: String? = nil,
-                overwrite: Bool = false, inPlace: Bool = false, calibration: Calibration? = nil)
-    {
+    public init(
+        input: String, output: String, pattern: any SparsityPattern, layer: String? = nil,
+        overwrite: Bool = false, inPlace: Bool = false, calibration: Calibration? = nil
+    ) {
         self.input = input
         self.output = output
         self.pattern = pattern
@@ -36,11 +37,13 @@ public struct ConversionRequest: Sendable {
     }
 
     /// A request for an exact number of zeros anywhere in the kernel (`ExactCount(target)`).
-    public init(input: String, output: String, target: ZeroTarget, layer: String? = nil, overwrite: Bool = false,
-                inPlace: Bool = false, calibration: Calibration? = nil)
-    {
-        self.init(input: input, output: output, pattern: ExactCount(target), layer: layer, overwrite: overwrite,
-                  inPlace: inPlace, calibration: calibration)
+    public init(
+        input: String, output: String, target: ZeroTarget, layer: String? = nil, overwrite: Bool = false,
+        inPlace: Bool = false, calibration: Calibration? = nil
+    ) {
+        self.init(
+            input: input, output: output, pattern: ExactCount(target), layer: layer, overwrite: overwrite,
+            inPlace: inPlace, calibration: calibration)
     }
 
     /// Whether the request fine-tunes (calibration data with a training method).

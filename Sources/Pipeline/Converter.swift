@@ -1,9 +1,9 @@
-import Numerics
-import HDF5
 import FileOutput
 import FineTune
 import Foundation
+import HDF5
 import KerasFormat
+import Numerics
 import Sparsity
 
 /// Runs conversions: one layer's kernel given an exact zero count, by magnitude or by a fine-tune on
@@ -29,15 +29,18 @@ public enum Converter {
         let output = try plan.reserveOutput()
         defer { output.discard() }
         observer?.structureRead()
-        let outcome = if let calibration = request.calibration, request.fineTunes {
-            try FineTunedPruning.run(plan, calibration: calibration, output: output, observer: observer)
-        } else {
-            try DataFreePruning.run(plan, output: output, observer: observer)
-        }
+        let outcome =
+            if let calibration = request.calibration, request.fineTunes {
+                try FineTunedPruning.run(plan, calibration: calibration, output: output, observer: observer)
+            } else {
+                try DataFreePruning.run(plan, output: output, observer: observer)
+            }
         guard outcome.written.zeros == plan.targetZeros else {
-            throw PruningError(.invalidTarget, "wrote \(outcome.written.zeros) zeros in \(plan.kernel.dataset), "
-                                   + "not the target \(plan.targetZeros)",
-                               hint: "the kernel changed while it was read")
+            throw PruningError(
+                .invalidTarget,
+                "wrote \(outcome.written.zeros) zeros in \(plan.kernel.dataset), "
+                    + "not the target \(plan.targetZeros)",
+                hint: "the kernel changed while it was read")
         }
         try output.commit()
         return ConversionReport(plan, outcome: outcome, seconds: (ContinuousClock.now - clock) / .seconds(1))
@@ -50,7 +53,7 @@ public enum Converter {
         var outputInfo = stat()
         var inputInfo = stat()
         if stat(request.output, &outputInfo) == 0, stat(request.input, &inputInfo) == 0,
-           inputInfo.st_dev == outputInfo.st_dev, inputInfo.st_ino == outputInfo.st_ino, !request.inPlace
+            inputInfo.st_dev == outputInfo.st_dev, inputInfo.st_ino == outputInfo.st_ino, !request.inPlace
         {
             throw OutputError(.outputIsInput, path: request.output, "output is the input file")
         }

@@ -1,8 +1,8 @@
-import Numerics
+import FileOutput
 import FineTune
 import HDF5
-import FileOutput
 import KerasFormat
+import Numerics
 import Sparsity
 
 /// Pruning without data: the pattern selects the weights by magnitude in one streamed pass (rarely a few),
@@ -19,20 +19,25 @@ enum DataFreePruning {
         case .float(bits: 64):
             return try run(Double.self, plan, output: output, observer: observer)
         default:
-            throw PruningError(.unsupportedType, "the kernel \(plan.kernel.dataset) is stored as \(plan.kernel.storedType)",
-                               hint: "kprune prunes float16, float32 and float64 kernels")
+            throw PruningError(
+                .unsupportedType, "the kernel \(plan.kernel.dataset) is stored as \(plan.kernel.storedType)",
+                hint: "kprune prunes float16, float32 and float64 kernels")
         }
     }
 
-    private static func run<T: KernelElement>(_ type: T.Type, _ plan: ConversionPlan, output: AtomicOutput,
-                                              observer: (any PruningObserver)?) throws -> MethodOutcome
-    {
+    private static func run<T: KernelElement>(
+        _ type: T.Type, _ plan: ConversionPlan, output: AtomicOutput,
+        observer: (any PruningObserver)?
+    ) throws -> MethodOutcome {
         var zerosBefore = 0
-        let written = try WriteBack.write(T.self, plan, output: output, readPasses: 1,
-                                          observer: observer) { source, segmentation, progress in
-            let planned = try plan.request.pattern.dataFreeRewrite(source, segmentation: segmentation,
-                                                                   zeros: plan.targetZeros,
-                                                                   path: plan.kernel.dataset, progress: progress)
+        let written = try WriteBack.write(
+            T.self, plan, output: output, readPasses: 1,
+            observer: observer
+        ) { source, segmentation, progress in
+            let planned = try plan.request.pattern.dataFreeRewrite(
+                source, segmentation: segmentation,
+                zeros: plan.targetZeros,
+                path: plan.kernel.dataset, progress: progress)
             zerosBefore = planned.zerosBefore
             return (planned.rewrite, planned.passes)
         }

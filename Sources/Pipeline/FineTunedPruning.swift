@@ -21,9 +21,10 @@ enum FineTunedPruning {
 
     /// Fine-tunes `plan`'s layer on `calibration` and writes the better of its result and the data-free one.
     /// - Throws: `PruningError` when the layer cannot be fine-tuned; data, read and write errors.
-    static func run(_ plan: ConversionPlan, calibration: Calibration, output: AtomicOutput,
-                    observer: (any PruningObserver)?) throws -> MethodOutcome
-    {
+    static func run(
+        _ plan: ConversionPlan, calibration: Calibration, output: AtomicOutput,
+        observer: (any PruningObserver)?
+    ) throws -> MethodOutcome {
         let bits = try checkLayer(plan)
         var trail = plan.model.outputTrail(of: plan.layer)
         if plan.kernel.shape.count > 2 {
@@ -36,20 +37,23 @@ enum FineTunedPruning {
         // Positions combined non-linearly on the way to the output: the loss is taken on the model's output.
         let grouped = pooled == nil ? Self.groupedTrail(plan, trail, calibration: calibration) : nil
         if let grouped { trail = .through(grouped.after) }
-        let (activation, source, trailNote) = try lossActivation(own: grouped == nil ? plan.layer.activation : nil,
-                                                                 of: plan.layer.path, trail: trail,
-                                                                 hasConfig: plan.model.config != nil,
-                                                                 perPosition: plan.kernel.shape.count > 2
-                                                                     && pooled == nil && grouped == nil)
+        let (activation, source, trailNote) = try lossActivation(
+            own: grouped == nil ? plan.layer.activation : nil,
+            of: plan.layer.path, trail: trail,
+            hasConfig: plan.model.config != nil,
+            perPosition: plan.kernel.shape.count > 2
+                && pooled == nil && grouped == nil)
         let (original, originalBias) = try readWeights(plan)
         let blas = BLAS(threads: Workers.available)
-        let features = try CalibrationFeatures(plan, calibration, pooled: pooled != nil, grouped: grouped != nil,
-                                               blas: blas)
+        let features = try CalibrationFeatures(
+            plan, calibration, pooled: pooled != nil, grouped: grouped != nil,
+            blas: blas)
         defer { features.discard() }
         let group = grouped.map { RowGroup(rows: features.rowsPerSample, inner: $0.inner, pooling: $0.pooling) }
-        let result = try fineTune(plan, original, originalBias, activation: activation, activationLayer: source,
-                                  storedBits: bits, features: features.source, calibration: calibration,
-                                  group: group, blas: blas, observer: observer)
+        let result = try fineTune(
+            plan, original, originalBias, activation: activation, activationLayer: source,
+            storedBits: bits, features: features.source, calibration: calibration,
+            group: group, blas: blas, observer: observer)
         let written = try write(plan, result: result, bits: bits, output: output, observer: observer)
         var notes: [String] = []
         if plan.layer.className == nil {
@@ -58,8 +62,9 @@ enum FineTunedPruning {
         if let note = features.note { notes.append(note) }
         if let trailNote { notes.append(trailNote) }
         if result.report.chosen != calibration.options.method.rawValue { notes.append(chosenNote(result.report)) }
-        return MethodOutcome(zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
-                             fineTune: result.report)
+        return MethodOutcome(
+            zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
+            fineTune: result.report)
     }
 
     /// Refuses layers the fine-tune cannot handle; returns the kernel's stored float width.
@@ -69,16 +74,19 @@ enum FineTunedPruning {
         // kernel of more dimensions as a convolution's (Keras's `(k..., in, out)`), whose rows are patches.
         // A `TimeDistributed` layer is the layer it wraps, applied to every step.
         if let className = layer.computingClassName, !matrixClasses.contains(className) {
-            throw PruningError(.notFineTunable,
-                               "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)")
+            throw PruningError(
+                .notFineTunable,
+                "fine-tuning handles Dense and convolution layers; \(layer.path) is \(className)")
         }
         guard kernel.shape.count >= 2 else {
-            throw PruningError(.notFineTunable,
-                               "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel")
+            throw PruningError(
+                .notFineTunable,
+                "the kernel \(kernel.dataset) has shape \(kernel.shape), which is not a Dense or convolution kernel")
         }
         guard case .float(let bits) = kernel.storedType, [16, 32, 64].contains(bits) else {
-            throw PruningError(.unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",
-                               hint: "kprune prunes float16, float32 and float64 kernels")
+            throw PruningError(
+                .unsupportedType, "the kernel \(kernel.dataset) is stored as \(kernel.storedType)",
+                hint: "kprune prunes float16, float32 and float64 kernels")
         }
         return bits
     }
@@ -90,19 +98,24 @@ enum FineTunedPruning {
             let root = try file.root()
             let values = try root.dataset(plan.kernel.dataset).readAll(as: Float.self)
             let biasValues = try plan.layer.bias.map { try root.dataset($0.dataset).readAll(as: Float.self) }
-            return (Tensor(rows: plan.kernel.count / max(units, 1), columns: units, values: values),
-                    biasValues ?? [Float](repeating: 0, count: units))
+            return (
+                Tensor(rows: plan.kernel.count / max(units, 1), columns: units, values: values),
+                biasValues ?? [Float](repeating: 0, count: units)
+            )
         }
-        try NonFinite.refuse(count: kernel.values.count { !$0.isFinite } + bias.count { !$0.isFinite },
-                             in: "the layer \(plan.layer.path)")
+        try NonFinite.refuse(
+            count: kernel.values.count { !$0.isFinite } + bias.count { !$0.isFinite },
+            in: "the layer \(plan.layer.path)")
         return (kernel, bias)
     }
 
     /// Reads the calibration data (whole, or streamed above the memory limit) and runs the fine-tune.
-    private static func fineTune(_ plan: ConversionPlan, _ kernel: Tensor, _ bias: [Float], activation: Activation,
-                                 activationLayer: String, storedBits: Int, features: ArraySource,
-                                 calibration: Calibration, group: RowGroup?, blas: BLAS,
-                                 observer: (any PruningObserver)?) throws
+    private static func fineTune(
+        _ plan: ConversionPlan, _ kernel: Tensor, _ bias: [Float], activation: Activation,
+        activationLayer: String, storedBits: Int, features: ArraySource,
+        calibration: Calibration, group: RowGroup?, blas: BLAS,
+        observer: (any PruningObserver)?
+    ) throws
         -> FineTuner.Result
     {
         let labels = try calibration.labels.map { try ArraySource.open($0) }
@@ -110,15 +123,17 @@ enum FineTunedPruning {
         // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
         let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
         // The same rows in the same order either way: in memory, each block is read once and kept.
-        let data = try CalibrationRows(features: features, labels: labels, kernel: kernel, bias: bias,
-                                       activation: activation, validationSplit: options.validationSplit,
-                                       seed: options.seed, centred: plan.layer.bias != nil,
-                                       retainsBlocks: bytes <= options.inMemoryLimit, group: group, blas: blas)
-        var tuner = try FineTuner(data: data, activation: activation, activationLayer: activationLayer,
-                                  options: options, storedBits: storedBits, units: kernel.columns,
-                                  hasBias: plan.layer.bias != nil, pattern: plan.request.pattern,
-                                  kernelShape: plan.kernel.shape, group: group,
-                                  start: group == nil ? nil : (kernel, bias), blas: blas)
+        let data = try CalibrationRows(
+            features: features, labels: labels, kernel: kernel, bias: bias,
+            activation: activation, validationSplit: options.validationSplit,
+            seed: options.seed, centred: plan.layer.bias != nil,
+            retainsBlocks: bytes <= options.inMemoryLimit, group: group, blas: blas)
+        var tuner = try FineTuner(
+            data: data, activation: activation, activationLayer: activationLayer,
+            options: options, storedBits: storedBits, units: kernel.columns,
+            hasBias: plan.layer.bias != nil, pattern: plan.request.pattern,
+            kernelShape: plan.kernel.shape, group: group,
+            start: group == nil ? nil : (kernel, bias), blas: blas)
         if observer?.wantsFineTuneEvents == true { tuner.observer = observer }
         return try tuner.run(kernel: kernel, bias: bias, target: plan.targetZeros)
     }
@@ -126,25 +141,28 @@ enum FineTunedPruning {
     /// The layers after the global average pooling that follows `plan`'s convolution, when its rows come
     /// from the model's inputs, its activation is linear and nothing but layers that change nothing come
     /// between: its pooled outputs are then the mean patch times the kernel plus the bias. Nil otherwise.
-    static func pooledTrail(_ plan: ConversionPlan, _ trail: OutputTrail, calibration: Calibration) -> [TrailingLayer]? {
+    static func pooledTrail(_ plan: ConversionPlan, _ trail: OutputTrail, calibration: Calibration) -> [TrailingLayer]?
+    {
         guard case .modelInputs = calibration.rows, plan.kernel.shape.count > 2,
-              Activation(keras: plan.layer.activation) == .linear, case .through(let steps) = trail,
-              let first = steps.firstIndex(where: { $0.effect != .none }), steps[first].effect == .pool
+            Activation(keras: plan.layer.activation) == .linear, case .through(let steps) = trail,
+            let first = steps.firstIndex(where: { $0.effect != .none }), steps[first].effect == .pool
         else { return nil }
         return Array(steps[(first + 1)...])
     }
 
     /// Writes the chosen result: the data-free one keeps the stored values themselves (at their full width)
     /// and the bias; a fine-tuned one replaces the kernel and the bias.
-    private static func write(_ plan: ConversionPlan, result: FineTuner.Result, bits: Int, output: AtomicOutput,
-                              observer: (any PruningObserver)?) throws -> RewriteOutcome
-    {
+    private static func write(
+        _ plan: ConversionPlan, result: FineTuner.Result, bits: Int, output: AtomicOutput,
+        observer: (any PruningObserver)?
+    ) throws -> RewriteOutcome {
         let dataFree = result.report.chosen == PruningMethod.magnitude.rawValue
         let replacements = dataFree ? [] : plan.layer.bias.map { [Replacement(weight: $0, values: result.bias)] } ?? []
         let kept = result.kernel.values.map { $0 != 0 }
         // float64 kernels move as Double, float16 and float32 ones as Float (exact either way).
         func write<T: KernelElement>(_ type: T.Type) throws -> RewriteOutcome {
-            try WriteBack.write(T.self, plan, replacements: replacements, output: output, observer: observer) { _, _, _ in
+            try WriteBack.write(T.self, plan, replacements: replacements, output: output, observer: observer) {
+                _, _, _ in
                 (dataFree ? keeping(kept) : replacing(with: result.kernel.values), 0)
             }
         }
@@ -185,17 +203,19 @@ enum FineTunedPruning {
         let chosen = report.candidates.first { $0.method == report.chosen }
         guard let own, let chosen else { return "wrote the \(report.chosen) result" }
         if chosen.heldOut.loss >= own.heldOut.loss, chosen.heldOut.agreement > own.heldOut.agreement {
-            return String(format: "wrote the %@ result: its held-out agreement %.4f is above the %@ result's %.4f",
-                          chosen.method, chosen.heldOut.agreement, own.method, own.heldOut.agreement)
+            return String(
+                format: "wrote the %@ result: its held-out agreement %.4f is above the %@ result's %.4f",
+                chosen.method, chosen.heldOut.agreement, own.method, own.heldOut.agreement)
         }
-        return String(format: "wrote the %@ result: its held-out loss %.4f is below the %@ result's %.4f",
-                      chosen.method, chosen.heldOut.loss, own.method, own.heldOut.loss)
+        return String(
+            format: "wrote the %@ result: its held-out loss %.4f is below the %@ result's %.4f",
+            chosen.method, chosen.heldOut.loss, own.method, own.heldOut.loss)
     }
 
     static let noConfigNote =
         "no model config: the layer was taken as a Dense layer whose linear outputs are the model's"
     static let noConfigConvolutionNote =
         "no model config: the layer was taken as a convolution whose rows are patches and whose linear outputs "
-            + "are the model's"
+        + "are the model's"
 
 }

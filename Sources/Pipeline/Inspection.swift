@@ -1,9 +1,9 @@
 import FileOutput
 import FineTune
-import Sparsity
-import Numerics
-import KerasFormat
 import HDF5
+import KerasFormat
+import Numerics
+import Sparsity
 
 /// What `kprune inspect` reports about a file. Keys of its JSON form are stable, snake_case.
 public struct InspectionReport: Sendable, Encodable {
@@ -71,7 +71,9 @@ public struct InspectionReport: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case file, format, layers
-        case kerasVersion = "keras_version", finalLayer = "final_layer", finalLayerProblem = "final_layer_problem"
+        case kerasVersion = "keras_version"
+        case finalLayer = "final_layer"
+        case finalLayerProblem = "final_layer_problem"
         case layerOrder = "layer_order"
         case optimizerWeights = "optimizer_weights"
     }
@@ -99,14 +101,16 @@ public enum Inspector {
                         role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil),
                         link: weight.link, storageProblem: weight.storageProblem)
                 }
-                return InspectionReport.Layer(name: layer.path.description, className: layer.className,
-                                              activation: layer.activation, final: layer.path == final,
-                                              weights: weights)
+                return InspectionReport.Layer(
+                    name: layer.path.description, className: layer.className,
+                    activation: layer.activation, final: layer.path == final,
+                    weights: weights)
             }
         }
-        return InspectionReport(file: path, format: model.format.rawValue, kerasVersion: model.kerasVersion,
-                                finalLayer: final?.description, finalLayerProblem: model.finalLayerProblem,
-                                layerOrder: model.layerOrder.rawValue, layers: layers, optimizerWeights: model.optimizerWeights.count)
+        return InspectionReport(
+            file: path, format: model.format.rawValue, kerasVersion: model.kerasVersion,
+            finalLayer: final?.description, finalLayerProblem: model.finalLayerProblem,
+            layerOrder: model.layerOrder.rawValue, layers: layers, optimizerWeights: model.optimizerWeights.count)
     }
 
     /// Counts zero elements of a float dataset in bounded memory; nil for other types.

@@ -1,6 +1,6 @@
 import FileOutput
-import HDF5
 import FineTune
+import HDF5
 import KerasFormat
 import Numerics
 import Sparsity
@@ -19,21 +19,26 @@ extension FineTunedPruning {
     ///   follows the layer (the layer's own activation is then used).
     /// - Throws: `PruningError` when an activation or a layer on the way changes the outputs in a way the
     ///   fine-tune cannot follow.
-    static func lossActivation(own ownName: String?, of layer: LayerPath, trail: OutputTrail, hasConfig: Bool,
-                               perPosition: Bool = false) throws
+    static func lossActivation(
+        own ownName: String?, of layer: LayerPath, trail: OutputTrail, hasConfig: Bool,
+        perPosition: Bool = false
+    ) throws
         -> (activation: Activation, source: String, note: String?)
     {
         guard let own = Activation(keras: ownName) else {
-            throw PruningError(.notFineTunable,
-                               "the layer's activation '\(ownName ?? "?")' has no loss kprune can follow",
-                               hint: "the fine-tune follows softmax, sigmoid, linear, relu and tanh")
+            throw PruningError(
+                .notFineTunable,
+                "the layer's activation '\(ownName ?? "?")' has no loss kprune can follow",
+                hint: "the fine-tune follows softmax, sigmoid, linear, relu and tanh")
         }
         let source = layer.description
         switch trail {
         case .hidden:
             return (own, source, nil)
         case .unclear(let reason):
-            let note = !hasConfig ? nil
+            let note =
+                !hasConfig
+                ? nil
                 : "the loss follows \(source)'s own activation (\(own.name)); what follows the layer is unclear: "
                     + reason
             return (own, source, note)
@@ -59,8 +64,8 @@ extension FineTunedPruning {
         -> (inner: Activation, pooling: RowGroup.Pooling, after: [TrailingLayer])?
     {
         guard case .modelInputs = calibration.rows, plan.kernel.shape.count > 2, case .through(let steps) = trail,
-              let inner = Activation(keras: plan.layer.activation), inner != .softmax,
-              let first = steps.firstIndex(where: { $0.effect != .none })
+            let inner = Activation(keras: plan.layer.activation), inner != .softmax,
+            let first = steps.firstIndex(where: { $0.effect != .none })
         else { return nil }
         let pooling: RowGroup.Pooling
         var last = first
@@ -75,7 +80,7 @@ extension FineTunedPruning {
             }
             let shaping = steps[first...last].filter { $0.effect == .reshape }
             guard let final = shaping.last, flattensWhole(final), isChannelsLast(plan.layer.config),
-                  shaping.allSatisfy({ isChannelsLast($0.config) })
+                shaping.allSatisfy({ isChannelsLast($0.config) })
             else { return nil }
             pooling = .flatten
         } else {
@@ -116,21 +121,23 @@ extension FineTunedPruning {
     /// position's outputs at a time, as the per-position loss does.
     static func positionPreserving(_ trail: OutputTrail, units: Int, layerConfig: JSONValue?) -> OutputTrail {
         guard case .through(let steps) = trail, isChannelsLast(layerConfig) else { return trail }
-        return .through(steps.map { step in
-            guard step.className == "Reshape", let shape = step.config["target_shape"]?.array, shape.count >= 2,
-                  shape.last?.number == Double(units)
-            else { return step }
-            var kept = step
-            kept.effect = .none
-            return kept
-        })
+        return .through(
+            steps.map { step in
+                guard step.className == "Reshape", let shape = step.config["target_shape"]?.array, shape.count >= 2,
+                    shape.last?.number == Double(units)
+                else { return step }
+                var kept = step
+                kept.effect = .none
+                return kept
+            })
     }
 
     /// Follows the layers after `layer` on the way to the model's output, from the activation `start`
     /// applied by the layer it names.
-    private static func follow(_ steps: [TrailingLayer], from start: (Activation, String), of layer: LayerPath,
-                               perPosition: Bool) throws -> (activation: Activation, source: String, note: String?)
-    {
+    private static func follow(
+        _ steps: [TrailingLayer], from start: (Activation, String), of layer: LayerPath,
+        perPosition: Bool
+    ) throws -> (activation: Activation, source: String, note: String?) {
         var (activation, source) = start
         func refusal(_ step: TrailingLayer, _ reason: String) -> PruningError {
             PruningError(.notFineTunable, "\(layer)'s outputs reach the model's output through \(step), \(reason)")
@@ -141,7 +148,8 @@ extension FineTunedPruning {
             // or combined by a layer kprune does not follow (max pooling, say), what follows no longer applies
             // to a single position's outputs, and each position keeps to its own outputs.
             if perPosition, step.effect == .reshape || step.effect == .pool || step.effect == .unknown {
-                let note = "the loss is taken at each output position on \(source)'s \(activation.name) outputs; "
+                let note =
+                    "the loss is taken at each output position on \(source)'s \(activation.name) outputs; "
                     + "the model then combines positions (\(step))"
                 return (activation, source, note)
             }
@@ -156,12 +164,16 @@ extension FineTunedPruning {
                 }
                 if next == .linear { continue }
                 guard activation == .linear else {
-                    throw refusal(step, "which applies \(name) on top of \(source)'s \(activation.name); "
-                                          + "the fine-tune's loss follows one activation only")
+                    throw refusal(
+                        step,
+                        "which applies \(name) on top of \(source)'s \(activation.name); "
+                            + "the fine-tune's loss follows one activation only")
                 }
                 if next == .softmax, let reshapedBy {
-                    throw refusal(step, "a softmax over outputs \(reshapedBy.path) reshaped, which the fine-tune's "
-                                          + "loss cannot follow")
+                    throw refusal(
+                        step,
+                        "a softmax over outputs \(reshapedBy.path) reshaped, which the fine-tune's "
+                            + "loss cannot follow")
                 }
                 activation = next
                 source = step.path.description

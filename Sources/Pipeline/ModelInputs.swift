@@ -1,6 +1,6 @@
 public import ArrayIO
-public import Numerics
 import Inference
+public import Numerics
 
 /// A model's inputs as arrays, one per input of the model, read a block of samples at a time: the data of
 /// `kprune predict` and of `convert --data`.
@@ -19,15 +19,18 @@ public struct ModelInputs {
     ///   model's count of inputs.
     public init(_ names: [String], declared: [[Int?]?]) throws {
         guard names.count == declared.count else {
-            throw InferenceError(.unsupportedConfig, "the model takes \(declared.count) input\(declared.count == 1 ? "" : "s"), "
-                                     + "and \(names.count) arrays of inputs were given")
+            throw InferenceError(
+                .unsupportedConfig,
+                "the model takes \(declared.count) input\(declared.count == 1 ? "" : "s"), "
+                    + "and \(names.count) arrays of inputs were given")
         }
         sources = try names.map { try ArraySource.open($0) }
         sampleShapes = try zip(sources, declared).map { try Self.sampleShape($1, of: $0) }
         if let first = sources.first, let other = sources.first(where: { $0.rows != first.rows }) {
-            throw DataError(.shapeMismatch, other.name,
-                            "holds \(other.rows) samples, but \(first.name) holds \(first.rows)",
-                            hint: "give every input the same samples, in the same order")
+            throw DataError(
+                .shapeMismatch, other.name,
+                "holds \(other.rows) samples, but \(first.name) holds \(first.rows)",
+                hint: "give every input the same samples, in the same order")
         }
     }
 
@@ -42,17 +45,20 @@ public struct ModelInputs {
             return known
         }
         if trailing.count == declared.count,
-           zip(declared, trailing).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) {
+            zip(declared, trailing).allSatisfy({ $0.0 == nil || $0.0 == $0.1 })
+        {
             return trailing
         }
         if declared.count - known.count == 1, let values = Allocation.product(known), values > 0,
-           array.columns % values == 0 {
+            array.columns % values == 0
+        {
             return declared.map { $0 ?? array.columns / values }
         }
         let text = "[" + declared.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + "]"
-        throw DataError(.shapeMismatch, array.name,
-                        "samples of \(array.columns) values do not fit the model's input of shape \(text)",
-                        hint: "give one sample per row, with the input's shape after the first axis")
+        throw DataError(
+            .shapeMismatch, array.name,
+            "samples of \(array.columns) values do not fit the model's input of shape \(text)",
+            hint: "give one sample per row, with the input's shape after the first axis")
     }
 
     /// Samples `range` of every input, as tensors of their sample shapes.
@@ -63,9 +69,10 @@ public struct ModelInputs {
             var values = [Float](repeating: 0, count: range.count * source.columns)
             try values.withUnsafeMutableBufferPointer { try source.read(rows: range, into: $0) }
             if finite, let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw DataError(source.name,
-                                "the inputs hold NaN or infinity (sample \(range.lowerBound + bad / max(source.columns, 1)))",
-                                hint: "clean the data")
+                throw DataError(
+                    source.name,
+                    "the inputs hold NaN or infinity (sample \(range.lowerBound + bad / max(source.columns, 1)))",
+                    hint: "clean the data")
             }
             return Tensor(shape: [range.count] + shape, values: values)
         }

@@ -1,8 +1,8 @@
-import Numerics
 import FileOutput
-import KerasFormat
-import HDF5
 public import FineTune
+import HDF5
+import KerasFormat
+import Numerics
 public import Sparsity
 
 /// What a conversion tells as it works: its input's structure was read, passes over the kernel advanced,

@@ -1,10 +1,10 @@
 import FileOutput
 import FineTune
-import Sparsity
-import Numerics
 import Foundation
 import HDF5
 import KerasFormat
+import Numerics
+import Sparsity
 
 /// A weight other than the kernel written whole from new values (a fine-tuned bias).
 struct Replacement {
@@ -31,9 +31,11 @@ enum WriteBack {
     /// - Parameters:
     ///   - readPasses: full reads of the kernel that `prepare` makes (for progress).
     ///   - observer: told after each segment read or written.
-    static func write<T: KernelElement>(_ type: T.Type, _ plan: ConversionPlan, replacements: [Replacement] = [],
-                                        output: AtomicOutput, readPasses: Int = 0,
-                                        observer: (any PruningObserver)?, prepare: Prepare<T>) throws
+    static func write<T: KernelElement>(
+        _ type: T.Type, _ plan: ConversionPlan, replacements: [Replacement] = [],
+        output: AtomicOutput, readPasses: Int = 0,
+        observer: (any PruningObserver)?, prepare: Prepare<T>
+    ) throws
         -> RewriteOutcome
     {
         let model = plan.model
@@ -41,17 +43,20 @@ enum WriteBack {
         let inPlace = model.weightsFileIsStagedCopy
         let input = try FileDescriptor(path: model.weightsFile, flags: inPlace ? O_RDWR : O_RDONLY)
         let located = try File.withOpen(model.weightsFile) { file in
-            try locate(T.self, kernel: plan.kernel,
-                       others: plan.slots.map(\.dataset) + replacements.map(\.weight.dataset), in: file, descriptor: input)
+            try locate(
+                T.self, kernel: plan.kernel,
+                others: plan.slots.map(\.dataset) + replacements.map(\.weight.dataset), in: file, descriptor: input)
         }
-        let progress = ProgressCounter(total: (readPasses + 1) * located.segmentation.segments.count,
-                                       observer: observer)
+        let progress = ProgressCounter(
+            total: (readPasses + 1) * located.segmentation.segments.count,
+            observer: observer)
         let job = Job(plan: plan, replacements: replacements, output: output, located: located, progress: progress)
-        let outcome = if let direct = located.direct {
-            try job.writeDirectly(T.self, input: input, offsets: direct, inPlace: inPlace, prepare: prepare)
-        } else {
-            try job.writeThroughLibrary(T.self, input: input, inPlace: inPlace, prepare: prepare)
-        }
+        let outcome =
+            if let direct = located.direct {
+                try job.writeDirectly(T.self, input: input, offsets: direct, inPlace: inPlace, prepare: prepare)
+            } else {
+                try job.writeThroughLibrary(T.self, input: input, inPlace: inPlace, prepare: prepare)
+            }
         try model.finishOutput(output)
         return outcome
     }
@@ -66,15 +71,18 @@ enum WriteBack {
 
         /// The direct path: the file copied around the kernel with `copy_file_range`, the kernel, its slots and
         /// the replacements moved with `pread`/`pwrite` at their offsets.
-        func writeDirectly<T: KernelElement>(_ type: T.Type, input: FileDescriptor, offsets: (kernel: Int, others: [Int]),
-                                             inPlace: Bool, prepare: Prepare<T>) throws -> RewriteOutcome
-        {
+        func writeDirectly<T: KernelElement>(
+            _ type: T.Type, input: FileDescriptor, offsets: (kernel: Int, others: [Int]),
+            inPlace: Bool, prepare: Prepare<T>
+        ) throws -> RewriteOutcome {
             let source = plan.model.weightsFile
             let destination = inPlace ? input : try output.openForWriting()
             if !inPlace { try output.copyContents(of: source, excluding: located.kernelBytes) }
             func stores(_ offset: Int) -> (ElementStore<T>, ElementStore<T>) {
-                (DirectStore<T>(reading: input, writing: input, byteOffset: offset),
-                 DirectStore<T>(reading: input, writing: destination, byteOffset: offset))
+                (
+                    DirectStore<T>(reading: input, writing: input, byteOffset: offset),
+                    DirectStore<T>(reading: input, writing: destination, byteOffset: offset)
+                )
             }
             let (kernelSource, kernelTarget) = stores(offsets.kernel)
             let slotStores: [any SlotRewriter] = plan.slots.indices.map { index in
@@ -82,9 +90,10 @@ enum WriteBack {
                 return SlotZeroer(source: from, destination: to)
             }
             let (rewrite, passes) = try prepare(kernelSource, located.segmentation, progress)
-            var outcome = try KernelRewriter.apply(rewrite, source: kernelSource, destination: kernelTarget,
-                                                   slots: slotStores, segmentation: located.segmentation,
-                                                   progress: progress)
+            var outcome = try KernelRewriter.apply(
+                rewrite, source: kernelSource, destination: kernelTarget,
+                slots: slotStores, segmentation: located.segmentation,
+                progress: progress)
             outcome.passes = passes + 1
             for (index, replacement) in replacements.enumerated() {
                 let (_, to) = stores(offsets.others[plan.slots.count + index])
@@ -97,9 +106,10 @@ enum WriteBack {
 
         /// The libhdf5 path: the whole file copied, then the datasets rewritten through libhdf5, which converts
         /// to each dataset's stored type.
-        func writeThroughLibrary<T: KernelElement>(_ type: T.Type, input: FileDescriptor, inPlace: Bool,
-                                                   prepare: Prepare<T>) throws -> RewriteOutcome
-        {
+        func writeThroughLibrary<T: KernelElement>(
+            _ type: T.Type, input: FileDescriptor, inPlace: Bool,
+            prepare: Prepare<T>
+        ) throws -> RewriteOutcome {
             try input.close()
             let source = plan.model.weightsFile
             if inPlace {
@@ -117,23 +127,26 @@ enum WriteBack {
         }
 
         /// Rewrites the kernel, its slots and the replacements from `inputFile` into `outputFile` through libhdf5.
-        private func rewrite<T: KernelElement>(_ type: T.Type, _ inputFile: File, _ outputFile: File,
-                                               _ prepare: Prepare<T>) throws -> RewriteOutcome
-        {
+        private func rewrite<T: KernelElement>(
+            _ type: T.Type, _ inputFile: File, _ outputFile: File,
+            _ prepare: Prepare<T>
+        ) throws -> RewriteOutcome {
             let cache = located.segmentation.chunkCacheBytes
             func dataset(_ file: File, _ path: String) throws -> Dataset {
                 try file.root().dataset(path, chunkCacheBytes: cache)
             }
             let slotStores = try plan.slots.map { slot in
-                try WriteBack.slotZeroer(source: dataset(inputFile, slot.dataset),
-                                         destination: dataset(outputFile, slot.dataset))
+                try WriteBack.slotZeroer(
+                    source: dataset(inputFile, slot.dataset),
+                    destination: dataset(outputFile, slot.dataset))
             }
             let source = HDF5Store<T>(try dataset(inputFile, plan.kernel.dataset))
             let (rewrite, passes) = try prepare(source, located.segmentation, progress)
-            var outcome = try KernelRewriter.apply(rewrite, source: source,
-                                                   destination: HDF5Store<T>(try dataset(outputFile, plan.kernel.dataset)),
-                                                   slots: slotStores, segmentation: located.segmentation,
-                                                   progress: progress)
+            var outcome = try KernelRewriter.apply(
+                rewrite, source: source,
+                destination: HDF5Store<T>(try dataset(outputFile, plan.kernel.dataset)),
+                slots: slotStores, segmentation: located.segmentation,
+                progress: progress)
             outcome.passes = passes + 1
             for replacement in replacements {
                 try dataset(outputFile, replacement.weight.dataset).writeAll(replacement.values)
@@ -150,13 +163,15 @@ enum WriteBack {
         var kernelBytes: Range<Int>?
     }
 
-    private static func locate<T: KernelElement>(_ type: T.Type, kernel: WeightInfo, others: [String], in file: File,
-                                                 descriptor: FileDescriptor) throws -> Located
-    {
+    private static func locate<T: KernelElement>(
+        _ type: T.Type, kernel: WeightInfo, others: [String], in file: File,
+        descriptor: FileDescriptor
+    ) throws -> Located {
         let root = try file.root()
         let dataset = try root.dataset(kernel.dataset)
-        let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(),
-                                        storedBytes: kernel.storedType.elementBytes)
+        let segmentation = Segmentation(
+            shape: dataset.shape, layout: try dataset.layout(),
+            storedBytes: kernel.storedType.elementBytes)
         var located = Located(segmentation: segmentation, direct: nil, kernelBytes: nil)
         guard let offset = try DirectStore<T>.directOffset(of: dataset, in: file, descriptor: descriptor) else {
             return located

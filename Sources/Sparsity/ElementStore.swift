@@ -66,8 +66,8 @@ public final class DirectStore<T: KernelElement>: ElementStore<T> {
     /// checking that the first elements read the same both ways; nil otherwise.
     public static func directOffset(of dataset: Dataset, in file: File, descriptor: FileDescriptor) throws -> Int? {
         guard case .float(let bits) = dataset.storedType, bits == T.storedBits, dataset.byteOrder == .littleEndian,
-              1.littleEndian == 1, let range = try dataset.contiguousByteRange(),
-              range.count == dataset.count * MemoryLayout<T>.stride
+            1.littleEndian == 1, let range = try dataset.contiguousByteRange(),
+            range.count == dataset.count * MemoryLayout<T>.stride
         else { return nil }
         // `H5Dget_offset` counts from the start of the file, user block included (libhdf5 adds the base
         // address), so the elements must lie after the block.
@@ -91,8 +91,9 @@ public final class DirectStore<T: KernelElement>: ElementStore<T> {
         try transfer(range) { done, remaining, offset in
             let got = pread(readDescriptor, base + done, remaining, offset)
             guard got != 0 else {
-                throw InputError(.readFailed, path: readPath, "cannot read the kernel: unexpected end of file",
-                                  hint: "the file may be truncated")
+                throw InputError(
+                    .readFailed, path: readPath, "cannot read the kernel: unexpected end of file",
+                    hint: "the file may be truncated")
             }
             return got
         } failure: {
@@ -112,9 +113,10 @@ public final class DirectStore<T: KernelElement>: ElementStore<T> {
     }
 
     /// Moves a range's bytes with repeated `pread`/`pwrite` calls until all are done, retrying on `EINTR`.
-    private func transfer(_ range: Range<Int>, _ call: (_ done: Int, _ remaining: Int, _ offset: off_t) throws -> Int,
-                          failure: () -> any Error) throws
-    {
+    private func transfer(
+        _ range: Range<Int>, _ call: (_ done: Int, _ remaining: Int, _ offset: off_t) throws -> Int,
+        failure: () -> any Error
+    ) throws {
         let stride = MemoryLayout<T>.stride
         let total = range.count * stride
         var done = 0

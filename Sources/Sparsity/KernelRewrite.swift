@@ -9,14 +9,22 @@ public struct KernelRewrite<T: KernelElement> {
     /// Rewrites the values of segment `index` (the flat range `range`, as read from the input) in place,
     /// marks in `newlyZero` each position that was non-zero and is now zero (when `newlyZero` is not empty),
     /// and returns the zeros in the segment afterwards.
-    public let apply: (_ index: Int, _ range: Range<Int>, _ values: UnsafeMutableBufferPointer<T>,
-                _ newlyZero: UnsafeMutableBufferPointer<Bool>) throws -> Int
+    public let apply:
+        (
+            _ index: Int, _ range: Range<Int>, _ values: UnsafeMutableBufferPointer<T>,
+            _ newlyZero: UnsafeMutableBufferPointer<Bool>
+        ) throws -> Int
 
     /// A rewrite applying `apply` to each segment, on several threads when `concurrent`.
-    public init(concurrent: Bool, apply: @escaping (_ index: Int, _ range: Range<Int>,
-                                                    _ values: UnsafeMutableBufferPointer<T>,
-                                                    _ newlyZero: UnsafeMutableBufferPointer<Bool>) throws -> Int)
-    {
+    public init(
+        concurrent: Bool,
+        apply:
+            @escaping (
+                _ index: Int, _ range: Range<Int>,
+                _ values: UnsafeMutableBufferPointer<T>,
+                _ newlyZero: UnsafeMutableBufferPointer<Bool>
+            ) throws -> Int
+    ) {
         self.concurrent = concurrent
         self.apply = apply
     }
@@ -46,41 +54,52 @@ public enum KernelRewriter {
     /// slots where the kernel newly became zero.
     @specialized(where T == Float)
     @specialized(where T == Double)
-    public static func apply<T: KernelElement>(_ rewrite: KernelRewrite<T>, source: ElementStore<T>,
-                                        destination: ElementStore<T>, slots: [any SlotRewriter],
-                                        segmentation: Segmentation, workers: Int = Workers.available,
-                                        progress: ProgressCounter? = nil) throws -> RewriteOutcome
-    {
+    public static func apply<T: KernelElement>(
+        _ rewrite: KernelRewrite<T>, source: ElementStore<T>,
+        destination: ElementStore<T>, slots: [any SlotRewriter],
+        segmentation: Segmentation, workers: Int = Workers.available,
+        progress: ProgressCounter? = nil
+    ) throws -> RewriteOutcome {
         let segments = segmentation.segments
-        let concurrent = rewrite.concurrent && source.allowsConcurrentIO && destination.allowsConcurrentIO
+        let concurrent =
+            rewrite.concurrent && source.allowsConcurrentIO && destination.allowsConcurrentIO
             && slots.allSatisfy(\.allowsConcurrentIO)
         let workerCount = concurrent ? workers : 1
         var zeros = [Int](repeating: 0, count: segments.count)
         var newly = zeros
         let size = segmentation.maxSegment
         let buffers = (0..<workerCount).map { _ in
-            (values: UnsafeMutableBufferPointer<T>.allocate(capacity: size),
-             marks: UnsafeMutableBufferPointer<Bool>.allocate(capacity: slots.isEmpty ? 0 : size))
+            (
+                values: UnsafeMutableBufferPointer<T>.allocate(capacity: size),
+                marks: UnsafeMutableBufferPointer<Bool>.allocate(capacity: slots.isEmpty ? 0 : size)
+            )
         }
-        defer { buffers.forEach { $0.values.deallocate(); $0.marks.deallocate() } }
-        try zeros.withUnsafeMutableBufferPointer { zeroCounts in
-          try newly.withUnsafeMutableBufferPointer { newlyCounts in
-            let shared = Shared((zeroCounts, newlyCounts, buffers, source, destination, slots, rewrite))
-            try Workers.run(segments: segments.count, workers: workerCount) { worker, index in
-                let (zeroCounts, newlyCounts, buffers, source, destination, slots, rewrite) = shared.value
-                let range = segments[index]
-                let values = UnsafeMutableBufferPointer(rebasing: buffers[worker].values[0..<range.count])
-                let marks = slots.isEmpty ? UnsafeMutableBufferPointer<Bool>(start: nil, count: 0)
-                    : UnsafeMutableBufferPointer(rebasing: buffers[worker].marks[0..<range.count])
-                if !marks.isEmpty { marks.initialize(repeating: false) }
-                try source.read(range, into: values)
-                zeroCounts[index] = try rewrite.apply(index, range, values, marks)
-                try destination.write(range, from: UnsafeBufferPointer(values))
-                for slot in slots { try slot.zero(range, where: UnsafeBufferPointer(marks)) }
-                newlyCounts[index] = marks.reduce(0) { $0 + ($1 ? 1 : 0) }
-                progress?.step()
+        defer {
+            for buffer in buffers {
+                buffer.values.deallocate()
+                buffer.marks.deallocate()
             }
-          }
+        }
+        try zeros.withUnsafeMutableBufferPointer { zeroCounts in
+            try newly.withUnsafeMutableBufferPointer { newlyCounts in
+                let shared = Shared((zeroCounts, newlyCounts, buffers, source, destination, slots, rewrite))
+                try Workers.run(segments: segments.count, workers: workerCount) { worker, index in
+                    let (zeroCounts, newlyCounts, buffers, source, destination, slots, rewrite) = shared.value
+                    let range = segments[index]
+                    let values = UnsafeMutableBufferPointer(rebasing: buffers[worker].values[0..<range.count])
+                    let marks =
+                        slots.isEmpty
+                        ? UnsafeMutableBufferPointer<Bool>(start: nil, count: 0)
+                        : UnsafeMutableBufferPointer(rebasing: buffers[worker].marks[0..<range.count])
+                    if !marks.isEmpty { marks.initialize(repeating: false) }
+                    try source.read(range, into: values)
+                    zeroCounts[index] = try rewrite.apply(index, range, values, marks)
+                    try destination.write(range, from: UnsafeBufferPointer(values))
+                    for slot in slots { try slot.zero(range, where: UnsafeBufferPointer(marks)) }
+                    newlyCounts[index] = marks.reduce(0) { $0 + ($1 ? 1 : 0) }
+                    progress?.step()
+                }
+            }
         }
         let changed = newly.reduce(0, +) > 0
         return RewriteOutcome(zeros: zeros.reduce(0, +), slotsRewritten: changed ? slots.count : 0, passes: 1)

@@ -1,4 +1,5 @@
 import FileOutput
+
 /// The per-element loops of both passes, written without branches so the compiler vectorizes them.
 ///
 /// Keys are non-negative signed integers, so `(a &- b) >> (bitWidth - 1)` is -1 when `a < b` and 0
@@ -30,9 +31,10 @@ package enum KeyLoops {
     /// Appends the keys in [low, high] to `into` from index `start`; `into` must have room for every value.
     /// - Returns: the new end index.
     @inline(__always)
-    package static func gather<T: KernelElement>(_ values: UnsafeBufferPointer<T>, low: T.Key, high: T.Key,
-                                         into keys: UnsafeMutablePointer<T.Key>, start: Int) -> Int
-    {
+    package static func gather<T: KernelElement>(
+        _ values: UnsafeBufferPointer<T>, low: T.Key, high: T.Key,
+        into keys: UnsafeMutablePointer<T.Key>, start: Int
+    ) -> Int {
         let shift = T.Key(T.Key.bitWidth - 1)
         var end = start
         for x in values {
@@ -48,9 +50,10 @@ package enum KeyLoops {
     /// zeroing is an AND with a mask.
     /// - Returns: the zeros in `values` afterwards.
     @inline(__always)
-    package static func prune<T: KernelElement>(_ values: UnsafeMutableBufferPointer<T>, below cut: T.Key,
-                                        marking pruned: UnsafeMutableBufferPointer<Bool>) -> Int
-    {
+    package static func prune<T: KernelElement>(
+        _ values: UnsafeMutableBufferPointer<T>, below cut: T.Key,
+        marking pruned: UnsafeMutableBufferPointer<Bool>
+    ) -> Int {
         precondition(MemoryLayout<T>.stride == MemoryLayout<T.Key>.stride, "keys must be as wide as values")
         let shift = T.Key(T.Key.bitWidth - 1)
         let limit = cut &- 1

@@ -33,9 +33,10 @@ public enum MagnitudePruner {
     @inline(__always)
     @specialized(where T == Float)
     @specialized(where T == Double)
-    public static func prune<T: KernelElement>(_ values: UnsafeMutableBufferPointer<T>, below cut: T.Key, ties: Int,
-                                        marking pruned: UnsafeMutableBufferPointer<Bool>) -> (ties: Int, zeros: Int)
-    {
+    public static func prune<T: KernelElement>(
+        _ values: UnsafeMutableBufferPointer<T>, below cut: T.Key, ties: Int,
+        marking pruned: UnsafeMutableBufferPointer<Bool>
+    ) -> (ties: Int, zeros: Int) {
         var zeros = KeyLoops.prune(values, below: cut, marking: pruned)
         guard ties > 0, cut > 0 else { return (0, zeros) }
         var left = ties

@@ -65,46 +65,55 @@ public enum MagnitudeSelector {
     ///   errors.
     @specialized(where T == Float)
     @specialized(where T == Double)
-    public static func select<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation, target: Int,
-                                         path: String, limits: Limits = Limits(), workers: Int = Workers.available,
-                                         progress: ProgressCounter? = nil) throws -> MagnitudeSelection<T>
-    {
+    public static func select<T: KernelElement>(
+        _ store: ElementStore<T>, segmentation: Segmentation, target: Int,
+        path: String, limits: Limits = Limits(), workers: Int = Workers.available,
+        progress: ProgressCounter? = nil
+    ) throws -> MagnitudeSelection<T> {
         let inMemory = segmentation.count <= limits.inMemory
-        let (low, high) = inMemory ? (T.Key(1), T.infinityKey &- 1)
+        let (low, high) =
+            inMemory
+            ? (T.Key(1), T.infinityKey &- 1)
             : try bracket(store, segmentation: segmentation, target: target)
         let workerCount = store.allowsConcurrentIO ? workers : 1
         let perWorker = inMemory ? segmentation.count : limits.gather / workerCount
         // Each worker gathers into its own buffer, with room for one more segment than its limit.
         let capacity = min(perWorker, segmentation.count) + segmentation.maxSegment
         let keyBuffers = (0..<workerCount).map { _ in UnsafeMutablePointer<T.Key>.allocate(capacity: capacity) }
-        defer { keyBuffers.forEach { $0.deallocate() } }
-        let pass = try scan(store, segmentation: segmentation, keys: low...high, into: keyBuffers,
-                            perWorker: perWorker, progress: progress)
+        defer { for buffer in keyBuffers { buffer.deallocate() } }
+        let pass = try scan(
+            store, segmentation: segmentation, keys: low...high, into: keyBuffers,
+            perWorker: perWorker, progress: progress)
         let gathered = (0..<workerCount).map { UnsafeBufferPointer(start: keyBuffers[$0], count: pass.ends[$0]) }
 
         let zeros = pass.scans.reduce(0) { $0 + $1.zeros }
         let nonFinite = pass.scans.reduce(0) { $0 + $1.nonFinite }
         guard let rank = try rankToCut(zeros: zeros, nonFinite: nonFinite, target: target, path: path) else {
-            return MagnitudeSelection(zerosBefore: zeros, threshold: nil, passes: 1,
-                                      tiesPerSegment: [Int](repeating: 0, count: pass.scans.count))
+            return MagnitudeSelection(
+                zerosBefore: zeros, threshold: nil, passes: 1,
+                tiesPerSegment: [Int](repeating: 0, count: pass.scans.count))
         }
         let below = pass.scans.reduce(0) { $0 + $1.below }
         let gatheredCount = gathered.reduce(0) { $0 + $1.count }
         guard !pass.overflow.contains(true), rank > below, rank - below <= gatheredCount else {
             let (cut, ties, passes) = try refineByHistogram(store, segmentation: segmentation, rank: rank)
-            return MagnitudeSelection(zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
-                                      passes: 1 + passes, tiesPerSegment: nil)
+            return MagnitudeSelection(
+                zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
+                passes: 1 + passes, tiesPerSegment: nil)
         }
         let (cut, ties, perSegment) = cutAmong(gathered, scans: pass.scans, local: rank - below)
-        return MagnitudeSelection(zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
-                                  passes: 1, tiesPerSegment: perSegment)
+        return MagnitudeSelection(
+            zerosBefore: zeros, threshold: Threshold(value: T(magnitudeKey: cut), ties: ties),
+            passes: 1, tiesPerSegment: perSegment)
     }
 
     /// The selection pass: each segment's counts, and the keys within `keys` gathered per worker (until a
     /// worker holds more than `perWorker`, which marks it as overflowing).
-    private static func scan<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
-                                               keys: ClosedRange<T.Key>, into keyBuffers: [UnsafeMutablePointer<T.Key>],
-                                               perWorker: Int, progress: ProgressCounter?) throws
+    private static func scan<T: KernelElement>(
+        _ store: ElementStore<T>, segmentation: Segmentation,
+        keys: ClosedRange<T.Key>, into keyBuffers: [UnsafeMutablePointer<T.Key>],
+        perWorker: Int, progress: ProgressCounter?
+    ) throws
         -> (scans: [SegmentScan], ends: [Int], overflow: [Bool])
     {
         let segments = segmentation.segments
@@ -115,7 +124,7 @@ public enum MagnitudeSelector {
         let buffers = (0..<workerCount).map { _ in
             UnsafeMutableBufferPointer<T>.allocate(capacity: segmentation.maxSegment)
         }
-        defer { buffers.forEach { $0.deallocate() } }
+        defer { for buffer in buffers { buffer.deallocate() } }
         let (low, high) = (keys.lowerBound, keys.upperBound)
         try scans.withUnsafeMutableBufferPointer { scanBuffer in
             try ends.withUnsafeMutableBufferPointer { endBuffer in
@@ -127,12 +136,14 @@ public enum MagnitudeSelector {
                         let values = UnsafeMutableBufferPointer(rebasing: buffers[worker][0..<range.count])
                         try store.read(range, into: values)
                         let counts = KeyLoops.count(UnsafeBufferPointer(values), low: low)
-                        var scan = SegmentScan(zeros: counts.zeros, nonFinite: counts.nonFinite,
-                                               below: counts.belowLow - counts.zeros, worker: worker)
+                        var scan = SegmentScan(
+                            zeros: counts.zeros, nonFinite: counts.nonFinite,
+                            below: counts.belowLow - counts.zeros, worker: worker)
                         let start = ends[worker]
                         if !overflow[worker] {
-                            let end = KeyLoops.gather(UnsafeBufferPointer(values), low: low, high: high,
-                                                      into: keyBuffers[worker], start: start)
+                            let end = KeyLoops.gather(
+                                UnsafeBufferPointer(values), low: low, high: high,
+                                into: keyBuffers[worker], start: start)
                             if end > perWorker { overflow[worker] = true } else { ends[worker] = end }
                         }
                         scan.gathered = start..<ends[worker]
@@ -147,9 +158,10 @@ public enum MagnitudeSelector {
 
     /// The `local`-th smallest gathered key, how many keys equal to it are pruned, and how many of those each
     /// segment holds, handed out in row-major order (segment by segment, as many as each holds).
-    private static func cutAmong<Key: FixedWidthInteger>(_ gathered: [UnsafeBufferPointer<Key>], scans: [SegmentScan],
-                                                         local: Int) -> (cut: Key, ties: Int, perSegment: [Int])
-    {
+    private static func cutAmong<Key: FixedWidthInteger>(
+        _ gathered: [UnsafeBufferPointer<Key>], scans: [SegmentScan],
+        local: Int
+    ) -> (cut: Key, ties: Int, perSegment: [Int]) {
         var candidates = [Key]()
         candidates.reserveCapacity(gathered.reduce(0) { $0 + $1.count })
         for keys in gathered { candidates.append(contentsOf: keys) }
@@ -173,9 +185,10 @@ public enum MagnitudeSelector {
     public static func rankToCut(zeros: Int, nonFinite: Int, target: Int, path: String) throws -> Int? {
         try NonFinite.refuse(count: nonFinite, in: "the kernel \(path)")
         if zeros > target {
-            throw PruningError(.tooManyZeros,
-                               "the kernel \(path) already has \(zeros) zeros, more than the target \(target)",
-                               hint: "regrowing weights needs calibration data; or ask for at least \(zeros) zeros")
+            throw PruningError(
+                .tooManyZeros,
+                "the kernel \(path) already has \(zeros) zeros, more than the target \(target)",
+                hint: "regrowing weights needs calibration data; or ask for at least \(zeros) zeros")
         }
         return zeros == target ? nil : target - zeros
     }
@@ -186,9 +199,10 @@ public enum MagnitudeSelector {
     /// worth an eighth (short runs) or a sixteenth (long runs) of its size, and spans four standard errors.
     @specialized(where T == Float)
     @specialized(where T == Double)
-    public static func bracket<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
-                                                  target: Int) throws -> (T.Key, T.Key)
-    {
+    public static func bracket<T: KernelElement>(
+        _ store: ElementStore<T>, segmentation: Segmentation,
+        target: Int
+    ) throws -> (T.Key, T.Key) {
         let cheapRuns = store.allowsConcurrentIO && !(store is HDF5Store<T>)
         let columns = segmentation.shape.last ?? 1
         let lines = segmentation.count / max(columns, 1)
@@ -219,9 +233,10 @@ public enum MagnitudeSelector {
     /// Narrows the cut exactly by histograms of key bits, most significant 16 first: one read per 16 bits (2
     /// for float32, 4 for float64). Any number of equal magnitudes is handled: the last step ends on a single
     /// key, whose ties are counted, never gathered.
-    private static func refineByHistogram<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation,
-                                                            rank: Int) throws -> (T.Key, Int, Int)
-    {
+    private static func refineByHistogram<T: KernelElement>(
+        _ store: ElementStore<T>, segmentation: Segmentation,
+        rank: Int
+    ) throws -> (T.Key, Int, Int) {
         var prefix: UInt64 = 0
         var shift = T.keyBits
         var smaller = 0

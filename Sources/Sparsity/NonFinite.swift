@@ -5,7 +5,8 @@ public enum NonFinite {
     /// - Throws: `PruningError` `.nonFinite` when `count > 0`.
     public static func refuse(count: Int, in what: String) throws(PruningError) {
         guard count > 0 else { return }
-        throw PruningError(.nonFinite, "\(what) holds \(count) NaN or infinite values",
-                           hint: "the model's weights are broken; retrain or restore them")
+        throw PruningError(
+            .nonFinite, "\(what) holds \(count) NaN or infinite values",
+            hint: "the model's weights are broken; retrain or restore them")
     }
 }

@@ -21,8 +21,10 @@ public protocol SparsityPattern: Sendable, CustomStringConvertible {
     ///   - path: the kernel's dataset path, for messages.
     ///   - progress: counts the segments read.
     /// - Throws: `PruningError` when the kernel holds NaN or infinity, or more zeros than `zeros`; store errors.
-    func dataFreeRewrite<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation, zeros: Int,
-                                           path: String, progress: ProgressCounter?) throws -> PlannedRewrite<T>
+    func dataFreeRewrite<T: KernelElement>(
+        _ store: ElementStore<T>, segmentation: Segmentation, zeros: Int,
+        path: String, progress: ProgressCounter?
+    ) throws -> PlannedRewrite<T>
 }
 
 /// A data-free rewrite and what choosing it found.
@@ -76,8 +78,7 @@ public struct ExactCount: SparsityPattern, Equatable {
                     ties -= 1
                 }
                 for index in stride(from: scores.count - 1, through: 0, by: -1)
-                    where ties > 0 && abs(scores[index]) == cut
-                {
+                where ties > 0 && abs(scores[index]) == cut {
                     mask[index] = true
                     ties -= 1
                 }
@@ -87,13 +88,16 @@ public struct ExactCount: SparsityPattern, Equatable {
     }
 
     /// Selects the exact magnitude cut (`MagnitudeSelector`) and prunes below it (`MagnitudePruner`).
-    public func dataFreeRewrite<T: KernelElement>(_ store: ElementStore<T>, segmentation: Segmentation, zeros: Int,
-                                                  path: String, progress: ProgressCounter?) throws -> PlannedRewrite<T>
-    {
-        let selection = try MagnitudeSelector.select(store, segmentation: segmentation, target: zeros, path: path,
-                                                     progress: progress)
-        return PlannedRewrite(rewrite: MagnitudePruner.rewrite(selection), zerosBefore: selection.zerosBefore,
-                              passes: selection.passes)
+    public func dataFreeRewrite<T: KernelElement>(
+        _ store: ElementStore<T>, segmentation: Segmentation, zeros: Int,
+        path: String, progress: ProgressCounter?
+    ) throws -> PlannedRewrite<T> {
+        let selection = try MagnitudeSelector.select(
+            store, segmentation: segmentation, target: zeros, path: path,
+            progress: progress)
+        return PlannedRewrite(
+            rewrite: MagnitudePruner.rewrite(selection), zerosBefore: selection.zerosBefore,
+            passes: selection.passes)
     }
 
     /// `80% zeros` or `1000 zeros`.

@@ -28,7 +28,9 @@ public struct Segmentation: Sendable {
 
     /// Segments of about `targetElements` for a dataset of `shape` stored in `layout` with `storedBytes`
     /// bytes per element.
-    public init(shape: [Int], layout: StorageLayout, storedBytes: Int, targetElements: Int = Segmentation.targetElements) {
+    public init(
+        shape: [Int], layout: StorageLayout, storedBytes: Int, targetElements: Int = Segmentation.targetElements
+    ) {
         self.shape = shape
         let rank = shape.count
         var unit = [Int](repeating: 1, count: rank)

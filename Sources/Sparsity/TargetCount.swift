@@ -1,4 +1,5 @@
 import FileOutput
+
 /// How many zeros the kernel must end with.
 public enum ZeroTarget: Sendable, Equatable {
     /// A fraction of the kernel's elements, 0 ≤ F ≤ 1.
@@ -13,9 +14,11 @@ public enum ZeroTarget: Sendable, Equatable {
         switch self {
         case .sparsity(let fraction):
             guard fraction.isFinite, (0...1).contains(fraction), fraction.sign == .plus else {
-                throw PruningError(.invalidTarget, "sparsity \(fraction) is outside [0, 1]"
-                                       + (fraction.sign == .minus ? ": it is negative" : ""),
-                                   hint: "give a fraction such as 0.8")
+                throw PruningError(
+                    .invalidTarget,
+                    "sparsity \(fraction) is outside [0, 1]"
+                        + (fraction.sign == .minus ? ": it is negative" : ""),
+                    hint: "give a fraction such as 0.8")
             }
         case .zeros(let count):
             guard count >= 0 else {
@@ -35,8 +38,9 @@ public enum ZeroTarget: Sendable, Equatable {
             return Int((fraction * Double(size)).rounded(.toNearestOrAwayFromZero))
         case .zeros(let count):
             guard count <= size else {
-                throw PruningError(.invalidTarget, "\(count) zeros exceed the kernel size \(size)",
-                                   hint: "give a count from 0 to \(size)")
+                throw PruningError(
+                    .invalidTarget, "\(count) zeros exceed the kernel size \(size)",
+                    hint: "give a count from 0 to \(size)")
             }
             return count
         }

@@ -1,5 +1,5 @@
-import FileOutput
 import Dispatch
+import FileOutput
 import Foundation
 
 /// Runs per-segment work on the machine's cores (two at most: the work is memory-bound beyond that).
@@ -9,7 +9,9 @@ public enum Workers {
 
     /// Calls `body(worker, segment)` for every segment; worker `w` takes segments `w`, `w + workers`, ...
     /// in order. The first error thrown stops the remaining segments and is rethrown.
-    package static func run(segments: Int, workers: Int, _ body: @Sendable (_ worker: Int, _ segment: Int) throws -> Void)
+    package static func run(
+        segments: Int, workers: Int, _ body: @Sendable (_ worker: Int, _ segment: Int) throws -> Void
+    )
         throws
     {
         let failure = FirstError()

@@ -66,7 +66,8 @@ public final class MemberReader: @unchecked Sendable {
             position += buffer.count
         } catch is ChunkQueue.Ended {
             stop()
-            throw ZipStreamError(.truncated, archivePath, "member \(memberPath) ends before byte \(offset + buffer.count)")
+            throw ZipStreamError(
+                .truncated, archivePath, "member \(memberPath) ends before byte \(offset + buffer.count)")
         }
     }
 

@@ -16,9 +16,11 @@ public enum StoredMember {
         // The end-of-central-directory record sits in the last 22 + 65535 bytes.
         let tailLength = min(file.size, 22 + 65_535)
         let tail = try file.read(file.size - tailLength, tailLength)
-        guard let eocd = stride(from: tail.count - 22, through: 0, by: -1).first(where: {
-            tail.u32($0) == 0x0605_4b50
-        }) else { throw corrupt("no end-of-central-directory record") }
+        guard
+            let eocd = stride(from: tail.count - 22, through: 0, by: -1).first(where: {
+                tail.u32($0) == 0x0605_4b50
+            })
+        else { throw corrupt("no end-of-central-directory record") }
         var directoryOffset = Int(tail.u32(eocd + 16))
         var entries = Int(tail.u16(eocd + 10))
         if directoryOffset == 0xFFFF_FFFF || entries == 0xFFFF, eocd >= 20, tail.u32(eocd - 20) == 0x0706_4b50 {
@@ -40,8 +42,9 @@ public enum StoredMember {
             var size = UInt64(header.u32(20))
             var local = UInt64(header.u32(42))
             if size == 0xFFFF_FFFF || local == 0xFFFF_FFFF {
-                (size, local) = try zip64(file.read(offset + 46 + nameLength, extraLength),
-                                          uncompressed: header.u32(24) == 0xFFFF_FFFF, size: size, local: local)
+                (size, local) = try zip64(
+                    file.read(offset + 46 + nameLength, extraLength),
+                    uncompressed: header.u32(24) == 0xFFFF_FFFF, size: size, local: local)
             }
             let localOffset = try file.checked(local)
             let localHeader = try file.read(localOffset, 30)
@@ -67,7 +70,10 @@ public enum StoredMember {
                 var field = position + 4
                 var size = size, local = local
                 if uncompressed { field += 8 }  // the uncompressed size comes first when present
-                if size == 0xFFFF_FFFF, field + 8 <= extra.count { size = extra.u64(field); field += 8 }
+                if size == 0xFFFF_FFFF, field + 8 <= extra.count {
+                    size = extra.u64(field)
+                    field += 8
+                }
                 if local == 0xFFFF_FFFF, field + 8 <= extra.count { local = extra.u64(field) }
                 return (size, local)
             }

@@ -6,11 +6,15 @@
 /// missing value: it is joined to its option (`--zeros=-1`) so the option's own check says what is wrong.
 enum ArgumentScan {
     /// Options that take a number.
-    static let numericOptions: Set = ["--sparsity", "--zeros", "--epochs", "--batch-size", "--learning-rate",
-                                      "--seed", "--validation-split", "--in-memory-limit"]
+    static let numericOptions: Set = [
+        "--sparsity", "--zeros", "--epochs", "--batch-size", "--learning-rate",
+        "--seed", "--validation-split", "--in-memory-limit",
+    ]
     /// Options that take any other value.
-    static let valueOptions: Set = ["-o", "--output", "--output-file", "--output-dir", "--layer", "--features",
-                                    "--labels", "--data", "--method"]
+    static let valueOptions: Set = [
+        "-o", "--output", "--output-file", "--output-dir", "--layer", "--features",
+        "--labels", "--data", "--method",
+    ]
     /// Options that take no value.
     static let flags: Set = ["-h", "--help", "--version", "--force", "--in-place", "--json", "--quiet", "--verbose"]
     /// The long name of `-o` in each command that has it (`--output` names an output layer in `predict`).
@@ -40,7 +44,7 @@ enum ArgumentScan {
             if numericOptions.contains(argument) || valueOptions.contains(argument) {
                 // A value that starts with '-' would be read as an option: joined as --name=value.
                 if let next, next.hasPrefix("-"), next != "--",
-                   numericOptions.contains(argument) ? looksNumeric(next) : !isOption(next)
+                    numericOptions.contains(argument) ? looksNumeric(next) : !isOption(next)
                 {
                     result.append("\(argument == "-o" ? outputLongNames[command] ?? "--output" : argument)=\(next)")
                     index += 1
@@ -54,9 +58,10 @@ enum ArgumentScan {
                 continue
             }
             if argument.hasPrefix("-"), argument.count > 1, !isOption(argument), looksLikeAFile(argument) {
-                throw Refusal(argument: argument,
-                              message: "an input whose name starts with '-' is read as an option "
-                                  + "(put -- before the inputs: kprune convert --sparsity 0.5 -- \(argument))")
+                throw Refusal(
+                    argument: argument,
+                    message: "an input whose name starts with '-' is read as an option "
+                        + "(put -- before the inputs: kprune convert --sparsity 0.5 -- \(argument))")
             }
             result.append(argument)
         }

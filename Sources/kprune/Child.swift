@@ -90,11 +90,12 @@ enum Child {
         let termination: ChildOutcome.Termination = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
         // The child is gone and held the only other write end: this read returns at once.
         var site: UInt8 = 0
-        let crashSite: ChildOutcome.CrashSite? = switch read(reportEnds[0], &site, 1) == 1 ? site : 0 {
-        case UInt8(ascii: "H"): .library
-        case UInt8(ascii: "K"): .kprune
-        default: nil
-        }
+        let crashSite: ChildOutcome.CrashSite? =
+            switch read(reportEnds[0], &site, 1) == 1 ? site : 0 {
+            case UInt8(ascii: "H"): .library
+            case UInt8(ascii: "K"): .kprune
+            default: nil
+            }
         return ChildOutcome(termination: termination, stderr: captured, pid: pid, crashSite: crashSite)
     }
 
@@ -115,5 +116,7 @@ enum Child {
 /// A child process that could not be started.
 struct ChildSpawnError: Error, CustomStringConvertible {
     var reason: String
-    var description: String { "cannot start a process for this file: \(reason) (set KPRUNE_IN_PROCESS=1 to work without one)" }
+    var description: String {
+        "cannot start a process for this file: \(reason) (set KPRUNE_IN_PROCESS=1 to work without one)"
+    }
 }

@@ -23,12 +23,13 @@ struct ChildCrash: Error, CustomStringConvertible {
             let message = printed[range.upperBound...].prefix { $0 != "\n" }.prefix(200)
             if !message.isEmpty { cause += ", after \"\(message)\"" }
         }
-        let verdict = switch site {
-        case .library: "the file may be corrupt"
-        case .kprune: "a bug in kprune: please report it, with the file if you can share it"
-        case nil where signal == SIGKILL: "killed from outside, often for lack of memory"
-        case nil: "sent from outside, or a bug in kprune: please report it if you did not send it"
-        }
+        let verdict =
+            switch site {
+            case .library: "the file may be corrupt"
+            case .kprune: "a bug in kprune: please report it, with the file if you can share it"
+            case nil where signal == SIGKILL: "killed from outside, often for lack of memory"
+            case nil: "sent from outside, or a bug in kprune: please report it if you did not send it"
+            }
         return "kprune stopped on this file (\(cause)) (\(verdict))"
     }
 }

@@ -1,10 +1,10 @@
-import FineTune
-import Sparsity
-import FileOutput
 import ArgumentParser
+import FileOutput
+import FineTune
 import Foundation
 import KerasFormat
 import Pipeline
+import Sparsity
 
 extension Kprune {
     struct Convert: ParsableCommand {
@@ -53,8 +53,9 @@ extension Kprune {
                 // The library decides; the message names the flag.
                 switch target {
                 case .sparsity(let fraction):
-                    throw ValidationError("--sparsity \(fraction) is outside [0, 1]"
-                                              + (fraction.sign == .minus ? ": it is negative" : ""))
+                    throw ValidationError(
+                        "--sparsity \(fraction) is outside [0, 1]"
+                            + (fraction.sign == .minus ? ": it is negative" : ""))
                 case .zeros(let count):
                     throw ValidationError("--zeros \(count) is negative")
                 }
@@ -69,8 +70,9 @@ extension Kprune {
             // Every output is checked against all inputs before any work, once, in the process that has them all.
             if !Isolation.isChild { try checkOutputs(inputs.map(outputs.destination(for:))) }
             // Each input is worked on in a child process (Isolation.swift): here, in the child, its one input.
-            let inputs = try Isolation.inputsForThisProcess(inputs, outputFile: outputs.output,
-                                                            outputDirectory: outputs.outputDir)
+            let inputs = try Isolation.inputsForThisProcess(
+                inputs, outputFile: outputs.output,
+                outputDirectory: outputs.outputDir)
             Signals.install()
             let progress = ProgressLine(quiet: quiet)
             var failures = 0
@@ -89,9 +91,10 @@ extension Kprune {
         /// Converts one input and prints its result.
         private func convert(_ input: String, progress: ProgressLine) throws {
             let destination = outputs.destination(for: input)
-            let request = ConversionRequest(input: input, output: destination, target: target, layer: layer,
-                                            overwrite: outputs.force, inPlace: outputs.inPlace,
-                                            calibration: fineTune.calibration)
+            let request = ConversionRequest(
+                input: input, output: destination, target: target, layer: layer,
+                overwrite: outputs.force, inPlace: outputs.inPlace,
+                calibration: fineTune.calibration)
             StructureDeadline.arm()
             defer { StructureDeadline.disarm() }
             let result = try Converter.convert(request, observer: ConsoleObserver(input: input, progress: progress))
@@ -108,18 +111,21 @@ extension Kprune {
         /// exists is left to each conversion, which reports it and goes on with the other inputs.
         private func checkOutputs(_ destinations: [String]) throws {
             var firstInput: [String: String] = [:]
-            let inputKeys = Dictionary(inputs.map { (OutputCollisions.key($0), $0) }, uniquingKeysWith: { first, _ in first })
+            let inputKeys = Dictionary(
+                inputs.map { (OutputCollisions.key($0), $0) }, uniquingKeysWith: { first, _ in first })
             var collisions: [String] = []
             for (input, destination) in zip(inputs, destinations) {
                 let key = OutputCollisions.key(destination)
                 if let earlier = firstInput[key] {
-                    collisions.append("error: \(Escaped.text(destination)): the outputs of \(Escaped.text(earlier)) and "
-                                      + "\(Escaped.text(input)) are the same file (give each input its own output)")
+                    collisions.append(
+                        "error: \(Escaped.text(destination)): the outputs of \(Escaped.text(earlier)) and "
+                            + "\(Escaped.text(input)) are the same file (give each input its own output)")
                 } else if let other = inputKeys[key], other != input || !outputs.inPlace,
-                          OutputCollisions.key(input) != key
+                    OutputCollisions.key(input) != key
                 {
-                    collisions.append("error: \(Escaped.text(destination)): the output of \(Escaped.text(input)) is the "
-                                      + "input \(Escaped.text(other)) (choose another output with -o or --output-dir)")
+                    collisions.append(
+                        "error: \(Escaped.text(destination)): the output of \(Escaped.text(input)) is the "
+                            + "input \(Escaped.text(other)) (choose another output with -o or --output-dir)")
                 }
                 firstInput[key] = firstInput[key] ?? input
             }
@@ -141,20 +147,25 @@ extension Kprune {
 
         private func summary(_ report: ConversionReport) -> String {
             let shape = report.kernelShape.map(String.init).joined(separator: "x")
-            var line = "\(Escaped.text(report.input)) -> \(Escaped.text(report.output)): \(Escaped.text(report.layer)) "
+            var line =
+                "\(Escaped.text(report.input)) -> \(Escaped.text(report.output)): \(Escaped.text(report.layer)) "
                 + "kernel \(shape) \(report.dtype), "
             line += "zeros \(report.zerosBefore) -> \(report.zerosAfter) of \(report.size)"
-            line += String(format: " (%.2f%%), %@, %.2fs", 100 * Double(report.zerosAfter) / Double(max(report.size, 1)),
-                           report.method, report.seconds)
+            line += String(
+                format: " (%.2f%%), %@, %.2fs", 100 * Double(report.zerosAfter) / Double(max(report.size, 1)),
+                report.method, report.seconds)
             if let tune = report.fineTune {
                 func describe(_ metrics: SplitMetrics) -> String {
                     var text = String(format: "loss %.4f, agreement %.3f", metrics.loss, metrics.agreement)
                     if let accuracy = metrics.accuracy { text += String(format: ", accuracy %.3f", accuracy) }
                     return text
                 }
-                line += "\n  fine-tune: \(tune.trainSamples) samples\(tune.streamed ? " (streamed)" : ""), \(tune.epochs) epochs, \(tune.steps) steps"
-                line += "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
-                line += "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
+                line +=
+                    "\n  fine-tune: \(tune.trainSamples) samples\(tune.streamed ? " (streamed)" : ""), \(tune.epochs) epochs, \(tune.steps) steps"
+                line +=
+                    "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
+                line +=
+                    "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
                     + "'\(Escaped.text(tune.activationLayer ?? report.layer))'"
                 let candidates = tune.candidates.map { String(format: "%@ %.4f", $0.method, $0.heldOut.loss) }
                 line += "\n  held-out loss by candidate: \(candidates.joined(separator: ", ")); wrote \(tune.chosen)"

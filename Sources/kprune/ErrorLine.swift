@@ -1,12 +1,12 @@
-import FineTune
-import Sparsity
-import FileOutput
 import ArrayIO
+import FileOutput
+import FineTune
 import Foundation
 import HDF5
 import Inference
 import KerasFormat
 import Pipeline
+import Sparsity
 
 /// Formats any failure as the one line kprune prints: `error: FILE: what went wrong (hint)`.
 enum ErrorLine {
@@ -17,9 +17,10 @@ enum ErrorLine {
     /// The line with every staging path kprune made replaced by the file the user named: an archive's staging
     /// directory by the input. (Outputs' errors name their destination themselves.)
     static func userPaths(in line: String, input: String) -> String {
-        line.replacingOccurrences(of: #"[^\s:'"()]*\.kprune-[0-9A-Fa-f-]+\.staging(/[^\s:'"()]*)?"#,
-                                  with: NSRegularExpression.escapedTemplate(for: input),
-                                  options: .regularExpression)
+        line.replacingOccurrences(
+            of: #"[^\s:'"()]*\.kprune-[0-9A-Fa-f-]+\.staging(/[^\s:'"()]*)?"#,
+            with: NSRegularExpression.escapedTemplate(for: input),
+            options: .regularExpression)
     }
 
     private static func rawText(for error: any Error, file: String) -> String {
@@ -112,16 +113,20 @@ enum Escaped {
             case "\n": result += "\\n"
             case "\r": result += "\\r"
             case "\t": result += "\\t"
-            default: result += scalar.value < 0x100 ? String(format: "\\x%02x", scalar.value)
-                : String(format: "\\u{%04x}", scalar.value)
+            default:
+                result +=
+                    scalar.value < 0x100
+                    ? String(format: "\\x%02x", scalar.value)
+                    : String(format: "\\u{%04x}", scalar.value)
             }
         }
         return result
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.generalCategory == .format
-            && [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069].contains(scalar.value)
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            || scalar.properties.generalCategory == .format
+                && [0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069].contains(scalar.value)
     }
 }
 

@@ -1,6 +1,6 @@
 import ArrayIO
-import Inference
 import FileOutput
+import Inference
 import KerasFormat
 import Sparsity
 
@@ -57,7 +57,8 @@ enum Hints {
     /// The hint for a model the forward pass cannot run.
     static func hint(for error: InferenceError) -> String? {
         switch error.code {
-        case .unsupportedLayer, .noConfig: "to prune, give the final layer's inputs with --features instead of raw inputs"
+        case .unsupportedLayer, .noConfig:
+            "to prune, give the final layer's inputs with --features instead of raw inputs"
         default: nil
         }
     }

@@ -1,14 +1,16 @@
-import FineTune
-import Sparsity
-import FileOutput
 import ArgumentParser
+import FileOutput
+import FineTune
 import Foundation
 import Pipeline
+import Sparsity
 
 extension Kprune {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a Keras file's format, its layers (in forward order when it has a config), every weight and its zero count.")
+            abstract:
+                "Show a Keras file's format, its layers (in forward order when it has a config), every weight and its zero count."
+        )
 
         @Argument(help: "A Keras file: .h5, .keras or .weights.h5.")
         var input: String
@@ -26,7 +28,8 @@ extension Kprune {
             do {
                 StructureDeadline.arm()
                 defer { StructureDeadline.disarm() }
-                inspection = try Inspector.inspect(input, observer: ConsoleObserver(input: input, progress: ProgressLine(quiet: true)))
+                inspection = try Inspector.inspect(
+                    input, observer: ConsoleObserver(input: input, progress: ProgressLine(quiet: true)))
             } catch {
                 ErrorLine.report(error, file: input)
                 throw ExitCode.failure
@@ -45,7 +48,8 @@ extension Kprune {
             }
             switch report.layerOrder {
             case "forward": lines.append("layers in forward order:")
-            case "layer_names": lines.append("layers in the order of the file's layer_names (no config: the graph is unknown):")
+            case "layer_names":
+                lines.append("layers in the order of the file's layer_names (no config: the graph is unknown):")
             default: lines.append("layers in the file's order, not the forward order (the file has no config):")
             }
             for layer in report.layers {

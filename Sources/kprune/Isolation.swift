@@ -55,13 +55,15 @@ enum Isolation {
         let scratch = ScratchDirectories(outputFile: outputFile, outputDirectory: outputDirectory)
         if let value = environment[childVariable] {
             guard let index = Int(value), inputs.indices.contains(index) else {
-                throw ValidationError("\(childVariable)=\(value) names no input (it is set by kprune for its own child processes)")
+                throw ValidationError(
+                    "\(childVariable)=\(value) names no input (it is set by kprune for its own child processes)")
             }
             CrashCleanup.install(reportDescriptor: environment[CrashCleanup.reportVariable])
             endWithParent(environment[parentVariable])
             if environment[testHooksVariable] == "1" {
-                TestHook.run(on: inputs[index], crashOn: environment[crashOnVariable],
-                             trapOn: environment[trapOnVariable], hangOn: environment[hangOnVariable], scratch: scratch)
+                TestHook.run(
+                    on: inputs[index], crashOn: environment[crashOnVariable],
+                    trapOn: environment[trapOnVariable], hangOn: environment[hangOnVariable], scratch: scratch)
             }
             return [inputs[index]]
         }
@@ -125,8 +127,9 @@ enum Isolation {
                     ErrorLine.report(stopped, file: input)
                     throw ExitCode(128 + signal)
                 }
-                ErrorLine.report(ChildCrash(signal: signal, site: outcome.crashSite, childStderr: outcome.stderr),
-                                 file: input)
+                ErrorLine.report(
+                    ChildCrash(signal: signal, site: outcome.crashSite, childStderr: outcome.stderr),
+                    file: input)
                 failures += 1
             }
         }

@@ -34,13 +34,19 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Calibration data: the final layer's inputs, one row per sample (h.npy, h.npz:NAME, h.h5:/PATH).")
     var features: String?
 
-    @Option(help: "Calibration data as the model's own inputs, one sample per row (x.npy, x.npz:NAME, x.h5:/PATH): kprune runs the layers before the final one to get its inputs. Once per input of a model with several, in their order.")
+    @Option(
+        help:
+            "Calibration data as the model's own inputs, one sample per row (x.npy, x.npz:NAME, x.h5:/PATH): kprune runs the layers before the final one to get its inputs. Once per input of a model with several, in their order."
+    )
     var data: [String] = []
 
     @Option(help: "Labels for the calibration rows: class ids, one-hot rows or regression targets.")
     var labels: String?
 
-    @Option(help: "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features or --data); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training.")
+    @Option(
+        help:
+            "mask: gradual magnitude pruning with regrowth and a fine-tune (default with --features or --data); l1: a proximal L1 path to the count, projection and debiasing; magnitude: no training."
+    )
     var method: PruningMethod?
 
     @Option(help: "Passes over the calibration data (default: automatic, at least 100 and at least 2,000 steps).")
@@ -58,9 +64,11 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Fraction of the calibration rows held out to measure before and after.")
     var validationSplit: Double = FineTuneOptions().validationSplit
 
-    @Option(name: .customLong("in-memory-limit"), help: ArgumentHelp(
-        "Calibration data up to this many MiB (as float32) is read into memory; larger data is streamed from its files in blocks.",
-        valueName: "MiB"))
+    @Option(
+        name: .customLong("in-memory-limit"),
+        help: ArgumentHelp(
+            "Calibration data up to this many MiB (as float32) is read into memory; larger data is streamed from its files in blocks.",
+            valueName: "MiB"))
     var inMemoryLimit: Int = FineTuneOptions().inMemoryLimit >> 20
 
     /// Each option in the range the engine can compute with once converted.
@@ -68,9 +76,12 @@ struct FineTuneArguments: ParsableArguments {
         if features != nil, !data.isEmpty {
             throw ValidationError("give --features (the final layer's inputs) or --data (the model's inputs), not both")
         }
-        if labels != nil, features == nil, data.isEmpty { throw ValidationError("--labels goes with --features or --data") }
+        if labels != nil, features == nil, data.isEmpty {
+            throw ValidationError("--labels goes with --features or --data")
+        }
         if let method, method != .magnitude, features == nil, data.isEmpty {
-            throw ValidationError("--method \(method.rawValue) fine-tunes on calibration data: give --data or --features")
+            throw ValidationError(
+                "--method \(method.rawValue) fine-tunes on calibration data: give --data or --features")
         }
         if let epochs, !Limits.epochs.contains(epochs) {
             throw ValidationError("--epochs \(epochs) is outside [1, \(Limits.epochs.upperBound)]")
@@ -80,7 +91,8 @@ struct FineTuneArguments: ParsableArguments {
         }
         if let learningRate { try Self.validate(learningRate: learningRate) }
         guard Limits.inMemoryMiB.contains(inMemoryLimit) else {
-            throw ValidationError("--in-memory-limit \(inMemoryLimit) is outside [0, \(Limits.inMemoryMiB.upperBound)] MiB")
+            throw ValidationError(
+                "--in-memory-limit \(inMemoryLimit) is outside [0, \(Limits.inMemoryMiB.upperBound)] MiB")
         }
         guard validationSplit.isFinite, validationSplit >= 0, validationSplit < 1, validationSplit.sign == .plus else {
             throw ValidationError("--validation-split \(validationSplit) must lie in [0, 1)")
@@ -93,8 +105,9 @@ struct FineTuneArguments: ParsableArguments {
         }
         // The fine-tune computes in float32: 1e-300 would become 0 and nothing would train.
         guard Limits.learningRate.contains(learningRate) else {
-            throw ValidationError("--learning-rate \(learningRate) is outside [\(Limits.learningRate.lowerBound), "
-                                      + "\(Limits.learningRate.upperBound)], the steps float32 training can take")
+            throw ValidationError(
+                "--learning-rate \(learningRate) is outside [\(Limits.learningRate.lowerBound), "
+                    + "\(Limits.learningRate.upperBound)], the steps float32 training can take")
         }
     }
 
@@ -103,9 +116,11 @@ struct FineTuneArguments: ParsableArguments {
         guard let rows = features.map(Calibration.Rows.features) ?? (data.isEmpty ? nil : .modelInputs(data)) else {
             return nil
         }
-        return Calibration(rows: rows, labels: labels, options: FineTuneOptions(
-            method: method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
-            seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
+        return Calibration(
+            rows: rows, labels: labels,
+            options: FineTuneOptions(
+                method: method ?? .mask, epochs: epochs, batchSize: batchSize, learningRate: learningRate,
+                seed: seed, validationSplit: validationSplit, inMemoryLimit: inMemoryLimit << 20))
     }
 }
 

@@ -23,13 +23,17 @@ extension Kprune {
         @Argument(help: "A Keras file with a model config: .h5 or .keras.")
         var model: String
 
-        @Option(help: "The model's inputs, one row per sample (x.npy, x.npz:NAME, x.h5:/PATH); once per input of a model with several, in their order.")
+        @Option(
+            help:
+                "The model's inputs, one row per sample (x.npy, x.npz:NAME, x.h5:/PATH); once per input of a model with several, in their order."
+        )
         var data: [String]
 
         @Option(name: [.short, .customLong("output-file")], help: "Output .npy file.")
         var outputFile: String?
 
-        @Option(name: .customLong("output"), help: "Write only this output layer's values (models with several outputs).")
+        @Option(
+            name: .customLong("output"), help: "Write only this output layer's values (models with several outputs).")
         var outputName: String?
 
         @Option(help: "Samples per batch.")
@@ -108,9 +112,10 @@ extension Kprune {
                 for (index, output) in outputs.enumerated() {
                     let result = results[output.index]
                     if writers[index] == nil {
-                        writers[index] = try NPYWriter(path: files.outputs[index].temporaryPath,
-                                                       shape: [inputs.samples] + result.shape.dropFirst(),
-                                                       name: output.destination)
+                        writers[index] = try NPYWriter(
+                            path: files.outputs[index].temporaryPath,
+                            shape: [inputs.samples] + result.shape.dropFirst(),
+                            name: output.destination)
                     }
                     try writers[index]?.append(result.values)
                 }
@@ -119,18 +124,22 @@ extension Kprune {
                 // No rows: the outputs' shapes come from one sample of zeros, of which nothing is written.
                 let results = try predictor.predict(inputs.sampleShapes.map { Tensor(zeros: [1] + $0) })
                 for (index, output) in outputs.enumerated() {
-                    writers[index] = try NPYWriter(path: files.outputs[index].temporaryPath,
-                                                   shape: [0] + results[output.index].shape.dropFirst(),
-                                                   name: output.destination)
+                    writers[index] = try NPYWriter(
+                        path: files.outputs[index].temporaryPath,
+                        shape: [0] + results[output.index].shape.dropFirst(),
+                        name: output.destination)
                 }
             }
             // Every output is complete before the first gets its name.
             for writer in writers { try writer?.close() }
             try files.commit()
             if report.json {
-                print(jsonLine(PredictReport(model: model, data: data, outputFiles: outputs.map(\.destination),
-                                             rows: inputs.samples, batchSize: batchSize,
-                                             predictSeconds: computing.seconds, totalSeconds: (clock.now - started).seconds)))
+                print(
+                    jsonLine(
+                        PredictReport(
+                            model: model, data: data, outputFiles: outputs.map(\.destination),
+                            rows: inputs.samples, batchSize: batchSize,
+                            predictSeconds: computing.seconds, totalSeconds: (clock.now - started).seconds)))
             }
         }
 
@@ -175,7 +184,9 @@ struct PredictReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case model, data, rows
-        case outputFiles = "output_files", batchSize = "batch_size", predictSeconds = "predict_seconds"
+        case outputFiles = "output_files"
+        case batchSize = "batch_size"
+        case predictSeconds = "predict_seconds"
         case totalSeconds = "total_seconds"
     }
 }

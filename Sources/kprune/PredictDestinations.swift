@@ -38,8 +38,9 @@ struct PredictDestinations {
         }
         let stem = base.lowercased().hasSuffix(".npy") ? String(base.dropLast(4)) : base
         outputs = indices.map { index in
-            Output(index: index, label: labels[index],
-                   destination: indices.count == 1 ? base : "\(stem).\(labels[index]).npy")
+            Output(
+                index: index, label: labels[index],
+                destination: indices.count == 1 ? base : "\(stem).\(labels[index]).npy")
         }
     }
 
@@ -99,13 +100,15 @@ struct PredictDestinations {
         for destination in destinations {
             let key = OutputCollisions.key(destination)
             if let earlier = seen[key] {
-                lines.append("error: \(Escaped.text(destination)): the outputs \(Escaped.text(earlier)) and "
-                                 + "\(Escaped.text(destination)) are the same file (choose another output with -o)")
+                lines.append(
+                    "error: \(Escaped.text(destination)): the outputs \(Escaped.text(earlier)) and "
+                        + "\(Escaped.text(destination)) are the same file (choose another output with -o)")
             }
             seen[key] = seen[key] ?? destination
             if let input = sameFile(destination, among: inputs) {
-                lines.append("error: \(Escaped.text(destination)): the output is the input "
-                                 + "\(Escaped.text(input)) (choose another output with -o)")
+                lines.append(
+                    "error: \(Escaped.text(destination)): the output is the input "
+                        + "\(Escaped.text(input)) (choose another output with -o)")
             }
         }
         return lines

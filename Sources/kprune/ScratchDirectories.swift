@@ -10,8 +10,10 @@ struct ScratchDirectories {
     /// `--in-place`, `-o`'s, `--output-dir`), and the system's temporary directory (`inspect`'s staging).
     func directories(for input: String) -> [String] {
         var result: [String] = []
-        let candidates: [String?] = [outputDirectory, outputFile.map(PathComponents.directory(of:)), PathComponents.directory(of: input),
-                                     NSTemporaryDirectory()]
+        let candidates: [String?] = [
+            outputDirectory, outputFile.map(PathComponents.directory(of:)), PathComponents.directory(of: input),
+            NSTemporaryDirectory(),
+        ]
         for candidate in candidates {
             guard let candidate else { continue }
             let normalized = (candidate as NSString).standardizingPath

@@ -1,8 +1,8 @@
-import FineTune
-import Sparsity
 import FileOutput
+import FineTune
 import Foundation
 import KerasFormat
+import Sparsity
 
 /// Removes unfinished outputs when the process is interrupted, then exits with 128 + the signal number.
 enum Signals {

@@ -29,7 +29,7 @@ enum TestHook {
     static func pauseIfAsked(on input: String) {
         let environment = ProcessInfo.processInfo.environment
         guard environment[Isolation.testHooksVariable] == "1", let list = environment["KPRUNE_TEST_PAUSE_ON"],
-              list.split(separator: ",").contains(where: { $0 == PathComponents.lastComponent(of: input) })
+            list.split(separator: ",").contains(where: { $0 == PathComponents.lastComponent(of: input) })
         else { return }
         while true { pause() }
     }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import FileOutput
 import TestSupport
 import Testing
+
+@testable import FileOutput
 
 @Suite struct AtomicOutputTests {
     @Test(arguments: [true, false])
@@ -13,7 +14,9 @@ import Testing
         #expect(output.isUnnamed == unnamed)
         try Data("new".utf8).write(to: URL(fileURLWithPath: output.temporaryPath))
         #expect(contents(destination) == Data("old".utf8), "nothing shows before the commit")
-        #expect(try directory.listing() == (unnamed ? ["out.h5"] : [(output.temporaryPath as NSString).lastPathComponent, "out.h5"]))
+        #expect(
+            try directory.listing()
+                == (unnamed ? ["out.h5"] : [(output.temporaryPath as NSString).lastPathComponent, "out.h5"]))
         try output.commit()
         #expect(contents(destination) == Data("new".utf8))
         #expect(try directory.listing() == ["out.h5"], "the old file is gone, no temporary is left")
@@ -96,7 +99,8 @@ import Testing
         registry.add(staging)
         registry.add(staging + "/member")
         for index in 0..<100 {
-            #expect(FileManager.default.createFile(atPath: directory.file("\(index).tmp"), contents: Data("partial".utf8)))
+            #expect(
+                FileManager.default.createFile(atPath: directory.file("\(index).tmp"), contents: Data("partial".utf8)))
             registry.add(directory.file("\(index).tmp"))
         }
         #expect(registry.count == 102)

@@ -1,5 +1,5 @@
-import Foundation
 import FileOutput
+import Foundation
 import TestSupport
 import Testing
 
@@ -19,8 +19,9 @@ import Testing
     /// removed again, and what appeared is kept.
     @Test func aFailureToNameALaterOutputRemovesTheEarlierOnes() throws {
         let directory = TemporaryDirectory()
-        let set = try OutputSet(destinations: [directory.file("a.npy"), directory.file("b.npy"), directory.file("c.npy")],
-                                replacing: false)
+        let set = try OutputSet(
+            destinations: [directory.file("a.npy"), directory.file("b.npy"), directory.file("c.npy")],
+            replacing: false)
         for output in set.outputs { try Data("new".utf8).write(to: URL(fileURLWithPath: output.temporaryPath)) }
         try Data("theirs".utf8).write(to: URL(fileURLWithPath: directory.file("b.npy")))
         let error = try #require(throws: OutputError.self) { try set.commit() }
@@ -33,7 +34,8 @@ import Testing
     @Test func aReservationThatFailsDiscardsTheOthers() throws {
         let directory = TemporaryDirectory()
         #expect(throws: OutputError.self) {
-            _ = try OutputSet(destinations: [directory.file("a.npy"), directory.file("missing/b.npy")], replacing: false)
+            _ = try OutputSet(
+                destinations: [directory.file("a.npy"), directory.file("missing/b.npy")], replacing: false)
         }
         #expect(try directory.listing().isEmpty)
     }

@@ -1,26 +1,30 @@
 import ArrayIO
 import Foundation
 import HDF5
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 /// Calibration data taken in blocks, streamed from its files or kept in memory, on the digits calibration
 /// fixture (a tf_keras MLP's head and its inputs, fixtures/calibration/digits) and on data made here.
 @Suite struct CalibrationRowsTests {
     static let digits = Fixtures.directory.appendingPathComponent("calibration/digits").path
 
-    func request(_ output: String, method: PruningMethod, limit: Int, features: String? = nil,
-                 labels: String? = "\(digits)/y_train.npy", seed: UInt64 = 0) -> ConversionRequest
-    {
+    func request(
+        _ output: String, method: PruningMethod, limit: Int, features: String? = nil,
+        labels: String? = "\(digits)/y_train.npy", seed: UInt64 = 0
+    ) -> ConversionRequest {
         ConversionRequest(
             input: "\(Self.digits)/model.h5", output: output, target: .sparsity(0.9),
-            calibration: Calibration(features: features ?? "\(Self.digits)/h_train.npy", labels: labels,
-                                     options: FineTuneOptions(method: method, epochs: 30, seed: seed,
-                                                              inMemoryLimit: limit)))
+            calibration: Calibration(
+                features: features ?? "\(Self.digits)/h_train.npy", labels: labels,
+                options: FineTuneOptions(
+                    method: method, epochs: 30, seed: seed,
+                    inMemoryLimit: limit)))
     }
 
     /// The memory limit decides only whether rows are read again from the file: the split, the batches and
@@ -64,10 +68,11 @@ import Testing
         let values = (0..<(rows * 2)).map { Float($0 % 2 == 0 ? $0 / 2 : 1) }
         writeNPY(directory.file("h.npy"), rows: rows, columns: 2, values: values)
         let source = try ArraySource.open(directory.file("h.npy"))
-        let data = try CalibrationRows(features: source, labels: nil,
-                                           kernel: Tensor(rows: 2, columns: 1, values: [0.01, 0.02]), bias: [0],
-                                           activation: .linear, validationSplit: 0.2, seed: 9, centred: true,
-                                           blockBytes: 8 * 7)
+        let data = try CalibrationRows(
+            features: source, labels: nil,
+            kernel: Tensor(rows: 2, columns: 1, values: [0.01, 0.02]), bias: [0],
+            activation: .linear, validationSplit: 0.2, seed: 9, centred: true,
+            blockBytes: 8 * 7)
         #expect(data.blockRows == 7)
         #expect(data.trainCount + data.heldOutCount == rows)
         // Rows arrive standardized: column 0 is mapped back to the row number.
@@ -81,14 +86,17 @@ import Testing
         var epochs: [[Int]] = []
         var seen: [Int] = []
         var sizes: [Int] = []
-        try data.forEachBatch(epochs: 2, batchSize: 32, seed: 1, { x, targets in
-            #expect(targets.rows == x.rows)
-            sizes.append(x.rows)
-            for row in 0..<x.rows { seen.append(number(x, row)) }
-        }, epochEnded: { _ in
-            epochs.append(seen)
-            seen = []
-        })
+        try data.forEachBatch(
+            epochs: 2, batchSize: 32, seed: 1,
+            { x, targets in
+                #expect(targets.rows == x.rows)
+                sizes.append(x.rows)
+                for row in 0..<x.rows { seen.append(number(x, row)) }
+            },
+            epochEnded: { _ in
+                epochs.append(seen)
+                seen = []
+            })
         #expect(epochs.count == 2)
         for epoch in epochs {
             #expect(epoch.count == data.trainCount)

@@ -1,14 +1,15 @@
 import ArrayIO
 import Foundation
 import HDF5
-@testable import KerasFormat
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
 import ZIPFoundation
+
+@testable import FineTune
+@testable import KerasFormat
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 /// Fine-tunes with calibration data made here: seeded random inputs for the fixture's final layer.
 @Suite struct FineTuneTests {
@@ -16,11 +17,12 @@ import ZIPFoundation
     static let denseFixtures = Fixtures.convertible.filter { fixture in
         guard (fixture.kernelShape?.count ?? 0) == 2 else { return false }
         guard let model = try? KerasModel.open(fixture.path),
-              let layer = try? model.targetLayer(named: fixture.needsLayer == true ? fixture.layerArgument : nil)
+            let layer = try? model.targetLayer(named: fixture.needsLayer == true ? fixture.layerArgument : nil)
         else { return false }
-        let followed = try? FineTunedPruning.lossActivation(own: layer.activation, of: layer.path,
-                                                      trail: model.outputTrail(of: layer),
-                                                      hasConfig: model.config != nil)
+        let followed = try? FineTunedPruning.lossActivation(
+            own: layer.activation, of: layer.path,
+            trail: model.outputTrail(of: layer),
+            hasConfig: model.config != nil)
         return followed != nil && (layer.className ?? "Dense") == "Dense"
     }
 
@@ -32,15 +34,20 @@ import ZIPFoundation
         return path
     }
 
-    func convert(_ fixture: Fixture, _ directory: TemporaryDirectory, sparsity: Double, features: String,
-                 labels: String? = nil, seed: UInt64 = 0, output: String? = nil, method: PruningMethod = .mask)
+    func convert(
+        _ fixture: Fixture, _ directory: TemporaryDirectory, sparsity: Double, features: String,
+        labels: String? = nil, seed: UInt64 = 0, output: String? = nil, method: PruningMethod = .mask
+    )
         throws -> ConversionReport
     {
-        return try Converter.convert(ConversionRequest(
-            input: fixture.path, output: output ?? directory.file("out-\(sparsity)-\(seed).\(fixture.outputExtension)"),
-            target: .sparsity(sparsity), layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
-            calibration: Calibration(features: features, labels: labels,
-                                     options: FineTuneOptions(method: method, epochs: 20, seed: seed))))
+        return try Converter.convert(
+            ConversionRequest(
+                input: fixture.path,
+                output: output ?? directory.file("out-\(sparsity)-\(seed).\(fixture.outputExtension)"),
+                target: .sparsity(sparsity), layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
+                calibration: Calibration(
+                    features: features, labels: labels,
+                    options: FineTuneOptions(method: method, epochs: 20, seed: seed))))
     }
 
     @Test(arguments: denseFixtures, [(0.5, PruningMethod.mask), (0.95, .mask), (0.5, .l1), (0.95, .l1)])
@@ -72,7 +79,9 @@ import ZIPFoundation
         for slot in fixture.optimizerSlotDatasets ?? [] {
             let before = try read(fixture.path, slot)
             let after = try read(report.output, slot)
-            let moved = before.indices.filter { after[$0] != (stored[$0] == 0 && originalKernel[$0] != 0 ? 0 : before[$0]) }
+            let moved = before.indices.filter {
+                after[$0] != (stored[$0] == 0 && originalKernel[$0] != 0 ? 0 : before[$0])
+            }
             #expect(moved.count == 0, "\(slot): entries changed where the kernel was kept")
         }
     }
@@ -124,8 +133,9 @@ import ZIPFoundation
         #expect(try follow("linear", []) == (.linear, "head", nil))
         #expect(try follow("linear", [dropout, softmax, linear]) == (.softmax, "probs", nil))
         #expect(try follow("sigmoid", [dropout, linear]) == (.sigmoid, "head", nil))
-        #expect(try follow(nil, [step("flat", "Flatten", .reshape), step("r", "ReLU", .activation("relu"))])
-            == (.relu, "r", nil))
+        #expect(
+            try follow(nil, [step("flat", "Flatten", .reshape), step("r", "ReLU", .activation("relu"))])
+                == (.relu, "r", nil))
 
         let refusals: [(String?, [TrailingLayer], String)] = [
             ("relu", [softmax], "on top of head's relu"),
@@ -142,21 +152,25 @@ import ZIPFoundation
         // A convolution trained position by position keeps to its own outputs once positions are combined,
         // by global max pooling as by average pooling.
         for combining in [step("gmp", "GlobalMaxPooling2D", .unknown), step("gap", "GlobalAveragePooling2D", .pool)] {
-            let perPosition = try FineTunedPruning.lossActivation(own: "linear", of: head,
-                                                                  trail: .through([combining, softmax]),
-                                                                  hasConfig: true, perPosition: true)
+            let perPosition = try FineTunedPruning.lossActivation(
+                own: "linear", of: head,
+                trail: .through([combining, softmax]),
+                hasConfig: true, perPosition: true)
             #expect(perPosition.activation == .linear && perPosition.source == "head")
             #expect(perPosition.note?.contains("each output position") == true)
         }
 
-        #expect(try FineTunedPruning.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)
-            == (.tanh, "head", nil))
-        let unclear = try FineTunedPruning.lossActivation(own: "linear", of: head, trail: .unclear("add merges 2 inputs"),
-                                                    hasConfig: true)
+        #expect(
+            try FineTunedPruning.lossActivation(own: "tanh", of: head, trail: .hidden, hasConfig: true)
+                == (.tanh, "head", nil))
+        let unclear = try FineTunedPruning.lossActivation(
+            own: "linear", of: head, trail: .unclear("add merges 2 inputs"),
+            hasConfig: true)
         #expect(unclear.activation == .linear)
         #expect(unclear.note?.contains("add merges 2 inputs") == true)
-        #expect(try FineTunedPruning.lossActivation(own: nil, of: head, trail: .unclear("no config"), hasConfig: false).note
-            == nil)
+        #expect(
+            try FineTunedPruning.lossActivation(own: nil, of: head, trail: .unclear("no config"), hasConfig: false).note
+                == nil)
     }
 
     @Test(arguments: [PruningMethod.mask, .l1])
@@ -172,9 +186,10 @@ import ZIPFoundation
             try dataset.writeAll(values)
         }
         let h = features(directory, rows: 300, columns: 16, seed: 2)
-        let report = try Converter.convert(ConversionRequest(
-            input: input, output: directory.file("out.h5"), target: .sparsity(0.5),
-            calibration: Calibration(features: h, options: FineTuneOptions(method: method, epochs: 30))))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: input, output: directory.file("out.h5"), target: .sparsity(0.5),
+                calibration: Calibration(features: h, options: FineTuneOptions(method: method, epochs: 30))))
         #expect(report.zerosBefore == 57)
         #expect(report.zerosAfter == 32)
     }
@@ -211,18 +226,23 @@ import ZIPFoundation
         let bias = [Float](repeating: 0, count: units)
         let directory = TemporaryDirectory()
         writeNPY(directory.file("x.npy"), rows: rows, columns: inputs, values: x.values)
-        let data = try CalibrationRows(features: ArraySource.open(directory.file("x.npy")), labels: nil,
-                                       kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
-                                       seed: 0, centred: true, retainsBlocks: true)
+        let data = try CalibrationRows(
+            features: ArraySource.open(directory.file("x.npy")), labels: nil,
+            kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0.2,
+            seed: 0, centred: true, retainsBlocks: true)
         let target = 24  // of 36
         let pattern = ExactCount(.zeros(target))
-        let mask = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
-                                 units: units, pattern: pattern, kernelShape: [kernel.rows, units])
-            .run(kernel: kernel, bias: bias, target: target)
-        let magnitude = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(method: .magnitude),
-                                      storedBits: 32, units: units, pattern: pattern,
-                                      kernelShape: [kernel.rows, units])
-            .run(kernel: kernel, bias: bias, target: target)
+        let mask = try FineTuner(
+            data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
+            units: units, pattern: pattern, kernelShape: [kernel.rows, units]
+        )
+        .run(kernel: kernel, bias: bias, target: target)
+        let magnitude = try FineTuner(
+            data: data, activation: .softmax, options: FineTuneOptions(method: .magnitude),
+            storedBits: 32, units: units, pattern: pattern,
+            kernelShape: [kernel.rows, units]
+        )
+        .run(kernel: kernel, bias: bias, target: target)
         #expect(mask.kernel.values.filter { $0 == 0 }.count == target)
         #expect(magnitude.kernel.values.filter { $0 == 0 }.count == target)
         #expect(mask.report.after.agreement > magnitude.report.after.agreement)

@@ -1,11 +1,12 @@
 import ArrayIO
 import Foundation
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 /// Label rows of the layer's width: what each activation accepts and what it refuses.
 @Suite struct LabelDecoderTests {
@@ -14,26 +15,29 @@ import Testing
         let directory = TemporaryDirectory()
         let units = rows[0].count
         let path = directory.file("y.npy")
-        writeNPY(path, descr: "<f4", shape: [rows.count, units], data: littleEndian(rows.flatMap { $0 }.map(\.bitPattern)))
-        let decoder = try LabelDecoder(ArraySource.open(path), samples: rows.count, units: units, activation: activation)
+        writeNPY(
+            path, descr: "<f4", shape: [rows.count, units], data: littleEndian(rows.flatMap { $0 }.map(\.bitPattern)))
+        let decoder = try LabelDecoder(
+            ArraySource.open(path), samples: rows.count, units: units, activation: activation)
         let decoded = try decoder.decode(rows.flatMap { $0 }, firstRow: firstRow)
         return (decoded.matrix, decoded.classes)
     }
 
     @Test func acceptsOneHotAndSoftSoftmaxRows() throws {
-        let (matrix, classes) = try decode([[0, 1, 0], [0.2, 0.3, 0.5], [0.3333, 0.3333, 0.3334], [1, 0, 0.0005]],
-                                           activation: .softmax)
+        let (matrix, classes) = try decode(
+            [[0, 1, 0], [0.2, 0.3, 0.5], [0.3333, 0.3333, 0.3334], [1, 0, 0.0005]],
+            activation: .softmax)
         #expect(matrix.values.count == 12)
         #expect(classes == [1, 2, 2, 0])
     }
 
     @Test(arguments: [
-        ([[1, 0, 0], [0, -1, 2]] as [[Float]], "row 1"),     // negative, though the row sums to 1
-        ([[0, 1, 0], [0.5, 0.6, 0]], "row 1"),               // fractional, sums to 1.1
-        ([[1e30, 0, 0], [0, 1, 0]], "row 0"),                // huge
-        ([[0, 1, 0], [0, 0, 0]], "row 1"),                   // sums to 0
-        ([[1, 1, 0], [0, 1, 0]], "row 0"),                   // two classes set
-        ([[0, 1, 0], [0.5, 0.502, 0]], "row 1"),             // just outside the tolerance
+        ([[1, 0, 0], [0, -1, 2]] as [[Float]], "row 1"),  // negative, though the row sums to 1
+        ([[0, 1, 0], [0.5, 0.6, 0]], "row 1"),  // fractional, sums to 1.1
+        ([[1e30, 0, 0], [0, 1, 0]], "row 0"),  // huge
+        ([[0, 1, 0], [0, 0, 0]], "row 1"),  // sums to 0
+        ([[1, 1, 0], [0, 1, 0]], "row 0"),  // two classes set
+        ([[0, 1, 0], [0.5, 0.502, 0]], "row 1"),  // just outside the tolerance
     ])
     func refusesSoftmaxRowsThatAreNotDistributions(_ rows: [[Float]], _ row: String) throws {
         let error = try #require(throws: DataError.self) { try decode(rows, activation: .softmax) }

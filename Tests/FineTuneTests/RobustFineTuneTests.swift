@@ -1,13 +1,14 @@
 import ArrayIO
 import Foundation
 import HDF5
-@testable import KerasFormat
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import KerasFormat
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 /// The fine-tune's guarantees: results that do not depend on the features' units, never worse than
 /// data-free pruning, refused when they diverge, and reported as written.
@@ -27,20 +28,24 @@ import Testing
         return (x, kernel, (0..<units).map { _ in uniform() / 4 })
     }
 
-    static func tune(_ x: Tensor, _ kernel: Tensor, _ bias: [Float], method: PruningMethod, target: Int,
-                     activation: Activation = .softmax, hasBias: Bool = true, learningRate: Double? = nil,
-                     in directory: TemporaryDirectory) throws -> FineTuner.Result
-    {
+    static func tune(
+        _ x: Tensor, _ kernel: Tensor, _ bias: [Float], method: PruningMethod, target: Int,
+        activation: Activation = .softmax, hasBias: Bool = true, learningRate: Double? = nil,
+        in directory: TemporaryDirectory
+    ) throws -> FineTuner.Result {
         let path = directory.file("x-\(UUID().uuidString).npy")
         writeNPY(path, rows: x.rows, columns: x.columns, values: x.values)
-        let data = try CalibrationRows(features: ArraySource.open(path), labels: nil, kernel: kernel, bias: bias,
-                                       activation: activation, validationSplit: 0.2, seed: 3, centred: hasBias,
-                                       retainsBlocks: true)
+        let data = try CalibrationRows(
+            features: ArraySource.open(path), labels: nil, kernel: kernel, bias: bias,
+            activation: activation, validationSplit: 0.2, seed: 3, centred: hasBias,
+            retainsBlocks: true)
         let options = FineTuneOptions(method: method, epochs: 40, learningRate: learningRate, seed: 1)
-        return try FineTuner(data: data, activation: activation, options: options, storedBits: 32,
-                             units: kernel.columns, hasBias: hasBias, pattern: ExactCount(.zeros(target)),
-                             kernelShape: [kernel.rows, kernel.columns])
-            .run(kernel: kernel, bias: bias, target: target)
+        return try FineTuner(
+            data: data, activation: activation, options: options, storedBits: 32,
+            units: kernel.columns, hasBias: hasBias, pattern: ExactCount(.zeros(target)),
+            kernelShape: [kernel.rows, kernel.columns]
+        )
+        .run(kernel: kernel, bias: bias, target: target)
     }
 
     /// Outputs of a kernel and bias on rows `x`.
@@ -99,20 +104,26 @@ import Testing
         var random = SplitMix64(seed: 2)
         let values = (0..<(300 * fanIn)).map { _ in Float(random.next() % 2000) / 1000 }
         writeNPY(directory.file("h.npy"), rows: 300, columns: fanIn, values: values)
-        let free = try Converter.convert(ConversionRequest(input: fixture.path, output: directory.file("free.h5"),
-                                                           target: .sparsity(0.75)))
-        let report = try Converter.convert(ConversionRequest(
-            input: fixture.path, output: directory.file("tuned.h5"), target: .sparsity(0.75),
-            calibration: Calibration(features: directory.file("h.npy"), options: FineTuneOptions(
-                method: .mask, epochs: 3, learningRate: 40))))
+        let free = try Converter.convert(
+            ConversionRequest(
+                input: fixture.path, output: directory.file("free.h5"),
+                target: .sparsity(0.75)))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: fixture.path, output: directory.file("tuned.h5"), target: .sparsity(0.75),
+                calibration: Calibration(
+                    features: directory.file("h.npy"),
+                    options: FineTuneOptions(
+                        method: .mask, epochs: 3, learningRate: 40))))
         let tune = try #require(report.fineTune)
         #expect(tune.chosen == "magnitude")
         #expect(tune.candidates.map(\.method) == ["mask", "magnitude"])
         #expect(tune.candidates[1].heldOut.loss < tune.candidates[0].heldOut.loss)
         #expect(tune.after == tune.candidates[1].heldOut)
         #expect(report.notes.contains { $0.contains("wrote the magnitude result") })
-        #expect(contents(directory.file("free.h5")) == contents(directory.file("tuned.h5")),
-                "the kernel and bias are the data-free ones, byte for byte")
+        #expect(
+            contents(directory.file("free.h5")) == contents(directory.file("tuned.h5")),
+            "the kernel and bias are the data-free ones, byte for byte")
         _ = free
     }
 
@@ -120,14 +131,18 @@ import Testing
         let fixture = Fixtures.named("keras2/sequential.h5")
         let directory = TemporaryDirectory()
         let fanIn = try #require(fixture.kernelShape?.first)
-        writeNPY(directory.file("h.npy"), rows: 100, columns: fanIn,
-                 values: (0..<(100 * fanIn)).map { Float($0 % 7) })
+        writeNPY(
+            directory.file("h.npy"), rows: 100, columns: fanIn,
+            values: (0..<(100 * fanIn)).map { Float($0 % 7) })
         for method in [PruningMethod.mask, .l1] {
             let error = try #require(throws: PruningError.self) {
-                try Converter.convert(ConversionRequest(
-                    input: fixture.path, output: directory.file("out.h5"), target: .sparsity(0.5),
-                    calibration: Calibration(features: directory.file("h.npy"), options: FineTuneOptions(
-                        method: method, epochs: 5, learningRate: 1e30))))
+                try Converter.convert(
+                    ConversionRequest(
+                        input: fixture.path, output: directory.file("out.h5"), target: .sparsity(0.5),
+                        calibration: Calibration(
+                            features: directory.file("h.npy"),
+                            options: FineTuneOptions(
+                                method: method, epochs: 5, learningRate: 1e30))))
             }
             #expect(error.code == .diverged)
         }
@@ -144,10 +159,12 @@ import Testing
         let values = (0..<(200 * shape[0])).map { _ in Float(random.next() % 1000) / 250 }
         writeNPY(directory.file("h.npy"), rows: 200, columns: shape[0], values: values)
         let output = directory.file(name.hasSuffix(".keras") ? "out.keras" : "out.h5")
-        let report = try Converter.convert(ConversionRequest(
-            input: fixture.path, output: output, target: .sparsity(0.6),
-            calibration: Calibration(features: directory.file("h.npy"),
-                                     options: FineTuneOptions(method: .mask, epochs: 30, seed: 4))))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: fixture.path, output: output, target: .sparsity(0.6),
+                calibration: Calibration(
+                    features: directory.file("h.npy"),
+                    options: FineTuneOptions(method: .mask, epochs: 30, seed: 4))))
         let tune = try #require(report.fineTune)
         #expect(!tune.biasTrained)
         // The written kernel, measured on the same held-out rows, scores what the report says.
@@ -167,11 +184,13 @@ import Testing
             kernel: Tensor(rows: shape[0], columns: shape[1], values: kernel), bias: zeros,
             activation: Activation(keras: layer.activation) ?? .linear, validationSplit: 0.1, seed: 4,
             centred: false, retainsBlocks: true)
-        let tuner = try FineTuner(data: data, activation: Activation(keras: layer.activation) ?? .linear,
-                                  options: FineTuneOptions(seed: 4), storedBits: 32, units: shape[1], hasBias: false,
-                                  pattern: ExactCount(.zeros(0)), kernelShape: shape)
-        let moved = data.standardizer.into(kernel: Tensor(rows: shape[0], columns: shape[1], values: written),
-                                           bias: zeros)
+        let tuner = try FineTuner(
+            data: data, activation: Activation(keras: layer.activation) ?? .linear,
+            options: FineTuneOptions(seed: 4), storedBits: 32, units: shape[1], hasBias: false,
+            pattern: ExactCount(.zeros(0)), kernelShape: shape)
+        let moved = data.standardizer.into(
+            kernel: Tensor(rows: shape[0], columns: shape[1], values: written),
+            bias: zeros)
         let measured = try tuner.metrics(moved.kernel, moved.bias)
         #expect(abs(measured.loss - tune.after.loss) <= 1e-6 * max(1, tune.after.loss))
     }
@@ -244,13 +263,16 @@ import Testing
         let patch = shape.dropLast().reduce(1, *)
         var random = SplitMix64(seed: 8)
         let rows = 96
-        writeNPY(directory.file("p.npy"), rows: rows, columns: patch,
-                 values: (0..<(rows * patch)).map { _ in Float(random.next() % 2000) / 1000 - 1 })
+        writeNPY(
+            directory.file("p.npy"), rows: rows, columns: patch,
+            values: (0..<(rows * patch)).map { _ in Float(random.next() % 2000) / 1000 - 1 })
         let output = directory.file("out." + fixture.outputExtension)
-        let report = try Converter.convert(ConversionRequest(
-            input: fixture.path, output: output, target: .sparsity(0.9),
-            calibration: Calibration(features: directory.file("p.npy"),
-                                     options: FineTuneOptions(method: method, epochs: 4))))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: fixture.path, output: output, target: .sparsity(0.9),
+                calibration: Calibration(
+                    features: directory.file("p.npy"),
+                    options: FineTuneOptions(method: method, epochs: 4))))
         let target = try ZeroTarget.sparsity(0.9).count(forSize: shape.reduce(1, *))
         #expect(report.zerosAfter == target)
         let tune = try #require(report.fineTune)
@@ -276,11 +298,13 @@ import Testing
         let values = (0..<(150 * shape[0])).map { _ in Float(random.next() % 1000) / 500 - 1 }
         writeNPY(directory.file("h.npy"), rows: 150, columns: shape[0], values: values)
         let output = directory.file("out." + fixture.outputExtension)
-        let report = try Converter.convert(ConversionRequest(
-            input: fixture.path, output: output, target: .sparsity(0.7),
-            layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
-            calibration: Calibration(features: directory.file("h.npy"),
-                                     options: FineTuneOptions(method: .l1, epochs: 10))))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: fixture.path, output: output, target: .sparsity(0.7),
+                layer: fixture.needsLayer == true ? fixture.layerArgument : nil,
+                calibration: Calibration(
+                    features: directory.file("h.npy"),
+                    options: FineTuneOptions(method: .l1, epochs: 10))))
         let slots = try #require(fixture.optimizerSlotDatasets)
         #expect(report.optimizerSlots == slots.count)
         func read(_ path: String, _ datasets: [String]) throws -> [[Double]] {

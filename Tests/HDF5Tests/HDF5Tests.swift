@@ -98,8 +98,9 @@ import Testing
             #expect(config.hasPrefix("{"))
             let weights = try root.group("model_weights")
             #expect(try weights.attribute("layer_names").strings() == ["dense", "dense_1"])
-            #expect(try weights.group("dense_1").attribute("weight_names").strings()
-                == ["dense_1/kernel:0", "dense_1/bias:0"])
+            #expect(
+                try weights.group("dense_1").attribute("weight_names").strings()
+                    == ["dense_1/kernel:0", "dense_1/bias:0"])
         }
     }
 

@@ -54,13 +54,14 @@ func flatIndices(of block: Hyperslab, in shape: [Int]) -> [Int] {
         // plane 3; 55..<57 the start of its last line.
         let shape = [4, 3, 5]
         let blocks = Hyperslab.blocks(covering: 4..<57, of: shape)
-        #expect(blocks == [
-            Hyperslab(start: [0, 0, 4], count: [1, 1, 1]),
-            Hyperslab(start: [0, 1, 0], count: [1, 2, 5]),
-            Hyperslab(start: [1, 0, 0], count: [2, 3, 5]),
-            Hyperslab(start: [3, 0, 0], count: [1, 2, 5]),
-            Hyperslab(start: [3, 2, 0], count: [1, 1, 2]),
-        ])
+        #expect(
+            blocks == [
+                Hyperslab(start: [0, 0, 4], count: [1, 1, 1]),
+                Hyperslab(start: [0, 1, 0], count: [1, 2, 5]),
+                Hyperslab(start: [1, 0, 0], count: [2, 3, 5]),
+                Hyperslab(start: [3, 0, 0], count: [1, 2, 5]),
+                Hyperslab(start: [3, 2, 0], count: [1, 1, 2]),
+            ])
     }
 
     @Test func scalarsAndEmptyRanges() {
@@ -87,8 +88,9 @@ enum TestLayout: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// Creates `/data` of `shape` holding its own flat index as value.
     func makeDataset(_ path: String, shape: [Int], layout: TestLayout, bits: Int) throws {
         let file = try File.create(path)
-        let dataset = try file.root().createDataset("data", shape: shape, bits: bits, chunks: layout.chunks(for: shape),
-                                                    gzip: layout.gzipLevel)
+        let dataset = try file.root().createDataset(
+            "data", shape: shape, bits: bits, chunks: layout.chunks(for: shape),
+            gzip: layout.gzipLevel)
         try dataset.writeAll((0..<shape.reduce(1, *)).map(Double.init))
         try file.close()
     }
@@ -124,7 +126,8 @@ enum TestLayout: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 let marks = range.map { -Double($0) - 1 }
                 try marks.withUnsafeBufferPointer { try dataset.write(elements: range, from: $0) }
                 let written = try dataset.readAll(as: Double.self)
-                #expect(written == original.indices.map { range.contains($0) ? -Double($0) - 1 : original[$0] }, "\(range)")
+                #expect(
+                    written == original.indices.map { range.contains($0) ? -Double($0) - 1 : original[$0] }, "\(range)")
                 try dataset.writeAll(original)
             }
         }

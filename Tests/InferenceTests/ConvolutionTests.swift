@@ -1,9 +1,10 @@
 import Foundation
-@testable import Inference
 import KerasFormat
 import Numerics
 import TestSupport
 import Testing
+
+@testable import Inference
 
 @Suite struct ConvolutionTests {
     /// Configs Keras rejects when it builds a layer, edited into saved files (tools/make_cnn_fixtures.py):
@@ -34,11 +35,13 @@ import Testing
         ([5, 6], [3, 3], [1, 1], [2, 2], .valid, [0, 0], [9, 10]),
         ([3, 4, 3], [3, 3, 3], [2, 2, 2], [1, 1, 1], .valid, [1, 1, 1], [8, 10, 8]),
     ])
-    func transposedOutputSizes(_ input: [Int], _ window: [Int], _ strides: [Int], _ dilation: [Int],
-                               _ padding: SpatialWindow.Padding, _ outputPadding: [Int]?, _ expected: [Int])
-    {
-        let geometry = TransposedWindow(inputSize: input, window: window, strides: strides, dilation: dilation,
-                                        padding: padding, outputPadding: outputPadding)
+    func transposedOutputSizes(
+        _ input: [Int], _ window: [Int], _ strides: [Int], _ dilation: [Int],
+        _ padding: SpatialWindow.Padding, _ outputPadding: [Int]?, _ expected: [Int]
+    ) {
+        let geometry = TransposedWindow(
+            inputSize: input, window: window, strides: strides, dilation: dilation,
+            padding: padding, outputPadding: outputPadding)
         #expect(geometry.outputSize == expected)
     }
 
@@ -60,15 +63,20 @@ import Testing
     func foldsANormalizationOnlyIntoASoleReader(_ convolutionAlsoRead: Bool) throws {
         let blas = BLAS(threads: 1)
         let kernel = Tensor(shape: [3, 2, 4], values: (0..<24).map { Float($0 % 7) - 3 })
-        let convolution = ConvolutionLayer(name: "conv", kernel: kernel, bias: [0.5, -1, 2, 0], strides: [1],
-                                           dilation: [1], padding: .same, activation: .linear, blas: blas)
-        let normalization = AffineLayer.batchNormalization("bn", gamma: [1, 2, 0.5, -1], beta: [0, 1, -1, 2],
-                                                           mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
-                                                           epsilon: 1e-3)
-        let merge = node("add", convolutionAlsoRead ? ["bn", "conv"] : ["bn", "bn"], MergeLayer(name: "add", operation: .add))
-        let graph = try Graph(name: "m", inputs: ["x"], nodes: [
-            node("conv", ["x"], convolution), node("bn", ["conv"], normalization), merge,
-        ], outputs: [TensorReference(layer: "add")])
+        let convolution = ConvolutionLayer(
+            name: "conv", kernel: kernel, bias: [0.5, -1, 2, 0], strides: [1],
+            dilation: [1], padding: .same, activation: .linear, blas: blas)
+        let normalization = AffineLayer.batchNormalization(
+            "bn", gamma: [1, 2, 0.5, -1], beta: [0, 1, -1, 2],
+            mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
+            epsilon: 1e-3)
+        let merge = node(
+            "add", convolutionAlsoRead ? ["bn", "conv"] : ["bn", "bn"], MergeLayer(name: "add", operation: .add))
+        let graph = try Graph(
+            name: "m", inputs: ["x"],
+            nodes: [
+                node("conv", ["x"], convolution), node("bn", ["conv"], normalization), merge,
+            ], outputs: [TensorReference(layer: "add")])
         let folded = try graph.foldingNormalizations()
         #expect(folded.nodes.map(\.name) == (convolutionAlsoRead ? ["conv", "bn", "add"] : ["bn", "add"]))
         let x = Tensor(shape: [2, 5, 2], values: (0..<20).map { sin(Float($0)) })
@@ -84,14 +92,17 @@ import Testing
     func foldsAPositionalAxisOnlyWhenItIsTheLast(_ axis: Int, _ folds: Bool) throws {
         let blas = BLAS(threads: 1)
         let kernel = Tensor(shape: [3, 2, 4], values: (0..<24).map { Float($0 % 5) - 2 })
-        let convolution = ConvolutionLayer(name: "conv", kernel: kernel, bias: [0.5, -1, 2, 0], strides: [1],
-                                           dilation: [1], padding: .same, activation: .linear, blas: blas)
-        var normalization = AffineLayer.batchNormalization("bn", gamma: [1, 2, 0.5, -1], beta: [0, 1, -1, 2],
-                                                           mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
-                                                           epsilon: 1e-3)
+        let convolution = ConvolutionLayer(
+            name: "conv", kernel: kernel, bias: [0.5, -1, 2, 0], strides: [1],
+            dilation: [1], padding: .same, activation: .linear, blas: blas)
+        var normalization = AffineLayer.batchNormalization(
+            "bn", gamma: [1, 2, 0.5, -1], beta: [0, 1, -1, 2],
+            mean: [0.1, 0.2, 0.3, 0.4], variance: [1, 2, 3, 4],
+            epsilon: 1e-3)
         normalization.axis = axis
-        let graph = try Graph(name: "m", inputs: ["x"], nodes: [node("conv", ["x"], convolution), node("bn", ["conv"], normalization)],
-                              outputs: [TensorReference(layer: "bn")])
+        let graph = try Graph(
+            name: "m", inputs: ["x"], nodes: [node("conv", ["x"], convolution), node("bn", ["conv"], normalization)],
+            outputs: [TensorReference(layer: "bn")])
         let folded = try graph.foldingNormalizations()
         #expect(folded.nodes.map(\.name) == (folds ? ["bn"] : ["conv", "bn"]))
     }
@@ -99,6 +110,7 @@ import Testing
 
 /// A graph node calling `layer` once on the first outputs of `inbound`, without masks.
 private func node(_ name: String, _ inbound: [String], _ layer: any ForwardLayer) -> Graph.Node {
-    Graph.Node(name: name, className: name, call: 0, inbound: inbound.map { TensorReference(layer: $0) }, layer: layer,
-               masks: .drops)
+    Graph.Node(
+        name: name, className: name, call: 0, inbound: inbound.map { TensorReference(layer: $0) }, layer: layer,
+        masks: .drops)
 }

@@ -1,10 +1,11 @@
 import ArrayIO
 import Foundation
-@testable import Inference
-@testable import KerasFormat
 import Numerics
 import TestSupport
 import Testing
+
+@testable import Inference
+@testable import KerasFormat
 
 /// Sizes a crafted config claims are refused in one error naming the layer, never allocated or looped over.
 @Suite struct HostileConfigTests {
@@ -41,13 +42,16 @@ import Testing
     /// A transposed convolution's strides multiply its output: claimed strides are counted before anything is
     /// allocated.
     @Test func refusesATransposedOutputTooLarge() throws {
-        let source = try ArraySource.open(Fixtures.directory.appendingPathComponent(
-            "predict/inference_keras2_transpose_h5.x.npy").path)
+        let source = try ArraySource.open(
+            Fixtures.directory.appendingPathComponent(
+                "predict/inference_keras2_transpose_h5.x.npy"
+            ).path)
         let x = Tensor(shape: source.shape, values: try source.readAll())
         let error = try #require(throws: InferenceError.self) {
             let edited = try predictor("inference/keras2/transpose.h5") {
-                setting("strides", to: .array([.number(65536), .number(65536), .number(65536)]),
-                        layer: "conv3d_transpose", in: $0)
+                setting(
+                    "strides", to: .array([.number(65536), .number(65536), .number(65536)]),
+                    layer: "conv3d_transpose", in: $0)
             }
             _ = try edited.predict([x])
         }

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Inference
-@testable import KerasFormat
 import Numerics
 import TestSupport
 import Testing
+
+@testable import Inference
+@testable import KerasFormat
 
 /// Every number a config gives is checked where it is read, and every weight against what its layer's config
 /// says: a crafted value is one error naming the layer, the key and the value in the config's own terms (never
@@ -17,7 +18,10 @@ import Testing
         ("conv2d", "groups", .number(-2), "has groups -2;"),
         ("conv2d", "filters", .number(.nan), "has filters NaN"),
         ("conv2d", "filters", .number(7), "has filters 7, but its kernel has shape [3, 3, 3, 4]"),
-        ("conv2d", "kernel_size", .array([.number(5), .number(5)]), "has kernel_size [5, 5], but its kernel has shape"),
+        (
+            "conv2d", "kernel_size", .array([.number(5), .number(5)]),
+            "has kernel_size [5, 5], but its kernel has shape"
+        ),
         ("conv2d", "use_bias", .bool(false), "config says use_bias false"),
         ("batch_normalization", "epsilon", .number(.nan), "has epsilon NaN"),
         ("batch_normalization", "center", .bool(false), "its config asks for 3 vectors"),
@@ -27,10 +31,14 @@ import Testing
         ("elu", "alpha", .number(.nan), "has alpha NaN"),
         ("permute", "dims", .array([.number(3), .number(1.5), .number(2)]), "has dims [3, 1.5, 2]"),
         ("dense_1", "units", .number(6), "has units 6, but its kernel has shape"),
-        ("dense_1", "activation",
-         .object(["module": .string("builtins"), "class_name": .string("function"), "config": .string("Custom>scaled"),
-                  "registered_name": .string("function")]),
-         "uses the activation Custom>scaled (a custom function), which kprune's forward pass does not run"),
+        (
+            "dense_1", "activation",
+            .object([
+                "module": .string("builtins"), "class_name": .string("function"), "config": .string("Custom>scaled"),
+                "registered_name": .string("function"),
+            ]),
+            "uses the activation Custom>scaled (a custom function), which kprune's forward pass does not run"
+        ),
         ("dense_2", "activation", .string("my_activation"), "uses the activation my_activation"),
     ]
 
@@ -47,10 +55,13 @@ import Testing
     /// other rank.
     @Test func refusesAKernelOfAnotherRank() throws {
         let error = try #require(throws: InferenceError.self) {
-            try predictor(HostileConfigTests.image) { setting("class_name", to: .string("Conv1D"), layer: "conv2d", entry: true, in: $0) }
+            try predictor(HostileConfigTests.image) {
+                setting("class_name", to: .string("Conv1D"), layer: "conv2d", entry: true, in: $0)
+            }
         }
         #expect(error.layer == "conv2d")
-        #expect(error.message.contains("has no convolution kernel of 3 axes (its shape: [3, 3, 3, 4])"), "\(error.message)")
+        #expect(
+            error.message.contains("has no convolution kernel of 3 axes (its shape: [3, 3, 3, 4])"), "\(error.message)")
     }
 
     /// Token ids are checked as numbers before they index the table: NaN, infinities, huge and negative ids are
@@ -73,10 +84,13 @@ import Testing
 
     /// A layer's output for a batch past `Allocation.perBatch` runs in smaller parts, with the same outputs.
     @Test func runsALargeBatchInParts() throws {
-        let graph = try Graph(name: "m", inputs: ["x"], nodes: [
-            Graph.Node(name: "twice", className: "Twice", call: 0, inbound: [TensorReference(layer: "x")],
-                       layer: Twice(largest: 3), masks: .passes),
-        ], outputs: [TensorReference(layer: "twice")])
+        let graph = try Graph(
+            name: "m", inputs: ["x"],
+            nodes: [
+                Graph.Node(
+                    name: "twice", className: "Twice", call: 0, inbound: [TensorReference(layer: "x")],
+                    layer: Twice(largest: 3), masks: .passes)
+            ], outputs: [TensorReference(layer: "twice")])
         let x = Tensor(shape: [10, 2], values: (0..<20).map(Float.init))
         let size = PartSize()
         let outputs = try graph.run(inParts: [x], size: size)
@@ -106,24 +120,34 @@ import Testing
 
 /// Indexes and names in a model config are checked when it is parsed.
 @Suite struct HostileReferenceTests {
-    static func config(inbound: JSONValue, outputs: JSONValue = .array([.array([.string("b"), .number(0), .number(0)])]),
-                       secondName: String = "b") -> JSONValue
-    {
-        .object(["class_name": .string("Functional"), "config": .object([
-            "name": .string("m"),
-            "layers": .array([
-                .object(["class_name": .string("InputLayer"), "config": .object(["name": .string("a")]),
-                         "inbound_nodes": .array([])]),
-                .object(["class_name": .string("Dense"), "config": .object(["name": .string(secondName)]),
-                         "inbound_nodes": inbound]),
+    static func config(
+        inbound: JSONValue, outputs: JSONValue = .array([.array([.string("b"), .number(0), .number(0)])]),
+        secondName: String = "b"
+    ) -> JSONValue {
+        .object([
+            "class_name": .string("Functional"),
+            "config": .object([
+                "name": .string("m"),
+                "layers": .array([
+                    .object([
+                        "class_name": .string("InputLayer"), "config": .object(["name": .string("a")]),
+                        "inbound_nodes": .array([]),
+                    ]),
+                    .object([
+                        "class_name": .string("Dense"), "config": .object(["name": .string(secondName)]),
+                        "inbound_nodes": inbound,
+                    ]),
+                ]),
+                "input_layers": .array([.array([.string("a"), .number(0), .number(0)])]),
+                "output_layers": outputs,
             ]),
-            "input_layers": .array([.array([.string("a"), .number(0), .number(0)])]),
-            "output_layers": outputs,
-        ])])
+        ])
     }
 
-    static let badIndexes: [JSONValue] = [.number(.nan), .number(.infinity), .number(-.infinity), .number(1e300),
-                                          .number(-1), .number(1.5), .number(Double(1 << 40))]
+    static let badIndexes: [JSONValue] = [
+        .number(.nan), .number(.infinity), .number(-.infinity), .number(1e300),
+        .number(-1), .number(1.5), .number(Double(1 << 40)),
+    ]
 
     @Test(arguments: badIndexes)
     func refusesABadInboundIndex(_ index: JSONValue) throws {
@@ -132,7 +156,9 @@ import Testing
         #expect(error.code == .invalidValue)
         #expect(error.message.hasPrefix("layer b's inbound_nodes refer to [\"a\", \(index)"), "\(error.message)")
         let history = JSONValue.object(["keras_history": .array([.string("a"), .number(0), index])])
-        let keras3 = JSONValue.array([.object(["args": .array([.object(["config": history])]), "kwargs": .object([:])])])
+        let keras3 = JSONValue.array([
+            .object(["args": .array([.object(["config": history])]), "kwargs": .object([:])])
+        ])
         #expect(throws: ConfigError.self) { try ModelConfig.parse(Self.config(inbound: keras3)) }
         let outputs = JSONValue.array([.array([.string("b"), index, .number(0)])])
         let fine = JSONValue.array([.array([.array([.string("a"), .number(0), .number(0), .object([:])])])])
@@ -157,16 +183,18 @@ import Testing
     /// A chain of `count` identity nodes, listed last first (each wave of the ordering places one node).
     static func chain(_ count: Int) -> [Graph.Node] {
         (0..<count).reversed().map { index in
-            Graph.Node(name: "n\(index)", className: "Activation", call: 0,
-                       inbound: [TensorReference(layer: index == 0 ? "x" : "n\(index - 1)")],
-                       layer: ActivationLayer(name: "n\(index)", activation: .linear), masks: .passes)
+            Graph.Node(
+                name: "n\(index)", className: "Activation", call: 0,
+                inbound: [TensorReference(layer: index == 0 ? "x" : "n\(index - 1)")],
+                layer: ActivationLayer(name: "n\(index)", activation: .linear), masks: .passes)
         }
     }
 
     @Test func ordersAndFoldsInLinearTime() throws {
         let ratio = try growth(small: 2_000, large: 16_000) { count in
-            let graph = try Graph(name: "m", inputs: ["x"], nodes: Self.chain(count),
-                                  outputs: [TensorReference(layer: "n\(count - 1)")])
+            let graph = try Graph(
+                name: "m", inputs: ["x"], nodes: Self.chain(count),
+                outputs: [TensorReference(layer: "n\(count - 1)")])
             _ = try graph.foldingNormalizations()
         }
         // Linear is 8; the quadratic ordering this replaced was 64.

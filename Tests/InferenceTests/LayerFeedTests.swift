@@ -1,10 +1,11 @@
 import ArrayIO
 import Foundation
-@testable import Inference
 import KerasFormat
 import Numerics
 import TestSupport
 import Testing
+
+@testable import Inference
 
 /// The final layer's inputs computed from a model's own inputs, checked against what Keras computes.
 @Suite struct LayerFeedTests {
@@ -20,8 +21,10 @@ import Testing
         let weights = try datasetValues(model.weightsFile)
         let kernel = try #require(layer.kernel.flatMap { weights[$0.dataset] })
         let bias = try #require(layer.bias.flatMap { weights[$0.dataset] })
-        return (Tensor(rows: kernel.count / bias.count, columns: bias.count, values: kernel.map(Float.init)),
-                bias.map(Float.init), layer.path)
+        return (
+            Tensor(rows: kernel.count / bias.count, columns: bias.count, values: kernel.map(Float.init)),
+            bias.map(Float.init), layer.path
+        )
     }
 
     /// The digits MLP's head inputs from the raw images equal the hidden activations Keras saved.
@@ -41,8 +44,10 @@ import Testing
     /// A convolution followed only by global average pooling: the mean patch times the kernel plus the bias,
     /// through softmax, is the model's output as Keras predicts it; per-position patches give the same
     /// outputs once averaged.
-    @Test(arguments: ["digits_cnn/model.h5", "digits_cnn/model.keras", "digits_conv1d/model.h5",
-                      "digits_conv1d/model.keras"])
+    @Test(arguments: [
+        "digits_cnn/model.h5", "digits_cnn/model.keras", "digits_conv1d/model.h5",
+        "digits_conv1d/model.keras",
+    ])
     func pooledPatchesGiveKerasOutputs(_ file: String) throws {
         let model = try KerasModel.open(Self.calibration.appendingPathComponent(file).path)
         let (kernel, bias, path) = try Self.head(model)

@@ -1,10 +1,11 @@
 import ArrayIO
 import Foundation
-@testable import Inference
 import KerasFormat
 import Numerics
 import TestSupport
 import Testing
+
+@testable import Inference
 
 /// An entry of `fixtures/predict/manifest.json` (made by `tools/make_predictions.py` with real Keras).
 struct PredictionCase: Decodable, Sendable, CustomTestStringConvertible {
@@ -86,7 +87,8 @@ struct PredictionCase: Decodable, Sendable, CustomTestStringConvertible {
         var pieces: [Float] = []
         for start in stride(from: 0, to: source.rows, by: 5) {
             let rows = min(5, source.rows - start)
-            let batch = Tensor(shape: [rows, columns], values: Array(all[(start * columns)..<((start + rows) * columns)]))
+            let batch = Tensor(
+                shape: [rows, columns], values: Array(all[(start * columns)..<((start + rows) * columns)]))
             pieces += try predictor.predict([batch])[0].values
         }
         #expect(pieces == whole.values)

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Inference
-@testable import KerasFormat
 import Numerics
 import TestSupport
 import Testing
+
+@testable import Inference
+@testable import KerasFormat
 
 /// A fixture's model with its config edited: `edit` gets the config's `config` object.
 func predictor(_ fixture: String, _ edit: (JSONValue) -> JSONValue) throws -> Predictor {
@@ -20,9 +21,16 @@ func setting(_ key: String, to value: JSONValue, layer: String, entry: Bool = fa
 {
     switch json {
     case .object(var members):
-        for (name, member) in members { members[name] = setting(key, to: value, layer: layer, entry: entry, in: member) }
+        for (name, member) in members {
+            members[name] = setting(key, to: value, layer: layer, entry: entry, in: member)
+        }
         if case .object(var config)? = members["config"], config["name"] == .string(layer) {
-            if entry { members[key] = value } else { config[key] = value; members["config"] = .object(config) }
+            if entry {
+                members[key] = value
+            } else {
+                config[key] = value
+                members["config"] = .object(config)
+            }
         }
         return .object(members)
     case .array(let items):
@@ -33,14 +41,17 @@ func setting(_ key: String, to value: JSONValue, layer: String, entry: Bool = fa
 }
 
 /// Padded id sequences for the embedding models: two rows, the second ending in padding.
-private let paddedIds = Tensor(shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0])
+private let paddedIds = Tensor(
+    shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0])
 
 @Suite struct RecurrentTests {
     /// Options that change what a recurrent layer computes and are not run are refused, naming the layer.
     @Test(arguments: ["stateful", "time_major"])
     func refusesAnUnsupportedOption(_ option: String) throws {
         let error = try #require(throws: InferenceError.self) {
-            try predictor("inference/keras2/lstm_classifier.h5") { setting(option, to: .bool(true), layer: "lstm", in: $0) }
+            try predictor("inference/keras2/lstm_classifier.h5") {
+                setting(option, to: .bool(true), layer: "lstm", in: $0)
+            }
         }
         #expect(error.code == .unsupportedConfig)
         #expect(error.layer == "lstm")
@@ -51,7 +62,9 @@ private let paddedIds = Tensor(shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10,
     @Test(arguments: ["activation", "recurrent_activation"])
     func refusesAnUnknownActivation(_ key: String) throws {
         let error = try #require(throws: InferenceError.self) {
-            try predictor("inference/keras3/lstm_classifier.keras") { setting(key, to: .string("mystery"), layer: "lstm", in: $0) }
+            try predictor("inference/keras3/lstm_classifier.keras") {
+                setting(key, to: .string("mystery"), layer: "lstm", in: $0)
+            }
         }
         #expect(error.layer == "lstm")
         #expect(error.message.contains(key) && error.message.contains("mystery"))
@@ -71,7 +84,9 @@ private let paddedIds = Tensor(shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10,
     /// An unknown merge mode of a Bidirectional layer is refused.
     @Test func refusesAnUnknownMergeMode() throws {
         let error = try #require(throws: InferenceError.self) {
-            try predictor("inference/keras2/gru_tagger.h5") { setting("merge_mode", to: .string("max"), layer: "bidirectional", in: $0) }
+            try predictor("inference/keras2/gru_tagger.h5") {
+                setting("merge_mode", to: .string("max"), layer: "bidirectional", in: $0)
+            }
         }
         #expect(error.layer == "bidirectional")
         #expect(error.message.contains("merge_mode"))
@@ -80,7 +95,9 @@ private let paddedIds = Tensor(shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10,
     /// A recurrent layer Keras would compute in float16 is refused rather than run in float32.
     @Test func refusesFloat16RecurrentLayers() throws {
         let error = try #require(throws: InferenceError.self) {
-            try predictor("inference/keras2/lstm_classifier.h5") { setting("dtype", to: .string("float16"), layer: "lstm", in: $0) }
+            try predictor("inference/keras2/lstm_classifier.h5") {
+                setting("dtype", to: .string("float16"), layer: "lstm", in: $0)
+            }
         }
         #expect(error.message.contains("lstm (LSTM)") && error.message.contains("float16"))
     }
@@ -95,7 +112,8 @@ private let paddedIds = Tensor(shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10,
         #expect(error.layer == "lstm")
         #expect(error.message.contains("GlobalAveragePooling1D") && error.message.contains("mask"))
         let unmasked = try predictor("inference/keras2/lstm_classifier.h5") { config in
-            let pooled = setting("class_name", to: .string("GlobalAveragePooling1D"), layer: "lstm", entry: true, in: config)
+            let pooled = setting(
+                "class_name", to: .string("GlobalAveragePooling1D"), layer: "lstm", entry: true, in: config)
             return setting("mask_zero", to: .bool(false), layer: "embedding", in: pooled)
         }
         // Unmasked, the pooling runs: only the head, made for the LSTM's width, refuses its input.
@@ -115,8 +133,10 @@ private let paddedIds = Tensor(shape: [2, 10], values: [3, 4, 5, 6, 7, 8, 9, 10,
 
     /// Padding changes nothing of a masked classifier's output: the padded steps are skipped, so the padded
     /// sequence gives what the sequence alone gives.
-    @Test(arguments: ["inference/keras2/lstm_classifier.h5", "inference/keras3/lstm_classifier.keras",
-                      "inference/keras2/gru_tagger.h5", "inference/keras3/gru_tagger.keras"])
+    @Test(arguments: [
+        "inference/keras2/lstm_classifier.h5", "inference/keras3/lstm_classifier.keras",
+        "inference/keras2/gru_tagger.h5", "inference/keras3/gru_tagger.keras",
+    ])
     func paddingIsSkipped(_ fixture: String) throws {
         let model = try KerasModel.open(Fixtures.directory.appendingPathComponent(fixture).path)
         let predictor = try Predictor(model: model, blas: BLAS(threads: 1))

@@ -1,9 +1,10 @@
 import FileOutput
 import Foundation
 import HDF5
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 /// A `.keras` input's output session: the staged weights rewritten in place, the archive written from them.
 @Suite struct ArchiveOutputTests {
@@ -43,7 +44,9 @@ import Testing
         #expect(reread.format == .keras3Archive)
         #expect(reread.config == model.config)
         #expect(reread.layers.map(\.path) == model.layers.map(\.path))
-        let values = try File.withOpen(reread.weightsFile) { try $0.root().dataset(kernel.dataset).readAll(as: Float.self) }
+        let values = try File.withOpen(reread.weightsFile) {
+            try $0.root().dataset(kernel.dataset).readAll(as: Float.self)
+        }
         #expect(values == [Float](repeating: 0, count: kernel.count), "the archive holds the rewritten weights")
     }
 
@@ -51,7 +54,8 @@ import Testing
         let directory = TemporaryDirectory()
         var staged = ""
         do {
-            let model = try KerasModel.open(Fixtures.named("keras3/sequential.keras").path, stagingDirectory: directory.path)
+            let model = try KerasModel.open(
+                Fixtures.named("keras3/sequential.keras").path, stagingDirectory: directory.path)
             staged = model.weightsFile
             #expect(FileManager.default.fileExists(atPath: staged))
         }
@@ -75,7 +79,8 @@ import Testing
     @Test func refusesAStagingDirectoryThatCannotBeMade() throws {
         let directory = TemporaryDirectory()
         let error = try #require(throws: KerasFormatError.self) {
-            try KerasModel.open(Fixtures.named("keras3/sequential.keras").path, stagingDirectory: directory.file("absent"))
+            try KerasModel.open(
+                Fixtures.named("keras3/sequential.keras").path, stagingDirectory: directory.file("absent"))
         }
         #expect(error.code == .stagingFailed)
         #expect(error.cause != nil)

@@ -1,8 +1,9 @@
 import Foundation
 import HDF5
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 /// The final layer is what the file says it is, or kprune refuses: it never falls back to an earlier layer.
 @Suite struct FinalLayerRefusalTests {
@@ -56,9 +57,11 @@ import Testing
         #expect(layer.kernel?.shape == [3, 24])
     }
 
-    @Test(arguments: ["extra/keras2/lstm_dense.h5", "extra/keras3/lstm_dense.keras",
-                      "extra/keras2/time_distributed.h5", "extra/keras3/time_distributed.keras",
-                      "extra/keras3/bidirectional.keras"])
+    @Test(arguments: [
+        "extra/keras2/lstm_dense.h5", "extra/keras3/lstm_dense.keras",
+        "extra/keras2/time_distributed.h5", "extra/keras3/time_distributed.keras",
+        "extra/keras3/bidirectional.keras",
+    ])
     func aDenseAfterARecurrentLayerIsTheFinalLayer(_ file: String) throws {
         let fixture = Fixtures.named(file)
         let model = try KerasModel.open(fixture.path)
@@ -73,8 +76,9 @@ import Testing
         let layers = ["a", "b"].map { model in
             LayerInfo(path: LayerPath(models: [model], name: "head"), weights: [kernel])
         }
-        let model = KerasModel(path: "m.h5", format: .keras2WeightsH5, kerasVersion: nil, config: nil, layers: layers,
-                               optimizerWeights: [], weightsFile: "m.h5", archive: nil)
+        let model = KerasModel(
+            path: "m.h5", format: .keras2WeightsH5, kerasVersion: nil, config: nil, layers: layers,
+            optimizerWeights: [], weightsFile: "m.h5", archive: nil)
         let error = try #require(throws: KerasFormatError.self) { try model.targetLayer(named: "head") }
         #expect(error.code == .layerNameNotUnique)
         #expect(error.candidates == ["a/head", "b/head"])
@@ -83,8 +87,10 @@ import Testing
     }
 
     /// The library's refusals name no command-line option: the CLI adds those by code.
-    @Test(arguments: ["keras2/weights.h5", "extra/keras2/lstm_last.h5", "extra/malformed/kernel_1d.h5",
-                      "keras2/multi_output.h5"])
+    @Test(arguments: [
+        "keras2/weights.h5", "extra/keras2/lstm_last.h5", "extra/malformed/kernel_1d.h5",
+        "keras2/multi_output.h5",
+    ])
     func namesNoCommandLineOption(_ file: String) throws {
         let path = Fixtures.directory.appendingPathComponent(file).path
         let model = try KerasModel.open(path)
@@ -107,9 +113,12 @@ import Testing
     func listsTheVariablesNestedBelowALayer(_ file: String) throws {
         let model = try KerasModel.open(Fixtures.named(file).path)
         let wrapper = try #require(model.layers.first { $0.weights.count == 6 })
-        #expect(wrapper.weights.map(\.name) == ["forward_layer/cell/vars/0", "forward_layer/cell/vars/1",
-                                                "forward_layer/cell/vars/2", "backward_layer/cell/vars/0",
-                                                "backward_layer/cell/vars/1", "backward_layer/cell/vars/2"])
+        #expect(
+            wrapper.weights.map(\.name) == [
+                "forward_layer/cell/vars/0", "forward_layer/cell/vars/1",
+                "forward_layer/cell/vars/2", "backward_layer/cell/vars/0",
+                "backward_layer/cell/vars/1", "backward_layer/cell/vars/2",
+            ])
         #expect(wrapper.weights[0].dataset.hasSuffix("/forward_layer/cell/vars/0"))
         #expect(model.layerOrder == (file.hasSuffix(".keras") ? .forward : .file))
         #expect(model.layers.reduce(0) { $0 + $1.weights.count } == 8)

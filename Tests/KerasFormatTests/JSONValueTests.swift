@@ -1,7 +1,8 @@
 import Foundation
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 /// Model configs as Python's `json` writes them, non-finite floats included.
 @Suite struct JSONValueTests {
@@ -16,16 +17,22 @@ import Testing
     @Test func readsStandardJSON() throws {
         let text = #" {"a": [1, -2.5e3, 0, 0.125, true, false, null], "s": "q\"\\\/\n\u00e9\ud83d\ude00", "o": {}} "#
         let value = try JSONValue.parse(text)
-        #expect(value["a"] == .array([.number(1), .number(-2500), .number(0), .number(0.125), .bool(true),
-                                      .bool(false), .null]))
+        #expect(
+            value["a"]
+                == .array([
+                    .number(1), .number(-2500), .number(0), .number(0.125), .bool(true),
+                    .bool(false), .null,
+                ]))
         #expect(value["s"]?.string == "q\"\\/\né😀")
         #expect(value["o"] == .object([:]))
         let strings = try JSONValue.parse(#"["NaN", "Infinity"]"#)
         #expect(strings == .array([.string("NaN"), .string("Infinity")]), "quoted, they stay strings")
     }
 
-    @Test(arguments: ["", "{", "[1,]", "{\"a\": 1,}", "01", "1.", "'a'", "nan", "inf", "-NaN", "+1", "[1] x",
-                      "{\"a\" 1}", "\"\u{1}\"", "// c\n1"])
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\": 1,}", "01", "1.", "'a'", "nan", "inf", "-NaN", "+1", "[1] x",
+        "{\"a\" 1}", "\"\u{1}\"", "// c\n1",
+    ])
     func refusesWhatPythonRefuses(_ text: String) {
         #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(text) }
     }
@@ -55,7 +62,10 @@ import Testing
         let text = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
         var value = try JSONValue.parse(text)
         var depth = 0
-        while let inner = value.array?.first { value = inner; depth += 1 }
+        while let inner = value.array?.first {
+            value = inner
+            depth += 1
+        }
         #expect(depth == 511)
     }
 
@@ -67,7 +77,9 @@ import Testing
         #expect(text(1_400).utf8.count > 2_500_000)
         #expect(try JSONValue.parse(text(1_400)).array?.count == 1_400)
         let texts = [100: text(100), 800: text(800)]
-        let ratio = try growth(small: 100, large: 800, repeats: 2) { units in _ = try JSONValue.parse(texts[units] ?? "") }
+        let ratio = try growth(small: 100, large: 800, repeats: 2) { units in
+            _ = try JSONValue.parse(texts[units] ?? "")
+        }
         // Linear is 8; a parser that rescans nested text is far above.
         #expect(ratio < 24, "8 times the text took \(ratio) times as long")
     }

@@ -1,8 +1,9 @@
 import Foundation
 import HDF5
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 @Suite struct KerasModelTests {
     @Test(arguments: Fixtures.all.filter { $0.format != "not-keras" })
@@ -84,7 +85,8 @@ import Testing
     @Test func removesTheArchiveStagingDirectory() throws {
         let directory = TemporaryDirectory()
         do {
-            let model = try KerasModel.open(Fixtures.named("keras3/sequential.keras").path, stagingDirectory: directory.path)
+            let model = try KerasModel.open(
+                Fixtures.named("keras3/sequential.keras").path, stagingDirectory: directory.path)
             #expect(FileManager.default.fileExists(atPath: model.weightsFile))
             #expect(try directory.listing().count == 1)
         }
@@ -105,7 +107,8 @@ import Testing
     @Test func readsKeras2AndKeras3LayerReferences() throws {
         let keras2 = try JSONValue.parse(#"[[["dense_1", 0, 0, {}], ["dense_2", 1, 0, {}]]]"#)
         #expect(ModelConfig.layerReferences(in: keras2) == ["dense_1", "dense_2"])
-        let keras3 = try JSONValue.parse(#"""
+        let keras3 = try JSONValue.parse(
+            #"""
             [{"args": [[{"class_name": "__keras_tensor__", "config": {"keras_history": ["a", 0, 0]}},
                         {"class_name": "__keras_tensor__", "config": {"keras_history": ["b", 0, 0]}}]],
               "kwargs": {}}]
@@ -114,7 +117,8 @@ import Testing
     }
 
     @Test func readsOldSequentialConfigsGivenAsPlainLists() throws {
-        let json = try JSONValue.parse(#"""
+        let json = try JSONValue.parse(
+            #"""
             {"class_name": "Sequential", "config": [
               {"class_name": "Dense", "config": {"name": "dense_1", "units": 3, "activation": "relu"}},
               {"class_name": "Dense", "config": {"name": "dense_2", "units": 2, "activation": "softmax"}}]}
@@ -127,7 +131,8 @@ import Testing
     }
 
     @Test func walksBackThroughMergesToEveryBranch() throws {
-        let json = try JSONValue.parse(#"""
+        let json = try JSONValue.parse(
+            #"""
             {"class_name": "Functional", "config": {"name": "m", "layers": [
               {"class_name": "InputLayer", "name": "in", "config": {"name": "in"}, "inbound_nodes": []},
               {"class_name": "Dense", "name": "a", "config": {"name": "a"}, "inbound_nodes": [[["in", 0, 0, {}]]]},

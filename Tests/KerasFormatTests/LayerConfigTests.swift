@@ -1,7 +1,8 @@
 import HDF5
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 /// Each layer keeps its whole `config` object, as real Keras wrote it, for every format that has a config.
 @Suite struct LayerConfigTests {
@@ -14,9 +15,10 @@ import Testing
         let strings: [String: String]
         var testDescription: String { "\(file) \(layer)" }
 
-        init(_ file: String, _ layer: String, numbers: [String: Double] = [:], lists: [String: [Double]] = [:],
-             strings: [String: String] = [:])
-        {
+        init(
+            _ file: String, _ layer: String, numbers: [String: Double] = [:], lists: [String: [Double]] = [:],
+            strings: [String: String] = [:]
+        ) {
             self.file = file
             self.layer = layer
             self.numbers = numbers
@@ -31,22 +33,29 @@ import Testing
         Expected("keras2/sequential.h5", "dense_1", numbers: ["units": 4], strings: ["activation": "linear"]),
         Expected("keras2/functional.h5", "dense", numbers: ["units": 16]),
         Expected("keras2/nested.h5", "nested_model/head", numbers: ["units": 4]),
-        Expected("keras2/conv.h5", "conv2d_1", numbers: ["filters": 2], lists: ["kernel_size": [3, 3], "strides": [1, 1]],
-                 strings: ["padding": "same", "activation": "linear"]),
+        Expected(
+            "keras2/conv.h5", "conv2d_1", numbers: ["filters": 2], lists: ["kernel_size": [3, 3], "strides": [1, 1]],
+            strings: ["padding": "same", "activation": "linear"]),
         Expected("keras20/sequential.h5", "dense_2", numbers: ["units": 4]),
-        Expected("keras20/conv.h5", "conv2d_2", numbers: ["filters": 2], lists: ["kernel_size": [3, 3], "strides": [1, 1]],
-                 strings: ["padding": "same"]),
+        Expected(
+            "keras20/conv.h5", "conv2d_2", numbers: ["filters": 2],
+            lists: ["kernel_size": [3, 3], "strides": [1, 1]],
+            strings: ["padding": "same"]),
         // Keras 3 model_config in .h5.
         Expected("keras3/sequential.h5", "dense", numbers: ["units": 16]),
-        Expected("keras3/conv3x3_head.h5", "head", numbers: ["filters": 7],
-                 lists: ["kernel_size": [3, 3], "strides": [1, 1]], strings: ["padding": "valid"]),
+        Expected(
+            "keras3/conv3x3_head.h5", "head", numbers: ["filters": 7],
+            lists: ["kernel_size": [3, 3], "strides": [1, 1]], strings: ["padding": "valid"]),
         // Keras 3 config.json in .keras.
         Expected("keras3/sequential.keras", "dense_1", numbers: ["units": 4], strings: ["activation": "linear"]),
         Expected("keras3/nested.keras", "nested_model/head", numbers: ["units": 4]),
-        Expected("keras3/conv.keras", "conv2d", numbers: ["filters": 4], lists: ["kernel_size": [3, 3], "strides": [1, 1]],
-                 strings: ["padding": "same", "activation": "relu"]),
-        Expected("keras3/conv1d_head.keras", "head", numbers: ["filters": 256], lists: ["kernel_size": [1], "strides": [1]],
-                 strings: ["padding": "valid"]),
+        Expected(
+            "keras3/conv.keras", "conv2d", numbers: ["filters": 4],
+            lists: ["kernel_size": [3, 3], "strides": [1, 1]],
+            strings: ["padding": "same", "activation": "relu"]),
+        Expected(
+            "keras3/conv1d_head.keras", "head", numbers: ["filters": 256], lists: ["kernel_size": [1], "strides": [1]],
+            strings: ["padding": "valid"]),
     ]
 
     @Test(arguments: expected)
@@ -65,7 +74,8 @@ import Testing
 
     /// A final Dense's `units` and a final convolution's `filters` are its kernel's last dimension, and a
     /// convolution's `kernel_size` its leading ones, in every format with a config.
-    @Test(arguments: Fixtures.convertible.filter { ["Dense", "Conv1D", "Conv2D", "Conv3D"].contains($0.finalLayerClass) })
+    @Test(
+        arguments: Fixtures.convertible.filter { ["Dense", "Conv1D", "Conv2D", "Conv3D"].contains($0.finalLayerClass) })
     func agreesWithTheStoredKernel(_ fixture: Fixture) throws {
         let model = try KerasModel.open(fixture.path)
         guard model.config != nil else { return }

@@ -1,6 +1,7 @@
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 /// The layers between the final kernel layer and the model's output, read from the config.
 @Suite struct OutputTrailTests {
@@ -50,8 +51,10 @@ import Testing
     }
 
     @Test func isEmptyWhenTheFinalLayerIsTheOutput() throws {
-        for name in ["keras2/sequential.h5", "keras2/functional.h5", "keras3/sequential.keras", "keras3/nested.keras",
-                     "keras2/nested.h5"] {
+        for name in [
+            "keras2/sequential.h5", "keras2/functional.h5", "keras3/sequential.keras", "keras3/nested.keras",
+            "keras2/nested.h5",
+        ] {
             let model = try KerasModel.open(Fixtures.named(name).path)
             #expect(model.outputTrail(of: try #require(model.finalLayer)) == .through([]), "\(name)")
         }
@@ -87,7 +90,8 @@ import Testing
 
     @Test func followsActivationsOutsideANestedModel() throws {
         // Keras 3: a Sequential whose final Dense is linear, then a sigmoid applied outside it.
-        let model = try config(#"""
+        let model = try config(
+            #"""
             {"class_name": "Functional", "config": {"name": "outer", "layers": [
               {"class_name": "InputLayer", "config": {"name": "in"}, "inbound_nodes": []},
               {"class_name": "Sequential", "config": {"name": "inner", "layers": [
@@ -105,11 +109,14 @@ import Testing
             return
         }
         // Each step carries its layer's config as the file stores it.
-        #expect(steps.map { TrailingLayer(path: $0.path, className: $0.className, effect: $0.effect) } == [
-            TrailingLayer(path: LayerPath(models: ["inner"], name: "noise"), className: "GaussianNoise", effect: .none),
-            TrailingLayer(path: LayerPath(models: [], name: "act"), className: "Activation",
-                          effect: .activation("sigmoid")),
-        ])
+        #expect(
+            steps.map { TrailingLayer(path: $0.path, className: $0.className, effect: $0.effect) } == [
+                TrailingLayer(
+                    path: LayerPath(models: ["inner"], name: "noise"), className: "GaussianNoise", effect: .none),
+                TrailingLayer(
+                    path: LayerPath(models: [], name: "act"), className: "Activation",
+                    effect: .activation("sigmoid")),
+            ])
         #expect(steps.map { $0.config["name"]?.string } == ["noise", "act"])
         #expect(steps.first?.config["stddev"]?.number == 0.1)
     }
@@ -159,8 +166,9 @@ import Testing
         #expect(try effect("Softmax", #"{"axis": -1}"#) == .activation("softmax"))
         #expect(try effect("Softmax", #"{"axis": [-1]}"#) == .activation("softmax"))
         #expect(try effect("Softmax", #"{"axis": 1}"#) == .unknown)
-        #expect(try effect("ReLU", #"{"max_value": null, "negative_slope": 0.0, "threshold": 0.0}"#)
-            == .activation("relu"))
+        #expect(
+            try effect("ReLU", #"{"max_value": null, "negative_slope": 0.0, "threshold": 0.0}"#)
+                == .activation("relu"))
         #expect(try effect("LeakyReLU", #"{"negative_slope": 0.3}"#) == .unknown)
         #expect(try effect("Rescaling", #"{"scale": 0.5, "offset": 0.0}"#) == .unknown)
         #expect(try effect("Lambda", #"{"function": "..."}"#) == .unknown)
@@ -168,7 +176,8 @@ import Testing
     }
 
     @Test func isUnclearWhenTheLayerFeedsSeveralOutputs() throws {
-        let model = try config(#"""
+        let model = try config(
+            #"""
             {"class_name": "Functional", "config": {"name": "m", "layers": [
               {"class_name": "InputLayer", "name": "in", "config": {"name": "in"}, "inbound_nodes": []},
               {"class_name": "Dense", "name": "logits", "config": {"name": "logits", "activation": "linear"},
@@ -187,7 +196,8 @@ import Testing
     }
 
     @Test func walksSequentialLayersBackToTheTarget() throws {
-        let sequential = try config(#"""
+        let sequential = try config(
+            #"""
             {"class_name": "Sequential", "config": {"name": "s", "layers": [
               {"class_name": "Dense", "config": {"name": "a", "activation": "relu"}},
               {"class_name": "Dense", "config": {"name": "b", "activation": "linear"}},

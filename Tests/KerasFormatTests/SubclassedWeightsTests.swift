@@ -1,7 +1,8 @@
 import Foundation
-@testable import KerasFormat
 import TestSupport
 import Testing
+
+@testable import KerasFormat
 
 /// A Keras 3 `.weights.h5` saved from a subclassed model: layers at the root under their attributes' names,
 /// no config.

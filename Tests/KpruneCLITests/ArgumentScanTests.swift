@@ -1,6 +1,7 @@
 import Foundation
-@testable import kprune
 import Testing
+
+@testable import kprune
 
 /// `ArgumentScan` keeps its own lists of kprune's options; these tests hold them to the commands' own, as
 /// ArgumentParser describes them (`--experimental-dump-help`), so a new option cannot be forgotten.
@@ -50,7 +51,10 @@ import Testing
     }
 
     @Test func aDashNamedValueOfMinusOJoinsTheCommandsOwnLongName() throws {
-        #expect(try ArgumentScan.prepare(["predict", "m.h5", "-o", "-p.npy"]) == ["predict", "m.h5", "--output-file=-p.npy"])
+        #expect(
+            try ArgumentScan.prepare(["predict", "m.h5", "-o", "-p.npy"]) == [
+                "predict", "m.h5", "--output-file=-p.npy",
+            ])
         #expect(try ArgumentScan.prepare(["convert", "m.h5", "-o", "-p.h5"]) == ["convert", "m.h5", "--output=-p.h5"])
     }
 

@@ -20,9 +20,10 @@ struct Run {
 
     /// Runs `kprune` (or `executable`, given all its arguments after the first) with `arguments`, in
     /// `environment` when given.
-    init(_ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil,
-         executable: String? = nil) throws
-    {
+    init(
+        _ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil,
+        executable: String? = nil
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? Run.binary)
         process.arguments = executable == nil ? arguments : Array(arguments.dropFirst())
@@ -65,9 +66,10 @@ struct Run {
         #expect(lines.count == 2)
         for line in lines {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            for key in ["input", "output", "layer", "kernel_shape", "dtype", "size", "zeros_before", "zeros_after",
-                        "target_zeros", "method", "seconds"]
-            {
+            for key in [
+                "input", "output", "layer", "kernel_shape", "dtype", "size", "zeros_before", "zeros_after",
+                "target_zeros", "method", "seconds",
+            ] {
                 #expect(object[key] != nil, "key \(key)")
             }
             #expect(object["zeros_after"] as? Int == 7)
@@ -80,8 +82,11 @@ struct Run {
             #expect(keys.count == object.count)
             #expect(keys == keys.sorted(), "keys are sorted")
         }
-        #expect(try directory.listing() == ["nested.keras", "nested.pruned.keras", "sequential.h5",
-                                           "sequential.pruned.h5"])
+        #expect(
+            try directory.listing() == [
+                "nested.keras", "nested.pruned.keras", "sequential.h5",
+                "sequential.pruned.h5",
+            ])
     }
 
     @Test func replacesOnlyWhenAsked() throws {
@@ -141,89 +146,151 @@ struct Run {
     }
 
     static let cases: [Case] = [
-        Case(name: "not an HDF5 file", arguments: { directory in
-            let path = directory.file("model.h5")
-            try Data("not a model\n".utf8).write(to: URL(fileURLWithPath: path))
-            return [path, "--sparsity", "0.5"]
-        }, status: 1, message: "not an HDF5 file"),
-        Case(name: "truncated HDF5 file", arguments: { directory in
-            let path = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle.truncate(atOffset: 10_000)
-            try handle.close()
-            return [path, "--sparsity", "0.5"]
-        }, status: 1, message: "truncated or corrupt"),
-        Case(name: "HDF5 without Keras structure", arguments: { directory in
-            [try directory.copy(Fixtures.named("malformed/not_keras.h5").path), "--sparsity", "0.5"]
-        }, status: 1, message: "without Keras structure"),
-        Case(name: "unknown --layer", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "0.5", "--layer", "nope"]
-        }, status: 1, message: "no layer named 'nope'"),
-        Case(name: "sparsity above 1", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "1.5"]
-        }, status: 64, message: "outside [0, 1]"),
-        Case(name: "negative sparsity", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity=-0.1"]
-        }, status: 64, message: "outside [0, 1]"),
-        Case(name: "--zeros above the kernel size", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--zeros", "65"]
-        }, status: 1, message: "exceed the kernel size 64"),
-        Case(name: "missing output directory", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
-             "--output-dir", directory.file("missing")]
-        }, status: 1, message: "does not exist"),
-        Case(name: "read-only output directory", arguments: { directory in
-            let input = try directory.copy(Fixtures.named("keras3/sequential.keras").path)
-            // root ignores permission bits; sysfs refuses new files to everyone.
-            if geteuid() == 0 { return [input, "--sparsity", "0.5", "--output-dir", "/sys"] }
-            let readOnly = directory.file("readonly")
-            try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: false)
-            chmod(readOnly, 0o555)
-            return [input, "--sparsity", "0.5", "--output-dir", readOnly]
-        }, status: 1, message: "cannot write in"),
-        Case(name: "output equal to the input", arguments: { directory in
-            let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
-            return [input, "--sparsity", "0.5", "-o", input]
-        }, status: 1, message: "output is the input file"),
-        Case(name: "NaN in the kernel", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras2/nan.h5").path), "--sparsity", "0.5"]
-        }, status: 1, message: "NaN"),
-        Case(name: "more zeros than the target without data", arguments: { directory in
-            let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
-            #expect(try Run(["convert", input, "--sparsity", "0.9", "-o", directory.file("sparse.h5")]).status == 0)
-            try FileManager.default.removeItem(atPath: input)
-            return [directory.file("sparse.h5"), "--sparsity", "0.5"]
-        }, status: 1, message: "regrowing weights needs calibration data"),
-        Case(name: ".keras input with an .h5 output", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
-             "-o", directory.file("out.h5")]
-        }, status: 1, message: "does not end in .keras, so Keras would not load it as the keras3-keras file it is (name the output "),
-        Case(name: "Keras 3 .weights.h5 input with a plain .h5 output", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras3/sequential.weights.h5").path), "--sparsity", "0.5",
-             "--layer", "dense_1", "-o", directory.file("w.h5")]
-        }, status: 1, message: "does not end in .weights.h5"),
-        Case(name: ".h5 input with a .keras output", arguments: { directory in
-            [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "0.5",
-             "-o", directory.file("out.keras")]
-        }, status: 1, message: "does not end in .h5 or .hdf5"),
-        Case(name: "final Dense with a 1-D kernel (h5py copy)", arguments: { directory in
-            [try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/kernel_1d.h5").path),
-             "--sparsity", "0.5"]
-        }, status: 1, message: "the final layer 'dense_1' (Dense): its kernel 'dense_1/kernel:0' is 1-D"),
-        Case(name: "final Dense whose kernel is a soft link (h5py copy)", arguments: { directory in
-            [try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/kernel_soft_link.h5").path),
-             "--sparsity", "0.5"]
-        }, status: 1, message: "is a soft link to /model_weights/dense/dense/kernel:0"),
-        Case(name: "final Dense with empty weight_names (h5py copy)", arguments: { directory in
-            [try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/empty_weight_names.h5").path),
-             "--sparsity", "0.5"]
-        }, status: 1, message: "the final layer 'dense_1' (Dense): it has no weights in the file"),
-        Case(name: "recurrent last layer", arguments: { directory in
-            [try directory.copy(Fixtures.named("extra/keras3/lstm_last.keras").path), "--sparsity", "0.5"]
-        }, status: 1, message: "the last weighted layer 'lstm' (LSTM) is recurrent"),
-        Case(name: "no such file", arguments: { directory in
-            [directory.file("absent.h5"), "--sparsity", "0.5"]
-        }, status: 1, message: "no such file"),
+        Case(
+            name: "not an HDF5 file",
+            arguments: { directory in
+                let path = directory.file("model.h5")
+                try Data("not a model\n".utf8).write(to: URL(fileURLWithPath: path))
+                return [path, "--sparsity", "0.5"]
+            }, status: 1, message: "not an HDF5 file"),
+        Case(
+            name: "truncated HDF5 file",
+            arguments: { directory in
+                let path = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                try handle.truncate(atOffset: 10_000)
+                try handle.close()
+                return [path, "--sparsity", "0.5"]
+            }, status: 1, message: "truncated or corrupt"),
+        Case(
+            name: "HDF5 without Keras structure",
+            arguments: { directory in
+                [try directory.copy(Fixtures.named("malformed/not_keras.h5").path), "--sparsity", "0.5"]
+            }, status: 1, message: "without Keras structure"),
+        Case(
+            name: "unknown --layer",
+            arguments: { directory in
+                [
+                    try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "0.5", "--layer",
+                    "nope",
+                ]
+            }, status: 1, message: "no layer named 'nope'"),
+        Case(
+            name: "sparsity above 1",
+            arguments: { directory in
+                [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "1.5"]
+            }, status: 64, message: "outside [0, 1]"),
+        Case(
+            name: "negative sparsity",
+            arguments: { directory in
+                [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity=-0.1"]
+            }, status: 64, message: "outside [0, 1]"),
+        Case(
+            name: "--zeros above the kernel size",
+            arguments: { directory in
+                [try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--zeros", "65"]
+            }, status: 1, message: "exceed the kernel size 64"),
+        Case(
+            name: "missing output directory",
+            arguments: { directory in
+                [
+                    try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
+                    "--output-dir", directory.file("missing"),
+                ]
+            }, status: 1, message: "does not exist"),
+        Case(
+            name: "read-only output directory",
+            arguments: { directory in
+                let input = try directory.copy(Fixtures.named("keras3/sequential.keras").path)
+                // root ignores permission bits; sysfs refuses new files to everyone.
+                if geteuid() == 0 { return [input, "--sparsity", "0.5", "--output-dir", "/sys"] }
+                let readOnly = directory.file("readonly")
+                try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: false)
+                chmod(readOnly, 0o555)
+                return [input, "--sparsity", "0.5", "--output-dir", readOnly]
+            }, status: 1, message: "cannot write in"),
+        Case(
+            name: "output equal to the input",
+            arguments: { directory in
+                let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+                return [input, "--sparsity", "0.5", "-o", input]
+            }, status: 1, message: "output is the input file"),
+        Case(
+            name: "NaN in the kernel",
+            arguments: { directory in
+                [try directory.copy(Fixtures.named("keras2/nan.h5").path), "--sparsity", "0.5"]
+            }, status: 1, message: "NaN"),
+        Case(
+            name: "more zeros than the target without data",
+            arguments: { directory in
+                let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
+                #expect(
+                    try Run(["convert", input, "--sparsity", "0.9", "-o", directory.file("sparse.h5")]).status == 0)
+                try FileManager.default.removeItem(atPath: input)
+                return [directory.file("sparse.h5"), "--sparsity", "0.5"]
+            }, status: 1, message: "regrowing weights needs calibration data"),
+        Case(
+            name: ".keras input with an .h5 output",
+            arguments: { directory in
+                [
+                    try directory.copy(Fixtures.named("keras3/sequential.keras").path), "--sparsity", "0.5",
+                    "-o", directory.file("out.h5"),
+                ]
+            }, status: 1,
+            message:
+                "does not end in .keras, so Keras would not load it as the keras3-keras file it is (name the output "),
+        Case(
+            name: "Keras 3 .weights.h5 input with a plain .h5 output",
+            arguments: { directory in
+                [
+                    try directory.copy(Fixtures.named("keras3/sequential.weights.h5").path), "--sparsity", "0.5",
+                    "--layer", "dense_1", "-o", directory.file("w.h5"),
+                ]
+            }, status: 1, message: "does not end in .weights.h5"),
+        Case(
+            name: ".h5 input with a .keras output",
+            arguments: { directory in
+                [
+                    try directory.copy(Fixtures.named("keras2/sequential.h5").path), "--sparsity", "0.5",
+                    "-o", directory.file("out.keras"),
+                ]
+            }, status: 1, message: "does not end in .h5 or .hdf5"),
+        Case(
+            name: "final Dense with a 1-D kernel (h5py copy)",
+            arguments: { directory in
+                [
+                    try directory.copy(Fixtures.directory.appendingPathComponent("extra/malformed/kernel_1d.h5").path),
+                    "--sparsity", "0.5",
+                ]
+            }, status: 1, message: "the final layer 'dense_1' (Dense): its kernel 'dense_1/kernel:0' is 1-D"),
+        Case(
+            name: "final Dense whose kernel is a soft link (h5py copy)",
+            arguments: { directory in
+                [
+                    try directory.copy(
+                        Fixtures.directory.appendingPathComponent("extra/malformed/kernel_soft_link.h5").path),
+                    "--sparsity", "0.5",
+                ]
+            }, status: 1, message: "is a soft link to /model_weights/dense/dense/kernel:0"),
+        Case(
+            name: "final Dense with empty weight_names (h5py copy)",
+            arguments: { directory in
+                [
+                    try directory.copy(
+                        Fixtures.directory.appendingPathComponent("extra/malformed/empty_weight_names.h5").path),
+                    "--sparsity", "0.5",
+                ]
+            }, status: 1, message: "the final layer 'dense_1' (Dense): it has no weights in the file"),
+        Case(
+            name: "recurrent last layer",
+            arguments: { directory in
+                [try directory.copy(Fixtures.named("extra/keras3/lstm_last.keras").path), "--sparsity", "0.5"]
+            }, status: 1, message: "the last weighted layer 'lstm' (LSTM) is recurrent"),
+        Case(
+            name: "no such file",
+            arguments: { directory in
+                [directory.file("absent.h5"), "--sparsity", "0.5"]
+            }, status: 1, message: "no such file"),
     ]
 
     @Test(arguments: cases)
@@ -242,8 +309,9 @@ struct Run {
             #expect(run.stderrLines.count == 1, "one line: \(run.stderr)")
             #expect(run.stderrLines.first?.hasPrefix("error: ") == true)
             #expect(run.stderr.contains(testCase.message), "\(run.stderr)")
-            #expect(run.stderr.contains(URL(fileURLWithPath: input).lastPathComponent) || run.stderr.contains("/sys")
-                        || run.stderr.contains("missing"))
+            #expect(
+                run.stderr.contains(URL(fileURLWithPath: input).lastPathComponent) || run.stderr.contains("/sys")
+                    || run.stderr.contains("missing"))
         }
         #expect(contents(input) == bytes, "the input is unchanged")
         #expect(try directory.listing() == before, "nothing is left behind")
@@ -263,8 +331,9 @@ struct Run {
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--labels", "y.npy"]).status == 64)
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--method", "mask"]).status == 64)
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--method", "l2"]).status == 64)
-        #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--validation-split", "1"])
-            .status == 64)
+        #expect(
+            try Run(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--validation-split", "1"])
+                .status == 64)
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--epochs", "0"]).status == 64)
         #expect(try Run(["convert", "m.h5"]).status == 64)
         #expect(try Run(["convert", "m.h5", "--sparsity", "0.5", "--zeros", "3"]).status == 64)
@@ -283,8 +352,10 @@ struct Run {
         let model = try directory.copy(calibration.appendingPathComponent("digits_cnn/model.h5").path, as: "cnn.h5")
         let x = calibration.appendingPathComponent("digits_raw/x_train.npy").path
         let y = calibration.appendingPathComponent("digits_raw/y_train.npy").path
-        let run = try Run(["convert", model, "--sparsity", "0.9", "--data", x, "--labels", y, "--json",
-                           "--epochs", "20"])
+        let run = try Run([
+            "convert", model, "--sparsity", "0.9", "--data", x, "--labels", y, "--json",
+            "--epochs", "20",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(report["zeros_after"] as? Int == 2592)
@@ -307,8 +378,10 @@ struct Run {
         var values: [Float] = []
         for row in 0..<120 { for column in 0..<16 { values.append(Float((row * 7 + column * 3) % 11) / 5 - 1) } }
         writeNPY(directory.file("h.npy"), rows: 120, columns: 16, values: values)
-        let run = try Run(["convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
-                           "--json"])
+        let run = try Run([
+            "convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
+            "--json",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(object["zeros_after"] as? Int == 48)
@@ -320,11 +393,14 @@ struct Run {
             let metrics = try #require(tune[side] as? [String: Any])
             #expect(metrics["loss"] is Double && metrics["agreement"] is Double)
         }
-        let text = try Run(["convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
-                            "--force"])
+        let text = try Run([
+            "convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
+            "--force",
+        ])
         #expect(text.stdout.contains("held out (12 samples): before loss"))
-        #expect(text.stdout.contains(
-            "loss: mean squared error, following the linear activation of layer 'dense_1'"))
+        #expect(
+            text.stdout.contains(
+                "loss: mean squared error, following the linear activation of layer 'dense_1'"))
     }
 
     @Test func reportsTheActivationOfALayerAfterTheFinalOne() throws {
@@ -334,8 +410,10 @@ struct Run {
         for row in 0..<100 { for column in 0..<16 { values.append(Float((row * 5 + column * 3) % 13) / 6 - 1) } }
         writeNPY(directory.file("h.npy"), rows: 100, columns: 16, values: values)
         writeNPY(directory.file("y.npy"), rows: 100, columns: 1, values: (0..<100).map { Float($0 % 4) })
-        let arguments = ["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
-                         "--labels", directory.file("y.npy"), "--epochs", "3"]
+        let arguments = [
+            "convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+            "--labels", directory.file("y.npy"), "--epochs", "3",
+        ]
         let run = try Run(arguments + ["--json"])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -356,12 +434,15 @@ struct Run {
         rows[4 * 33 + 1] = -1  // row 33: [-1, 1, 0, 1] sums to 1 but is not a distribution
         rows[4 * 33 + 3] = 1
         writeNPY(directory.file("y.npy"), rows: 40, columns: 4, values: rows)
-        let run = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
-                           "--labels", directory.file("y.npy"), "--epochs", "1"])
+        let run = try Run([
+            "convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+            "--labels", directory.file("y.npy"), "--epochs", "1",
+        ])
         #expect(run.status == 1)
         #expect(run.stderrLines.count == 1, "\(run.stderr)")
-        #expect(run.stderrLines.first?.hasPrefix("error: \(directory.file("y.npy")): label row 33 ") == true,
-                "\(run.stderr)")
+        #expect(
+            run.stderrLines.first?.hasPrefix("error: \(directory.file("y.npy")): label row 33 ") == true,
+            "\(run.stderr)")
         #expect(try directory.listing() == ["h.npy", "trailing_softmax.h5", "y.npy"])
     }
 
@@ -371,13 +452,16 @@ struct Run {
         writeNPY(directory.file("h.npy"), rows: 20, columns: 16, values: (0..<320).map { Float($0 % 7) / 7 })
         let run = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy")])
         #expect(run.status == 1)
-        #expect(run.stderrLines == [
-            "error: \(input): dense_1's outputs reach the model's output through rescaling (Rescaling), which changes "
-                + "them in a way the fine-tune's loss cannot follow (use --method magnitude)",
-        ])
+        #expect(
+            run.stderrLines == [
+                "error: \(input): dense_1's outputs reach the model's output through rescaling (Rescaling), which changes "
+                    + "them in a way the fine-tune's loss cannot follow (use --method magnitude)"
+            ])
         #expect(try directory.listing() == ["h.npy", "trailing_rescaling.keras"])
-        let magnitude = try Run(["convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
-                                 "--method", "magnitude"])
+        let magnitude = try Run([
+            "convert", input, "--sparsity", "0.5", "--features", directory.file("h.npy"),
+            "--method", "magnitude",
+        ])
         #expect(magnitude.status == 0, "\(magnitude.stderr)")
     }
 }
@@ -405,8 +489,11 @@ struct Run {
     @Test func outputsEndingAsTheFormatDemandsAreWritten() throws {
         let directory = TemporaryDirectory()
         let weights = try directory.copy(Fixtures.named("keras3/sequential.weights.h5").path)
-        #expect(try Run(["convert", weights, "--sparsity", "0.5", "--layer", "dense_1",
-                         "-o", directory.file("ok.weights.h5")]).status == 0)
+        #expect(
+            try Run([
+                "convert", weights, "--sparsity", "0.5", "--layer", "dense_1",
+                "-o", directory.file("ok.weights.h5"),
+            ]).status == 0)
         let h5 = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
         #expect(try Run(["convert", h5, "--sparsity", "0.5", "-o", directory.file("ok.hdf5")]).status == 0)
         let archive = try directory.copy(Fixtures.named("keras3/sequential.keras").path)
@@ -421,8 +508,11 @@ struct Run {
         let layers = try #require(object["layers"] as? [[String: Any]])
         let wrapper = try #require(layers.first { $0["name"] as? String == "bigru" })
         let names = (wrapper["weights"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-        #expect(names == ["forward_layer/cell/vars/0", "forward_layer/cell/vars/1", "forward_layer/cell/vars/2",
-                          "backward_layer/cell/vars/0", "backward_layer/cell/vars/1", "backward_layer/cell/vars/2"])
+        #expect(
+            names == [
+                "forward_layer/cell/vars/0", "forward_layer/cell/vars/1", "forward_layer/cell/vars/2",
+                "backward_layer/cell/vars/0", "backward_layer/cell/vars/1", "backward_layer/cell/vars/2",
+            ])
         let text = try Run(["inspect", Fixtures.named("extra/keras3/bidirectional.keras").path])
         #expect(text.stdout.contains("      backward_layer/cell/vars/2 (2, 18) float32 zeros=0"))
     }

@@ -14,8 +14,10 @@ import Testing
         var ids = (0..<60).map { Float($0 % 7 + 1) }
         ids[37] = id
         writeNPY(directory.file("ids.npy"), rows: 12, columns: 5, values: ids)
-        let predict = try Run(["predict", Self.model, "--data", directory.file("ids.npy"), "-o", directory.file("p.npy"),
-                               "--batch-size", "4"])
+        let predict = try Run([
+            "predict", Self.model, "--data", directory.file("ids.npy"), "-o", directory.file("p.npy"),
+            "--batch-size", "4",
+        ])
         #expect(predict.status == 1)
         #expect(predict.stderrLines.count == 1)
         let line = try #require(predict.stderrLines.first)
@@ -25,12 +27,17 @@ import Testing
         #expect(!line.contains("signal"), "\(line)")
         #expect(try directory.listing() == ["ids.npy"])
         guard id.isFinite else { return }
-        let convert = try Run(["convert", Self.model, "--sparsity", "0.5", "--data", directory.file("ids.npy"),
-                               "-o", directory.file("out.keras")])
+        let convert = try Run([
+            "convert", Self.model, "--sparsity", "0.5", "--data", directory.file("ids.npy"),
+            "-o", directory.file("out.keras"),
+        ])
         #expect(convert.status == 1)
         #expect(convert.stderrLines.count == 1)
-        #expect(convert.stderrLines.first?.contains("rows; ids.npy row 7 asks for id \(shown)") == true, "\(convert.stderr)")
-        #expect(convert.stderrLines.first?.hasPrefix("error: \(directory.file("ids.npy")): ") == true, "\(convert.stderr)")
+        #expect(
+            convert.stderrLines.first?.contains("rows; ids.npy row 7 asks for id \(shown)") == true, "\(convert.stderr)"
+        )
+        #expect(
+            convert.stderrLines.first?.hasPrefix("error: \(directory.file("ids.npy")): ") == true, "\(convert.stderr)")
         #expect(try directory.listing() == ["ids.npy"])
     }
 }

@@ -11,7 +11,8 @@ import Testing
 
     /// The first 60 test images of the digits CNN, as their own file.
     static func images(in directory: TemporaryDirectory) throws -> String {
-        let source = try ArraySource.open(Fixtures.directory.appendingPathComponent("calibration/digits_raw/x_test.npy").path)
+        let source = try ArraySource.open(
+            Fixtures.directory.appendingPathComponent("calibration/digits_raw/x_test.npy").path)
         let rows = 60, values = Array(try source.readAll().prefix(rows * source.columns))
         writeNPY(directory.file("x.npy"), rows: rows, columns: source.columns, values: values)
         return directory.file("x.npy")
@@ -29,9 +30,11 @@ import Testing
         throws -> Data
     {
         let arguments = ["predict", model, "--data", x, "-o", out, "--force", "--batch-size", String(batchSize)]
-        let run = oneCore
-            ? try Run(["taskset", "-c", "0", Run.binary] + arguments, environment: environment(kernel: kernel),
-                      executable: "/usr/bin/taskset")
+        let run =
+            oneCore
+            ? try Run(
+                ["taskset", "-c", "0", Run.binary] + arguments, environment: environment(kernel: kernel),
+                executable: "/usr/bin/taskset")
             : try Run(arguments, environment: environment(kernel: kernel))
         #expect(run.status == 0, "\(run.stderr)")
         return try Data(contentsOf: URL(fileURLWithPath: out))
@@ -40,7 +43,8 @@ import Testing
     /// Whether this CPU can run OpenBLAS's `kernel` (Haswell's needs AVX2 and FMA, Sandybridge's AVX).
     static func canRun(_ kernel: String?) -> Bool {
         guard let kernel else { return true }
-        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        let flags =
+            (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? []
         let needs = kernel == "Haswell" ? ["avx2", "fma"] : ["avx"]
         return needs.allSatisfy(flags.contains)
@@ -53,11 +57,13 @@ import Testing
         let x = try Self.images(in: directory)
         let reference = try Self.predict(x, directory.file("p.npy"), batchSize: 64, kernel: kernel)
         for batchSize in [1, 7, 256] {
-            #expect(try Self.predict(x, directory.file("p.npy"), batchSize: batchSize, kernel: kernel) == reference,
-                    "--batch-size \(batchSize)")
+            #expect(
+                try Self.predict(x, directory.file("p.npy"), batchSize: batchSize, kernel: kernel) == reference,
+                "--batch-size \(batchSize)")
         }
-        #expect(try Self.predict(x, directory.file("p.npy"), batchSize: 7, oneCore: true, kernel: kernel) == reference,
-                "one core")
+        #expect(
+            try Self.predict(x, directory.file("p.npy"), batchSize: 7, oneCore: true, kernel: kernel) == reference,
+            "one core")
     }
 
     /// Another kernel, as on another CPU model: within float rounding of this machine's.
@@ -79,9 +85,13 @@ import Testing
         let directory = TemporaryDirectory()
         let x = try Self.images(in: directory)
         func convert(_ name: String, _ extra: [String], oneCore: Bool = false) throws -> Data {
-            let arguments = ["convert", Self.model, "--sparsity", "0.9", "--data", x, "--epochs", "3", "--seed", "4",
-                             "-o", directory.file(name)] + extra
-            let run = oneCore
+            let arguments =
+                [
+                    "convert", Self.model, "--sparsity", "0.9", "--data", x, "--epochs", "3", "--seed", "4",
+                    "-o", directory.file(name),
+                ] + extra
+            let run =
+                oneCore
                 ? try Run(["taskset", "-c", "0", Run.binary] + arguments, executable: "/usr/bin/taskset")
                 : try Run(arguments)
             #expect(run.status == 0, "\(run.stderr)")

@@ -2,9 +2,10 @@ import FileOutput
 import Foundation
 import HDF5
 import KerasFormat
-@testable import kprune
 import TestSupport
 import Testing
+
+@testable import kprune
 
 @Suite struct ErrorLineTests {
     @Test func stagingAndTemporaryPathsBecomeTheUsersFiles() throws {
@@ -15,11 +16,15 @@ import Testing
 
     /// libhdf5's function names reach the line only with `--verbose`.
     @Test func libhdf5sWordingOnlyWhenVerbose() throws {
-        let error = HDF5Error(code: .readFailed, operation: "H5Lexists", file: "m.h5", object: "/layers/dense/vars",
-                              stack: ["unable to get link info (H5L_exists)",
-                                      "actual len exceeds EOA (H5C__verify_len_eoa)"])
+        let error = HDF5Error(
+            code: .readFailed, operation: "H5Lexists", file: "m.h5", object: "/layers/dense/vars",
+            stack: [
+                "unable to get link info (H5L_exists)",
+                "actual len exceeds EOA (H5C__verify_len_eoa)",
+            ])
         let plain = ErrorLine.text(for: error, file: "m.h5")
-        #expect(plain == "error: m.h5: cannot read '/layers/dense/vars': actual len exceeds EOA "
+        #expect(
+            plain == "error: m.h5: cannot read '/layers/dense/vars': actual len exceeds EOA "
                 + "(the file may be truncated or corrupt)")
         #expect(!plain.contains("H5"))
         let run = try Run(["inspect", "--verbose", Fixtures.named("malformed/not_keras.h5").path])

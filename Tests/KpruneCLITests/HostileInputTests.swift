@@ -19,13 +19,16 @@ import Testing
     static let modelCases: [Case] = [
         Case(file: "hostile_kernel_external_storage.h5", extra: [], message: "external raw file 'hostile_victim.bin'"),
         Case(file: "hostile_bias_external_storage.h5", extra: [], message: "the bias 'dense_1/bias:0'"),
-        Case(file: "hostile_slot_external_storage.h5", extra: [], message: "the optimizer slot 'Adam/m/dense_1/kernel:0'"),
+        Case(
+            file: "hostile_slot_external_storage.h5", extra: [], message: "the optimizer slot 'Adam/m/dense_1/kernel:0'"
+        ),
         Case(file: "hostile_kernel_virtual.h5", extra: [], message: "is a virtual dataset"),
         Case(file: "hostile_kernel_external_link.h5", extra: [], message: "is an external link to"),
         Case(file: "hostile_layer_group_external_link.h5", extra: [], message: "which kprune does not follow"),
         Case(file: "hostile_kernel_unallocated.h5", extra: [], message: "while the file holds only 0 bytes"),
         Case(file: "hostile_kernel_external_link.keras", extra: [], message: "is an external link to"),
-        Case(file: "hostile_kernel_external_storage.keras", extra: [], message: "external raw file 'hostile_victim.bin'"),
+        Case(
+            file: "hostile_kernel_external_storage.keras", extra: [], message: "external raw file 'hostile_victim.bin'"),
         // The same refusals when the layer is named rather than found.
         Case(file: "hostile_kernel_external_storage.h5", extra: ["--layer", "dense_1"], message: "external raw file"),
         Case(file: "hostile_bias_external_storage.h5", extra: ["--layer", "dense_1"], message: "the bias"),
@@ -36,19 +39,24 @@ import Testing
         Case(file: "hostile_features.h5:/virtual", extra: [], message: "virtual dataset"),
         Case(file: "hostile_features.h5:/external_link", extra: [], message: "an external link to hostile_victim.h5"),
         Case(file: "hostile_features.h5:/rows_2e40", extra: [], message: "while the file holds only 0 bytes"),
-        Case(file: "hostile_features.h5:/count_overflow", extra: [],
-             message: "/count_overflow: its element count overflows a 64-bit integer"),
+        Case(
+            file: "hostile_features.h5:/count_overflow", extra: [],
+            message: "/count_overflow: its element count overflows a 64-bit integer"),
         Case(file: "hostile_header_4gib.npy", extra: [], message: "header claims 4294967295 bytes in a file of 100"),
         Case(file: "hostile_shape_overflow.npy", extra: [], message: "overflows a 64-bit size"),
-        Case(file: "hostile_npz_duplicate_member.npz:x", extra: [],
-             message: "the archive holds the array 'x' twice (members x.npy, x.npy)"),
+        Case(
+            file: "hostile_npz_duplicate_member.npz:x", extra: [],
+            message: "the archive holds the array 'x' twice (members x.npy, x.npy)"),
         Case(file: "hostile_npy_duplicate_key.npy", extra: [], message: "the .npy header gives the key 'descr' twice"),
-        Case(file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_1e20.npy"],
-             message: "is not a class id in 0..<4"),
-        Case(file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_int64_max.npy"],
-             message: "is not a class id in 0..<4"),
-        Case(file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_uint64_max.npy"],
-             message: "is not a class id in 0..<4"),
+        Case(
+            file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_1e20.npy"],
+            message: "is not a class id in 0..<4"),
+        Case(
+            file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_int64_max.npy"],
+            message: "is not a class id in 0..<4"),
+        Case(
+            file: "hostile_features.h5:/ok", extra: ["--labels", "hostile_labels_uint64_max.npy"],
+            message: "is not a class id in 0..<4"),
     ]
 
     /// Bytes of every file a hostile fixture points at.
@@ -58,9 +66,10 @@ import Testing
 
     /// Runs `kprune convert` in a fresh directory holding copies of the hostile files (external raw storage is
     /// found relative to the working directory) and checks the refusal.
-    func expectRefused(_ arguments: (TemporaryDirectory) throws -> [String], message: String,
-                       input: String) throws
-    {
+    func expectRefused(
+        _ arguments: (TemporaryDirectory) throws -> [String], message: String,
+        input: String
+    ) throws {
         let directory = TemporaryDirectory()
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.hostile.path)
         for name in names { _ = try directory.copy(Self.hostilePath(name)) }
@@ -85,16 +94,18 @@ import Testing
     @Test(arguments: modelCases)
     func refusesModel(_ testCase: Case) throws {
         let output = testCase.file.hasSuffix(".keras") ? "out.keras" : "out.h5"
-        try expectRefused({ _ in [testCase.file, "--sparsity", "0.5", "-o", output] + testCase.extra },
-                          message: testCase.message, input: testCase.file)
+        try expectRefused(
+            { _ in [testCase.file, "--sparsity", "0.5", "-o", output] + testCase.extra },
+            message: testCase.message, input: testCase.file)
     }
 
     @Test(arguments: calibrationCases)
     func refusesCalibration(_ testCase: Case) throws {
-        try expectRefused({ directory in
-            let model = try directory.copy(Fixtures.named("keras2/trailing_softmax.h5").path, as: "model.h5")
-            return [model, "--sparsity", "0.5", "-o", "out.h5", "--features", testCase.file] + testCase.extra
-        }, message: testCase.message, input: testCase.extra.isEmpty ? testCase.file : testCase.extra[1])
+        try expectRefused(
+            { directory in
+                let model = try directory.copy(Fixtures.named("keras2/trailing_softmax.h5").path, as: "model.h5")
+                return [model, "--sparsity", "0.5", "-o", "out.h5", "--features", testCase.file] + testCase.extra
+            }, message: testCase.message, input: testCase.extra.isEmpty ? testCase.file : testCase.extra[1])
     }
 
     /// An array named twice is refused as the model's inputs too, by `predict` and `convert --data`: one line
@@ -109,9 +120,10 @@ import Testing
         let input = try directory.copy(Self.hostilePath(String(data.prefix { $0 != ":" })))
         let name = input + data.drop { $0 != ":" }
         let before = try directory.listing()
-        for arguments in [["predict", model, "--data", name, "-o", directory.file("p.npy")],
-                          ["convert", model, "--sparsity", "0.5", "--data", name, "-o", directory.file("out.h5")]]
-        {
+        for arguments in [
+            ["predict", model, "--data", name, "-o", directory.file("p.npy")],
+            ["convert", model, "--sparsity", "0.5", "--data", name, "-o", directory.file("out.h5")],
+        ] {
             let run = try Run(arguments)
             #expect(run.status == 1, "\(arguments[0])")
             #expect(run.stdout.isEmpty)
@@ -122,7 +134,9 @@ import Testing
     }
 
     /// `inspect` lists such weights with the reason and reads none of their elements.
-    @Test(arguments: ["hostile_kernel_external_storage.h5", "hostile_kernel_virtual.h5", "hostile_kernel_unallocated.h5"])
+    @Test(arguments: [
+        "hostile_kernel_external_storage.h5", "hostile_kernel_virtual.h5", "hostile_kernel_unallocated.h5",
+    ])
     func inspectsWithoutReadingOutsideStorage(_ file: String) throws {
         let run = try Run(["inspect", "--json", Self.hostilePath(file)])
         #expect(run.status == 0, "\(run.stderr)")
@@ -141,8 +155,10 @@ import Testing
     @Test func streamsLargeArchiveMembers() throws {
         let directory = TemporaryDirectory()
         let input = try directory.copy(Self.hostilePath("hostile_big_asset.keras"))
-        let (status, peak) = try Self.peakResidentKiB(["convert", input, "--sparsity", "0.5", "-o",
-                                                       directory.file("out.keras")])
+        let (status, peak) = try Self.peakResidentKiB([
+            "convert", input, "--sparsity", "0.5", "-o",
+            directory.file("out.keras"),
+        ])
         #expect(status == 0)
         #expect(peak < 200 * 1024, "peak RSS of kprune and its child \(peak) KiB")
         #expect(try Self.members(input) == Self.members(directory.file("out.keras")))
@@ -156,20 +172,26 @@ import Testing
         let input = try directory.copy(Self.hostilePath("hostile_structure_loop.h5"))
         let before = contents(input)
         let output = directory.file("out." + (command == "predict" ? "npy" : "h5"))
-        let arguments: [String] = switch command {
-        case "inspect": [command, input]
-        case "convert": [command, input, "--sparsity", "0.5", "-o", output]
-        default: [command, input, "--data",
-                  Fixtures.directory.appendingPathComponent("predict/inference_keras2_image_h5.x.npy").path, "-o", output]
-        }
+        let arguments: [String] =
+            switch command {
+            case "inspect": [command, input]
+            case "convert": [command, input, "--sparsity", "0.5", "-o", output]
+            default:
+                [
+                    command, input, "--data",
+                    Fixtures.directory.appendingPathComponent("predict/inference_keras2_image_h5.x.npy").path, "-o",
+                    output,
+                ]
+            }
         let environment = ProcessInfo.processInfo.environment.merging(["KPRUNE_STRUCTURE_SECONDS": "1"]) { $1 }
         let run = try Run(arguments, environment: environment)
         #expect(run.status == 1)
         #expect(run.stderrLines.count == 1)
         #expect(run.stderr.contains("reading its structure took over 1 s"))
         #expect(contents(input) == before)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
-            == ["hostile_structure_loop.h5"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                == ["hostile_structure_loop.h5"])
     }
 
     /// Runs kprune and returns its exit status and the peak resident size, in KiB, of it and its child.

@@ -28,37 +28,56 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(file: "hostile_weight_dense_bias_short.h5", source: "image", layer: "dense_1",
-             message: "layer dense_1 (Dense) has a bias of shape [4] for 5 outputs"),
-        Case(file: "hostile_weight_dense_bias_long.h5", source: "image", layer: "dense_1",
-             message: "layer dense_1 (Dense) has a bias of shape [6] for 5 outputs"),
-        Case(file: "hostile_weight_dense_kernel_no_inputs.h5", source: "image", layer: "dense_1",
-             message: "layer dense_1 (Dense) has no 2-D kernel with inputs and units (its weights have shapes [[0, 5], [5]])"),
-        Case(file: "hostile_weight_dense_extra.h5", source: "image", layer: "dense_1",
-             message: "layer dense_1 (Dense) has 3 weights; kprune's forward pass runs it with 2 at most"),
-        Case(file: "hostile_weight_batchnorm_gamma_short.h5", source: "image", layer: "batch_normalization",
-             message: "has weights of shapes [[3], [4], [4], [4]]; its config asks for 4 vectors of one length"),
-        Case(file: "hostile_weight_batchnorm_features_short.h5", source: "image", layer: "batch_normalization",
-             message: "layer batch_normalization normalizes 3 features, the input has shape [23, 6, 6, 4]"),
-        Case(file: "hostile_weight_layernorm_gamma_short.h5", source: "image", layer: "layer_normalization",
-             message: "has weights of shapes [[3], [4]]; its config asks for 2 vectors of one length (gamma, beta)"),
-        Case(file: "hostile_weight_layernorm_features_short.h5", source: "image", layer: "layer_normalization",
-             message: "layer layer_normalization normalizes 3 features, the input has shape [23, 3, 3, 4]"),
-        Case(file: "hostile_weight_conv_kernel_3d.h5", source: "image", layer: "conv2d",
-             message: "layer conv2d (Conv2D) has no convolution kernel of 4 axes (its shape: [9, 3, 4])"),
-        Case(file: "hostile_weight_lstm_recurrent_gates.h5", source: "recurrent", layer: "lstm_2",
-             message: "layer lstm_2 (LSTM) has a kernel of shape [3, 16] and a recurrent kernel of shape [4, 12]"),
-        Case(file: "hostile_weight_gru_kernel_columns.h5", source: "recurrent", layer: "gru_2",
-             message: "layer gru_2 (GRU) has a kernel of shape [3, 9] and a recurrent kernel of shape [4, 12]"),
+        Case(
+            file: "hostile_weight_dense_bias_short.h5", source: "image", layer: "dense_1",
+            message: "layer dense_1 (Dense) has a bias of shape [4] for 5 outputs"),
+        Case(
+            file: "hostile_weight_dense_bias_long.h5", source: "image", layer: "dense_1",
+            message: "layer dense_1 (Dense) has a bias of shape [6] for 5 outputs"),
+        Case(
+            file: "hostile_weight_dense_kernel_no_inputs.h5", source: "image", layer: "dense_1",
+            message:
+                "layer dense_1 (Dense) has no 2-D kernel with inputs and units (its weights have shapes [[0, 5], [5]])"),
+        Case(
+            file: "hostile_weight_dense_extra.h5", source: "image", layer: "dense_1",
+            message: "layer dense_1 (Dense) has 3 weights; kprune's forward pass runs it with 2 at most"),
+        Case(
+            file: "hostile_weight_batchnorm_gamma_short.h5", source: "image", layer: "batch_normalization",
+            message: "has weights of shapes [[3], [4], [4], [4]]; its config asks for 4 vectors of one length"),
+        Case(
+            file: "hostile_weight_batchnorm_features_short.h5", source: "image", layer: "batch_normalization",
+            message: "layer batch_normalization normalizes 3 features, the input has shape [23, 6, 6, 4]"),
+        Case(
+            file: "hostile_weight_layernorm_gamma_short.h5", source: "image", layer: "layer_normalization",
+            message: "has weights of shapes [[3], [4]]; its config asks for 2 vectors of one length (gamma, beta)"),
+        Case(
+            file: "hostile_weight_layernorm_features_short.h5", source: "image", layer: "layer_normalization",
+            message: "layer layer_normalization normalizes 3 features, the input has shape [23, 3, 3, 4]"),
+        Case(
+            file: "hostile_weight_conv_kernel_3d.h5", source: "image", layer: "conv2d",
+            message: "layer conv2d (Conv2D) has no convolution kernel of 4 axes (its shape: [9, 3, 4])"),
+        Case(
+            file: "hostile_weight_lstm_recurrent_gates.h5", source: "recurrent", layer: "lstm_2",
+            message: "layer lstm_2 (LSTM) has a kernel of shape [3, 16] and a recurrent kernel of shape [4, 12]"),
+        Case(
+            file: "hostile_weight_gru_kernel_columns.h5", source: "recurrent", layer: "gru_2",
+            message: "layer gru_2 (GRU) has a kernel of shape [3, 9] and a recurrent kernel of shape [4, 12]"),
         // 2^40 × 16 float32 declared, one gzip chunk of it stored: refused from its header, none of it read.
-        Case(file: "hostile_weight_lstm_recurrent_2e40.h5", source: "recurrent", layer: "lstm_2",
-             message: "the weight lstm_2/lstm_cell/recurrent_kernel:0 of lstm_2 is declared as shape [1099511627776, 16]"),
-        Case(file: "hostile_weight_embedding_empty.h5", source: "embedding", layer: "embedding",
-             message: "layer embedding (Embedding) has no 2-D table (its weights have shapes [[0, 4]])"),
-        Case(file: "hostile_weight_embedding_1d.h5", source: "embedding", layer: "embedding",
-             message: "layer embedding (Embedding) has no 2-D table (its weights have shapes [[80]])"),
-        Case(file: "hostile_weight_einsum_bias_shape.h5", source: "embedding", layer: "einsum_dense",
-             message: "has weights of shapes [[4, 2, 3], [2, 2]]; its bias_axes 'de' ask for a kernel and a bias of shape [2, 3]"),
+        Case(
+            file: "hostile_weight_lstm_recurrent_2e40.h5", source: "recurrent", layer: "lstm_2",
+            message: "the weight lstm_2/lstm_cell/recurrent_kernel:0 of lstm_2 is declared as shape [1099511627776, 16]"
+        ),
+        Case(
+            file: "hostile_weight_embedding_empty.h5", source: "embedding", layer: "embedding",
+            message: "layer embedding (Embedding) has no 2-D table (its weights have shapes [[0, 4]])"),
+        Case(
+            file: "hostile_weight_embedding_1d.h5", source: "embedding", layer: "embedding",
+            message: "layer embedding (Embedding) has no 2-D table (its weights have shapes [[80]])"),
+        Case(
+            file: "hostile_weight_einsum_bias_shape.h5", source: "embedding", layer: "einsum_dense",
+            message:
+                "has weights of shapes [[4, 2, 3], [2, 2]]; its bias_axes 'de' ask for a kernel and a bias of shape [2, 3]"
+        ),
     ]
 
     /// Runs `arguments(model, directory)` on a copy of the case's model in a fresh directory and checks the

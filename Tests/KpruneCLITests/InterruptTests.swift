@@ -6,9 +6,10 @@ import Testing
 /// directories on SIGINT, SIGTERM and SIGHUP, for `convert` and `inspect` alike.
 @Suite struct InterruptTests {
     /// Starts kprune with `arguments`, waits until `ready` holds, sends `signal` and returns the exit status.
-    func interrupt(_ arguments: [String], environment: [String: String] = [:], signal: Int32,
-                   when ready: () throws -> Bool) throws -> (status: Int32, uncaught: Bool)
-    {
+    func interrupt(
+        _ arguments: [String], environment: [String: String] = [:], signal: Int32,
+        when ready: () throws -> Bool
+    ) throws -> (status: Int32, uncaught: Bool) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Run.binary)
         process.arguments = arguments
@@ -147,9 +148,11 @@ import Testing
         let input = try directory.copy(Fixtures.named("keras3/nested.keras").path)
         let features = directory.file("h.npy")
         #expect(FileManager.default.createFile(atPath: features, contents: Data()))
-        let run = try interrupt(["convert", input, "--sparsity", "0.5", "--features", features],
-                                environment: ["KPRUNE_TEST_HOOKS": "1", "KPRUNE_TEST_PAUSE_ON": "nested.keras"],
-                                signal: signal) {
+        let run = try interrupt(
+            ["convert", input, "--sparsity", "0.5", "--features", features],
+            environment: ["KPRUNE_TEST_HOOKS": "1", "KPRUNE_TEST_PAUSE_ON": "nested.keras"],
+            signal: signal
+        ) {
             try directory.listing().contains { $0.hasSuffix(".tmp") }
         }
         #expect(run.status == 128 + signal && !run.uncaught)
@@ -163,16 +166,21 @@ import Testing
         let staging = directory.file("tmp")
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
         let archive = directory.file("big.keras")
-        try runTool("python3", ["-c", """
-            import sys, zipfile
-            source, target = sys.argv[1], sys.argv[2]
-            with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
-                for item in old.infolist():
-                    data = old.read(item)
-                    if item.filename == "model.weights.h5":
-                        data += bytes(512 << 20)
-                    new.writestr(item, data, zipfile.ZIP_DEFLATED)
-            """, Fixtures.named("keras3/nested.keras").path, archive])
+        try runTool(
+            "python3",
+            [
+                "-c",
+                """
+                import sys, zipfile
+                source, target = sys.argv[1], sys.argv[2]
+                with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+                    for item in old.infolist():
+                        data = old.read(item)
+                        if item.filename == "model.weights.h5":
+                            data += bytes(512 << 20)
+                        new.writestr(item, data, zipfile.ZIP_DEFLATED)
+                """, Fixtures.named("keras3/nested.keras").path, archive,
+            ])
         let run = try interrupt(["inspect", archive], environment: ["TMPDIR": staging], signal: SIGTERM) {
             try !FileManager.default.contentsOfDirectory(atPath: staging).isEmpty
         }

@@ -21,12 +21,14 @@ private func runKprune(_ arguments: [String], environment extra: [String: String
         let crashing = try directory.copy(Fixtures.named("keras3/nested.keras").path, as: "crashing.keras")
         let last = try directory.copy(Fixtures.named("keras3/nested.keras").path, as: "last.keras")
         let output = TemporaryDirectory()
-        let run = try runKprune(["convert", first, crashing, last, "--sparsity", "0.5", "--output-dir", output.path],
-                                environment: Self.crash)
+        let run = try runKprune(
+            ["convert", first, crashing, last, "--sparsity", "0.5", "--output-dir", output.path],
+            environment: Self.crash)
         #expect(run.status == 1)
-        #expect(run.stderrLines == [
-            "error: \(crashing): kprune stopped on this file (signal 11: Segmentation fault) (the file may be corrupt)",
-        ])
+        #expect(
+            run.stderrLines == [
+                "error: \(crashing): kprune stopped on this file (signal 11: Segmentation fault) (the file may be corrupt)"
+            ])
         #expect(run.stdout.split(separator: "\n").count == 2)
         #expect(try output.listing() == ["first.pruned.h5", "last.pruned.keras"], "no temporary file is left")
         #expect(try directory.listing() == ["crashing.keras", "first.h5", "last.keras"])
@@ -57,7 +59,8 @@ private func runKprune(_ arguments: [String], environment extra: [String: String
     @Test func theHookNeedsItsSwitch() throws {
         let directory = TemporaryDirectory()
         let crashing = try directory.copy(Fixtures.named("keras3/nested.keras").path, as: "crashing.keras")
-        let run = try runKprune(["convert", crashing, "--zeros", "3"], environment: ["KPRUNE_TEST_CRASH_ON": "crashing.keras"])
+        let run = try runKprune(
+            ["convert", crashing, "--zeros", "3"], environment: ["KPRUNE_TEST_CRASH_ON": "crashing.keras"])
         #expect(run.status == 0)
         #expect(try directory.listing() == ["crashing.keras", "crashing.pruned.keras"])
     }
@@ -65,9 +68,11 @@ private func runKprune(_ arguments: [String], environment extra: [String: String
     @Test func inProcessGivesTheSameResults() throws {
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
-        let isolated = try runKprune(["convert", input, "--zeros", "9", "-o", directory.file("a.h5")], environment: [:])
-        let inProcess = try runKprune(["convert", input, "--zeros", "9", "-o", directory.file("b.h5")],
-                                      environment: ["KPRUNE_IN_PROCESS": "1"])
+        let isolated = try runKprune(
+            ["convert", input, "--zeros", "9", "-o", directory.file("a.h5")], environment: [:])
+        let inProcess = try runKprune(
+            ["convert", input, "--zeros", "9", "-o", directory.file("b.h5")],
+            environment: ["KPRUNE_IN_PROCESS": "1"])
         #expect(isolated.status == 0)
         #expect(inProcess.status == 0)
         #expect(contents(directory.file("a.h5")) == contents(directory.file("b.h5")))
@@ -113,7 +118,8 @@ private func runKprune(_ arguments: [String], environment extra: [String: String
         process.waitUntilExit()
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 128 + signalNumber)
-        #expect(try directory.listing() == ["done.h5", "done.pruned.h5", "hanging.h5", "never.h5"],
-                "the batch stopped and nothing was left")
+        #expect(
+            try directory.listing() == ["done.h5", "done.pruned.h5", "hanging.h5", "never.h5"],
+            "the batch stopped and nothing was left")
     }
 }

@@ -27,14 +27,17 @@ import Testing
     @Test func refusesAFunctionInOneLine() throws {
         let directory = TemporaryDirectory()
         let model = try directory.copy(Self.fixtures.appendingPathComponent("tfop_erf.h5").path, as: "erf.h5")
-        for arguments in [["predict", model, "--data", Self.inputs, "-o", directory.file("p.npy")],
-                          ["convert", model, "--sparsity", "0.5", "--data", Self.inputs]]
-        {
+        for arguments in [
+            ["predict", model, "--data", Self.inputs, "-o", directory.file("p.npy")],
+            ["convert", model, "--sparsity", "0.5", "--data", Self.inputs],
+        ] {
             let run = try Run(arguments)
             #expect(run.status == 1)
             #expect(run.stderrLines.count == 1, "\(run.stderr)")
-            #expect(run.stderr.hasPrefix("error: \(model): layer tf.math.erf (TFOpLambda) calls tf.math.erf, which "
-                                             + "kprune's forward pass does not run"))
+            #expect(
+                run.stderr.hasPrefix(
+                    "error: \(model): layer tf.math.erf (TFOpLambda) calls tf.math.erf, which "
+                        + "kprune's forward pass does not run"))
         }
         #expect(try directory.listing() == ["erf.h5"])
     }

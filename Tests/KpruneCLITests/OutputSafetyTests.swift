@@ -13,8 +13,11 @@ import Testing
         let input = try sequential(in: directory)
         let run = try Run(["convert", input, "--sparsity", "0.5", "-o", "/dev/null", "--force"])
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["error: /dev/null: the output exists and is a character device, not a regular "
-                + "file (kprune replaces only regular files, even with --force; choose another output)"])
+        #expect(
+            run.stderrLines == [
+                "error: /dev/null: the output exists and is a character device, not a regular "
+                    + "file (kprune replaces only regular files, even with --force; choose another output)"
+            ])
         #expect(fileType("/dev/null") == S_IFCHR, "/dev/null is still a character device")
         #expect(try directory.listing() == ["sequential.h5"])
     }
@@ -82,7 +85,8 @@ import Testing
             #expect(runs.filter { $0.status == 0 }.count == 1, "pair \(pair): exactly one succeeds")
             let failed = runs.filter { $0.status != 0 }
             #expect(failed.count == 1)
-            #expect(failed.first?.stderrLines == ["error: \(output): output already exists (pass --force to replace it)"])
+            #expect(
+                failed.first?.stderrLines == ["error: \(output): output already exists (pass --force to replace it)"])
         }
         let expected = [name] + (0..<20).map { "out\($0)\(suffix)" }
         #expect(try directory.listing() == expected.sorted(), "no temporary or staging file is left")
@@ -98,8 +102,11 @@ import Testing
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: false)
         let sameName = try Run(["convert", first, second, "--sparsity", "0.5", "--output-dir", outputs])
         #expect(sameName.status == 64)
-        #expect(sameName.stderrLines == ["error: \(outputs)/sequential.pruned.h5: the outputs of \(first) and "
-                + "\(second) are the same file (give each input its own output)"])
+        #expect(
+            sameName.stderrLines == [
+                "error: \(outputs)/sequential.pruned.h5: the outputs of \(first) and "
+                    + "\(second) are the same file (give each input its own output)"
+            ])
         #expect(try FileManager.default.contentsOfDirectory(atPath: outputs).isEmpty, "nothing converted")
 
         // The first input's output is the second input.
@@ -133,8 +140,11 @@ import Testing
         // The default name, m...m.pruned.h5, is 257 bytes: refused before the first input is converted.
         let run = try Run(["convert", good, long + ".h5", "--sparsity", "0.5"], in: directory.path)
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["error: \(long).pruned.h5: the output's file name is 260 bytes, longer than the "
-                + "255 a file system takes (choose a shorter name with -o)"])
+        #expect(
+            run.stderrLines == [
+                "error: \(long).pruned.h5: the output's file name is 260 bytes, longer than the "
+                    + "255 a file system takes (choose a shorter name with -o)"
+            ])
         #expect(try directory.listing() == ["good.h5", long + ".h5", "sequential.h5"], "good.h5 was not converted")
     }
 
@@ -144,8 +154,11 @@ import Testing
         for fixture in ["keras2/sequential.h5", "keras2/gzip_chunked.h5"] {
             let input = try directory.copy(Fixtures.named(fixture).path)
             let output = directory.file("out.h5")
-            let run = try Run(["/bin/sh", "-c", "trap '' XFSZ; ulimit -f 20; exec \"$0\" \"$@\"", Run.binary,
-                               "convert", input, "--sparsity", "0.5", "-o", output], executable: "/bin/sh")
+            let run = try Run(
+                [
+                    "/bin/sh", "-c", "trap '' XFSZ; ulimit -f 20; exec \"$0\" \"$@\"", Run.binary,
+                    "convert", input, "--sparsity", "0.5", "-o", output,
+                ], executable: "/bin/sh")
             #expect(run.status == 1)
             #expect(run.stderrLines.count == 1, "\(run.stderr)")
             #expect(run.stderr.hasPrefix("error: \(output): "), "\(run.stderr)")
@@ -166,7 +179,8 @@ import Testing
         #expect(run.stdout.hasPrefix("\(escaped).h5 -> \(escaped).pruned.h5: "))
         #expect(!run.stdout.contains("\u{1B}"))
         let again = try Run(["convert", input, "--sparsity", "0.5"])
-        #expect(again.stderrLines == ["error: \(escaped).pruned.h5: output already exists (pass --force to replace it)"])
+        #expect(
+            again.stderrLines == ["error: \(escaped).pruned.h5: output already exists (pass --force to replace it)"])
         let inspect = try Run(["inspect", input])
         #expect(inspect.stdout.hasPrefix("\(escaped).h5: keras2-h5"))
         let json = try Run(["convert", input, "--sparsity", "0.5", "--force", "--json"])
@@ -180,8 +194,11 @@ import Testing
         let run = try Run(["convert", "-x.h5", "--sparsity", "0.5"], in: directory.path)
         #expect(run.status == 64)
         #expect(run.stdout.isEmpty, "no help text")
-        #expect(run.stderrLines == ["error: -x.h5: an input whose name starts with '-' is read as an option "
-                + "(put -- before the inputs: kprune convert --sparsity 0.5 -- -x.h5)"])
+        #expect(
+            run.stderrLines == [
+                "error: -x.h5: an input whose name starts with '-' is read as an option "
+                    + "(put -- before the inputs: kprune convert --sparsity 0.5 -- -x.h5)"
+            ])
         let inspect = try Run(["inspect", "-x.h5"], in: directory.path)
         #expect(inspect.status == 64 && inspect.stdout.isEmpty)
         let fixed = try Run(["convert", "--sparsity", "0.5", "--", "-x.h5"], in: directory.path)
@@ -193,16 +210,31 @@ import Testing
         (["--sparsity", "-0"], "--sparsity -0.0 is outside [0, 1]: it is negative"),
         (["--sparsity", "-0.5"], "--sparsity -0.5 is outside [0, 1]: it is negative"),
         (["--zeros", "-1"], "--zeros -1 is negative"),
-        (["--sparsity", "0.5", "--features", "h.npy", "--learning-rate", "1e-300"], "--learning-rate 1e-300 is outside"),
+        (
+            ["--sparsity", "0.5", "--features", "h.npy", "--learning-rate", "1e-300"],
+            "--learning-rate 1e-300 is outside"
+        ),
         (["--sparsity", "0.5", "--features", "h.npy", "--learning-rate", "1e38"], "--learning-rate 1e+38 is outside"),
-        (["--sparsity", "0.5", "--features", "h.npy", "--learning-rate", "-1"], "--learning-rate -1.0 must be a positive"),
-        (["--sparsity", "0.5", "--features", "h.npy", "--epochs", "9223372036854775807"],
-         "--epochs 9223372036854775807 is outside [1, 1000000]"),
-        (["--sparsity", "0.5", "--features", "h.npy", "--batch-size", "9223372036854775806"],
-         "--batch-size 9223372036854775806 is outside [1, 16777216]"),
-        (["--sparsity", "0.5", "--features", "h.npy", "--in-memory-limit", "9007199254740993"],
-         "--in-memory-limit 9007199254740993 is outside [0, 1073741824] MiB"),
-        (["--sparsity", "0.5", "--features", "h.npy", "--validation-split", "-0"], "--validation-split -0.0 must lie in [0, 1)"),
+        (
+            ["--sparsity", "0.5", "--features", "h.npy", "--learning-rate", "-1"],
+            "--learning-rate -1.0 must be a positive"
+        ),
+        (
+            ["--sparsity", "0.5", "--features", "h.npy", "--epochs", "9223372036854775807"],
+            "--epochs 9223372036854775807 is outside [1, 1000000]"
+        ),
+        (
+            ["--sparsity", "0.5", "--features", "h.npy", "--batch-size", "9223372036854775806"],
+            "--batch-size 9223372036854775806 is outside [1, 16777216]"
+        ),
+        (
+            ["--sparsity", "0.5", "--features", "h.npy", "--in-memory-limit", "9007199254740993"],
+            "--in-memory-limit 9007199254740993 is outside [0, 1073741824] MiB"
+        ),
+        (
+            ["--sparsity", "0.5", "--features", "h.npy", "--validation-split", "-0"],
+            "--validation-split -0.0 must lie in [0, 1)"
+        ),
         (["--sparsity", "0.5", "--features", "h.npy", "--seed", "-1"], "'-1' is invalid for '--seed"),
     ]
 

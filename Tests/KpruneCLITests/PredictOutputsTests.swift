@@ -33,10 +33,14 @@ import Testing
         for (index, label) in Self.labels.enumerated() {
             try Self.expectClose(directory.file("out.\(label).npy"), to: Self.expected(index))
         }
-        #expect(run.stdout.contains("\"output_files\":[\"\(directory.file("out.lstm.npy"))\",\"\(directory.file("out.lstm_1.npy"))\""))
+        #expect(
+            run.stdout.contains(
+                "\"output_files\":[\"\(directory.file("out.lstm.npy"))\",\"\(directory.file("out.lstm_1.npy"))\""))
 
         // --output takes a file's label, and writes that output alone to -o.
-        let one = try Run(["predict", Self.model, "--data", data, "-o", directory.file("state.npy"), "--output", "lstm_2"])
+        let one = try Run([
+            "predict", Self.model, "--data", data, "-o", directory.file("state.npy"), "--output", "lstm_2",
+        ])
         #expect(one.status == 0, "\(one.stderr)")
         try Self.expectClose(directory.file("state.npy"), to: Self.expected(2))
     }
@@ -47,7 +51,10 @@ import Testing
         try Data("theirs".utf8).write(to: URL(fileURLWithPath: directory.file("out.head.npy")))
         let run = try Run(["predict", Self.model, "--data", data, "-o", directory.file("out.npy")])
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["error: \(directory.file("out.head.npy")): output already exists (pass --force to replace it)"])
+        #expect(
+            run.stderrLines == [
+                "error: \(directory.file("out.head.npy")): output already exists (pass --force to replace it)"
+            ])
         #expect(try directory.listing() == ["out.head.npy", "x.npy"])
         #expect(contents(directory.file("out.head.npy")) == Data("theirs".utf8))
     }
@@ -61,8 +68,9 @@ import Testing
         let model = Fixtures.directory.appendingPathComponent("hostile/hostile_output_name_escape.h5").path
         let run = try Run(["predict", model, "--data", "x.npy", "-o", "out.npy"], in: inner)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: inner).sorted()
-                    == ["out.plain.npy", "out.x_____escaped.npy", "x.npy"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: inner).sorted()
+                == ["out.plain.npy", "out.x_____escaped.npy", "x.npy"])
         #expect(try top.listing() == ["a"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: top.file("a")) == ["b"])
     }
@@ -75,8 +83,11 @@ import Testing
         writeNPY(directory.file("x.npy"), rows: 3, columns: 8, values: [Float](repeating: 0.5, count: 24))
         #expect(link(directory.file("x.npy"), directory.file("link.npy")) == 0)
         let before = contents(directory.file("x.npy"))
-        let run = try Run(["predict", Fixtures.named("keras2/sequential.h5").path, "--data", "x.npy", "-o", output,
-                           "--force"], in: directory.path)
+        let run = try Run(
+            [
+                "predict", Fixtures.named("keras2/sequential.h5").path, "--data", "x.npy", "-o", output,
+                "--force",
+            ], in: directory.path)
         #expect(run.status == 64)
         #expect(run.stderrLines == ["error: \(output): the output is the input x.npy (choose another output with -o)"])
         #expect(contents(directory.file("x.npy")) == before)
@@ -102,8 +113,9 @@ import Testing
         guard mount("tmpfs", disk, "tmpfs", 0, "size=64k") == 0 else { return }  // no mounts in this container
         defer { umount(disk) }
         let rows = 2048  // 64 bytes of outputs per row: 128 KiB
-        writeNPY(directory.file("x.npy"), descr: "<f4", shape: [rows, 5, 3],
-                 data: littleEndian([Float](repeating: 0.25, count: rows * 15).map(\.bitPattern)))
+        writeNPY(
+            directory.file("x.npy"), descr: "<f4", shape: [rows, 5, 3],
+            data: littleEndian([Float](repeating: 0.25, count: rows * 15).map(\.bitPattern)))
         let run = try Run(["predict", Self.model, "--data", directory.file("x.npy"), "-o", disk + "/out.npy"])
         #expect(run.status == 1)
         #expect(run.stderrLines.count == 1)

@@ -31,7 +31,8 @@ import Testing
         let run = try Run(arguments, in: directory.path)
         #expect(ContinuousClock.now - clock < .seconds(10), "refused at once, not after a wait")
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["error: \(named): is \(kind.described), not a regular file (give the array in a file)"])
+        #expect(
+            run.stderrLines == ["error: \(named): is \(kind.described), not a regular file (give the array in a file)"])
         #expect(try directory.listing() == before)
     }
 
@@ -52,16 +53,22 @@ import Testing
 
     @Test(arguments: Kind.allCases)
     func convertRefusesLabelsThatAreNotARegularFile(kind: Kind) throws {
-        try expectRefused(["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--labels", "special.npy"],
-                          kind: kind)
+        try expectRefused(
+            ["convert", "m.h5", "--sparsity", "0.5", "--features", "h.npy", "--labels", "special.npy"],
+            kind: kind)
     }
 
     @Test func aCharacterDeviceIsRefusedAsData() throws {
         let directory = TemporaryDirectory()
-        let run = try Run(["predict", Fixtures.named("keras2/sequential.h5").path, "--data", "/dev/zero",
-                           "-o", directory.file("y.npy")])
+        let run = try Run([
+            "predict", Fixtures.named("keras2/sequential.h5").path, "--data", "/dev/zero",
+            "-o", directory.file("y.npy"),
+        ])
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["error: /dev/zero: is a character device, not a regular file (give the array in a file)"])
+        #expect(
+            run.stderrLines == [
+                "error: /dev/zero: is a character device, not a regular file (give the array in a file)"
+            ])
         #expect(try directory.listing().isEmpty)
     }
 

@@ -27,8 +27,11 @@ import Testing
         _ = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: "x.h5")
         let run = try Run(["convert", "x.h5", "--sparsity", "0.5", "-o", "y"], in: directory.path)
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["error: x.h5: the output y does not end in .h5 or .hdf5, so Keras would not "
-            + "load it as the keras2-h5 file it is (name the output y.h5)"])
+        #expect(
+            run.stderrLines == [
+                "error: x.h5: the output y does not end in .h5 or .hdf5, so Keras would not "
+                    + "load it as the keras2-h5 file it is (name the output y.h5)"
+            ])
         #expect(try directory.listing() == ["x.h5"])
     }
 }

@@ -32,7 +32,8 @@ import Testing
                 for j in 0..<k { values += a.values[(j * m + range.lowerBound)..<(j * m + range.upperBound)] }
                 rows = Tensor(shape: [k, range.count], values: values)
             } else {
-                rows = Tensor(shape: [range.count, k], values: Array(a.values[(range.lowerBound * k)..<(range.upperBound * k)]))
+                rows = Tensor(
+                    shape: [range.count, k], values: Array(a.values[(range.lowerBound * k)..<(range.upperBound * k)]))
             }
             var out = Tensor(zeros: range.count, n)
             BLAS(threads: threads).gemm(rows, transposeA: transposeA, b, into: &out)
@@ -41,7 +42,8 @@ import Testing
         for (start, count) in [(0, 1), (5, 1), (3, 7), (40, 64), (1, 255), (100, 411), (0, 255)] {
             let expected = Array(whole.values[(start * n)..<((start + count) * n)])
             #expect(part(start..<(start + count), threads: 1) == expected, "rows \(start)..<\(start + count)")
-            #expect(part(start..<(start + count), threads: 2) == expected, "rows \(start)..<\(start + count), 2 threads")
+            #expect(
+                part(start..<(start + count), threads: 2) == expected, "rows \(start)..<\(start + count), 2 threads")
         }
     }
 
@@ -57,8 +59,9 @@ import Testing
         a.withUnsafeBufferPointer { a in
             wide.withUnsafeBufferPointer { wide in
                 out.withUnsafeMutableBufferPointer { out in
-                    BLAS(threads: 2).gemm(BLAS.Matrix(a, rows: m, columns: k), BLAS.Matrix(wide, rows: k, columns: n, stride: stride),
-                                          into: out, cStride: n, threaded: false)
+                    BLAS(threads: 2).gemm(
+                        BLAS.Matrix(a, rows: m, columns: k), BLAS.Matrix(wide, rows: k, columns: n, stride: stride),
+                        into: out, cStride: n, threaded: false)
                 }
             }
         }

@@ -1,5 +1,6 @@
-@testable import Numerics
 import Testing
+
+@testable import Numerics
 
 @Suite struct TensorTests {
     /// The reference: the plain triple loop that gemm replaces.
@@ -23,10 +24,12 @@ import Testing
     @Test(arguments: [false, true], [false, true])
     func gemmMatchesTheDefinition(_ transposeA: Bool, _ transposeB: Bool) {
         let (m, k, n) = (7, 5, 3)
-        let a = Tensor(rows: transposeA ? k : m, columns: transposeA ? m : k,
-                       values: (0..<(m * k)).map { Float(($0 * 37) % 11) / 4 - 1 })
-        let b = Tensor(rows: transposeB ? n : k, columns: transposeB ? k : n,
-                       values: (0..<(k * n)).map { Float(($0 * 53) % 13) / 8 - 0.5 })
+        let a = Tensor(
+            rows: transposeA ? k : m, columns: transposeA ? m : k,
+            values: (0..<(m * k)).map { Float(($0 * 37) % 11) / 4 - 1 })
+        let b = Tensor(
+            rows: transposeB ? n : k, columns: transposeB ? k : n,
+            values: (0..<(k * n)).map { Float(($0 * 53) % 13) / 8 - 0.5 })
         var c = Tensor(zeros: m, n)
         BLAS(threads: 2).gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: &c)
         let expected = naive(a, transposeA, b, transposeB)

@@ -1,12 +1,13 @@
 import Foundation
 import HDF5
 import KerasFormat
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 /// The Keras fixtures whose final layer is a convolution with many input rows, or whose kernel is float64.
 let headFixtures = Fixtures.convertible.filter { $0.file.contains("_head.") || $0.file.contains("float64") }

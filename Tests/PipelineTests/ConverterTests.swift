@@ -2,12 +2,13 @@ import FileOutput
 import Foundation
 import HDF5
 import KerasFormat
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 @Suite struct ConverterTests {
     static let sparsities = [0.0, 0.3, 0.8, 0.95, 1.0]
@@ -18,9 +19,10 @@ import Testing
         let input = try directory.copy(fixture.path)
         let before = contents(input)
         let output = directory.file("out-" + URL(fileURLWithPath: input).lastPathComponent)
-        let report = try Converter.convert(ConversionRequest(
-            input: input, output: output, target: .sparsity(sparsity),
-            layer: fixture.needsLayer == true ? fixture.layerArgument : nil))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: input, output: output, target: .sparsity(sparsity),
+                layer: fixture.needsLayer == true ? fixture.layerArgument : nil))
         let size = report.size
         let target = Int((sparsity * Double(size)).rounded(.toNearestOrAwayFromZero))
         #expect(report.targetZeros == target)
@@ -74,21 +76,25 @@ import Testing
         let descriptor = try FileDescriptor(path: model.weightsFile, flags: O_RDONLY)
         try File.withOpen(model.weightsFile) { file in
             let dataset = try file.root().dataset(kernel.dataset)
-            let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(), storedBytes: 4,
-                                            targetElements: 16)
+            let segmentation = Segmentation(
+                shape: dataset.shape, layout: try dataset.layout(), storedBytes: 4,
+                targetElements: 16)
             var stores: [ElementStore<Float>] = [HDF5Store<Float>(dataset)]
             if let offset = try DirectStore<Float>.directOffset(of: dataset, in: file, descriptor: descriptor) {
                 stores.append(DirectStore<Float>(reading: descriptor, writing: descriptor, byteOffset: offset))
             }
-            #expect(stores.count == 2 || kernel.storedType != .float(bits: 32) || fixture.file.contains("gzip"),
-                    "contiguous float32 kernels move directly")
+            #expect(
+                stores.count == 2 || kernel.storedType != .float(bits: 32) || fixture.file.contains("gzip"),
+                "contiguous float32 kernels move directly")
             for target in Set([1, kernel.count / 2, kernel.count * 4 / 5, kernel.count - 1, kernel.count]) {
-                let reference = try MagnitudeSelector.select(stores[0], segmentation: segmentation, target: target,
-                                                             path: kernel.dataset)
+                let reference = try MagnitudeSelector.select(
+                    stores[0], segmentation: segmentation, target: target,
+                    path: kernel.dataset)
                 for store in stores {
                     for limits in [MagnitudeSelector.Limits(inMemory: 0), .init(inMemory: 0, gather: 0)] {
-                        let other = try MagnitudeSelector.select(store, segmentation: segmentation, target: target,
-                                                                 path: kernel.dataset, limits: limits)
+                        let other = try MagnitudeSelector.select(
+                            store, segmentation: segmentation, target: target,
+                            path: kernel.dataset, limits: limits)
                         #expect(other.threshold == reference.threshold, "target \(target)")
                         #expect(other.zerosBefore == reference.zerosBefore)
                         if limits.gather == 0, reference.threshold != nil {
@@ -128,33 +134,39 @@ import Testing
                 try File.withOpen(input) { source in
                     try File.withOpen(output, mode: .readWrite) { destination in
                         let dataset = try source.root().dataset(kernelPath)
-                        let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(),
-                                                        storedBytes: 4, targetElements: segmentElements)
+                        let segmentation = Segmentation(
+                            shape: dataset.shape, layout: try dataset.layout(),
+                            storedBytes: 4, targetElements: segmentElements)
                         let from: ElementStore<Float>
                         let to: ElementStore<Float>
                         if direct {
-                            let offset = try #require(try DirectStore<Float>.directOffset(
-                                of: dataset, in: source, descriptor: reading))
+                            let offset = try #require(
+                                try DirectStore<Float>.directOffset(
+                                    of: dataset, in: source, descriptor: reading))
                             from = DirectStore(reading: reading, writing: writing, byteOffset: offset)
                             to = from
                         } else {
                             from = HDF5Store(dataset)
                             to = HDF5Store(try destination.root().dataset(kernelPath))
                         }
-                        let selection = try MagnitudeSelector.select(from, segmentation: segmentation, target: target,
-                                                                     path: kernelPath,
-                                                                     limits: .init(inMemory: inMemory, gather: gather))
+                        let selection = try MagnitudeSelector.select(
+                            from, segmentation: segmentation, target: target,
+                            path: kernelPath,
+                            limits: .init(inMemory: inMemory, gather: gather))
                         #expect(selection.zerosBefore == 1)
                         #expect(selection.threshold == Threshold(value: 0.5, ties: 13))
-                        let zeros = try KernelRewriter.apply(MagnitudePruner.rewrite(selection), source: from,
-                                                        destination: to, slots: [], segmentation: segmentation).zeros
+                        let zeros = try KernelRewriter.apply(
+                            MagnitudePruner.rewrite(selection), source: from,
+                            destination: to, slots: [], segmentation: segmentation
+                        ).zeros
                         #expect(zeros == target)
                     }
                 }
                 try writing.close()
                 let written = try File.withOpen(output) { try $0.root().dataset(kernelPath).readAll(as: Float.self) }
-                #expect(halves.filter { written[$0] == 0 } == Array(halves.prefix(13)),
-                        "direct \(direct), segments of \(segmentElements)")
+                #expect(
+                    halves.filter { written[$0] == 0 } == Array(halves.prefix(13)),
+                    "direct \(direct), segments of \(segmentElements)")
                 #expect(written.filter { $0 == 0 }.count == target)
             }
         }
@@ -167,15 +179,19 @@ import Testing
         let values = (0..<64).map { $0 < 40 ? Float(0) : Float($0) }
         try File.withOpen(input, mode: .readWrite) { try $0.root().dataset(kernelPath).writeAll(values) }
         let error = try #require(throws: PruningError.self) {
-            try Converter.convert(ConversionRequest(input: input, output: directory.file("out.h5"),
-                                                    target: .sparsity(0.5)))
+            try Converter.convert(
+                ConversionRequest(
+                    input: input, output: directory.file("out.h5"),
+                    target: .sparsity(0.5)))
         }
         #expect(error.code == .tooManyZeros)
         #expect(error.message.contains("40 zeros"))
         #expect(try directory.listing() == ["sequential.h5"])
         // Exactly the zeros already there is no change at all, and succeeds.
-        let report = try Converter.convert(ConversionRequest(input: input, output: directory.file("same.h5"),
-                                                             target: .zeros(40)))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: input, output: directory.file("same.h5"),
+                target: .zeros(40)))
         #expect(report.zerosAfter == 40)
     }
 
@@ -185,8 +201,10 @@ import Testing
         let fixture = Fixtures.named(name)
         let extensionName = name.hasSuffix(".keras") ? "keras" : "h5"
         for run in ["a", "b"] {
-            _ = try Converter.convert(ConversionRequest(input: fixture.path, output: directory.file("\(run).\(extensionName)"),
-                                                        target: .sparsity(0.6)))
+            _ = try Converter.convert(
+                ConversionRequest(
+                    input: fixture.path, output: directory.file("\(run).\(extensionName)"),
+                    target: .sparsity(0.6)))
         }
         #expect(contents(directory.file("a.\(extensionName)")) == contents(directory.file("b.\(extensionName)")))
     }

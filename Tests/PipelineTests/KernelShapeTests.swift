@@ -2,12 +2,13 @@ import FileOutput
 import Foundation
 import HDF5
 import KerasFormat
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 /// Kernel shapes of real final layers, most with many input rows and a small first dimension: 1×1 and 3×3
 /// convolutions, Conv1D and Conv3D heads, a single-output Dense.
@@ -55,8 +56,9 @@ func expectedPruning(_ values: [Double], target: Int) -> [Double] {
     @Test(arguments: kernelShapes, KernelLayout.allCases)
     func segmentsAreBoundedBlocksInRowMajorOrder(_ shape: [Int], _ layout: KernelLayout) {
         let chunks = layout.chunks(for: shape)
-        let segmentation = Segmentation(shape: shape, layout: chunks.map { .chunked($0) } ?? .contiguous,
-                                        storedBytes: 4, targetElements: 1000)
+        let segmentation = Segmentation(
+            shape: shape, layout: chunks.map { .chunked($0) } ?? .contiguous,
+            storedBytes: 4, targetElements: 1000)
         let segments = segmentation.segments
         #expect(segments.first?.lowerBound == 0)
         #expect(segments.last?.upperBound == shape.reduce(1, *))
@@ -75,8 +77,9 @@ func expectedPruning(_ values: [Double], target: Int) -> [Double] {
     }
 
     @Test func aSingleRowLargerThanTheTargetIsSplit() {
-        let segmentation = Segmentation(shape: [1, 1, 240, 256], layout: .contiguous, storedBytes: 4,
-                                        targetElements: 4096)
+        let segmentation = Segmentation(
+            shape: [1, 1, 240, 256], layout: .contiguous, storedBytes: 4,
+            targetElements: 4096)
         #expect(segmentation.axis == 2)
         #expect(segmentation.segments == (0..<15).map { ($0 * 4096)..<($0 * 4096 + 4096) })
         // Runs along an inner axis are spread evenly: 1,025 lines in two segments, not 1,024 and 1.
@@ -101,8 +104,9 @@ func expectedPruning(_ values: [Double], target: Int) -> [Double] {
     func makeKernel(_ path: String, shape: [Int], layout: KernelLayout, bits: Int) throws -> [Double] {
         let values = kernelValues(shape.reduce(1, *))
         let file = try File.create(path)
-        let dataset = try file.root().createDataset("kernel", shape: shape, bits: bits, chunks: layout.chunks(for: shape),
-                                                    gzip: layout == .gzip ? 4 : nil)
+        let dataset = try file.root().createDataset(
+            "kernel", shape: shape, bits: bits, chunks: layout.chunks(for: shape),
+            gzip: layout == .gzip ? 4 : nil)
         try dataset.writeAll(values)
         try file.close()
         return values
@@ -111,31 +115,38 @@ func expectedPruning(_ values: [Double], target: Int) -> [Double] {
     /// Data-free pruning of `/kernel` from `input` into `output` (a copy), as a conversion does it: direct
     /// reads and writes when the kernel is contiguous, libhdf5 otherwise. Returns the zeros written and
     /// whether the direct path ran.
-    func prune<T: KernelElement>(_ type: T.Type, input: String, output: String, target: Int, segmentElements: Int,
-                                 limits: MagnitudeSelector.Limits) throws -> (zeros: Int, direct: Bool)
-    {
+    func prune<T: KernelElement>(
+        _ type: T.Type, input: String, output: String, target: Int, segmentElements: Int,
+        limits: MagnitudeSelector.Limits
+    ) throws -> (zeros: Int, direct: Bool) {
         let reading = try FileDescriptor(path: input, flags: O_RDONLY)
         let writing = try FileDescriptor(path: output, flags: O_RDWR)
         let result = try File.withOpen(input) { source in
             let dataset = try source.root().dataset("kernel")
-            let segmentation = Segmentation(shape: dataset.shape, layout: try dataset.layout(), storedBytes: T.storedBits / 8,
-                                            targetElements: segmentElements)
+            let segmentation = Segmentation(
+                shape: dataset.shape, layout: try dataset.layout(), storedBytes: T.storedBits / 8,
+                targetElements: segmentElements)
             if let offset = try DirectStore<T>.directOffset(of: dataset, in: source, descriptor: reading) {
                 let from = DirectStore<T>(reading: reading, writing: writing, byteOffset: offset)
-                let selection = try MagnitudeSelector.select(from, segmentation: segmentation, target: target,
-                                                             path: "/kernel", limits: limits)
-                let zeros = try KernelRewriter.apply(MagnitudePruner.rewrite(selection), source: from, destination: from, slots: [],
-                                               segmentation: segmentation).zeros
+                let selection = try MagnitudeSelector.select(
+                    from, segmentation: segmentation, target: target,
+                    path: "/kernel", limits: limits)
+                let zeros = try KernelRewriter.apply(
+                    MagnitudePruner.rewrite(selection), source: from, destination: from, slots: [],
+                    segmentation: segmentation
+                ).zeros
                 return (zeros, true)
             }
             return try File.withOpen(output, mode: .readWrite) { destination in
                 let from = HDF5Store<T>(dataset)
-                let selection = try MagnitudeSelector.select(from, segmentation: segmentation, target: target,
-                                                             path: "/kernel", limits: limits)
+                let selection = try MagnitudeSelector.select(
+                    from, segmentation: segmentation, target: target,
+                    path: "/kernel", limits: limits)
                 let zeros = try KernelRewriter.apply(
                     MagnitudePruner.rewrite(selection), source: from,
                     destination: HDF5Store<T>(try destination.root().dataset("kernel")),
-                    slots: [], segmentation: segmentation).zeros
+                    slots: [], segmentation: segmentation
+                ).zeros
                 return (zeros, false)
             }
         }
@@ -152,16 +163,20 @@ func expectedPruning(_ values: [Double], target: Int) -> [Double] {
             let target = Int((0.8 * Double(values.count)).rounded(.toNearestOrAwayFromZero))
             let expected = expectedPruning(values, target: target)
             // Small segments split even the smallest kernels; the streamed selection brackets from samples.
-            for (segmentElements, limits) in [(Segmentation.targetElements, MagnitudeSelector.Limits()),
-                                              (1000, MagnitudeSelector.Limits(inMemory: 0))]
-            {
+            for (segmentElements, limits) in [
+                (Segmentation.targetElements, MagnitudeSelector.Limits()),
+                (1000, MagnitudeSelector.Limits(inMemory: 0)),
+            ] {
                 let output = directory.file("out\(bits)-\(segmentElements).h5")
                 try FileManager.default.copyItem(atPath: input, toPath: output)
-                let (zeros, direct) = bits == 32
-                    ? try prune(Float.self, input: input, output: output, target: target,
-                                segmentElements: segmentElements, limits: limits)
-                    : try prune(Double.self, input: input, output: output, target: target,
-                                segmentElements: segmentElements, limits: limits)
+                let (zeros, direct) =
+                    bits == 32
+                    ? try prune(
+                        Float.self, input: input, output: output, target: target,
+                        segmentElements: segmentElements, limits: limits)
+                    : try prune(
+                        Double.self, input: input, output: output, target: target,
+                        segmentElements: segmentElements, limits: limits)
                 #expect(direct == (layout == .contiguous), "contiguous kernels move directly")
                 #expect(zeros == target)
                 let written = try File.withOpen(output) { try $0.root().dataset("kernel").readAll(as: Double.self) }

@@ -35,8 +35,10 @@ final class RecordingObserver: PruningObserver, @unchecked Sendable {
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
         let observer = RecordingObserver()
-        _ = try Converter.convert(ConversionRequest(input: input, output: directory.file("out.h5"),
-                                                    target: .sparsity(0.5)), observer: observer)
+        _ = try Converter.convert(
+            ConversionRequest(
+                input: input, output: directory.file("out.h5"),
+                target: .sparsity(0.5)), observer: observer)
         let entries = observer.entries
         #expect(entries.first == .structureRead)
         #expect(entries.filter { $0 == .structureRead }.count == 1)
@@ -51,14 +53,17 @@ final class RecordingObserver: PruningObserver, @unchecked Sendable {
     @Test func fineTuneEventsOnlyWhenWanted() throws {
         let directory = TemporaryDirectory()
         let input = try directory.copy(Fixtures.named("keras2/sequential.h5").path)
-        writeNPY(directory.file("h.npy"), rows: 40, columns: 16,
-                 values: (0..<640).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
+        writeNPY(
+            directory.file("h.npy"), rows: 40, columns: 16,
+            values: (0..<640).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
         func run(_ observer: RecordingObserver, _ name: String) throws -> Data {
             let output = directory.file(name)
-            _ = try Converter.convert(ConversionRequest(
-                input: input, output: output, target: .sparsity(0.5),
-                calibration: Calibration(features: directory.file("h.npy"),
-                                         options: FineTuneOptions(method: .mask, epochs: 7))), observer: observer)
+            _ = try Converter.convert(
+                ConversionRequest(
+                    input: input, output: output, target: .sparsity(0.5),
+                    calibration: Calibration(
+                        features: directory.file("h.npy"),
+                        options: FineTuneOptions(method: .mask, epochs: 7))), observer: observer)
             return try Data(contentsOf: URL(fileURLWithPath: output))
         }
         let watching = RecordingObserver(wantsFineTuneEvents: true)

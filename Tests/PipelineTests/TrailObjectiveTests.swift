@@ -1,19 +1,22 @@
 import ArrayIO
 import Foundation
-@testable import Pipeline
-@testable import FineTune
-@testable import Numerics
 import KerasFormat
 import Sparsity
 import TestSupport
 import Testing
 
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+
 /// Convolutional final layers whose positions reach the model's output through a pooling that the rows
 /// cannot stand for one by one (global max pooling; global average pooling after the layer's own relu): the
 /// loss is taken on the model's output per sample, with the sample's patches as a group.
 @Suite struct TrailObjectiveTests {
-    static let models = ["digits_squeeze/model.h5", "digits_squeeze/model.keras", "digits_maxpool/model.h5",
-                         "digits_maxpool/model.keras"]
+    static let models = [
+        "digits_squeeze/model.h5", "digits_squeeze/model.keras", "digits_maxpool/model.h5",
+        "digits_maxpool/model.keras",
+    ]
 
     /// Both methods reach the exact count with and without labels; the loss follows the softmax after the
     /// pooling (no per-position note) and the held-out agreement stays high.
@@ -22,8 +25,9 @@ import Testing
         let (method, labelled) = setting
         let directory = TemporaryDirectory()
         let output = directory.file("out." + (model as NSString).pathExtension)
-        let report = try ModelInputsTests.convert(model, 0.8, method: method,
-                                                  labels: labelled ? ModelInputsTests.y : nil, output: output)
+        let report = try ModelInputsTests.convert(
+            model, 0.8, method: method,
+            labels: labelled ? ModelInputsTests.y : nil, output: output)
         #expect(report.zerosAfter == Int((0.8 * Double(report.size)).rounded(.toNearestOrAwayFromZero)))
         let tune = try #require(report.fineTune)
         #expect(tune.activation == "softmax")
@@ -46,14 +50,17 @@ import Testing
     /// A convolution flattened into one softmax (a fully convolutional classifier's `Reshape((10,))`, a
     /// spatial softmax over 16 positions after `Flatten`): the loss is cross-entropy over each sample's
     /// whole output, labels included (the spatial model's own, one of 16 positions per sample).
-    @Test(arguments: ["digits_fcn/model.h5", "digits_fcn/model.keras", "digits_spatial/model.h5",
-                      "digits_spatial/model.keras"])
+    @Test(arguments: [
+        "digits_fcn/model.h5", "digits_fcn/model.keras", "digits_spatial/model.h5",
+        "digits_spatial/model.keras",
+    ])
     func flattenedOutputsTakeOneSoftmax(_ model: String) throws {
         let directory = TemporaryDirectory()
         let spatial = model.hasPrefix("digits_spatial")
         let labels = spatial ? ModelInputsTests.path("digits_spatial/y_train.npy") : ModelInputsTests.y
-        let report = try ModelInputsTests.convert(model, 0.8, labels: labels,
-                                                  output: directory.file("out." + (model as NSString).pathExtension))
+        let report = try ModelInputsTests.convert(
+            model, 0.8, labels: labels,
+            output: directory.file("out." + (model as NSString).pathExtension))
         #expect(report.zerosAfter == Int((0.8 * Double(report.size)).rounded(.toNearestOrAwayFromZero)))
         let tune = try #require(report.fineTune)
         #expect(tune.activation == "softmax" && tune.objective == "cross-entropy")
@@ -70,8 +77,9 @@ import Testing
     /// outputs. Labels, one row per sample, are refused there.
     @Test func aReshapeKeepingPositionsLeavesTheSoftmaxPerPosition() throws {
         let directory = TemporaryDirectory()
-        let report = try ModelInputsTests.convert("digits_segment/model.h5", 0.8, labels: nil,
-                                                  output: directory.file("out.h5"))
+        let report = try ModelInputsTests.convert(
+            "digits_segment/model.h5", 0.8, labels: nil,
+            output: directory.file("out.h5"))
         let tune = try #require(report.fineTune)
         #expect(tune.activation == "softmax" && tune.objective == "cross-entropy")
         #expect(tune.activationLayer == "probabilities")
@@ -90,8 +98,9 @@ import Testing
     /// apart (only for channels-last layers); `Flatten` and a one-axis `Reshape` make one vector.
     @Test func reshapesThatKeepOrMergePositions() {
         func step(_ className: String, _ config: JSONValue) -> TrailingLayer {
-            TrailingLayer(path: LayerPath(models: [], name: className.lowercased()), className: className,
-                          effect: .reshape, config: config)
+            TrailingLayer(
+                path: LayerPath(models: [], name: className.lowercased()), className: className,
+                effect: .reshape, config: config)
         }
         let keeps = step("Reshape", .object(["target_shape": .array([.number(16), .number(10)])]))
         let other = step("Reshape", .object(["target_shape": .array([.number(8), .number(20)])]))
@@ -129,8 +138,10 @@ import Testing
 
     /// The grouped gradient (back through the outer softmax, the pooling and the layer's own activation,
     /// summed over each sample's positions) matches central differences of the grouped loss.
-    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max),
-                      (.relu, .flatten)])
+    @Test(arguments: [
+        (Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max),
+        (.relu, .flatten),
+    ])
     func groupedGradientMatchesFiniteDifferences(_ inner: Activation, _ pooling: RowGroup.Pooling) throws {
         let (samples, positions, inputs, units) = (12, 3, 4, 3)
         var random = SplitMix64(seed: 11)
@@ -141,24 +152,29 @@ import Testing
         let directory = TemporaryDirectory()
         let x = (0..<(samples * positions * inputs)).map { _ in uniform() }
         writeNPY(directory.file("x.npy"), rows: samples, columns: positions * inputs, values: x)
-        let data = try CalibrationRows(features: ArraySource.open(directory.file("x.npy")), labels: nil,
-                                       kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0,
-                                       seed: 0, centred: true, retainsBlocks: true, group: group)
-        let tuner = try FineTuner(data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
-                                  units: units, pattern: ExactCount(.zeros(0)), kernelShape: [inputs, units],
-                                  group: group, start: (kernel, bias))
+        let data = try CalibrationRows(
+            features: ArraySource.open(directory.file("x.npy")), labels: nil,
+            kernel: kernel, bias: bias, activation: .softmax, validationSplit: 0,
+            seed: 0, centred: true, retainsBlocks: true, group: group)
+        let tuner = try FineTuner(
+            data: data, activation: .softmax, options: FineTuneOptions(), storedBits: 32,
+            units: units, pattern: ExactCount(.zeros(0)), kernelShape: [inputs, units],
+            group: group, start: (kernel, bias))
         // Targets away from the layer's own outputs, so the gradient is not zero.
         let outputs = group.outputs(units: units)
-        let targets = Tensor(rows: samples, columns: outputs, values: (0..<(samples * outputs)).map { i in
-            i % outputs == (i / outputs) % outputs ? 1 : 0
-        })
+        let targets = Tensor(
+            rows: samples, columns: outputs,
+            values: (0..<(samples * outputs)).map { i in
+                i % outputs == (i / outputs) % outputs ? 1 : 0
+            })
         let start = data.standardizer.into(kernel: kernel, bias: bias)
         let rows = tuner.sample.x
         func loss(_ w: Tensor, _ b: [Float]) -> Double {
             let forward = group.forward(rows, w, b, outer: .softmax, blas: tuner.blas)
             var none: Tensor? = nil
-            return Activation.softmax.loss(outputs: forward.outputs, preActivations: forward.pooled,
-                                           targets: targets, gradient: &none)
+            return Activation.softmax.loss(
+                outputs: forward.outputs, preActivations: forward.pooled,
+                targets: targets, gradient: &none)
         }
         let (gradKernel, gradBias) = tuner.gradient(start.kernel, start.bias, mask: nil, x: rows, targets: targets)
         let h: Float = 1e-3
@@ -187,21 +203,28 @@ import Testing
         var random = SplitMix64(seed: seed)
         func uniform() -> Float { Float(random.next() % 2000) / 1000 - 1 }
         let kernel = Tensor(rows: inputs, columns: units, values: (0..<(inputs * units)).map { _ in uniform() })
-        let x = Tensor(rows: samples, columns: positions * inputs,
-                       values: (0..<(samples * positions * inputs)).map { _ in uniform() })
-        return (RowGroup(rows: positions, inner: inner, pooling: pooling), x, kernel, (0..<units).map { _ in 0.3 * uniform() })
+        let x = Tensor(
+            rows: samples, columns: positions * inputs,
+            values: (0..<(samples * positions * inputs)).map { _ in uniform() })
+        return (
+            RowGroup(rows: positions, inner: inner, pooling: pooling), x, kernel,
+            (0..<units).map { _ in 0.3 * uniform() }
+        )
     }
 
     /// The Jacobian of the pooled values applied to a direction matches central differences of the
     /// pooled values along it.
-    @Test(arguments: [(Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max),
-                      (.relu, .flatten)])
+    @Test(arguments: [
+        (Activation.relu, RowGroup.Pooling.mean), (.relu, .max), (.tanh, .mean), (.linear, .max),
+        (.relu, .flatten),
+    ])
     func tangentMatchesFiniteDifferences(_ inner: Activation, _ pooling: RowGroup.Pooling) {
         let (group, x, kernel, bias) = Self.groupedSetting(inner, pooling, seed: 5)
         let blas = BLAS(threads: 1)
         var random = SplitMix64(seed: 6)
-        let direction = Tensor(rows: kernel.rows, columns: kernel.columns,
-                               values: kernel.values.map { _ in Float(random.next() % 2000) / 1000 - 1 })
+        let direction = Tensor(
+            rows: kernel.rows, columns: kernel.columns,
+            values: kernel.values.map { _ in Float(random.next() % 2000) / 1000 - 1 })
         let directionBias = bias.map { _ in Float(random.next() % 2000) / 1000 - 1 }
         let forward = group.forward(x, kernel, bias, outer: .linear, blas: blas)
         let tangent = group.tangent(x, direction, directionBias, at: forward, blas: blas)
@@ -230,8 +253,9 @@ import Testing
     func groupedCurvatureBoundsTheLoss(_ inner: Activation, _ pooling: RowGroup.Pooling) {
         let (group, x, kernel, bias) = Self.groupedSetting(inner, pooling, seed: 9)
         let blas = BLAS(threads: 1)
-        let bound = FineTuner.groupedLipschitz(x, kernel: kernel, bias: bias, hasBias: true, group: group,
-                                               activation: .softmax, blas: blas)
+        let bound = FineTuner.groupedLipschitz(
+            x, kernel: kernel, bias: bias, hasBias: true, group: group,
+            activation: .softmax, blas: blas)
         let teacher = group.forward(x, kernel, bias, outer: .softmax, blas: blas).outputs
         var targets = teacher
         for n in 0..<targets.rows {
@@ -240,8 +264,9 @@ import Testing
         func loss(_ k: Tensor, _ b: [Float]) -> Double {
             let forward = group.forward(x, k, b, outer: .softmax, blas: blas)
             var none: Tensor? = nil
-            return Activation.softmax.loss(outputs: forward.outputs, preActivations: forward.pooled,
-                                           targets: targets, gradient: &none)
+            return Activation.softmax.loss(
+                outputs: forward.outputs, preActivations: forward.pooled,
+                targets: targets, gradient: &none)
         }
         var random = SplitMix64(seed: 10)
         let h: Float = 1e-2
@@ -263,8 +288,10 @@ import Testing
         }
         #expect(largest > 0)
         let rows = group.positions(x)
-        let perPosition = FineTuner.rowEigenvalue(rows, bias: true, blas: blas)
-            * Activation.softmax.preActivationCurvature(units: kernel.columns) * (pooling == .max ? Float(group.rows) : 1)
+        let perPosition =
+            FineTuner.rowEigenvalue(rows, bias: true, blas: blas)
+            * Activation.softmax.preActivationCurvature(units: kernel.columns)
+            * (pooling == .max ? Float(group.rows) : 1)
         // Flattened, the positions' sum is the curvature itself; pooled, the positions' rows overstate it.
         if pooling != .flatten { #expect(bound < perPosition) }
     }

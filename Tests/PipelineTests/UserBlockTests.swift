@@ -2,12 +2,13 @@ import FileOutput
 import Foundation
 import HDF5
 import KerasFormat
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import TestSupport
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 @Suite struct UserBlockTests {
     /// A Keras file given a user block by `h5jam` converts exactly, by direct reads and writes, and the
@@ -41,8 +42,10 @@ import Testing
     @Test func theUserBlockFixtureConverts() throws {
         let directory = TemporaryDirectory()
         let fixture = Fixtures.named("keras2/user_block.h5")
-        let report = try Converter.convert(ConversionRequest(input: fixture.path, output: directory.file("out.h5"),
-                                                             target: .sparsity(0.8)))
+        let report = try Converter.convert(
+            ConversionRequest(
+                input: fixture.path, output: directory.file("out.h5"),
+                target: .sparsity(0.8)))
         #expect(report.format == "keras2-h5")
         #expect(report.zerosAfter == 51)
     }

@@ -1,8 +1,9 @@
-@testable import Pipeline
-@testable import FineTune
-@testable import Sparsity
-@testable import Numerics
 import Testing
+
+@testable import FineTune
+@testable import Numerics
+@testable import Pipeline
+@testable import Sparsity
 
 @Suite struct ZeroTargetTests {
     @Test(arguments: [
@@ -48,10 +49,12 @@ import Testing
             #expect(counts.belowLow == 3)  // 0, -0, -0.25
             let keys = UnsafeMutablePointer<Int32>.allocate(capacity: values.count + 1)
             defer { keys.deallocate() }
-            let end = KeyLoops.gather(buffer, low: Float(0.5).magnitudeKey, high: Float(1).magnitudeKey,
-                                      into: keys, start: 0)
-            #expect(Array(UnsafeBufferPointer(start: keys, count: end)).map { Float(magnitudeKey: $0) }
-                == [0.5, 1, 0.75, 0.5])
+            let end = KeyLoops.gather(
+                buffer, low: Float(0.5).magnitudeKey, high: Float(1).magnitudeKey,
+                into: keys, start: 0)
+            #expect(
+                Array(UnsafeBufferPointer(start: keys, count: end)).map { Float(magnitudeKey: $0) }
+                    == [0.5, 1, 0.75, 0.5])
         }
         var pruned = values
         var marks = [Bool](repeating: false, count: values.count)

@@ -1,6 +1,6 @@
 public import Foundation
-public import Testing
 import TestEnvironment
+public import Testing
 
 /// One entry of `fixtures/manifest.json`: what real Keras wrote and reports about a fixture.
 public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
@@ -31,11 +31,18 @@ public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
 
     enum CodingKeys: String, CodingKey {
         case file, format
-        case finalLayer = "final_layer", finalLayerPath = "final_layer_path", needsLayer = "needs_layer"
-        case kernelDataset = "kernel_dataset", kernelShape = "kernel_shape", kernelDtype = "kernel_dtype"
-        case kernelNans = "kernel_nans", optimizerSlotDatasets = "optimizer_slot_datasets"
-        case outputActivation = "output_activation", unfollowableLayer = "unfollowable_layer"
-        case recurrentFinalLayer = "recurrent_final_layer", finalLayerClass = "final_layer_class"
+        case finalLayer = "final_layer"
+        case finalLayerPath = "final_layer_path"
+        case needsLayer = "needs_layer"
+        case kernelDataset = "kernel_dataset"
+        case kernelShape = "kernel_shape"
+        case kernelDtype = "kernel_dtype"
+        case kernelNans = "kernel_nans"
+        case optimizerSlotDatasets = "optimizer_slot_datasets"
+        case outputActivation = "output_activation"
+        case unfollowableLayer = "unfollowable_layer"
+        case recurrentFinalLayer = "recurrent_final_layer"
+        case finalLayerClass = "final_layer_class"
     }
 
     /// The fixture's absolute path.
@@ -59,7 +66,7 @@ public enum Fixtures {
         struct Manifest: Decodable { let fixtures: [Fixture] }
         let url = directory.appendingPathComponent(name)
         guard let data = FileManager.default.contents(atPath: url.path),
-              let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
+            let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
         else { preconditionFailure("cannot read \(url.path)") }
         return manifest.fixtures
     }
@@ -89,7 +96,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
 
     deinit {
         chmod(url.path, 0o755)
-        do { try FileManager.default.removeItem(at: url) } catch { /* left for the system to clean */ }
+        do { try FileManager.default.removeItem(at: url) } catch { /* left for the system to clean */  }
     }
 
     /// Copies a file into the directory and returns the copy's path.
@@ -114,7 +121,9 @@ public func contents(_ path: String) -> Data {
 
 /// Writes an `.npy` file byte by byte, as numpy lays it out, for the reader to be tested against every
 /// variant the format allows.
-public func writeNPY(_ path: String, descr: String, fortran: Bool = false, shape: [Int], data: [UInt8], version: UInt8 = 1) {
+public func writeNPY(
+    _ path: String, descr: String, fortran: Bool = false, shape: [Int], data: [UInt8], version: UInt8 = 1
+) {
     let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shapeText), }"
     let prefix = version == 1 ? 10 : 12
@@ -122,7 +131,9 @@ public func writeNPY(_ path: String, descr: String, fortran: Bool = false, shape
     header += "\n"
     var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [version, 0]
     let length = header.utf8.count
-    bytes += version == 1 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
+    bytes +=
+        version == 1
+        ? [UInt8(length & 0xFF), UInt8(length >> 8)]
         : [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), 0, 0]
     bytes += Array(header.utf8) + data
     guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
@@ -140,7 +151,9 @@ public func bigEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
 
 /// Writes a float32 matrix as `.npy`.
 public func writeNPY(_ path: String, rows: Int, columns: Int, values: [Float]) {
-    writeNPY(path, descr: "<f4", shape: columns == 1 ? [rows] : [rows, columns], data: littleEndian(values.map(\.bitPattern)))
+    writeNPY(
+        path, descr: "<f4", shape: columns == 1 ? [rows] : [rows, columns], data: littleEndian(values.map(\.bitPattern))
+    )
 }
 
 /// Runs a command-line tool found on `PATH` (`h5repack`, `h5jam`) and fails unless it exits 0.
@@ -159,7 +172,8 @@ public func runTool(_ name: String, _ arguments: [String]) throws {
     let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     guard process.terminationStatus == 0 else {
         struct ToolFailed: Error, CustomStringConvertible { let description: String }
-        throw ToolFailed(description: "\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(message)")
+        throw ToolFailed(
+            description: "\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(message)")
     }
 }
 
