@@ -151,8 +151,8 @@ private struct TileProduct: @unchecked Sendable {
     let c: UnsafeMutableBufferPointer<Float>, cStride: Int
     let rows: Int
 
-    /// Computes `tiles` in order with scratch of its own: the tile's rows of `op(a)` packed (zero rows past
-    /// the end), the product `op(b)ᵀ · packedᵀ` (columns × tile rows, the rows in OpenBLAS's vectorized
+    /// Computes `tiles` in order with scratch of its own: the tile's rows of `op(a)` (the last tile's packed,
+    /// with zero rows past the end), the product `op(b)ᵀ · packedᵀ` (columns × tile rows, the rows in OpenBLAS's vectorized
     /// dimension), then each result row scaled and written. Every step is one OpenBLAS call (a copy, a product,
     /// a transposing copy), so a debug build costs what a release build does.
     func run(tiles: Range<Int>) {
@@ -176,17 +176,26 @@ private struct TileProduct: @unchecked Sendable {
                             }
                             continue
                         }
-                        // The tile's rows of op(a), k values each, side by side; zero rows after them.
-                        cblas_somatcopy(
-                            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                            Int32(transposeA ? k : count), Int32(transposeA ? count : k), 1,
-                            transposeA ? from + first : from + first * a.stride, Int32(a.stride),
-                            packed, Int32(k))
-                        if count < t { memset(packed + count * k, 0, (t - count) * k * MemoryLayout<Float>.size) }
+                        // The tile's rows of op(a): read in place when the tile is whole (OpenBLAS reads a
+                        // matrix by its leading dimension, so where it lies changes no sum); the last tile's
+                        // rows are copied side by side, zero rows after them.
+                        let operand: UnsafePointer<Float>, order: CBLAS_TRANSPOSE, leading: Int
+                        if count == t {
+                            operand = UnsafePointer(transposeA ? from + first : from + first * a.stride)
+                            (order, leading) = (transposeA ? CblasNoTrans : CblasTrans, a.stride)
+                        } else {
+                            cblas_somatcopy(
+                                CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                                Int32(transposeA ? k : count), Int32(transposeA ? count : k), 1,
+                                transposeA ? from + first : from + first * a.stride, Int32(a.stride),
+                                packed, Int32(k))
+                            memset(packed + count * k, 0, (t - count) * k * MemoryLayout<Float>.size)
+                            (operand, order, leading) = (UnsafePointer(packed), CblasTrans, k)
+                        }
                         cblas_sgemm(
-                            CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, CblasTrans, Int32(n),
-                            Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), packed, Int32(k), 0,
-                            result, Int32(t))
+                            CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, order, Int32(n),
+                            Int32(t), Int32(k), 1, b.buffer.baseAddress, Int32(b.stride), operand,
+                            Int32(leading), 0, result, Int32(t))
                         // result is n × t: its first `count` columns, transposed and scaled, are the rows of c.
                         let target = to + first * cStride
                         if beta == 0 {
