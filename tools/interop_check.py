@@ -339,19 +339,7 @@ def check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune=None
     return problems
 
 
-def main():
-    parser = argparse.ArgumentParser(description="Check kprune's output with real Keras.")
-    parser.add_argument("kprune", help="path to the kprune binary")
-    parser.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                           "..", "fixtures"))
-    parser.add_argument("--sparsity", type=float, default=0.8)
-    parser.add_argument("--only", help="check only fixtures whose file contains this")
-    parser.add_argument("--fine-tune", choices=["mask", "l1"],
-                        help="fine-tune with calibration inputs (seeded random rows of the layer's width); "
-                             "Dense (2-D) kernels only")
-    args = parser.parse_args()
-    binary = os.path.abspath(args.kprune)
-    fixtures_dir = os.path.abspath(args.fixtures)
+def load_entries(fixtures_dir):
     with open(os.path.join(fixtures_dir, "manifest.json")) as handle:
         entries = json.load(handle)["fixtures"]
     # tools/make_fixtures_extra.py's fixtures, listed with paths relative to fixtures/ as well.
@@ -359,23 +347,28 @@ def main():
     if os.path.exists(extra):
         with open(extra) as handle:
             entries += json.load(handle)["fixtures"]
+    return entries
 
+
+def run(binary, fixtures_dir, sparsity=0.8, fine_tune=None, only=None):
+    """Checks every fixture in one mode (magnitude pruning, or a fine-tune with `fine_tune`); prints a line per
+    fixture and the summary, and returns the number that failed."""
     passed = failed = skipped = 0
-    for entry in entries:
+    for entry in load_entries(fixtures_dir):
         if entry["format"] == "not-keras" or entry.get("kernel_nans", 0) > 0:
             continue
-        if args.fine_tune and (entry.get("final_layer_class") not in FINE_TUNED_CLASSES
-                               or (entry.get("final_layer_class") is None and len(entry["kernel_shape"]) != 2)):
+        if fine_tune and (entry.get("final_layer_class") not in FINE_TUNED_CLASSES
+                          or (entry.get("final_layer_class") is None and len(entry["kernel_shape"]) != 2)):
             skipped += 1
             continue
-        if args.only and args.only not in entry["file"]:
+        if only and only not in entry["file"]:
             continue
         workdir = tempfile.mkdtemp(prefix="kprune-interop-")
         try:
-            if args.fine_tune and entry.get("unfollowable_layer"):
-                problems = check_refusal(binary, entry, fixtures_dir, args.sparsity, workdir, args.fine_tune)
+            if fine_tune and entry.get("unfollowable_layer"):
+                problems = check_refusal(binary, entry, fixtures_dir, sparsity, workdir, fine_tune)
             else:
-                problems = check_fixture(binary, entry, fixtures_dir, args.sparsity, workdir, args.fine_tune)
+                problems = check_fixture(binary, entry, fixtures_dir, sparsity, workdir, fine_tune)
         except Exception as error:  # report and go on to the next fixture
             problems = ["%s: %s" % (type(error).__name__, str(error).splitlines()[0] if str(error) else "")]
         finally:
@@ -387,8 +380,24 @@ def main():
             passed += 1
             note = "" if entry["loader"] else " (no Keras loader: file checks only)"
             print("PASS %s%s" % (entry["file"], note), flush=True)
-    label = "interop" if not args.fine_tune else "interop-%s" % args.fine_tune
-    print("%s: %d passed, %d failed, %d skipped" % (label, passed, failed, skipped))
+    label = "interop" if not fine_tune else "interop-%s" % fine_tune
+    print("%s: %d passed, %d failed, %d skipped" % (label, passed, failed, skipped), flush=True)
+    return failed
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Check kprune's output with real Keras.")
+    parser.add_argument("kprune", help="path to the kprune binary")
+    parser.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                           "..", "fixtures"))
+    parser.add_argument("--sparsity", type=float, default=0.8)
+    parser.add_argument("--only", help="check only fixtures whose file contains this")
+    parser.add_argument("--fine-tune", choices=["mask", "l1"],
+                        help="fine-tune with calibration inputs (seeded random rows of the layer's width); "
+                             "Dense (2-D) kernels only")
+    args = parser.parse_args()
+    failed = run(os.path.abspath(args.kprune), os.path.abspath(args.fixtures), args.sparsity, args.fine_tune,
+                 args.only)
     return 1 if failed else 0
 
 

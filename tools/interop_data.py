@@ -123,9 +123,30 @@ def check(binary, fixtures, model_file, method, sparsity, workdir, problems, dat
         "--data", os.path.join(raw, "x_train.npy")] + (["--labels", os.path.join(fixtures, labels)] if labels else [])
     command = [binary, "convert", copy, "--sparsity", str(sparsity)] + given + [
         "--method", method, "--seed", "0", "--json", "-o", out]
+    # The same run again, alongside the first (both cores at work): it must write the same bytes.
+    again = os.path.join(workdir, "again" + extension)
+    second = subprocess.Popen(command[:-1] + [again], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        checked = check_run(command, copy, before, outdir, out, sparsity, method, workdir, fixtures, model_file,
+                            problems, raw, data)
+    finally:
+        second.wait()
+    if not checked:
+        return
+    if extension == ".keras":
+        same = weights_file(again, workdir, "c.h5")
+        problems.check(interop_check.sha256(same) == interop_check.sha256(checked), "a second run wrote other weights")
+    else:
+        problems.check(interop_check.sha256(again) == interop_check.sha256(out), "a second run wrote other bytes")
+
+
+def check_run(command, copy, before, outdir, out, sparsity, method, workdir, fixtures, model_file, problems, raw,
+              data):
+    """Runs `command` and checks its output; returns the output's weights file, or None if it wrote none."""
+    extension = os.path.splitext(model_file)[1]
     result = subprocess.run(command, capture_output=True, text=True)
     if not problems.check(result.returncode == 0, "exit %d: %s" % (result.returncode, result.stderr.strip())):
-        return
+        return None
     problems.check(interop_check.sha256(copy) == before, "the input changed")
     problems.check(os.listdir(outdir) == [os.path.basename(out)], "output directory holds %s" % os.listdir(outdir))
     record = json.loads(result.stdout)
@@ -164,21 +185,11 @@ def check(binary, fixtures, model_file, method, sparsity, workdir, problems, dat
         problems.check(agreement >= floor, "held-out agreement %.4f below %.2f" % (agreement, floor))
         problems.agreement = agreement
 
-    again = os.path.join(workdir, "again" + extension)
-    subprocess.run(command[:-1] + [again], capture_output=True, text=True, check=False)
-    if extension == ".keras":
-        same = weights_file(again, workdir, "c.h5")
-        problems.check(interop_check.sha256(same) == interop_check.sha256(b), "a second run wrote other weights")
-    else:
-        problems.check(interop_check.sha256(again) == interop_check.sha256(out), "a second run wrote other bytes")
+    return b
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("kprune")
-    parser.add_argument("--fixtures", default="fixtures")
-    args = parser.parse_args()
-    binary = os.path.abspath(args.kprune)
+def run(binary, fixtures):
+    """Runs every fine-tune above; prints a line per run and the summary, and returns the number that failed."""
     passed = failed = 0
     runs = [(model_file, None, method, sparsity) for model_file in MODELS for method in ("mask", "l1")
             for sparsity in (0.8, 0.95)] + [(model_file, data, "mask", 0.8) for model_file, data in OTHERS]
@@ -187,18 +198,27 @@ def main():
         problems.agreement = None
         with tempfile.TemporaryDirectory() as workdir:
             try:
-                check(binary, args.fixtures, model_file, method, sparsity, workdir, problems, data)
+                check(binary, fixtures, model_file, method, sparsity, workdir, problems, data)
             except Exception as error:  # noqa: BLE001  (any failure is this run's)
                 problems.append("%s: %s" % (type(error).__name__, error))
         label = "%s %s %.2f" % (model_file, method, sparsity)
         if problems:
             failed += 1
-            print("FAIL %s: %s" % (label, "; ".join(problems)))
+            print("FAIL %s: %s" % (label, "; ".join(problems)), flush=True)
         else:
             passed += 1
-            print("PASS %s" % label + ("" if problems.agreement is None else " (agreement %.4f)" % problems.agreement))
-    print("interop-data: %d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+            print("PASS %s" % label + ("" if problems.agreement is None else " (agreement %.4f)" % problems.agreement),
+                  flush=True)
+    print("interop-data: %d passed, %d failed" % (passed, failed), flush=True)
+    return failed
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kprune")
+    parser.add_argument("--fixtures", default="fixtures")
+    args = parser.parse_args()
+    sys.exit(1 if run(os.path.abspath(args.kprune), args.fixtures) else 0)
 
 
 if __name__ == "__main__":

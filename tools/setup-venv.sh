@@ -19,6 +19,12 @@ python=${PYTHON:-python3}
 stamp=$venv/.kprune-requirements.sha256
 wanted=$(sha256sum "$requirements" | cut -d ' ' -f 1)
 
+# One installer at a time: a second call (tools/test.sh after .ci/run started one in the background) waits for
+# the first and then finds the venv up to date.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     echo "setup-venv: $venv is up to date"
     exit 0

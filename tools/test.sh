@@ -1,28 +1,59 @@
 #!/usr/bin/env bash
-# kprune's tests: the Swift suites (unit, format and CLI tests), then the interop check, in which real
-# Keras (tf_keras 2.21 and Keras 3.15.1, in a venv made by tools/setup-venv.sh) loads every fixture
-# kprune converts and compares it with the input: magnitude pruning, then fine-tunes with each method.
+# kprune's tests, in two tiers.
+#
+#   tools/test.sh --quick   the loop after each change (about 2 minutes from a built tree): every Swift suite but
+#                           those tagged `slow` (whole conversions of the calibration models, signal handling),
+#                           in the debug build; the CLI suites run each command on each Keras format.
+#   tools/test.sh           everything (the README's test command, run by .ci/run): the format check; every Swift
+#                           suite, slow ones included, on an optimized build (-enable-testing, in .build/testing)
+#                           with no compiler warning allowed from Sources or Tests; then real Keras (tf_keras 2.21
+#                           and Keras 3.15.1, in the venv of tools/setup-venv.sh, made meanwhile) loads what the
+#                           release binary writes for every fixture and method (tools/interop.py), and the fuzz
+#                           suite (tools/fuzz.py).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+mkdir -p .build
+
+# libhdf5 must never print its own error stack (kprune reports errors itself): a line of it fails the run.
+no_hdf5_stack() {
+    if grep -q "HDF5-DIAG" "$1"; then
+        echo "test: libhdf5 printed an error stack (HDF5-DIAG in $1)" >&2
+        exit 1
+    fi
+}
 
 tools/install-deps.sh
-# libhdf5 must never print its own error stack (kprune reports errors itself): a line of it fails the run.
-mkdir -p .build
-swift test 2>&1 | tee .build/swift-test.log
-if grep -q "HDF5-DIAG" .build/swift-test.log; then
-    echo "test: libhdf5 printed an error stack (HDF5-DIAG above)" >&2
+if [ "${1:-}" = "--quick" ]; then
+    swift build --build-tests
+    KPRUNE_TEST_TIER=quick swift test --skip-build 2>&1 | tee .build/swift-test.log
+    no_hdf5_stack .build/swift-test.log
+    exit 0
+fi
+
+# The venv installs (mostly downloads) while Swift builds; its output goes to .build/setup-venv.log.
+tools/setup-venv.sh > .build/setup-venv.log 2>&1 &
+venv=$!
+
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
+swift build -c release
+testing=(-c release -Xswiftc -enable-testing --scratch-path .build/testing)
+swift build "${testing[@]}" --build-tests 2>&1 | tee .build/swift-build.log
+if grep -E "^/.*/(Sources|Tests)/.*: warning:" .build/swift-build.log; then
+    echo "test: the build of Sources and Tests printed warnings (above)" >&2
     exit 1
 fi
-tools/setup-venv.sh
-# The Python checks run the release binary (.ci/run has built it already): the same output bytes as the debug
-# build, in a fraction of the time.
-swift build -c release
+swift test "${testing[@]}" --skip-build 2>&1 | tee .build/swift-test.log
+no_hdf5_stack .build/swift-test.log
+
+if ! wait "$venv"; then
+    cat .build/setup-venv.log >&2
+    exit 1
+fi
 kprune=.build/release/kprune
-.venv/bin/python tools/interop_check.py "$kprune"
-.venv/bin/python tools/interop_check.py "$kprune" --fine-tune l1
-.venv/bin/python tools/interop_check.py "$kprune" --fine-tune mask
-# Fine-tunes from the models' own inputs (--data): Keras loads each output; its agreement with the dense model holds.
-.venv/bin/python tools/interop_data.py "$kprune"
+# Magnitude pruning and both fine-tunes on every fixture, then fine-tunes from the models' own inputs (--data):
+# Keras loads each output, every other byte is the input's, agreement with the dense model holds.
+.venv/bin/python tools/interop.py "$kprune"
 # Mutated fixtures, calibration files and archives: no crash, hang, stray write or leftover, one-line errors.
 .venv/bin/python tools/fuzz.py "$kprune"

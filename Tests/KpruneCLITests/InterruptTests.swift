@@ -4,7 +4,7 @@ import Testing
 
 /// Interrupted runs leave nothing behind: an unnamed output even on SIGKILL, named temporaries and staging
 /// directories on SIGINT, SIGTERM and SIGHUP, for `convert` and `inspect` alike.
-@Suite struct InterruptTests {
+@Suite(.tags(.slow), .fullTier, .timeLimit(.minutes(2))) struct InterruptTests {
     /// Starts kprune with `arguments`, waits until `ready` holds, sends `signal` and returns the exit status.
     func interrupt(
         _ arguments: [String], environment: [String: String] = [:], signal: Int32,

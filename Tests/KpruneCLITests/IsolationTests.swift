@@ -89,7 +89,8 @@ private func runKprune(_ arguments: [String], environment extra: [String: String
         #expect(run.stdout.split(separator: "\n").count == 1)
     }
 
-    @Test(arguments: [SIGTERM, SIGINT]) func aSignalIsForwardedToTheChild(_ signalNumber: Int32) throws {
+    @Test(.timeLimit(.minutes(1)), arguments: [SIGTERM, SIGINT])
+    func aSignalIsForwardedToTheChild(_ signalNumber: Int32) throws {
         let directory = TemporaryDirectory()
         let done = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: "done.h5")
         let hanging = try directory.copy(Fixtures.named("keras2/sequential.h5").path, as: "hanging.h5")

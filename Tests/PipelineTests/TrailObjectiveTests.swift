@@ -12,7 +12,7 @@ import Testing
 /// Convolutional final layers whose positions reach the model's output through a pooling that the rows
 /// cannot stand for one by one (global max pooling; global average pooling after the layer's own relu): the
 /// loss is taken on the model's output per sample, with the sample's patches as a group.
-@Suite struct TrailObjectiveTests {
+@Suite(.tags(.slow), .fullTier) struct TrailObjectiveTests {
     static let models = [
         "digits_squeeze/model.h5", "digits_squeeze/model.keras", "digits_maxpool/model.h5",
         "digits_maxpool/model.keras",
