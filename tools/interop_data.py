@@ -60,6 +60,8 @@ MODELS = ["calibration/digits_cnn/model.h5", "calibration/digits_cnn/model.keras
 # Labels other than the digits' classes: a model's own (beside it), or none where the loss is taken per
 # position (labels give one row per sample).
 LABELS = {"digits_spatial": "calibration/digits_spatial/y_train.npy", "digits_segment": None}
+# The held-out test images' labels, for --eval-labels (none for the segmenter).
+EVAL_LABELS = {"digits_spatial": "calibration/digits_spatial/y_test.npy", "digits_segment": None}
 # Final layers of other kinds, fine-tuned from the seeded inputs of fixtures/predict (no labels; the dense
 # agreement is not checked on these random inputs): a TimeDistributed Dense after a Bidirectional GRU, a
 # separable convolution's pointwise kernel, a Dense head inside a nested model.
@@ -121,6 +123,11 @@ def check(binary, fixtures, model_file, method, sparsity, workdir, problems, dat
     labels = LABELS.get(model_file.split("/")[1], os.path.join("calibration", "digits_raw", "y_train.npy"))
     given = ["--data", os.path.join(fixtures, data)] if data else [
         "--data", os.path.join(raw, "x_train.npy")] + (["--labels", os.path.join(fixtures, labels)] if labels else [])
+    if not data:
+        # Scored by kprune on the test images, which the fine-tune never sees; checked against Keras below.
+        eval_labels = EVAL_LABELS.get(model_file.split("/")[1], os.path.join("calibration", "digits_raw", "y_test.npy"))
+        given += ["--eval-data", os.path.join(raw, "x_test.npy")] + (
+            ["--eval-labels", os.path.join(fixtures, eval_labels)] if eval_labels else [])
     command = [binary, "convert", copy, "--sparsity", str(sparsity)] + given + [
         "--method", method, "--seed", "0", "--json", "-o", out]
     # The same run again, alongside the first (both cores at work): it must write the same bytes.
@@ -184,6 +191,9 @@ def check_run(command, copy, before, outdir, out, sparsity, method, workdir, fix
         floor = FLOORS.get((model_file.split("/")[1], method, sparsity), AGREEMENT[sparsity])
         problems.check(agreement >= floor, "held-out agreement %.4f below %.2f" % (agreement, floor))
         problems.agreement = agreement
+        eval_labels = EVAL_LABELS.get(model_file.split("/")[1], os.path.join("calibration", "digits_raw", "y_test.npy"))
+        labels = np.load(os.path.join(fixtures, eval_labels)) if eval_labels else None
+        check_eval(record.get("eval"), dense, pruned, owner.get_layer(layer), record, target, x, labels, problems)
 
     return b
 
@@ -211,6 +221,90 @@ def run(binary, fixtures):
                   flush=True)
     print("interop-data: %d passed, %d failed" % (passed, failed), flush=True)
     return failed
+
+
+def figures(outputs, reference, labels, activation):
+    """Accuracy, agreement and loss as kprune defines them, from Keras's outputs (numpy, float64)."""
+    units = outputs.shape[-1]
+    p, r = outputs.reshape(-1, units).astype(np.float64), reference.reshape(-1, units)
+    result = {}
+    eps = 1e-7
+    if activation == "softmax":
+        top = np.argmax(p, -1)
+        result["agreement"] = float(np.mean(top == np.argmax(r, -1)))
+        if labels is not None:
+            truth = labels.reshape(-1).astype(np.int64) if labels.size == len(p) else np.argmax(
+                labels.reshape(-1, units), -1)
+            onehot = np.eye(units)[truth] if labels.size == len(p) else labels.reshape(-1, units)
+            result["accuracy"] = float(np.mean(top == truth))
+            result["loss"] = float(np.mean(-np.sum(onehot * np.log(np.clip(p, eps, 1 - eps)), -1)))
+    elif activation == "sigmoid":
+        result["agreement"] = float(np.mean((p > 0.5) == (r > 0.5)))
+        if labels is not None:
+            y = labels.reshape(p.shape).astype(np.float64)
+            q = np.clip(p, eps, 1 - eps)
+            result["accuracy"] = float(np.mean((p > 0.5) == (y > 0.5)))
+            result["loss"] = float(np.mean(-(y * np.log(q) + (1 - y) * np.log(1 - q))))
+    elif labels is not None:
+        result["loss"] = float(np.mean((p - labels.reshape(p.shape)) ** 2))
+    return result
+
+
+def check_eval(report, dense, pruned, pruned_layer, record, target, x, labels, problems):
+    """kprune's evaluation figures equal those computed from Keras's predictions of the dense model, the written
+    file, and the dense model with the magnitude kernel at the same count (a near tie may flip a decision or two:
+    within 2.5 decisions; losses within 1e-3 relative)."""
+    if not problems.check(isinstance(report, dict), "no eval object in the JSON"):
+        return
+    activation = report.get("activation")
+    reference = dense.predict(x, verbose=0)
+    rows = reference.size // reference.shape[-1]
+
+    def compare(name, got, expected):
+        for key in ("accuracy", "agreement", "loss"):
+            if key not in expected:
+                problems.check(key not in got, "%s eval %s present, not applicable" % (name, key))
+                continue
+            value = got.get(key)
+            if not problems.check(value is not None, "%s eval %s missing" % (name, key)):
+                continue
+            tolerance = 1e-3 * abs(expected[key]) + 1e-5 if key == "loss" else 2.5 / rows
+            problems.check(abs(value - expected[key]) <= tolerance, "%s eval %s %.6f, Keras %.6f" % (
+                name, key, value, expected[key]))
+
+    problems.check(report.get("samples") == len(x), "eval samples %s, expected %d" % (report.get("samples"), len(x)))
+    dense_expected = figures(reference, reference, labels, activation)
+    dense_expected.pop("agreement", None)
+    compare("dense", report.get("dense", {}), dense_expected)
+    compare("written", report, figures(pruned.predict(x, verbose=0), reference, labels, activation))
+    # The magnitude result: the smallest magnitudes zeroed, the lowest index first among ties.
+    weights = pruned_layer.get_weights()
+    index = next(i for i, w in enumerate(weights) if list(w.shape) == record["kernel_shape"])
+    original = [w for w in dense_weights(dense, record)]
+    kernel = original[index].copy()
+    order = np.lexsort((np.arange(kernel.size), np.abs(kernel).ravel()))
+    flat = kernel.ravel()
+    flat[order[:target]] = 0
+    magnitude_weights = list(original)
+    magnitude_weights[index] = flat.reshape(kernel.shape)
+    layer = dense_layer(dense, record)
+    layer.set_weights(magnitude_weights)
+    try:
+        compare("magnitude", report.get("magnitude", {}), figures(dense.predict(x, verbose=0), reference, labels,
+                                                                    activation))
+    finally:
+        layer.set_weights(original)
+
+
+def dense_layer(model, record):
+    owner = model
+    for name in record["layer"].split("/")[:-1]:
+        owner = owner.get_layer(name)
+    return owner.get_layer(record["layer"].split("/")[-1])
+
+
+def dense_weights(model, record):
+    return dense_layer(model, record).get_weights()
 
 
 def main():

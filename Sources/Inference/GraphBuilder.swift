@@ -14,11 +14,14 @@ struct GraphBuilder {
     var folds = true
     /// The layers with weights, by path (`outer/dense_1`).
     let weighted: [String: LayerInfo]
+    /// Values that stand for stored weights, by dataset path: a pruned kernel run without writing it.
+    let replaced: [String: [Float]]
 
-    init(model: KerasModel, root: Group, blas: BLAS) {
+    init(model: KerasModel, root: Group, blas: BLAS, replacing replaced: [String: [Float]] = [:]) {
         self.model = model
         self.root = root
         self.blas = blas
+        self.replaced = replaced
         weighted = Dictionary(model.layers.map { ($0.path.description, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -199,6 +202,10 @@ struct GraphBuilder {
                     .shapeMismatch, layer: name,
                     "the weight \(weight.name) of \(name) has shape \(weight.shape), more than the "
                         + "\(Self.largestWeight) values kprune reads for one weight")
+            }
+            if let values = replaced[weight.dataset] {
+                precondition(values.count == weight.count, "\(values.count) values replace \(weight.dataset)")
+                return (weight.shape, values)
             }
             return (weight.shape, try root.dataset(weight.dataset).readAll(as: Float.self))
         }

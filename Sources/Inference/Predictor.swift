@@ -22,19 +22,22 @@ public struct Predictor {
     /// - Parameter blas: the run's matrix products.
     /// - Throws: `InferenceError` naming the first layer it cannot run (its class), or a file without a
     ///   config; read errors.
-    public init(model: KerasModel, blas: BLAS) throws {
+    /// - Parameter replacing: values run in place of stored weights, by dataset path (each of the weight's
+    ///   size): a pruned kernel evaluated before it is written.
+    public init(model: KerasModel, blas: BLAS, replacing: [String: [Float]] = [:]) throws {
         guard let config = model.config else {
             throw InferenceError(.noConfig, "the file has no model config, so the model's graph is unknown")
         }
-        try self.init(model: model, config: config, blas: blas)
+        try self.init(model: model, config: config, blas: blas, replacing: replacing)
     }
 
     /// Builds the forward pass of `config` (the model's own, or an edited copy naming the same layers) with the
-    /// weights of `model`.
-    init(model: KerasModel, config: ModelConfig, blas: BLAS) throws {
+    /// weights of `model`, `replacing` some by dataset path.
+    init(model: KerasModel, config: ModelConfig, blas: BLAS, replacing: [String: [Float]] = [:]) throws {
         inputShapes = GraphBuilder.inputShapes(config)
         graph = try File.withOpen(model.weightsFile) { file in
-            try GraphBuilder(model: model, root: try file.root(), blas: blas).graph(config, prefix: [])
+            try GraphBuilder(model: model, root: try file.root(), blas: blas, replacing: replacing)
+                .graph(config, prefix: [])
         }
     }
 

@@ -41,9 +41,11 @@ public struct ConversionReport: Sendable, Encodable {
     public let notes: [String]
     /// Before and after on the held-out calibration samples, when the layer was fine-tuned.
     public let fineTune: FineTuneReport?
+    /// Scores on the evaluation data, when given.
+    public let eval: EvaluationReport?
 
     enum CodingKeys: String, CodingKey {
-        case input, output, format, layer, dtype, size, method, passes, seconds, notes
+        case input, output, format, layer, dtype, size, method, passes, seconds, notes, eval
         case fineTune = "fine_tune"
         case kernelDataset = "kernel_dataset"
         case kernelShape = "kernel_shape"
@@ -54,7 +56,7 @@ public struct ConversionReport: Sendable, Encodable {
     }
 
     /// The report of `plan`'s conversion, which the method ended with `outcome`, in `seconds`.
-    init(_ plan: ConversionPlan, outcome: MethodOutcome, seconds: Double) {
+    init(_ plan: ConversionPlan, outcome: MethodOutcome, eval: EvaluationReport? = nil, seconds: Double) {
         input = plan.request.input
         output = plan.request.output
         format = plan.model.format.rawValue
@@ -72,6 +74,7 @@ public struct ConversionReport: Sendable, Encodable {
         self.seconds = seconds
         notes = outcome.notes + (plan.slotNote.map { [$0] } ?? [])
         fineTune = outcome.fineTune
+        self.eval = eval
     }
 }
 
@@ -85,4 +88,6 @@ struct MethodOutcome {
     var notes: [String] = []
     /// The fine-tune's report, when the layer was fine-tuned.
     var fineTune: FineTuneReport? = nil
+    /// The kernel and bias written, when a fine-tune's result was (nil for the data-free result).
+    var tuned: (kernel: [Float], bias: [Float]?)? = nil
 }

@@ -21,11 +21,14 @@ public struct ConversionRequest: Sendable {
     public var inPlace: Bool
     /// Calibration data for a fine-tune; nil for data-free magnitude pruning.
     public var calibration: Calibration?
+    /// Data the fine-tune never sees, on which the result is scored; nil for none.
+    public var evaluation: EvaluationData?
 
     /// A request for `pattern`'s zeros in `input`'s final layer (or `layer`), written to `output`.
     public init(
         input: String, output: String, pattern: any SparsityPattern, layer: String? = nil,
-        overwrite: Bool = false, inPlace: Bool = false, calibration: Calibration? = nil
+        overwrite: Bool = false, inPlace: Bool = false, calibration: Calibration? = nil,
+        evaluation: EvaluationData? = nil
     ) {
         self.input = input
         self.output = output
@@ -34,16 +37,17 @@ public struct ConversionRequest: Sendable {
         self.overwrite = overwrite
         self.inPlace = inPlace
         self.calibration = calibration
+        self.evaluation = evaluation
     }
 
     /// A request for an exact number of zeros anywhere in the kernel (`ExactCount(target)`).
     public init(
         input: String, output: String, target: ZeroTarget, layer: String? = nil, overwrite: Bool = false,
-        inPlace: Bool = false, calibration: Calibration? = nil
+        inPlace: Bool = false, calibration: Calibration? = nil, evaluation: EvaluationData? = nil
     ) {
         self.init(
             input: input, output: output, pattern: ExactCount(target), layer: layer, overwrite: overwrite,
-            inPlace: inPlace, calibration: calibration)
+            inPlace: inPlace, calibration: calibration, evaluation: evaluation)
     }
 
     /// Whether the request fine-tunes (calibration data with a training method).

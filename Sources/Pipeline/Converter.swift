@@ -29,6 +29,9 @@ public enum Converter {
         let output = try plan.reserveOutput()
         defer { output.discard() }
         observer?.structureRead()
+        // Evaluation data is checked, and the dense model read, before anything is written.
+        let blas = BLAS(threads: Workers.available)
+        let evaluation = try request.evaluation.map { try Evaluation(plan, data: $0, blas: blas) }
         let outcome =
             if let calibration = request.calibration, request.fineTunes {
                 try FineTunedPruning.run(plan, calibration: calibration, output: output, observer: observer)
@@ -42,8 +45,11 @@ public enum Converter {
                     + "not the target \(plan.targetZeros)",
                 hint: "the kernel changed while it was read")
         }
+        // Scored before the output is named: evaluation data that does not fit leaves nothing written.
+        let eval = try evaluation?.run(plan, written: outcome.tuned, blas: blas)
         try output.commit()
-        return ConversionReport(plan, outcome: outcome, seconds: (ContinuousClock.now - clock) / .seconds(1))
+        return ConversionReport(
+            plan, outcome: outcome, eval: eval, seconds: (ContinuousClock.now - clock) / .seconds(1))
     }
 
     /// Refuses outputs that cannot be written as asked (see `OutputPath.check`) and an output that is the

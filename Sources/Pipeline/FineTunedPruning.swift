@@ -62,9 +62,11 @@ enum FineTunedPruning {
         if let note = features.note { notes.append(note) }
         if let trailNote { notes.append(trailNote) }
         if result.report.chosen != calibration.options.method.rawValue { notes.append(chosenNote(result.report)) }
+        let dataFree = result.report.chosen == PruningMethod.magnitude.rawValue
         return MethodOutcome(
             zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
-            fineTune: result.report)
+            fineTune: result.report,
+            tuned: dataFree ? nil : (result.kernel.values, plan.layer.bias == nil ? nil : result.bias))
     }
 
     /// Refuses layers the fine-tune cannot handle; returns the kernel's stored float width.

@@ -34,6 +34,9 @@ extension Kprune {
         @OptionGroup(title: "Fine-tuning")
         var fineTune: FineTuneArguments
 
+        @OptionGroup(title: "Evaluation")
+        var evaluation: EvaluationArguments
+
         @OptionGroup
         var report: ReportOptions
 
@@ -94,7 +97,7 @@ extension Kprune {
             let request = ConversionRequest(
                 input: input, output: destination, target: target, layer: layer,
                 overwrite: outputs.force, inPlace: outputs.inPlace,
-                calibration: fineTune.calibration)
+                calibration: fineTune.calibration, evaluation: evaluation.evaluation)
             StructureDeadline.arm()
             defer { StructureDeadline.disarm() }
             let result = try Converter.convert(request, observer: ConsoleObserver(input: input, progress: progress))
@@ -145,6 +148,20 @@ extension Kprune {
             if unwritable > 0 { throw ExitCode.failure }
         }
 
+        /// The evaluation lines: the dense model, the written result and magnitude pruning at the same count.
+        static func describe(_ eval: EvaluationReport) -> String {
+            func figures(_ figures: EvaluationReport.Figures) -> String {
+                var parts: [String] = []
+                if let accuracy = figures.accuracy { parts.append(String(format: "accuracy %.4f", accuracy)) }
+                if let agreement = figures.agreement { parts.append(String(format: "agreement %.4f", agreement)) }
+                if let loss = figures.loss { parts.append(String(format: "loss %.4f", loss)) }
+                return parts.isEmpty ? "no figure applies" : parts.joined(separator: ", ")
+            }
+            return "\n  evaluation data (\(eval.samples) samples the fine-tune never saw): "
+                + "dense \(figures(eval.dense)); written \(figures(eval.written)); "
+                + "magnitude at the same count \(figures(eval.magnitude))"
+        }
+
         private func summary(_ report: ConversionReport) -> String {
             let shape = report.kernelShape.map(String.init).joined(separator: "x")
             var line =
@@ -163,13 +180,14 @@ extension Kprune {
                 line +=
                     "\n  fine-tune: \(tune.trainSamples) samples\(tune.streamed ? " (streamed)" : ""), \(tune.epochs) epochs, \(tune.steps) steps"
                 line +=
-                    "\n  held out (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
+                    "\n  held-out calibration rows (\(tune.heldOutSamples) samples): before \(describe(tune.before)); after \(describe(tune.after))"
                 line +=
                     "\n  loss: \(tune.objective), following the \(tune.activation) activation of layer "
                     + "'\(Escaped.text(tune.activationLayer ?? report.layer))'"
                 let candidates = tune.candidates.map { String(format: "%@ %.4f", $0.method, $0.heldOut.loss) }
                 line += "\n  held-out loss by candidate: \(candidates.joined(separator: ", ")); wrote \(tune.chosen)"
             }
+            if let eval = report.eval { line += Self.describe(eval) }
             for note in report.notes { line += "\n  note: \(Escaped.text(note))" }
             return line
         }

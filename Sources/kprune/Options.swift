@@ -124,6 +124,34 @@ struct FineTuneArguments: ParsableArguments {
     }
 }
 
+/// Data the fine-tune never sees, on which the result is scored.
+struct EvaluationArguments: ParsableArguments {
+    @Option(
+        name: .customLong("eval-data"),
+        help: ArgumentHelp(
+            "Evaluation data as the model's own inputs, one sample per row, never used by the fine-tune: the dense model, the written result and the data-free magnitude result at the same count are run on it and scored. Once per input of a model with several, in their order.",
+            valueName: "x.npy"))
+    var data: [String] = []
+
+    @Option(
+        name: .customLong("eval-labels"),
+        help: ArgumentHelp(
+            "True labels of the evaluation samples (class ids, one-hot rows or targets), for accuracy and loss.",
+            valueName: "y.npy"))
+    var labels: String?
+
+    func validate() throws {
+        if labels != nil, data.isEmpty {
+            throw ValidationError("--eval-labels goes with --eval-data")
+        }
+    }
+
+    /// The evaluation these options ask for; nil without `--eval-data`.
+    var evaluation: EvaluationData? {
+        data.isEmpty ? nil : EvaluationData(inputs: data, labels: labels)
+    }
+}
+
 /// How results and errors are printed.
 struct ReportOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per input on standard output.")

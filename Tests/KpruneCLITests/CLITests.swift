@@ -397,7 +397,7 @@ struct Run {
             "convert", input, "--sparsity", "0.75", "--features", directory.file("h.npy"), "--epochs", "5",
             "--force",
         ])
-        #expect(text.stdout.contains("held out (12 samples): before loss"))
+        #expect(text.stdout.contains("held-out calibration rows (12 samples): before loss"))
         #expect(
             text.stdout.contains(
                 "loss: mean squared error, following the linear activation of layer 'dense_1'"))

@@ -1,0 +1,112 @@
+import ArrayIO
+import Foundation
+import TestSupport
+import Testing
+
+/// `--eval-data` and `--eval-labels`: the dense model, the written result and the data-free magnitude result
+/// scored on data the fine-tune never sees. (tools/interop_data.py checks the figures against Keras's.)
+@Suite struct EvaluationTests {
+    static func calibration(_ relative: String) -> String {
+        Fixtures.directory.appendingPathComponent("calibration").appendingPathComponent(relative).path
+    }
+    static let model = calibration("digits/model.h5")
+    static let xTest = calibration("digits_raw/x_test.npy"), yTest = calibration("digits_raw/y_test.npy")
+
+    static func object(_ run: Run) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    }
+
+    /// The dense model's accuracy is that of `predict`'s outputs; the written result is scored beside the
+    /// magnitude result at the same count, and the text report says which figures are evaluation data.
+    @Test func scoresTheDenseTheWrittenAndTheMagnitudeResult() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.model, as: "model.h5")
+        let arguments = [
+            "convert", input, "--sparsity", "0.9", "--data", Self.calibration("digits_raw/x_train.npy"),
+            "--labels", Self.calibration("digits_raw/y_train.npy"), "--eval-data", Self.xTest,
+            "--eval-labels", Self.yTest,
+        ]
+        let run = try Run(arguments + ["--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let eval = try #require(try Self.object(run)["eval"] as? [String: Any])
+        #expect(eval["samples"] as? Int == 450)
+        #expect(eval["activation"] as? String == "softmax")
+        let dense = try #require(eval["dense"] as? [String: Any])
+        #expect(dense["agreement"] == nil, "the dense model's agreement with itself is not reported")
+        let magnitude = try #require(eval["magnitude"] as? [String: Any])
+        for figures in [eval, magnitude] {
+            for key in ["accuracy", "agreement", "loss"] { #expect(figures[key] is Double, "\(key)") }
+        }
+
+        // The dense accuracy from predict's own outputs.
+        let predicted = directory.file("p.npy")
+        #expect(try Run(["predict", input, "--data", Self.xTest, "-o", predicted]).status == 0)
+        let outputs = try ArraySource.open(predicted).readAll()
+        let labels = try ArraySource.open(Self.yTest).readAll()
+        var correct = 0
+        for (row, label) in labels.enumerated() {
+            let scores = outputs[(row * 10)..<((row + 1) * 10)]
+            if scores.firstIndex(of: scores.max() ?? 0).map({ $0 - row * 10 }) == Int(label) { correct += 1 }
+        }
+        let accuracy = try #require(dense["accuracy"] as? Double)
+        #expect(accuracy == Double(correct) / 450)
+        // The fine-tune keeps the decisions far better than magnitude pruning at 90% zeros.
+        let agreement = try #require(eval["agreement"] as? Double)
+        let magnitudeAgreement = try #require(magnitude["agreement"] as? Double)
+        #expect(agreement > magnitudeAgreement)
+
+        let text = try Run(arguments + ["--force"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("held-out calibration rows (135 samples): before"))
+        #expect(
+            text.stdout.contains(
+                String(format: "evaluation data (450 samples the fine-tune never saw): dense accuracy %.4f", accuracy)
+            ))
+    }
+
+    /// Without calibration data the written result is the magnitude result: the same figures, and without labels
+    /// only the agreement applies.
+    @Test func dataFreeResultIsTheMagnitudeResult() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.model, as: "model.h5")
+        let run = try Run(["convert", input, "--sparsity", "0.8", "--eval-data", Self.xTest, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let eval = try #require(try Self.object(run)["eval"] as? [String: Any])
+        let magnitude = try #require(eval["magnitude"] as? [String: Any])
+        #expect(eval["agreement"] as? Double == magnitude["agreement"] as? Double)
+        #expect(eval["accuracy"] == nil && eval["loss"] == nil && magnitude["loss"] == nil)
+        let agreement = try #require(eval["agreement"] as? Double)
+        #expect(agreement > 0 && agreement <= 1)
+    }
+
+    /// Evaluation data that does not fit is refused in one line naming its file, before any work: nothing is
+    /// written and the input is unchanged.
+    @Test func refusesEvaluationDataThatDoesNotFit() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.model, as: "model.h5")
+        let before = contents(input)
+        writeNPY(directory.file("short.npy"), rows: 7, columns: 1, values: (0..<7).map { Float($0) })
+        writeNPY(directory.file("wide.npy"), rows: 450, columns: 63, values: [Float](repeating: 0, count: 450 * 63))
+        writeNPY(directory.file("ids.npy"), rows: 450, columns: 1, values: (0..<450).map { Float($0 % 11) })
+        let cases: [([String], String, String)] = [
+            (["--eval-labels", directory.file("short.npy")], directory.file("short.npy"), "7 labels for 450"),
+            (["--eval-labels", directory.file("ids.npy")], directory.file("ids.npy"), "is not a class id in 0..<10"),
+        ]
+        for (extra, file, message) in cases {
+            let run = try Run(["convert", input, "--sparsity", "0.5", "--eval-data", Self.xTest] + extra)
+            #expect(run.status == 1)
+            #expect(run.stderrLines.count == 1, "one line: \(run.stderr)")
+            #expect(run.stderrLines.first?.hasPrefix("error: \(file): ") == true, "\(run.stderr)")
+            #expect(run.stderr.contains(message), "\(run.stderr)")
+            #expect(try directory.listing() == ["ids.npy", "model.h5", "short.npy", "wide.npy"])
+            #expect(contents(input) == before)
+        }
+        let wide = try Run(["convert", input, "--sparsity", "0.5", "--eval-data", directory.file("wide.npy")])
+        #expect(wide.status == 1)
+        #expect(wide.stderrLines.first?.hasPrefix("error: \(directory.file("wide.npy")): ") == true, "\(wide.stderr)")
+        let usage = try Run(["convert", input, "--sparsity", "0.5", "--eval-labels", Self.yTest])
+        #expect(usage.status == 64)
+        #expect(usage.stderr.contains("--eval-labels goes with --eval-data"))
+        #expect(try directory.listing() == ["ids.npy", "model.h5", "short.npy", "wide.npy"])
+    }
+}
