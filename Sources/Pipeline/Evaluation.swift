@@ -66,8 +66,12 @@ struct Evaluation {
     static let blockSamples = 256
 
     private let dense: Predictor
-    private let magnitude: Predictor
-    private let magnitudeKernel: [Float]
+    /// The magnitude result at the plan's count, built before anything is written.
+    private let magnitude: (zeros: Int, predictor: Predictor)
+    /// The kernel as read, as float32.
+    private let original: [Float]
+    /// The dense model's outputs, block by block: the same for every result scored.
+    private let denseOutputs: [Tensor]
     private let inputs: ModelInputs
     private let labels: ArraySource?
     private let activation: Activation
@@ -89,16 +93,39 @@ struct Evaluation {
                 .shapeMismatch, labels.name, "\(labels.rows) labels for \(inputs.samples) evaluation samples",
                 hint: "give one label row per sample of the evaluation data")
         }
-        magnitudeKernel = Self.magnitudeKernel(plan, try Self.readKernel(plan))
-        magnitude = try Predictor(model: plan.model, blas: blas, replacing: [plan.kernel.dataset: magnitudeKernel])
+        original = try Self.readKernel(plan)
+        magnitude = (
+            plan.targetZeros,
+            try Predictor(
+                model: plan.model, blas: blas,
+                replacing: [plan.kernel.dataset: Self.magnitudeKernel(plan, original, zeros: plan.targetZeros)])
+        )
         activation = Self.outputActivation(plan)
+        var denseOutputs: [Tensor] = []
+        var start = 0
+        while start < inputs.samples {
+            let range = start..<min(start + Self.blockSamples, inputs.samples)
+            let batch = try inputs.batch(range, finite: true)
+            let dense = dense
+            denseOutputs.append(try inputs.locatingFaults(firstRow: range.lowerBound) { try dense.predict(batch)[0] })
+            start = range.upperBound
+        }
+        self.denseOutputs = denseOutputs
     }
 
     /// Scores `written` (the kernel and bias as stored, as float32; nil for the data-free result) against the
-    /// dense model and the data-free magnitude result at the same count.
-    func run(_ plan: ConversionPlan, written: (kernel: [Float], bias: [Float]?)?, blas: BLAS) throws
-        -> EvaluationReport
-    {
+    /// dense model and the data-free magnitude result at the same count: `zeros`, by default the plan's. A count
+    /// other than the plan's is for a file not rewritten meanwhile (a sweep).
+    func run(
+        _ plan: ConversionPlan, zeros: Int? = nil, written: (kernel: [Float], bias: [Float]?)?, blas: BLAS
+    ) throws -> EvaluationReport {
+        let zeros = zeros ?? plan.targetZeros
+        let magnitude =
+            zeros == self.magnitude.zeros
+            ? self.magnitude.predictor
+            : try Predictor(
+                model: plan.model, blas: blas,
+                replacing: [plan.kernel.dataset: Self.magnitudeKernel(plan, original, zeros: zeros)])
         var pruned = magnitude
         if let written {
             var replaced = [plan.kernel.dataset: written.kernel]
@@ -108,11 +135,14 @@ struct Evaluation {
         }
         var scores = (dense: Score(), pruned: Score(), magnitude: Score())
         var start = 0
-        while start < inputs.samples {
+        for denseOutput in denseOutputs {
             let range = start..<min(start + Self.blockSamples, inputs.samples)
             let batch = try inputs.batch(range, finite: true)
             let outputs = try inputs.locatingFaults(firstRow: range.lowerBound) {
-                (try dense.predict(batch)[0], try pruned.predict(batch)[0], try magnitude.predict(batch)[0])
+                (
+                    denseOutput, try pruned.predict(batch)[0],
+                    written == nil ? nil : try magnitude.predict(batch)[0]
+                )
             }
             let units = outputs.0.shape.last ?? 1
             let rows = outputs.0.values.count / max(units, 1)
@@ -122,7 +152,8 @@ struct Evaluation {
             let scorer = Scorer(activation: activation, units: units, reference: outputs.0.values)
             scorer.add(outputs.0.values, targets: targets, into: &scores.dense)
             scorer.add(outputs.1.values, targets: targets, into: &scores.pruned)
-            scorer.add(outputs.2.values, targets: targets, into: &scores.magnitude)
+            // The data-free result is the written one when nothing was fine-tuned: run once.
+            scorer.add(outputs.2?.values ?? outputs.1.values, targets: targets, into: &scores.magnitude)
             start = range.upperBound
         }
         let labelled = labels != nil
@@ -144,8 +175,8 @@ struct Evaluation {
 
     /// The data-free result at `plan`'s count: the largest magnitudes kept, the lowest indices pruned first on
     /// ties, as `DataFreePruning` writes it.
-    static func magnitudeKernel(_ plan: ConversionPlan, _ kernel: [Float]) -> [Float] {
-        let keep = plan.request.pattern.keepMask(scores: kernel, shape: plan.kernel.shape, zeros: plan.targetZeros)
+    static func magnitudeKernel(_ plan: ConversionPlan, _ kernel: [Float], zeros: Int) -> [Float] {
+        let keep = plan.request.pattern.keepMask(scores: kernel, shape: plan.kernel.shape, zeros: zeros)
         return zip(kernel, keep).map { $1 ? $0 : 0 }
     }
 

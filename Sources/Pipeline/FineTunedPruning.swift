@@ -25,6 +25,52 @@ enum FineTunedPruning {
         _ plan: ConversionPlan, calibration: Calibration, output: AtomicOutput,
         observer: (any PruningObserver)?
     ) throws -> MethodOutcome {
+        let prepared = try prepare(plan, calibration: calibration, observer: observer)
+        defer { prepared.discard() }
+        let result = try prepared.tune(plan.targetZeros)
+        let written = try write(plan, result: result, bits: prepared.bits, output: output, observer: observer)
+        return prepared.outcome(result, written: written)
+    }
+
+    /// Everything about a fine-tune that does not depend on the zero count: the layer checked, the loss's
+    /// activation, the calibration rows computed (the forward pass over the data) and surveyed, the tuner made.
+    /// `tune` then runs it to any count: a conversion runs it once, a sweep once per point.
+    struct Prepared {
+        let plan: ConversionPlan
+        let calibration: Calibration
+        let bits: Int
+        let original: Tensor
+        let originalBias: [Float]
+        let tuner: FineTuner
+        let features: CalibrationFeatures
+        let notes: [String]
+
+        /// The fine-tune's result at exactly `target` zeros.
+        func tune(_ target: Int) throws -> FineTuner.Result {
+            try tuner.run(kernel: original, bias: originalBias, target: target)
+        }
+
+        /// What a conversion reports of `result`, written as `written`.
+        func outcome(_ result: FineTuner.Result, written: RewriteOutcome) -> MethodOutcome {
+            var notes = notes
+            if result.report.chosen != calibration.options.method.rawValue {
+                notes.append(chosenNote(result.report))
+            }
+            let dataFree = result.report.chosen == PruningMethod.magnitude.rawValue
+            return MethodOutcome(
+                zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
+                fineTune: result.report,
+                tuned: dataFree ? nil : (result.kernel.values, plan.layer.bias == nil ? nil : result.bias))
+        }
+
+        /// Removes the calibration rows' scratch file, if any.
+        func discard() { features.discard() }
+    }
+
+    /// Prepares the fine-tune of `plan`'s layer on `calibration` (see `Prepared`).
+    static func prepare(_ plan: ConversionPlan, calibration: Calibration, observer: (any PruningObserver)?) throws
+        -> Prepared
+    {
         let bits = try checkLayer(plan)
         var trail = plan.model.outputTrail(of: plan.layer)
         if plan.kernel.shape.count > 2 {
@@ -48,25 +94,25 @@ enum FineTunedPruning {
         let features = try CalibrationFeatures(
             plan, calibration, pooled: pooled != nil, grouped: grouped != nil,
             blas: blas)
-        defer { features.discard() }
-        let group = grouped.map { RowGroup(rows: features.rowsPerSample, inner: $0.inner, pooling: $0.pooling) }
-        let result = try fineTune(
-            plan, original, originalBias, activation: activation, activationLayer: source,
-            storedBits: bits, features: features.source, calibration: calibration,
-            group: group, blas: blas, observer: observer)
-        let written = try write(plan, result: result, bits: bits, output: output, observer: observer)
-        var notes: [String] = []
-        if plan.layer.className == nil {
-            notes.append(plan.kernel.shape.count > 2 ? Self.noConfigConvolutionNote : Self.noConfigNote)
+        do {
+            let group = grouped.map { RowGroup(rows: features.rowsPerSample, inner: $0.inner, pooling: $0.pooling) }
+            let tuner = try makeTuner(
+                plan, original, originalBias, activation: activation, activationLayer: source,
+                storedBits: bits, features: features.source, calibration: calibration,
+                group: group, blas: blas, observer: observer)
+            var notes: [String] = []
+            if plan.layer.className == nil {
+                notes.append(plan.kernel.shape.count > 2 ? Self.noConfigConvolutionNote : Self.noConfigNote)
+            }
+            if let note = features.note { notes.append(note) }
+            if let trailNote { notes.append(trailNote) }
+            return Prepared(
+                plan: plan, calibration: calibration, bits: bits, original: original, originalBias: originalBias,
+                tuner: tuner, features: features, notes: notes)
+        } catch {
+            features.discard()
+            throw error
         }
-        if let note = features.note { notes.append(note) }
-        if let trailNote { notes.append(trailNote) }
-        if result.report.chosen != calibration.options.method.rawValue { notes.append(chosenNote(result.report)) }
-        let dataFree = result.report.chosen == PruningMethod.magnitude.rawValue
-        return MethodOutcome(
-            zerosBefore: original.values.filter { $0 == 0 }.count, written: written, notes: notes,
-            fineTune: result.report,
-            tuned: dataFree ? nil : (result.kernel.values, plan.layer.bias == nil ? nil : result.bias))
     }
 
     /// Refuses layers the fine-tune cannot handle; returns the kernel's stored float width.
@@ -111,15 +157,13 @@ enum FineTunedPruning {
         return (kernel, bias)
     }
 
-    /// Reads the calibration data (whole, or streamed above the memory limit) and runs the fine-tune.
-    private static func fineTune(
+    /// Reads the calibration data (whole, or streamed above the memory limit) and makes the tuner.
+    private static func makeTuner(
         _ plan: ConversionPlan, _ kernel: Tensor, _ bias: [Float], activation: Activation,
         activationLayer: String, storedBits: Int, features: ArraySource,
         calibration: Calibration, group: RowGroup?, blas: BLAS,
         observer: (any PruningObserver)?
-    ) throws
-        -> FineTuner.Result
-    {
+    ) throws -> FineTuner {
         let labels = try calibration.labels.map { try ArraySource.open($0) }
         let options = calibration.options
         // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
@@ -137,7 +181,7 @@ enum FineTunedPruning {
             kernelShape: plan.kernel.shape, group: group,
             start: group == nil ? nil : (kernel, bias), blas: blas)
         if observer?.wantsFineTuneEvents == true { tuner.observer = observer }
-        return try tuner.run(kernel: kernel, bias: bias, target: plan.targetZeros)
+        return tuner
     }
 
     /// The layers after the global average pooling that follows `plan`'s convolution, when its rows come

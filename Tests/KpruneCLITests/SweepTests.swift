@@ -1,0 +1,106 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `kprune sweep`: each point is what `convert` gives at that count, shared work or not.
+@Suite struct SweepTests {
+    static let calibration = EvaluationTests.calibration
+    static let x = calibration("digits_raw/x_train.npy"), y = calibration("digits_raw/y_train.npy")
+
+    static func objects(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    /// The fine-tune's figures without its timings.
+    static func figures(_ tune: Any?) throws -> NSDictionary {
+        var tune = try #require(tune as? [String: Any])
+        tune["train_seconds"] = nil
+        return tune as NSDictionary
+    }
+
+    /// Every point's fine-tune and evaluation equal those of `convert --sparsity` with the same options, for a
+    /// Dense head and a convolutional head in a `.keras` archive.
+    @Test(arguments: ["digits/model.h5", "digits_cnn/model.keras"])
+    func eachPointIsWhatConvertGives(_ model: String) throws {
+        let directory = TemporaryDirectory()
+        let name = (model as NSString).lastPathComponent
+        let input = try directory.copy(Self.calibration(model), as: name)
+        let output = directory.file("out." + (name as NSString).pathExtension)
+        let data = [
+            "--data", Self.x, "--labels", Self.y, "--eval-data", EvaluationTests.xTest, "--eval-labels",
+            EvaluationTests.yTest, "--epochs", "20",
+        ]
+        let sweep = try Run(["sweep", input, "--sparsities", "0.8,0.95", "--json"] + data)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let points = try Self.objects(sweep.stdout)
+        #expect(points.map { $0["sparsity"] as? Double } == [0.8, 0.95])
+        for point in points {
+            let sparsity = try #require(point["sparsity"] as? Double)
+            let convert = try Run(
+                ["convert", input, "--sparsity", "\(sparsity)", "--json", "-o", output, "--force"]
+                    + data)
+            #expect(convert.status == 0, "\(convert.stderr)")
+            let report = try #require(try Self.objects(convert.stdout).first)
+            #expect(point["zeros"] as? Int == report["zeros_after"] as? Int)
+            #expect(try Self.figures(point["fine_tune"]) == Self.figures(report["fine_tune"]))
+            #expect((point["eval"] as? NSDictionary) == (report["eval"] as? NSDictionary))
+            #expect(point["chosen"] as? String == (report["fine_tune"] as? [String: Any])?["chosen"] as? String)
+        }
+        #expect(try directory.listing().sorted() == [name, (output as NSString).lastPathComponent].sorted())
+    }
+
+    /// Without data each point is magnitude pruning: the removed share of the squared magnitude grows with the
+    /// count, and the evaluation's written and magnitude figures are one.
+    @Test func dataFreeSweepReportsTheRemovedMagnitude() throws {
+        let input = Self.calibration("digits/model.h5")
+        let run = try Run(["sweep", input, "--eval-data", EvaluationTests.xTest, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let points = try Self.objects(run.stdout)
+        #expect(points.count == 11)
+        #expect(points.map { $0["zeros"] as? Int } == [320, 384, 448, 512, 544, 576, 595, 608, 621, 627, 634])
+        let removed = points.compactMap { $0["removed_magnitude"] as? Double }
+        #expect(removed.count == 11 && removed == removed.sorted() && removed.allSatisfy { $0 > 0 && $0 < 1 })
+        for point in points {
+            let eval = try #require(point["eval"] as? [String: Any])
+            #expect(eval["agreement"] as? Double == (eval["magnitude"] as? [String: Any])?["agreement"] as? Double)
+            #expect(point["fine_tune"] == nil && point["chosen"] as? String == "magnitude")
+        }
+    }
+
+    /// The table names what the figures are measured on; CSV has a header of keys and a line per point.
+    @Test func printsATableOrCSV() throws {
+        let input = Self.calibration("digits/model.h5")
+        let arguments = ["sweep", input, "--sparsities", "0.5", "0.9", "--data", Self.x, "--epochs", "5"]
+        let table = try Run(arguments)
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines.first?.contains("held-out figures on 135 held-out calibration samples") == true)
+        #expect(lines.dropFirst().first?.contains("held-out agreement") == true)
+        let csv = try Run(arguments + ["--csv"])
+        let rows = csv.stdout.split(separator: "\n")
+        #expect(rows.first == "input,layer,sparsity,zeros,held_out_loss,held_out_agreement,chosen,seconds")
+        #expect(rows.count == 3 && rows.dropFirst().allSatisfy { $0.hasPrefix("\(input),head,") })
+    }
+
+    /// Bad usage exits 64 with the option named; a bad input is one line naming it, exit 1.
+    @Test func refusesBadUsage() throws {
+        let input = Self.calibration("digits/model.h5")
+        for (arguments, message) in [
+            (["--json", "--csv"], "give --json or --csv, not both"),
+            (["--sparsities", "0.5,x"], "'x' is not a number"),
+            (["--sparsities", "1.5"], "1.5 is outside [0, 1]"),
+        ] {
+            let run = try Run(["sweep", input] + arguments)
+            #expect(run.status == 64)
+            #expect(run.stderr.contains(message), "\(run.stderr)")
+        }
+        let directory = TemporaryDirectory()
+        let missing = directory.file("missing.h5")
+        let run = try Run(["sweep", missing])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1 && run.stderrLines.first?.hasPrefix("error: \(missing): ") == true)
+    }
+}
