@@ -20,6 +20,8 @@ public struct SweepRequest: Sendable {
     public var calibration: Calibration?
     /// Data each point is scored on; nil for none.
     public var evaluation: EvaluationData?
+    /// A rule the picked point meets; nil to pick none.
+    public var pick: SweepRule?
 
     /// The default points.
     public static let defaultSparsities = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
@@ -27,13 +29,14 @@ public struct SweepRequest: Sendable {
     /// A sweep of `input`'s final layer (or `layer`) over `sparsities`.
     public init(
         input: String, layer: String? = nil, sparsities: [Double] = SweepRequest.defaultSparsities,
-        calibration: Calibration? = nil, evaluation: EvaluationData? = nil
+        calibration: Calibration? = nil, evaluation: EvaluationData? = nil, pick: SweepRule? = nil
     ) {
         self.input = input
         self.layer = layer
         self.sparsities = sparsities
         self.calibration = calibration
         self.evaluation = evaluation
+        self.pick = pick
     }
 }
 
@@ -62,9 +65,13 @@ public struct SweepPoint: Sendable, Encodable {
     public let removedMagnitude: Double?
     /// Wall time of this point (the shared work is counted in the first point's).
     public let seconds: Double
+    /// True for a count a pick's bisection measured between two points.
+    public internal(set) var bisection: Bool? = nil
+    /// True for the picked record: the most zeros found that meet the rule.
+    public internal(set) var picked: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
-        case input, layer, sparsity, zeros, size, method, chosen, eval, seconds
+        case input, layer, sparsity, zeros, size, method, chosen, eval, seconds, bisection, picked
         case fineTune = "fine_tune"
         case removedMagnitude = "removed_magnitude"
     }
@@ -72,7 +79,11 @@ public struct SweepPoint: Sendable, Encodable {
 
 /// Runs sweeps.
 public enum Sweep {
-    /// Sweeps one input; `point` is told of each point as it is done.
+    /// Most extra fine-tunes a pick's bisection runs between the last point that meets its rule and the next.
+    public static let bisections = 8
+
+    /// Sweeps one input; `point` is told of each point as it is done (bisection points included). With a rule,
+    /// the last record is the picked one (`picked`), or the sweep throws `SweepError.noPointMeets`.
     /// - Throws: what a conversion of the input throws, before any point or at the point that fails.
     public static func run(_ request: SweepRequest, point: ((SweepPoint) -> Void)? = nil) throws -> [SweepPoint] {
         var clock = ContinuousClock.now
@@ -83,6 +94,9 @@ public enum Sweep {
             calibration: request.calibration, evaluation: request.evaluation)
         let plan = try ConversionPlan(request: conversion, model: model)
         let targets = try request.sparsities.map { try ZeroTarget.sparsity($0).count(forSize: plan.kernel.count) }
+        if let rule = request.pick, request.evaluation == nil, !conversion.fineTunes {
+            throw SweepError(.ruleNeedsData, "--pick \(rule) needs evaluation data or calibration data to measure")
+        }
         let blas = BLAS(threads: Workers.available)
         let evaluation = try request.evaluation.map { try Evaluation(plan, data: $0, blas: blas) }
         let prepared =
@@ -92,8 +106,7 @@ public enum Sweep {
         // Without a fine-tune: the squared magnitudes in increasing order, for the share each count removes.
         let squares = prepared == nil ? try sortedSquares(plan) : []
         let total = squares.reduce(0, +)
-        var points: [SweepPoint] = []
-        for (sparsity, zeros) in zip(request.sparsities, targets) {
+        func measure(sparsity: Double, zeros: Int, bisection: Bool) throws -> SweepPoint {
             let result = try prepared?.tune(zeros)
             let chosen = result?.report.chosen ?? PruningMethod.magnitude.rawValue
             let written: (kernel: [Float], bias: [Float]?)? =
@@ -105,16 +118,51 @@ public enum Sweep {
             let removed =
                 prepared == nil ? (total > 0 ? squares.prefix(zeros).reduce(0, +) / total : 0) : nil
             let now = ContinuousClock.now
-            let record = SweepPoint(
+            var record = SweepPoint(
                 input: request.input, layer: plan.layer.path.description, sparsity: sparsity, zeros: zeros,
                 size: plan.kernel.count,
                 method: request.calibration?.options.method.rawValue ?? PruningMethod.magnitude.rawValue,
                 chosen: chosen, fineTune: result?.report, eval: eval, removedMagnitude: removed,
                 seconds: (now - clock) / .seconds(1))
+            record.bisection = bisection ? true : nil
             clock = now
+            return record
+        }
+        var points: [SweepPoint] = []
+        for (sparsity, zeros) in zip(request.sparsities, targets) {
+            let record = try measure(sparsity: sparsity, zeros: zeros, bisection: false)
             points.append(record)
             point?(record)
         }
+        guard let rule = request.pick else { return points }
+        // The point with the most zeros that meets the rule; then, up to the next count, which fails, bisection.
+        let byZeros = points.sorted { ($0.zeros, $0.sparsity) < ($1.zeros, $1.sparsity) }
+        guard var best = byZeros.last(where: { rule.holds(for: $0) }) else {
+            let closest = byZeros.max {
+                (rule.value(of: $0) ?? -.infinity) * rule.sign < (rule.value(of: $1) ?? -.infinity) * rule.sign
+            }
+            throw SweepError(
+                .noPointMeets,
+                "no point meets \(rule)"
+                    + (closest.map { point in
+                        "; the best is \(point.zeros) zeros (sparsity \(point.sparsity)) with \(rule.metric.rawValue) "
+                            + (rule.value(of: point).map { String(format: "%.4f", $0) } ?? "unknown")
+                    } ?? ""),
+                hint: "loosen the rule or sweep lower sparsities")
+        }
+        if var failing = byZeros.first(where: { $0.zeros > best.zeros })?.zeros {
+            for _ in 0..<bisections where failing - best.zeros > 1 {
+                let middle = best.zeros + (failing - best.zeros) / 2
+                let record = try measure(
+                    sparsity: Double(middle) / Double(max(plan.kernel.count, 1)), zeros: middle, bisection: true)
+                points.append(record)
+                point?(record)
+                if rule.holds(for: record) { best = record } else { failing = middle }
+            }
+        }
+        best.picked = true
+        points.append(best)
+        point?(best)
         return points
     }
 
@@ -125,4 +173,75 @@ public enum Sweep {
         }
         return values.map { Double($0) * Double($0) }.sorted()
     }
+}
+
+/// A pick's rule: `accuracy>=0.97`, `agreement>=0.99`, `loss<=0.1`. Measured on the evaluation data when the
+/// sweep has it, else on the held-out calibration rows.
+public struct SweepRule: Sendable, CustomStringConvertible {
+    /// What is measured.
+    public enum Metric: String, Sendable { case accuracy, agreement, loss }
+    public let metric: Metric
+    /// True for `>=`, false for `<=`.
+    public let atLeast: Bool
+    public let bound: Double
+
+    /// Parses `METRIC>=X` or `METRIC<=X`; nil for anything else.
+    public init?(_ text: String) {
+        let compact = text.filter { !$0.isWhitespace }
+        for (symbol, atLeast) in [(">=", true), ("<=", false)] {
+            guard let range = compact.range(of: symbol) else { continue }
+            guard let metric = Metric(rawValue: String(compact[..<range.lowerBound]).lowercased()),
+                let bound = Double(compact[range.upperBound...]), bound.isFinite
+            else { return nil }
+            self.metric = metric
+            self.atLeast = atLeast
+            self.bound = bound
+            return
+        }
+        return nil
+    }
+
+    public var description: String { "\(metric.rawValue)\(atLeast ? ">=" : "<=")\(bound)" }
+
+    /// +1 when larger values are better, −1 when smaller are.
+    var sign: Double { atLeast ? 1 : -1 }
+
+    /// The point's figure: on the evaluation data when it has it, else on the held-out calibration rows.
+    func value(of point: SweepPoint) -> Double? {
+        if let eval = point.eval {
+            switch metric {
+            case .accuracy: return eval.accuracy
+            case .agreement: return eval.agreement
+            case .loss: return eval.loss
+            }
+        }
+        guard let after = point.fineTune?.after else { return nil }
+        switch metric {
+        case .accuracy: return after.accuracy
+        case .agreement: return after.agreement
+        case .loss: return after.loss
+        }
+    }
+
+    /// Whether the point meets the rule (a figure that does not apply never does).
+    func holds(for point: SweepPoint) -> Bool {
+        guard let value = value(of: point) else { return false }
+        return atLeast ? value >= bound : value <= bound
+    }
+}
+
+/// A sweep that cannot answer.
+public struct SweepError: Error, CustomStringConvertible {
+    public enum Code: String, Sendable { case noPointMeets, ruleNeedsData }
+    public let code: Code
+    public let message: String
+    public let hint: String?
+
+    init(_ code: Code, _ message: String, hint: String? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { message }
 }

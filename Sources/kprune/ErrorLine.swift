@@ -41,6 +41,8 @@ enum ErrorLine {
                 + libraryDetails(error.cause)
         case let error as HDF5Error:
             return "error: \(error.file): \(describe(error))"
+        case let error as SweepError:
+            return "error: \(file): " + Hints.line(error.message, error.hint)
         default:
             return "error: \(file): \(error)"
         }

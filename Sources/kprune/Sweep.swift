@@ -35,6 +35,20 @@ extension Kprune {
         @OptionGroup(title: "Evaluation")
         var evaluation: EvaluationArguments
 
+        @Option(
+            help: ArgumentHelp(
+                "Pick the most zeros that meet RULE (accuracy>=0.97, agreement>=0.99, loss<=0.1; on the evaluation data when given, else on the held-out calibration rows), bisecting between the last point that meets it and the next.",
+                valueName: "RULE"))
+        var pick: String?
+
+        @Option(
+            name: [.customShort("o"), .customLong("output")],
+            help: "Write the picked result here: the file `kprune convert --zeros Z` with the same options writes.")
+        var output: String?
+
+        @Flag(help: "Replace an existing output file.")
+        var force = false
+
         @Flag(help: "Print one JSON object per point on standard output.")
         var json = false
 
@@ -61,6 +75,12 @@ extension Kprune {
 
         func validate() throws {
             if json, csv { throw ValidationError("give --json or --csv, not both") }
+            if let pick, SweepRule(pick) == nil {
+                throw ValidationError(
+                    "--pick \(pick): give METRIC>=X or METRIC<=X with accuracy, agreement or loss")
+            }
+            if output != nil, pick == nil { throw ValidationError("-o writes the picked result: give --pick") }
+            if output != nil, inputs.count > 1 { throw ValidationError("-o names one output; sweep one input") }
             let points = try points()
             guard points.count <= 1000 else { throw ValidationError("--sparsities: at most 1000 points") }
         }
@@ -88,7 +108,7 @@ extension Kprune {
         private func sweep(_ input: String, points: [Double], progress: ProgressLine) throws {
             let request = SweepRequest(
                 input: input, layer: layer, sparsities: points, calibration: fineTune.calibration,
-                evaluation: evaluation.evaluation)
+                evaluation: evaluation.evaluation, pick: pick.flatMap(SweepRule.init))
             StructureDeadline.arm()
             var done = 0
             progress.update("\(input): sweeping", 0)
@@ -103,6 +123,23 @@ extension Kprune {
                 print(SweepTable.csv(results))
             } else if !json {
                 print(SweepTable.text(results))
+            }
+            guard let picked = results.last, picked.picked == true else { return }
+            let bisections = results.count { $0.bisection == true }
+            if let output {
+                // The picked count, converted afresh with the same options: the file convert --zeros writes.
+                let conversion = ConversionRequest(
+                    input: input, output: output, target: .zeros(picked.zeros), layer: layer, overwrite: force,
+                    calibration: fineTune.calibration)
+                StructureDeadline.arm()
+                defer { StructureDeadline.disarm() }
+                _ = try Converter.convert(conversion)
+            }
+            if !json, !csv {
+                print(
+                    "picked: \(picked.zeros) zeros (sparsity \(String(format: "%.4f", picked.sparsity))) meet "
+                        + "\(pick ?? ""), after \(bisections) bisection fine-tune\(bisections == 1 ? "" : "s")"
+                        + (output.map { "; wrote \(Escaped.text($0))" } ?? ""))
             }
         }
     }
@@ -164,6 +201,12 @@ enum SweepTable {
         }
         if tuned { columns.append(Column(title: "chosen", key: "chosen") { $0.chosen }) }
         columns.append(Column(title: "seconds", key: "seconds") { number($0.seconds, 2) })
+        if points.contains(where: { $0.picked == true }) {
+            columns.append(
+                Column(title: "point", key: "point") {
+                    $0.picked == true ? "picked" : $0.bisection == true ? "bisection" : ""
+                })
+        }
         return columns
     }
 
@@ -171,7 +214,13 @@ enum SweepTable {
     static func text(_ points: [SweepPoint]) -> String {
         guard let first = points.first else { return "" }
         let columns = columns(points)
-        let rows = points.map { point in columns.map { $0.value(point) ?? "-" } }
+        // The picked record repeats a row: that row is marked instead.
+        var shown = points
+        if let picked = points.last, picked.picked == true {
+            shown.removeLast()
+            if let index = shown.lastIndex(where: { $0.zeros == picked.zeros }) { shown[index] = picked }
+        }
+        let rows = shown.map { point in columns.map { $0.value(point) ?? "" } }
         let widths = columns.indices.map { index in
             max(columns[index].title.count, rows.map { $0[index].count }.max() ?? 0)
         }

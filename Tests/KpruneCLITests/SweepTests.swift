@@ -85,6 +85,50 @@ import Testing
         #expect(rows.count == 3 && rows.dropFirst().allSatisfy { $0.hasPrefix("\(input),head,") })
     }
 
+    /// `--pick` bisects to the most zeros meeting the rule and writes the file convert writes at that count; a
+    /// rule no point meets exits 1 naming the best point, with nothing written.
+    @Test func picksTheMostZerosThatMeetTheRule() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.calibration("digits/model.h5"), as: "model.h5")
+        let data = [
+            "--data", Self.x, "--labels", Self.y, "--eval-data", EvaluationTests.xTest, "--eval-labels",
+            EvaluationTests.yTest, "--epochs", "10",
+        ]
+        let picked = directory.file("picked.h5")
+        let run = try Run(
+            ["sweep", input, "--sparsities", "0.5,0.8,0.9,0.99", "--pick", "accuracy>=0.9", "-o", picked, "--json"]
+                + data)
+        #expect(run.status == 0, "\(run.stderr)")
+        let records = try Self.objects(run.stdout)
+        let last = try #require(records.last)
+        #expect(last["picked"] as? Bool == true)
+        let zeros = try #require(last["zeros"] as? Int)
+        let accuracy = try #require((last["eval"] as? [String: Any])?["accuracy"] as? Double)
+        #expect(accuracy >= 0.9)
+        // Every measured count above the pick fails the rule; bisection was bounded.
+        let bisections = records.filter { $0["bisection"] as? Bool == true }
+        #expect(!bisections.isEmpty && bisections.count <= 8)
+        for record in records.dropLast() where (record["zeros"] as? Int ?? 0) > zeros {
+            #expect(((record["eval"] as? [String: Any])?["accuracy"] as? Double ?? 1) < 0.9)
+        }
+        #expect(zeros >= 576 && zeros < 634)
+        let converted = directory.file("converted.h5")
+        let convert = try Run(
+            ["convert", input, "--zeros", "\(zeros)", "-o", converted] + data.prefix(4) + ["--epochs", "10"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(contents(picked) == contents(converted), "the picked file is convert's, byte for byte")
+
+        let none = try Run(
+            ["sweep", input, "--sparsities", "0.9,0.99", "--pick", "accuracy>=0.999", "-o", directory.file("none.h5")]
+                + data)
+        #expect(none.status == 1)
+        #expect(none.stderrLines.count == 1, "\(none.stderr)")
+        #expect(none.stderr.contains("no point meets accuracy>=0.999; the best is 576 zeros"), "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("none.h5")))
+        let noData = try Run(["sweep", input, "--pick", "accuracy>=0.9"])
+        #expect(noData.status == 1 && noData.stderr.contains("needs evaluation data or calibration data"))
+    }
+
     /// Bad usage exits 64 with the option named; a bad input is one line naming it, exit 1.
     @Test func refusesBadUsage() throws {
         let input = Self.calibration("digits/model.h5")
