@@ -135,7 +135,7 @@ package struct FineTuner {
         let start = data.standardizer.into(kernel: kernel, bias: bias)
         let before = try metrics(start.kernel, start.bias)
         let started = ContinuousClock.now
-        let gflopBefore = blas.gflop
+        let operationsBefore = blas.operationCount
         var (trained, trainedBias, steps) = try train(kernel: start.kernel, bias: start.bias, target: target)
         var candidates = [try ownResult(trained, trainedBias, originalBias: bias)]
         if let group, options.method != .magnitude {
@@ -146,7 +146,7 @@ package struct FineTuner {
             steps += positionSteps
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        let gflop = blas.gflop - gflopBefore
+        let gflop = Double(blas.operationCount - operationsBefore) / 1e9
 
         // The data-free result at the same count, when it exists: pruning alone cannot regrow weights.
         if options.method != .magnitude, kernel.values.count - kernel.values.filter({ $0 != 0 }).count <= target {

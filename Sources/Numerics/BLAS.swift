@@ -47,6 +47,9 @@ public final class BLAS: Sendable {
     /// The floating-point operations of the products run so far, in billions.
     public var gflop: Double { Double(operations.load(ordering: .relaxed)) / 1e9 }
 
+    /// The floating-point operations of the products run so far: a difference of two counts is exact.
+    public var operationCount: Int { operations.load(ordering: .relaxed) }
+
     /// `c = alpha · op(a) · op(b) + beta · c`, with `op` transposing when asked, in tiles of rows (see the type's
     /// documentation). The corresponding C function is `cblas_sgemm`.
     /// - Precondition: `a`, `b` and `c` are matrices whose shapes fit the product.
