@@ -38,11 +38,20 @@ package struct FineTuner {
     /// The layer whose activation the loss follows, for the report.
     package let activationLayer: String?
     /// The run's matrix products; the training data computes its targets with the same one.
-    package let blas: BLAS
+    package private(set) var blas: BLAS
     /// Where zeros may go: every mask the methods make comes from it.
     package let pattern: any SparsityPattern
     /// The kernel's shape in Keras order (the matrix trained is that kernel, flattened to inputs × units).
     package let kernelShape: [Int]
+
+    /// This tuner with its products on `blas`, which then counts their operations alone: runs of one tuner on
+    /// several threads, each on a BLAS of its own, report what each alone would. Only for data held in memory
+    /// (`data.streamed` false), which training reads and never changes.
+    package func on(_ blas: BLAS) -> FineTuner {
+        var copy = self
+        copy.blas = blas
+        return copy
+    }
 
     package init(
         data: any TrainingData, activation: Activation, activationLayer: String? = nil,

@@ -45,10 +45,14 @@ enum FineTunedPruning {
         let features: CalibrationFeatures
         let notes: [String]
 
-        /// The fine-tune's result at exactly `target` zeros.
-        func tune(_ target: Int) throws -> FineTuner.Result {
-            try tuner.run(kernel: original, bias: originalBias, target: target)
+        /// The fine-tune's result at exactly `target` zeros, its products on `blas` when given (see
+        /// `FineTuner.on`).
+        func tune(_ target: Int, blas: BLAS? = nil) throws -> FineTuner.Result {
+            try (blas.map(tuner.on) ?? tuner).run(kernel: original, bias: originalBias, target: target)
         }
+
+        /// Whether `tune` may run on several threads at once: the rows are held in memory.
+        var runsConcurrently: Bool { !tuner.data.streamed }
 
         /// What a conversion reports of `result`, written as `written`.
         func outcome(_ result: FineTuner.Result, written: RewriteOutcome) -> MethodOutcome {

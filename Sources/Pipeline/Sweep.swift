@@ -1,3 +1,4 @@
+import Dispatch
 import FileOutput
 public import FineTune
 import Foundation
@@ -106,8 +107,10 @@ public enum Sweep {
         // Without a fine-tune: the squared magnitudes in increasing order, for the share each count removes.
         let squares = prepared == nil ? try sortedSquares(plan) : []
         let total = squares.reduce(0, +)
-        func measure(sparsity: Double, zeros: Int, bisection: Bool) throws -> SweepPoint {
-            let result = try prepared?.tune(zeros)
+        func measure(
+            sparsity: Double, zeros: Int, bisection: Bool, tuned: FineTuner.Result? = nil
+        ) throws -> SweepPoint {
+            let result = try tuned ?? prepared?.tune(zeros)
             let chosen = result?.report.chosen ?? PruningMethod.magnitude.rawValue
             let written: (kernel: [Float], bias: [Float]?)? =
                 result.flatMap { result in
@@ -129,10 +132,18 @@ public enum Sweep {
             return record
         }
         var points: [SweepPoint] = []
-        for (sparsity, zeros) in zip(request.sparsities, targets) {
-            let record = try measure(sparsity: sparsity, zeros: zeros, bisection: false)
-            points.append(record)
-            point?(record)
+        // Points fine-tune in waves, one per worker at once when the rows are in memory, each on a BLAS of its
+        // own (so its report counts its own operations); each result is what it would be alone.
+        let workers = prepared?.runsConcurrently == true ? max(1, Workers.available) : 1
+        let planned = Array(zip(request.sparsities, targets))
+        for waveStart in stride(from: 0, to: planned.count, by: workers) {
+            let wave = Array(planned[waveStart..<min(waveStart + workers, planned.count)])
+            let tuned = try tuneConcurrently(prepared, wave.map(\.1), workers: workers)
+            for (index, (sparsity, zeros)) in wave.enumerated() {
+                let record = try measure(sparsity: sparsity, zeros: zeros, bisection: false, tuned: tuned[index])
+                points.append(record)
+                point?(record)
+            }
         }
         guard let rule = request.pick else { return points }
         // The point with the most zeros that meets the rule; then, up to the next count, which fails, bisection.
@@ -164,6 +175,20 @@ public enum Sweep {
         points.append(best)
         point?(best)
         return points
+    }
+
+    /// Each count's fine-tune result (nil without a fine-tune), run on up to `workers` threads.
+    private static func tuneConcurrently(
+        _ prepared: FineTunedPruning.Prepared?, _ counts: [Int], workers: Int
+    ) throws -> [FineTuner.Result?] {
+        guard let prepared else { return counts.map { _ in nil } }
+        guard workers > 1, counts.count > 1 else { return try counts.map { try prepared.tune($0) } }
+        let results = ConcurrentResults(count: counts.count)
+        let shared = UncheckedBox(prepared)
+        DispatchQueue.concurrentPerform(iterations: counts.count) { index in
+            results.set(index, Result { try shared.value.tune(counts[index], blas: BLAS(threads: 1)) })
+        }
+        return try results.values.map { try $0?.get() }
     }
 
     /// The kernel's squared values in increasing order (as float64).
@@ -244,4 +269,22 @@ public struct SweepError: Error, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+/// Results written by concurrent workers, one slot each.
+private final class ConcurrentResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<FineTuner.Result, any Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<FineTuner.Result, any Error>) { lock.withLock { slots[index] = result } }
+
+    var values: [Result<FineTuner.Result, any Error>?] { lock.withLock { slots } }
+}
+
+/// A value shared read-only with concurrent workers.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
