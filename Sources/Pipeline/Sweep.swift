@@ -64,7 +64,8 @@ public struct SweepPoint: Sendable, Encodable {
     /// Without data: the share of the kernel's squared magnitude that magnitude pruning removes at this count,
     /// a proxy for the damage, not a measure of it.
     public let removedMagnitude: Double?
-    /// Wall time of this point (the shared work is counted in the first point's).
+    /// Wall time of this point's own work: its fine-tune and its scoring (the work shared by the points is not
+    /// counted; points fine-tuned at once overlap).
     public let seconds: Double
     /// True for a count a pick's bisection measured between two points.
     public internal(set) var bisection: Bool? = nil
@@ -87,7 +88,6 @@ public enum Sweep {
     /// the last record is the picked one (`picked`), or the sweep throws `SweepError.noPointMeets`.
     /// - Throws: what a conversion of the input throws, before any point or at the point that fails.
     public static func run(_ request: SweepRequest, point: ((SweepPoint) -> Void)? = nil) throws -> [SweepPoint] {
-        var clock = ContinuousClock.now
         let staging = FileManager.default.temporaryDirectory.path
         let model = try KerasModel.open(request.input, stagingDirectory: staging)
         let conversion = ConversionRequest(
@@ -108,9 +108,10 @@ public enum Sweep {
         let squares = prepared == nil ? try sortedSquares(plan) : []
         let total = squares.reduce(0, +)
         func measure(
-            sparsity: Double, zeros: Int, bisection: Bool, tuned: FineTuner.Result? = nil
+            sparsity: Double, zeros: Int, bisection: Bool, tuned: (result: FineTuner.Result, seconds: Double)? = nil
         ) throws -> SweepPoint {
-            let result = try tuned ?? prepared?.tune(zeros)
+            let clock = ContinuousClock.now
+            let result = try tuned?.result ?? prepared?.tune(zeros)
             let chosen = result?.report.chosen ?? PruningMethod.magnitude.rawValue
             let written: (kernel: [Float], bias: [Float]?)? =
                 result.flatMap { result in
@@ -120,15 +121,13 @@ public enum Sweep {
             let eval = try evaluation?.run(plan, zeros: zeros, written: written, blas: blas)
             let removed =
                 prepared == nil ? (total > 0 ? squares.prefix(zeros).reduce(0, +) / total : 0) : nil
-            let now = ContinuousClock.now
             var record = SweepPoint(
                 input: request.input, layer: plan.layer.path.description, sparsity: sparsity, zeros: zeros,
                 size: plan.kernel.count,
                 method: request.calibration?.options.method.rawValue ?? PruningMethod.magnitude.rawValue,
                 chosen: chosen, fineTune: result?.report, eval: eval, removedMagnitude: removed,
-                seconds: (now - clock) / .seconds(1))
+                seconds: (tuned?.seconds ?? 0) + (ContinuousClock.now - clock) / .seconds(1))
             record.bisection = bisection ? true : nil
-            clock = now
             return record
         }
         var points: [SweepPoint] = []
@@ -180,13 +179,18 @@ public enum Sweep {
     /// Each count's fine-tune result (nil without a fine-tune), run on up to `workers` threads.
     private static func tuneConcurrently(
         _ prepared: FineTunedPruning.Prepared?, _ counts: [Int], workers: Int
-    ) throws -> [FineTuner.Result?] {
+    ) throws -> [(result: FineTuner.Result, seconds: Double)?] {
         guard let prepared else { return counts.map { _ in nil } }
-        guard workers > 1, counts.count > 1 else { return try counts.map { try prepared.tune($0) } }
+        func timed(_ count: Int, blas: BLAS?) throws -> (result: FineTuner.Result, seconds: Double) {
+            let clock = ContinuousClock.now
+            let result = try prepared.tune(count, blas: blas)
+            return (result, (ContinuousClock.now - clock) / .seconds(1))
+        }
+        guard workers > 1, counts.count > 1 else { return try counts.map { try timed($0, blas: nil) } }
         let results = ConcurrentResults(count: counts.count)
-        let shared = UncheckedBox(prepared)
+        let shared = UncheckedBox(timed)
         DispatchQueue.concurrentPerform(iterations: counts.count) { index in
-            results.set(index, Result { try shared.value.tune(counts[index], blas: BLAS(threads: 1)) })
+            results.set(index, Result { try shared.value(counts[index], BLAS(threads: 1)) })
         }
         return try results.values.map { try $0?.get() }
     }
@@ -273,14 +277,15 @@ public struct SweepError: Error, CustomStringConvertible {
 
 /// Results written by concurrent workers, one slot each.
 private final class ConcurrentResults: @unchecked Sendable {
+    typealias Timed = (result: FineTuner.Result, seconds: Double)
     private let lock = NSLock()
-    private var slots: [Result<FineTuner.Result, any Error>?]
+    private var slots: [Result<Timed, any Error>?]
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    func set(_ index: Int, _ result: Result<FineTuner.Result, any Error>) { lock.withLock { slots[index] = result } }
+    func set(_ index: Int, _ result: Result<Timed, any Error>) { lock.withLock { slots[index] = result } }
 
-    var values: [Result<FineTuner.Result, any Error>?] { lock.withLock { slots } }
+    var values: [Result<Timed, any Error>?] { lock.withLock { slots } }
 }
 
 /// A value shared read-only with concurrent workers.

@@ -8,17 +8,19 @@ enum ArgumentScan {
     /// Options that take a number.
     static let numericOptions: Set = [
         "--sparsity", "--zeros", "--epochs", "--batch-size", "--learning-rate",
-        "--seed", "--validation-split", "--in-memory-limit",
+        "--seed", "--validation-split", "--in-memory-limit", "--sparsities",
     ]
     /// Options that take any other value.
     static let valueOptions: Set = [
         "-o", "--output", "--output-file", "--output-dir", "--layer", "--features",
-        "--labels", "--data", "--method",
+        "--labels", "--data", "--method", "--eval-data", "--eval-labels", "--pick",
     ]
     /// Options that take no value.
-    static let flags: Set = ["-h", "--help", "--version", "--force", "--in-place", "--json", "--quiet", "--verbose"]
+    static let flags: Set = [
+        "-h", "--help", "--version", "--force", "--in-place", "--json", "--csv", "--quiet", "--verbose",
+    ]
     /// The long name of `-o` in each command that has it (`--output` names an output layer in `predict`).
-    static let outputLongNames = ["convert": "--output", "predict": "--output-file"]
+    static let outputLongNames = ["convert": "--output", "sweep": "--output", "predict": "--output-file"]
 
     /// A command line that cannot be given to ArgumentParser as it is.
     struct Refusal: Error {
