@@ -9,15 +9,26 @@ import Sparsity
 /// Data the fine-tune never sees, on which a conversion is scored: the model's inputs (one array per input of
 /// the model, one sample per row) and, optionally, the true labels.
 public struct EvaluationData: Sendable, Equatable {
-    /// The model's inputs, one array per input of the model.
+    /// The model's inputs, one array per input of the model; empty with `features`.
     public var inputs: [String]
+    /// Instead of the model's inputs, the final layer's: one row per sample, scored on the layer's own outputs
+    /// after the output's activation (for a layer whose outputs reach the model's output through activations
+    /// alone).
+    public var features: String?
     /// Class ids, one-hot or probability rows, or regression targets: one row per sample (for outputs with
     /// positions, the sample's labels at every position).
     public var labels: String?
 
-    /// Evaluation on `inputs`, scored against `labels` when given.
+    /// Evaluation on the model's `inputs`, scored against `labels` when given.
     public init(inputs: [String], labels: String? = nil) {
         self.inputs = inputs
+        self.labels = labels
+    }
+
+    /// Evaluation on the layer's inputs `features`, scored against `labels` when given.
+    public init(features: String, labels: String? = nil) {
+        self.inputs = []
+        self.features = features
         self.labels = labels
     }
 }
@@ -65,52 +76,136 @@ struct Evaluation {
     /// Samples run at once.
     static let blockSamples = 256
 
-    private let dense: Predictor
-    /// The magnitude result at the plan's count, built before anything is written.
-    private let magnitude: (zeros: Int, predictor: Predictor)
+    /// What runs the samples: the whole model, or the layer alone on its inputs.
+    private enum Runner {
+        /// The model from its inputs; the magnitude result at the plan's count is built before anything is
+        /// written.
+        case model(dense: Predictor, magnitude: (zeros: Int, predictor: Predictor), inputs: ModelInputs)
+        /// The layer on `features`, with its kernel (fan-in × units) and bias as read.
+        case layer(features: ArraySource, kernel: Tensor, bias: [Float])
+    }
+
+    private let runner: Runner
     /// The kernel as read, as float32.
     private let original: [Float]
     /// The dense model's outputs, block by block: the same for every result scored.
     private let denseOutputs: [Tensor]
-    private let inputs: ModelInputs
+    private let samples: Int
     private let labels: ArraySource?
     private let activation: Activation
 
     /// Builds the dense model and the magnitude result at `plan`'s count, and opens `data`.
     /// - Throws: `DataError` for evaluation arrays that do not fit the model; `InferenceError` for a model the
-    ///   forward pass cannot run or with several outputs.
+    ///   forward pass cannot run or with several outputs; `PruningError` for features of a layer whose outputs
+    ///   reach the model's output through more than activations.
     init(_ plan: ConversionPlan, data: EvaluationData, blas: BLAS) throws {
-        dense = try Predictor(model: plan.model, blas: blas)
-        guard dense.outputNames.count == 1 else {
-            throw InferenceError(
-                .unsupportedConfig,
-                "the model has \(dense.outputNames.count) outputs; evaluation data is scored on a model with one")
-        }
-        inputs = try ModelInputs(data.inputs, declared: dense.inputShapes)
-        labels = try data.labels.map { try ArraySource.open($0) }
-        if let labels, labels.rows != inputs.samples {
-            throw DataError(
-                .shapeMismatch, labels.name, "\(labels.rows) labels for \(inputs.samples) evaluation samples",
-                hint: "give one label row per sample of the evaluation data")
-        }
         original = try Self.readKernel(plan)
-        magnitude = (
-            plan.targetZeros,
-            try Predictor(
+        activation = Self.outputActivation(plan)
+        let units = plan.kernel.shape.last ?? 1
+        if let features = data.features {
+            try Self.checkLayerAlone(plan, features: features)
+            let source = try ArraySource.open(features)
+            guard source.columns * units == plan.kernel.count else {
+                throw DataError(
+                    .shapeMismatch, source.name,
+                    "rows of \(source.columns) values do not fit \(plan.layer.path)'s kernel of shape "
+                        + "\(plan.kernel.shape), which takes \(plan.kernel.count / max(units, 1))",
+                    hint: "give the layer's inputs, one row per sample")
+            }
+            let bias =
+                try plan.layer.bias.map { info in
+                    try File.withOpen(plan.model.weightsFile) {
+                        try $0.root().dataset(info.dataset).readAll(as: Float.self)
+                    }
+                } ?? [Float](repeating: 0, count: units)
+            runner = .layer(
+                features: source, kernel: Tensor(rows: source.columns, columns: units, values: original), bias: bias)
+            samples = source.rows
+        } else {
+            let dense = try Predictor(model: plan.model, blas: blas)
+            guard dense.outputNames.count == 1 else {
+                throw InferenceError(
+                    .unsupportedConfig,
+                    "the model has \(dense.outputNames.count) outputs; evaluation data is scored on a model with one")
+            }
+            let inputs = try ModelInputs(data.inputs, declared: dense.inputShapes)
+            let magnitude = try Predictor(
                 model: plan.model, blas: blas,
                 replacing: [plan.kernel.dataset: Self.magnitudeKernel(plan, original, zeros: plan.targetZeros)])
-        )
-        activation = Self.outputActivation(plan)
+            runner = .model(dense: dense, magnitude: (plan.targetZeros, magnitude), inputs: inputs)
+            samples = inputs.samples
+        }
+        labels = try data.labels.map { try ArraySource.open($0) }
+        if let labels, labels.rows != samples {
+            throw DataError(
+                .shapeMismatch, labels.name, "\(labels.rows) labels for \(samples) evaluation samples",
+                hint: "give one label row per sample of the evaluation data")
+        }
         var denseOutputs: [Tensor] = []
         var start = 0
-        while start < inputs.samples {
-            let range = start..<min(start + Self.blockSamples, inputs.samples)
-            let batch = try inputs.batch(range, finite: true)
-            let dense = dense
-            denseOutputs.append(try inputs.locatingFaults(firstRow: range.lowerBound) { try dense.predict(batch)[0] })
+        while start < samples {
+            let range = start..<min(start + Self.blockSamples, samples)
+            denseOutputs.append(try Self.outputs(runner, range, .dense, activation: activation, blas: blas))
             start = range.upperBound
         }
         self.denseOutputs = denseOutputs
+    }
+
+    /// Which weights a block runs with.
+    private enum Weights {
+        case dense
+        case replaced(Predictor?, kernel: Tensor?, bias: [Float]?)
+    }
+
+    /// The outputs of samples `range` with `weights`.
+    private static func outputs(
+        _ runner: Runner, _ range: Range<Int>, _ weights: Weights, activation: Activation, blas: BLAS
+    ) throws -> Tensor {
+        switch runner {
+        case .model(let dense, _, let inputs):
+            let batch = try inputs.batch(range, finite: true)
+            let predictor: Predictor
+            switch weights {
+            case .dense: predictor = dense
+            case .replaced(let replaced, _, _): predictor = replaced ?? dense
+            }
+            return try inputs.locatingFaults(firstRow: range.lowerBound) { try predictor.predict(batch)[0] }
+        case .layer(let features, let kernel, let bias):
+            var values = [Float](repeating: 0, count: range.count * features.columns)
+            try values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw DataError(
+                    features.name,
+                    "the features hold NaN or infinity (row \(range.lowerBound + bad / max(features.columns, 1)))",
+                    hint: "clean the data")
+            }
+            let x = Tensor(rows: range.count, columns: features.columns, values: values)
+            var output = Tensor(zeros: range.count, kernel.columns)
+            switch weights {
+            case .dense:
+                blas.dense(x, kernel, bias, activation, into: &output)
+            case .replaced(_, let replacedKernel, let replacedBias):
+                blas.dense(x, replacedKernel ?? kernel, replacedBias ?? bias, activation, into: &output)
+            }
+            return output
+        }
+    }
+
+    /// Refuses features for a layer whose outputs reach the model's output through anything but activations
+    /// and layers that change nothing: the layer alone would not give the model's outputs.
+    private static func checkLayerAlone(_ plan: ConversionPlan, features: String) throws {
+        guard case .through(let steps) = plan.model.outputTrail(of: plan.layer) else { return }
+        for step in steps {
+            switch step.effect {
+            case .none, .activation: continue
+            default:
+                throw DataError(
+                    .shapeMismatch, features,
+                    "evaluation features score \(plan.layer.path)'s own outputs, but they reach the model's output "
+                        + "through \(step.path) (\(step.className))",
+                    hint: "give the model's inputs with --eval-data")
+            }
+        }
     }
 
     /// Scores `written` (the kernel and bias as stored, as float32; nil for the data-free result) against the
@@ -120,49 +215,62 @@ struct Evaluation {
         _ plan: ConversionPlan, zeros: Int? = nil, written: (kernel: [Float], bias: [Float]?)?, blas: BLAS
     ) throws -> EvaluationReport {
         let zeros = zeros ?? plan.targetZeros
-        let magnitude =
-            zeros == self.magnitude.zeros
-            ? self.magnitude.predictor
-            : try Predictor(
-                model: plan.model, blas: blas,
-                replacing: [plan.kernel.dataset: Self.magnitudeKernel(plan, original, zeros: zeros)])
-        var pruned = magnitude
-        if let written {
-            var replaced = [plan.kernel.dataset: written.kernel]
-            if let biasInfo = plan.layer.bias, let values = written.bias { replaced[biasInfo.dataset] = values }
-            // The file's other weights are the input's (only this layer's change).
-            pruned = try Predictor(model: plan.model, blas: blas, replacing: replaced)
+        let units = plan.kernel.shape.last ?? 1
+        let rows = plan.kernel.count / max(units, 1)
+        let magnitudeKernel = Self.magnitudeKernel(plan, original, zeros: zeros)
+        let magnitude: Weights
+        let pruned: Weights
+        switch runner {
+        case .model(_, let built, _):
+            let predictor =
+                zeros == built.zeros
+                ? built.predictor
+                : try Predictor(model: plan.model, blas: blas, replacing: [plan.kernel.dataset: magnitudeKernel])
+            magnitude = .replaced(predictor, kernel: nil, bias: nil)
+            if let written {
+                var replaced = [plan.kernel.dataset: written.kernel]
+                if let biasInfo = plan.layer.bias, let values = written.bias { replaced[biasInfo.dataset] = values }
+                // The file's other weights are the input's (only this layer's change).
+                pruned = .replaced(
+                    try Predictor(model: plan.model, blas: blas, replacing: replaced), kernel: nil, bias: nil)
+            } else {
+                pruned = magnitude
+            }
+        case .layer:
+            magnitude = .replaced(nil, kernel: Tensor(rows: rows, columns: units, values: magnitudeKernel), bias: nil)
+            pruned =
+                written.map {
+                    .replaced(nil, kernel: Tensor(rows: rows, columns: units, values: $0.kernel), bias: $0.bias)
+                } ?? magnitude
         }
         var scores = (dense: Score(), pruned: Score(), magnitude: Score())
         var start = 0
         for denseOutput in denseOutputs {
-            let range = start..<min(start + Self.blockSamples, inputs.samples)
-            let batch = try inputs.batch(range, finite: true)
-            let outputs = try inputs.locatingFaults(firstRow: range.lowerBound) {
-                (
-                    denseOutput, try pruned.predict(batch)[0],
-                    written == nil ? nil : try magnitude.predict(batch)[0]
-                )
-            }
-            let units = outputs.0.shape.last ?? 1
-            let rows = outputs.0.values.count / max(units, 1)
-            let targets = try labels.map {
-                try Targets($0, rows: range, outputRows: rows, units: units, activation: activation)
-            }
-            let scorer = Scorer(activation: activation, units: units, reference: outputs.0.values)
-            scorer.add(outputs.0.values, targets: targets, into: &scores.dense)
-            scorer.add(outputs.1.values, targets: targets, into: &scores.pruned)
+            let range = start..<min(start + Self.blockSamples, samples)
+            let prunedOutput = try Self.outputs(runner, range, pruned, activation: activation, blas: blas)
             // The data-free result is the written one when nothing was fine-tuned: run once.
-            scorer.add(outputs.2?.values ?? outputs.1.values, targets: targets, into: &scores.magnitude)
+            let magnitudeOutput =
+                written == nil
+                ? prunedOutput : try Self.outputs(runner, range, magnitude, activation: activation, blas: blas)
+            let units = denseOutput.shape.last ?? 1
+            let outputRows = denseOutput.values.count / max(units, 1)
+            let targets = try labels.map {
+                try Targets($0, rows: range, outputRows: outputRows, units: units, activation: activation)
+            }
+            let scorer = Scorer(activation: activation, units: units, reference: denseOutput.values)
+            scorer.add(denseOutput.values, targets: targets, into: &scores.dense)
+            scorer.add(prunedOutput.values, targets: targets, into: &scores.pruned)
+            scorer.add(magnitudeOutput.values, targets: targets, into: &scores.magnitude)
             start = range.upperBound
         }
         let labelled = labels != nil
-        let written = scores.pruned.figures(labelled: labelled, activation: activation)
+        let writtenFigures = scores.pruned.figures(labelled: labelled, activation: activation)
         var denseFigures = scores.dense.figures(labelled: labelled, activation: activation)
         denseFigures.agreement = nil
         return EvaluationReport(
-            samples: inputs.samples, accuracy: written.accuracy, agreement: written.agreement, loss: written.loss,
-            dense: denseFigures, magnitude: scores.magnitude.figures(labelled: labelled, activation: activation),
+            samples: samples, accuracy: writtenFigures.accuracy, agreement: writtenFigures.agreement,
+            loss: writtenFigures.loss, dense: denseFigures,
+            magnitude: scores.magnitude.figures(labelled: labelled, activation: activation),
             activation: activation.name)
     }
 

@@ -134,6 +134,13 @@ struct EvaluationArguments: ParsableArguments {
     var data: [String] = []
 
     @Option(
+        name: .customLong("eval-features"),
+        help: ArgumentHelp(
+            "Evaluation data as the final layer's inputs, one row per sample, instead of --eval-data: the layer alone is scored, for a layer whose outputs reach the model's output through activations alone.",
+            valueName: "h.npy"))
+    var features: String?
+
+    @Option(
         name: .customLong("eval-labels"),
         help: ArgumentHelp(
             "True labels of the evaluation samples (class ids, one-hot rows or targets), for accuracy and loss.",
@@ -141,14 +148,18 @@ struct EvaluationArguments: ParsableArguments {
     var labels: String?
 
     func validate() throws {
-        if labels != nil, data.isEmpty {
-            throw ValidationError("--eval-labels goes with --eval-data")
+        if features != nil, !data.isEmpty {
+            throw ValidationError("give --eval-data (the model's inputs) or --eval-features (the layer's), not both")
+        }
+        if labels != nil, data.isEmpty, features == nil {
+            throw ValidationError("--eval-labels goes with --eval-data or --eval-features")
         }
     }
 
-    /// The evaluation these options ask for; nil without `--eval-data`.
+    /// The evaluation these options ask for; nil without `--eval-data` or `--eval-features`.
     var evaluation: EvaluationData? {
-        data.isEmpty ? nil : EvaluationData(inputs: data, labels: labels)
+        if let features { return EvaluationData(features: features, labels: labels) }
+        return data.isEmpty ? nil : EvaluationData(inputs: data, labels: labels)
     }
 }
 

@@ -79,6 +79,47 @@ import Testing
         #expect(agreement > 0 && agreement <= 1)
     }
 
+    /// The final layer's inputs (Keras's own hidden activations of the test images) give the figures the model's
+    /// inputs give; a layer whose outputs pass through a pooling cannot be scored alone; rows of another width are
+    /// refused.
+    @Test func scoresTheLayerAloneOnItsInputs() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.model, as: "model.h5")
+        let common = [
+            "convert", input, "--sparsity", "0.9", "--features", Self.calibration("digits/h_train.npy"), "--labels",
+            Self.calibration("digits/y_train.npy"), "--eval-labels", Self.yTest, "--json", "--force",
+        ]
+        let layer = try Run(common + ["--eval-features", Self.calibration("digits/h_test.npy")])
+        let model = try Run(common + ["--eval-data", Self.xTest])
+        #expect(layer.status == 0 && model.status == 0, "\(layer.stderr) \(model.stderr)")
+        let a = try #require(try Self.object(layer)["eval"] as? [String: Any])
+        let b = try #require(try Self.object(model)["eval"] as? [String: Any])
+        #expect(a["accuracy"] as? Double == b["accuracy"] as? Double)
+        #expect(a["agreement"] as? Double == b["agreement"] as? Double)
+        let lossA = try #require(a["loss"] as? Double), lossB = try #require(b["loss"] as? Double)
+        #expect(abs(lossA - lossB) < 1e-5)
+
+        let cnn = try directory.copy(Self.calibration("digits_cnn/model.h5"), as: "cnn.h5")
+        let features = Self.calibration("digits/h_test.npy")
+        let pooled = try Run(["convert", cnn, "--sparsity", "0.5", "--eval-features", features])
+        #expect(pooled.status == 1)
+        #expect(
+            pooled.stderrLines == [
+                "error: \(features): evaluation features score head's own outputs, but they reach the model's output "
+                    + "through global_average_pooling2d (GlobalAveragePooling2D) (give the model's inputs with --eval-data)"
+            ])
+        let narrowFile = directory.file("narrow.npy")
+        writeNPY(narrowFile, rows: 10, columns: 63, values: [Float](repeating: 0.5, count: 630))
+        let narrow = try Run(["convert", input, "--sparsity", "0.5", "--eval-features", narrowFile, "--force"])
+        #expect(narrow.status == 1)
+        #expect(
+            narrow.stderrLines == [
+                "error: \(narrowFile): rows of 63 values do not fit head's kernel of shape [64, 10], which takes 64 "
+                    + "(give the layer's inputs, one row per sample)"
+            ])
+        #expect(try directory.listing().sorted() == ["cnn.h5", "model.h5", "model.pruned.h5", "narrow.npy"])
+    }
+
     /// Evaluation data that does not fit is refused in one line naming its file, before any work: nothing is
     /// written and the input is unchanged.
     @Test func refusesEvaluationDataThatDoesNotFit() throws {
@@ -106,7 +147,7 @@ import Testing
         #expect(wide.stderrLines.first?.hasPrefix("error: \(directory.file("wide.npy")): ") == true, "\(wide.stderr)")
         let usage = try Run(["convert", input, "--sparsity", "0.5", "--eval-labels", Self.yTest])
         #expect(usage.status == 64)
-        #expect(usage.stderr.contains("--eval-labels goes with --eval-data"))
+        #expect(usage.stderr.contains("--eval-labels goes with --eval-data or --eval-features"))
         #expect(try directory.listing() == ["ids.npy", "model.h5", "short.npy", "wide.npy"])
     }
 }
