@@ -86,10 +86,14 @@ struct Evaluation {
     }
 
     private let runner: Runner
+    /// Which of the model's outputs is scored: the one the layer's values reach.
+    private var outputIndex = 0
     /// The kernel as read, as float32.
     private let original: [Float]
     /// The dense model's outputs, block by block: the same for every result scored.
     private let denseOutputs: [Tensor]
+    /// The labels, block by block, checked against the outputs before any work.
+    private let targets: [Targets?]
     private let samples: Int
     private let labels: ArraySource?
     private let activation: Activation
@@ -123,11 +127,14 @@ struct Evaluation {
             samples = source.rows
         } else {
             let dense = try Predictor(model: plan.model, blas: blas)
-            guard dense.outputNames.count == 1 else {
+            // The output the layer's values reach: the last layer of its trail, or the layer itself.
+            guard let output = Self.outputIndex(plan, names: dense.outputNames) else {
                 throw InferenceError(
                     .unsupportedConfig,
-                    "the model has \(dense.outputNames.count) outputs; evaluation data is scored on a model with one")
+                    "the model has \(dense.outputNames.count) outputs and \(plan.layer.path)'s values reach none of "
+                        + "them alone; evaluation data is scored on the output the layer reaches")
             }
+            outputIndex = output
             let inputs = try ModelInputs(data.inputs, declared: dense.inputShapes)
             let magnitude = try Predictor(
                 model: plan.model, blas: blas,
@@ -142,13 +149,26 @@ struct Evaluation {
                 hint: "give one label row per sample of the evaluation data")
         }
         var denseOutputs: [Tensor] = []
+        var targets: [Targets?] = []
         var start = 0
         while start < samples {
             let range = start..<min(start + Self.blockSamples, samples)
-            denseOutputs.append(try Self.outputs(runner, range, .dense, activation: activation, blas: blas))
+            let output = try Self.outputs(
+                runner, range, .dense, activation: activation, output: outputIndex, blas: blas)
+            let units = output.shape.last ?? 1
+            if let labels {
+                targets.append(
+                    try Targets(
+                        labels, rows: range, outputRows: output.values.count / max(units, 1), units: units,
+                        activation: activation))
+            } else {
+                targets.append(nil)
+            }
+            denseOutputs.append(output)
             start = range.upperBound
         }
         self.denseOutputs = denseOutputs
+        self.targets = targets
     }
 
     /// Which weights a block runs with.
@@ -159,7 +179,8 @@ struct Evaluation {
 
     /// The outputs of samples `range` with `weights`.
     private static func outputs(
-        _ runner: Runner, _ range: Range<Int>, _ weights: Weights, activation: Activation, blas: BLAS
+        _ runner: Runner, _ range: Range<Int>, _ weights: Weights, activation: Activation, output: Int = 0,
+        blas: BLAS
     ) throws -> Tensor {
         switch runner {
         case .model(let dense, _, let inputs):
@@ -169,7 +190,7 @@ struct Evaluation {
             case .dense: predictor = dense
             case .replaced(let replaced, _, _): predictor = replaced ?? dense
             }
-            return try inputs.locatingFaults(firstRow: range.lowerBound) { try predictor.predict(batch)[0] }
+            return try inputs.locatingFaults(firstRow: range.lowerBound) { try predictor.predict(batch)[output] }
         case .layer(let features, let kernel, let bias):
             var values = [Float](repeating: 0, count: range.count * features.columns)
             try values.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
@@ -245,18 +266,16 @@ struct Evaluation {
         }
         var scores = (dense: Score(), pruned: Score(), magnitude: Score())
         var start = 0
-        for denseOutput in denseOutputs {
+        for (denseOutput, targets) in zip(denseOutputs, targets) {
             let range = start..<min(start + Self.blockSamples, samples)
-            let prunedOutput = try Self.outputs(runner, range, pruned, activation: activation, blas: blas)
+            let prunedOutput = try Self.outputs(
+                runner, range, pruned, activation: activation, output: outputIndex, blas: blas)
             // The data-free result is the written one when nothing was fine-tuned: run once.
             let magnitudeOutput =
                 written == nil
-                ? prunedOutput : try Self.outputs(runner, range, magnitude, activation: activation, blas: blas)
+                ? prunedOutput
+                : try Self.outputs(runner, range, magnitude, activation: activation, output: outputIndex, blas: blas)
             let units = denseOutput.shape.last ?? 1
-            let outputRows = denseOutput.values.count / max(units, 1)
-            let targets = try labels.map {
-                try Targets($0, rows: range, outputRows: outputRows, units: units, activation: activation)
-            }
             let scorer = Scorer(activation: activation, units: units, reference: denseOutput.values)
             scorer.add(denseOutput.values, targets: targets, into: &scores.dense)
             scorer.add(prunedOutput.values, targets: targets, into: &scores.pruned)
@@ -286,6 +305,16 @@ struct Evaluation {
     static func magnitudeKernel(_ plan: ConversionPlan, _ kernel: [Float], zeros: Int) -> [Float] {
         let keep = plan.request.pattern.keepMask(scores: kernel, shape: plan.kernel.shape, zeros: zeros)
         return zip(kernel, keep).map { $1 ? $0 : 0 }
+    }
+
+    /// The index among `names` (the model's outputs) of the output the layer's values reach: the last layer of
+    /// its trail, or the layer itself; for a single-output model, that output.
+    static func outputIndex(_ plan: ConversionPlan, names: [String]) -> Int? {
+        if names.count == 1 { return 0 }
+        var last = plan.layer.path
+        if case .through(let steps) = plan.model.outputTrail(of: plan.layer), let step = steps.last { last = step.path }
+        // A nested model's output is named by the outer model: its own top-level layer.
+        return names.firstIndex(of: last.description) ?? names.firstIndex(of: last.models.first ?? last.name)
     }
 
     /// The activation at the model's output: the last activation after the layer, else its own.

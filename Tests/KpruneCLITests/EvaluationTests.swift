@@ -120,6 +120,35 @@ import Testing
         #expect(try directory.listing().sorted() == ["cnn.h5", "model.h5", "model.pruned.h5", "narrow.npy"])
     }
 
+    /// In a model with several outputs, the output the pruned layer reaches is scored: the dense loss is the
+    /// mean squared error of `predict`'s outputs of that layer.
+    @Test func scoresTheOutputTheLayerReaches() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Fixtures.named("keras3/multi_output.keras").path, as: "model.keras")
+        let x = directory.file("x.npy"), y = directory.file("y.npy")
+        writeNPY(x, rows: 40, columns: 8, values: (0..<320).map { Float(($0 * 37) % 17) / 17 })
+        let labels = (0..<80).map { Float(($0 * 11) % 7) / 7 }
+        writeNPY(y, rows: 40, columns: 2, values: labels)
+        let run = try Run([
+            "convert", input, "--layer", "out_b", "--sparsity", "0.5", "--eval-data", x, "--eval-labels", y, "--json",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let eval = try #require(try Self.object(run)["eval"] as? [String: Any])
+        #expect(eval["activation"] as? String == "linear" && eval["accuracy"] == nil && eval["agreement"] == nil)
+        let predicted = directory.file("p.npy")
+        #expect(try Run(["predict", input, "--data", x, "--output", "out_b", "-o", predicted]).status == 0)
+        let outputs = try ArraySource.open(predicted).readAll()
+        let mse = zip(outputs, labels).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) } / 80
+        let dense = try #require((eval["dense"] as? [String: Any])?["loss"] as? Double)
+        #expect(abs(dense - mse) < 1e-6 * max(1, mse))
+        let wrong = try Run([
+            "convert", input, "--layer", "out_a", "--sparsity", "0.5", "--eval-data", x, "--eval-labels", y,
+            "-o", directory.file("a.keras"),
+        ])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("labels have 2 values per sample, the model's output has 4"), "\(wrong.stderr)")
+    }
+
     /// Evaluation data that does not fit is refused in one line naming its file, before any work: nothing is
     /// written and the input is unchanged.
     @Test func refusesEvaluationDataThatDoesNotFit() throws {
