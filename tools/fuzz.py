@@ -7,9 +7,10 @@ A deterministic corpus (seeded) is generated into a temporary directory at run t
 mutated model files (.h5 and .keras: byte flips, truncations, zeroed ranges, duplicated blocks, random values
 in HDF5 header fields; for .keras the inner weights file and config.json too) and mutated calibration files
 (.npy, .npz, HDF5 features). Each model goes through `kprune convert` and `kprune inspect`; each calibration
-file through `kprune convert --features` against a small fixture model. Mutated models the forward pass runs
-(the inference fixtures and the digits CNN) go through `kprune predict` and `kprune convert --data` with inputs
-that fit them, and mutated model inputs (`.npy`) through both against the digits CNN. Models whose config has one number
+file through `kprune convert --features` and `--eval-features` against a small fixture model. Mutated models the
+forward pass runs (the inference fixtures and the digits CNN) go through `kprune predict` and `kprune convert
+--data` with inputs that fit them, and mutated model inputs (`.npy`) through both against the digits CNN, and as
+evaluation data through `convert --eval-data` and `sweep --eval-data`. Models whose config has one number
 replaced by NaN, an infinity, 1e300, a negative or a huge value, and embedding models given token ids that are
 NaN, infinite, huge or negative, go through both too. Every run has a time limit and an
 address-space limit, and must:
@@ -467,6 +468,12 @@ def run_case(binary, work, case, args):
                                           str(predictions)], {predictions}))
         commands.append(("convert-data", [binary, "convert", str(model), "--sparsity", "0.5", "--data", str(path),
                                           "--epochs", "2", "-o", str(converted)], {converted}))
+        # As evaluation data: scored by a data-free conversion and a data-free sweep.
+        evaluated = out / ("eval" + model.suffix)
+        commands.append(("convert-eval", [binary, "convert", str(model), "--sparsity", "0.5", "--eval-data", str(path),
+                                          "-o", str(evaluated)], {evaluated}))
+        commands.append(("sweep-eval", [binary, "sweep", str(model), "--sparsities", "0.5,0.9", "--eval-data",
+                                        str(path), "--json"], set()))
         named = [str(path), str(model)]
     else:
         model = inputs / "model.h5"
@@ -474,6 +481,11 @@ def run_case(binary, work, case, args):
         output = out / "model.pruned.h5"
         commands.append(("convert-features", [binary, "convert", str(model), "--sparsity", "0.5", "--features",
                                               str(path) + suffix, "--epochs", "3", "-o", str(output)], {output}))
+        # The same file as the layer's evaluation inputs.
+        evaluated = out / "eval.h5"
+        commands.append(("convert-eval-features", [binary, "convert", str(model), "--sparsity", "0.5",
+                                                   "--eval-features", str(path) + suffix, "-o", str(evaluated)],
+                         {evaluated}))
         named = [str(path), str(model)]
     failures = []
     notes = []
