@@ -172,12 +172,14 @@ enum FineTunedPruning {
         let options = calibration.options
         // Data up to the limit is read whole; larger data is streamed from its files a block at a time.
         let bytes = 4 * features.rows * (features.columns + (labels?.columns ?? 0))
-        // The same rows in the same order either way: in memory, each block is read once and kept.
+        // The same rows in the same order either way: in memory, each block is read once and kept. The rows'
+        // products are counted apart from the tuner's, so the report's GFLOP are the fine-tune's own whatever
+        // BLAS a run is given (`FineTuner.on`).
         let data = try CalibrationRows(
             features: features, labels: labels, kernel: kernel, bias: bias,
             activation: activation, validationSplit: options.validationSplit,
             seed: options.seed, centred: plan.layer.bias != nil,
-            retainsBlocks: bytes <= options.inMemoryLimit, group: group, blas: blas)
+            retainsBlocks: bytes <= options.inMemoryLimit, group: group, blas: BLAS(threads: blas.threads))
         var tuner = try FineTuner(
             data: data, activation: activation, activationLayer: activationLayer,
             options: options, storedBits: storedBits, units: kernel.columns,

@@ -24,6 +24,17 @@ import Testing
     /// Dense head and a convolutional head in a `.keras` archive.
     @Test(arguments: ["digits/model.h5", "digits_cnn/model.keras"])
     func eachPointIsWhatConvertGives(_ model: String) throws {
+        try Self.compareWithConvert(model)
+    }
+
+    /// The same for heads whose positions reach the output through a pooling after the layer's own relu (the
+    /// loss on the model's output) and through global max pooling.
+    @Test(.tags(.slow), .fullTier, arguments: ["digits_squeeze/model.h5", "digits_maxpool/model.keras"])
+    func eachPointOfATrailingHeadIsWhatConvertGives(_ model: String) throws {
+        try Self.compareWithConvert(model)
+    }
+
+    static func compareWithConvert(_ model: String) throws {
         let directory = TemporaryDirectory()
         let name = (model as NSString).lastPathComponent
         let input = try directory.copy(Self.calibration(model), as: name)
