@@ -140,6 +140,20 @@ import Testing
         #expect(noData.status == 1 && noData.stderr.contains("needs evaluation data or calibration data"))
     }
 
+    /// Several inputs: one sweep each, every record naming its input and layer; a bad input among them is its
+    /// own one-line error and the others are swept.
+    @Test func sweepsEachInput() throws {
+        let directory = TemporaryDirectory()
+        let missing = directory.file("missing.h5")
+        let inputs = [Self.calibration("digits/model.h5"), missing, Fixtures.named("keras3/nested.keras").path]
+        let run = try Run(["sweep"] + inputs + ["--sparsities", "0.5", "--json"])
+        #expect(run.status == 1)
+        #expect(run.stderrLines.count == 1 && run.stderrLines.first?.hasPrefix("error: \(missing): ") == true)
+        let records = try Self.objects(run.stdout)
+        #expect(records.map { $0["input"] as? String } == [inputs[0], inputs[2]])
+        #expect(records.map { $0["layer"] as? String } == ["head", "nested_model/head"])
+    }
+
     /// Bad usage exits 64 with the option named; a bad input is one line naming it, exit 1.
     @Test func refusesBadUsage() throws {
         let input = Self.calibration("digits/model.h5")
