@@ -12,7 +12,8 @@ extension Kprune {
             discussion: """
                 Each point's result is what `kprune convert --sparsity F` with the same options gives; the work \
                 that does not depend on the count (reading the model, the forward pass over the data) is done \
-                once. Nothing is written. Without --data or --features, each point is data-free magnitude \
+                once. Nothing is written but the picked result of --pick RULE -o OUT. Without --data or \
+                --features, each point is data-free magnitude \
                 pruning, and the share of the kernel's squared magnitude it removes is shown as a proxy.
                 """)
 
