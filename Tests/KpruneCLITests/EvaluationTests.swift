@@ -149,6 +149,41 @@ import Testing
         #expect(wrong.stderr.contains("labels have 2 values per sample, the model's output has 4"), "\(wrong.stderr)")
     }
 
+    /// A model with two inputs takes one `--eval-data` per input, in order. Labelled with the decisions of
+    /// Keras's own predictions, the dense model is right on every sample; a sweep point is its convert.
+    @Test func takesOneArrayPerInput() throws {
+        let directory = TemporaryDirectory()
+        let predict = Fixtures.directory.appendingPathComponent("predict")
+        func path(_ name: String) -> String { predict.appendingPathComponent(name).path }
+        let input = try directory.copy(
+            Fixtures.directory.appendingPathComponent("inference/keras2/two_inputs.h5").path, as: "model.h5")
+        let keras = try ArraySource.open(path("inference_keras2_two_inputs_h5.y.npy"))
+        let scores = try keras.readAll()
+        let classes = (0..<keras.rows).map { row -> Float in
+            let slice = Array(scores[(row * keras.columns)..<((row + 1) * keras.columns)])
+            return Float(slice.firstIndex(of: slice.max() ?? 0) ?? 0)
+        }
+        writeNPY(directory.file("y.npy"), rows: keras.rows, columns: 1, values: classes)
+        let evaluation = [
+            "--eval-data", path("inference_keras2_two_inputs_h5.x.image.npy"), "--eval-data",
+            path("inference_keras2_two_inputs_h5.x.features.npy"), "--eval-labels", directory.file("y.npy"), "--json",
+        ]
+        let convert = try Run(["convert", input, "--sparsity", "0.5", "-o", directory.file("out.h5")] + evaluation)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let eval = try #require(try Self.object(convert)["eval"] as? [String: Any])
+        #expect((eval["dense"] as? [String: Any])?["accuracy"] as? Double == 1)
+        #expect(eval["samples"] as? Int == keras.rows)
+        let sweep = try Run(["sweep", input, "--sparsities", "0.5"] + evaluation)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        #expect((try Self.object(sweep)["eval"] as? NSDictionary) == (eval as NSDictionary))
+        let one = try Run([
+            "convert", input, "--sparsity", "0.5", "--eval-data", path("inference_keras2_two_inputs_h5.x.image.npy"),
+            "-o", directory.file("one.h5"),
+        ])
+        #expect(one.status == 1)
+        #expect(one.stderr.contains("the model takes 2 inputs, and 1 arrays of inputs were given"), "\(one.stderr)")
+    }
+
     /// Evaluation data that does not fit is refused in one line naming its file, before any work: nothing is
     /// written and the input is unchanged.
     @Test func refusesEvaluationDataThatDoesNotFit() throws {
