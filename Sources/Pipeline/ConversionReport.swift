@@ -43,9 +43,11 @@ public struct ConversionReport: Sendable, Encodable {
     public let fineTune: FineTuneReport?
     /// Scores on the evaluation data, when given.
     public let eval: EvaluationReport?
+    /// The structured pattern the zeros follow, when one was asked for.
+    public let pattern: PatternReport?
 
     enum CodingKeys: String, CodingKey {
-        case input, output, format, layer, dtype, size, method, passes, seconds, notes, eval
+        case input, output, format, layer, dtype, size, method, passes, seconds, notes, eval, pattern
         case fineTune = "fine_tune"
         case kernelDataset = "kernel_dataset"
         case kernelShape = "kernel_shape"
@@ -72,9 +74,12 @@ public struct ConversionReport: Sendable, Encodable {
         optimizerSlots = outcome.written.slotsRewritten
         passes = outcome.written.passes
         self.seconds = seconds
-        notes = outcome.notes + (plan.slotNote.map { [$0] } ?? [])
+        var notes = outcome.notes + (plan.slotNote.map { [$0] } ?? [])
         fineTune = outcome.fineTune
         self.eval = eval
+        pattern = PatternReport(plan.request.pattern, shape: plan.kernel.shape)
+        if let note = pattern?.note { notes.append(note) }
+        self.notes = notes
     }
 }
 
@@ -90,4 +95,64 @@ struct MethodOutcome {
     var fineTune: FineTuneReport? = nil
     /// The kernel and bias written, when a fine-tune's result was (nil for the data-free result).
     var tuned: (kernel: [Float], bias: [Float]?)? = nil
+}
+
+/// A structured pattern as the report states it. Keys of its JSON form are stable; those that do not apply are
+/// absent.
+public struct PatternReport: Sendable, Encodable, Equatable {
+    /// `n:m` or `balanced`.
+    public let kind: String
+    /// N:M: weights per group (M), kept (N) and zero (M − N) in each.
+    public let groupSize: Int?
+    public let keptPerGroup: Int?
+    public let zerosPerGroup: Int?
+    /// Balanced: zeros and kept weights in each output unit, and what the same sparsity anywhere in the kernel
+    /// gives.
+    public let zerosPerUnit: Int?
+    public let keptPerUnit: Int?
+    public let unstructuredZeros: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case kind
+        case groupSize = "group_size"
+        case keptPerGroup = "kept_per_group"
+        case zerosPerGroup = "zeros_per_group"
+        case zerosPerUnit = "zeros_per_unit"
+        case keptPerUnit = "kept_per_unit"
+        case unstructuredZeros = "unstructured_zeros"
+    }
+
+    /// The report of `pattern` on a kernel of `shape`; nil for zeros anywhere.
+    init?(_ pattern: any SparsityPattern, shape: [Int]) {
+        if let pattern = pattern as? NMPattern {
+            kind = "n:m"
+            groupSize = pattern.groupSize
+            keptPerGroup = pattern.keptPerGroup
+            zerosPerGroup = pattern.zerosPerGroup
+            (zerosPerUnit, keptPerUnit, unstructuredZeros) = (nil, nil, nil)
+        } else if let pattern = pattern as? BalancedPattern, let zeros = try? pattern.zerosPerUnit(shape: shape) {
+            kind = "balanced"
+            let units = max(shape.last ?? 1, 1)
+            zerosPerUnit = zeros
+            keptPerUnit = shape.reduce(1, *) / units - zeros
+            unstructuredZeros = try? pattern.target.count(forSize: shape.reduce(1, *))
+            (groupSize, keptPerGroup, zerosPerGroup) = (nil, nil, nil)
+        } else {
+            return nil
+        }
+    }
+
+    /// What the text report says of the pattern.
+    var note: String {
+        if let groupSize, let keptPerGroup, let zerosPerGroup {
+            return
+                "pattern \(keptPerGroup):\(groupSize): \(keptPerGroup) kept and \(zerosPerGroup) zero in every group "
+                + "of \(groupSize) consecutive inputs of each output unit"
+        }
+        var text = "balanced: \(zerosPerUnit ?? 0) zeros (\(keptPerUnit ?? 0) kept) in every output unit"
+        if let unstructuredZeros {
+            text += "; the same sparsity anywhere in the kernel gives \(unstructuredZeros) zeros"
+        }
+        return text
+    }
 }

@@ -13,7 +13,7 @@ enum ArgumentScan {
     /// Options that take any other value.
     static let valueOptions: Set = [
         "-o", "--output", "--output-file", "--output-dir", "--layer", "--features",
-        "--labels", "--data", "--method", "--eval-data", "--eval-features", "--eval-labels", "--pick",
+        "--labels", "--data", "--method", "--eval-data", "--eval-features", "--eval-labels", "--pick", "--pattern",
     ]
     /// Options that take no value.
     static let flags: Set = [

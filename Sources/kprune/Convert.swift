@@ -28,6 +28,12 @@ extension Kprune {
         @Option(help: "Layer to prune instead of the final one: a name, or a nested path such as outer/head.")
         var layer: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "Where zeros go: N:M keeps N of every M consecutive inputs of each output unit (2:4; the count follows, no --sparsity or --zeros); balanced gives every output unit the same zeros (with --sparsity or --zeros).",
+                valueName: "N:M|balanced"))
+        var pattern: String?
+
         @OptionGroup(title: "Output")
         var outputs: OutputOptions
 
@@ -46,7 +52,34 @@ extension Kprune {
         /// The zeros asked for, by `--sparsity` or `--zeros`.
         private var target: ZeroTarget { sparsity.map(ZeroTarget.sparsity) ?? .zeros(zeros ?? 0) }
 
+        /// The pattern asked for: N:M, balanced over the target, or the target anywhere in the kernel.
+        private var sparsityPattern: any SparsityPattern {
+            get throws {
+                switch try PatternOption.parse(pattern) {
+                case .nOfM(let kept, let group): return try NMPattern(kept: kept, of: group)
+                case .balanced: return BalancedPattern(target)
+                case .none: return ExactCount(target)
+                }
+            }
+        }
+
         func validate() throws {
+            let parsed = try PatternOption.parse(pattern)
+            if case .nOfM(let kept, let group) = parsed {
+                guard sparsity == nil, zeros == nil else {
+                    throw ValidationError(
+                        "--pattern \(kept):\(group) sets the count itself: give no --sparsity or --zeros")
+                }
+                do {
+                    _ = try NMPattern(kept: kept, of: group)
+                } catch {
+                    throw ValidationError("--pattern \(kept):\(group): keep N of every M with 0 ≤ N ≤ M ≤ 1024")
+                }
+                if outputs.output != nil, inputs.count > 1 {
+                    throw ValidationError("-o names one output; use --output-dir with several inputs")
+                }
+                return
+            }
             guard (sparsity == nil) != (zeros == nil) else {
                 throw ValidationError("give exactly one of --sparsity F or --zeros N")
             }
@@ -95,7 +128,7 @@ extension Kprune {
         private func convert(_ input: String, progress: ProgressLine) throws {
             let destination = outputs.destination(for: input)
             let request = ConversionRequest(
-                input: input, output: destination, target: target, layer: layer,
+                input: input, output: destination, pattern: try sparsityPattern, layer: layer,
                 overwrite: outputs.force, inPlace: outputs.inPlace,
                 calibration: fineTune.calibration, evaluation: evaluation.evaluation)
             StructureDeadline.arm()

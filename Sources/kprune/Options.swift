@@ -184,3 +184,20 @@ enum Limits {
     /// MiB; shifted to bytes it stays far inside `Int`.
     static let inMemoryMiB = 0...(1 << 30)
 }
+
+/// `--pattern`'s value: `N:M`, `balanced`, or none.
+enum PatternOption: Equatable {
+    case nOfM(kept: Int, group: Int)
+    case balanced
+    case none
+
+    static func parse(_ text: String?) throws -> PatternOption {
+        guard let text else { return .none }
+        if text == "balanced" { return .balanced }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let kept = Int(parts[0]), let group = Int(parts[1]) else {
+            throw ValidationError("--pattern \(text): give N:M (such as 2:4) or balanced")
+        }
+        return .nOfM(kept: kept, group: group)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `convert --pattern`: every group of the written kernel holds exactly its zeros, data-free and fine-tuned,
+/// for a Dense head and a convolutional head in a `.keras` archive.
+@Suite struct PatternCommandTests {
+    static let calibration = EvaluationTests.calibration
+    static let data = [
+        "--data", calibration("digits_raw/x_train.npy"), "--labels", calibration("digits_raw/y_train.npy"),
+        "--epochs", "10",
+    ]
+
+    /// The written kernel, read back from the output, with its shape.
+    static func kernel(_ output: String, dataset: String) throws -> [Double] {
+        try withWeights(output) { try #require(datasetValues($0)[dataset]) }
+    }
+
+    static func report(_ run: Run) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    }
+
+    @Test(arguments: ["digits/model.h5", "digits_cnn/model.keras"], [false, true])
+    func everyGroupKeepsTwoOfFour(_ model: String, _ tuned: Bool) throws {
+        let directory = TemporaryDirectory()
+        let name = (model as NSString).lastPathComponent
+        let input = try directory.copy(Self.calibration(model), as: name)
+        let output = directory.file("out." + (name as NSString).pathExtension)
+        let run = try Run(["convert", input, "--pattern", "2:4", "--json", "-o", output] + (tuned ? Self.data : []))
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try Self.report(run)
+        let shape = try #require(report["kernel_shape"] as? [Int])
+        let pattern = try #require(report["pattern"] as? [String: Any])
+        #expect(pattern["kind"] as? String == "n:m")
+        #expect(pattern["kept_per_group"] as? Int == 2 && pattern["zeros_per_group"] as? Int == 2)
+        #expect(report["zeros_after"] as? Int == shape.reduce(1, *) / 2)
+        let values = try Self.kernel(output, dataset: try #require(report["kernel_dataset"] as? String))
+        let units = shape[shape.count - 1], rows = values.count / units
+        for group in 0..<(rows / 4) {
+            for unit in 0..<units {
+                let zeros = (0..<4).count { values[(group * 4 + $0) * units + unit] == 0 }
+                #expect(zeros == 2, "group \(group) of unit \(unit)")
+            }
+        }
+        if tuned { #expect((report["fine_tune"] as? [String: Any])?["chosen"] != nil) }
+    }
+
+    /// Balanced: every unit keeps round-half-away(fan-in × (1 − S)); the report says what the same sparsity
+    /// anywhere gives.
+    @Test(arguments: [false, true])
+    func everyUnitKeepsTheSameCount(_ tuned: Bool) throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.calibration("digits/model.h5"), as: "model.h5")
+        let output = directory.file("out.h5")
+        let run = try Run(
+            ["convert", input, "--pattern", "balanced", "--sparsity", "0.8", "--json", "-o", output]
+                + (tuned ? Self.data : []))
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try Self.report(run)
+        let pattern = try #require(report["pattern"] as? [String: Any])
+        #expect(pattern["zeros_per_unit"] as? Int == 51 && pattern["kept_per_unit"] as? Int == 13)
+        #expect(pattern["unstructured_zeros"] as? Int == 512)
+        #expect(report["zeros_after"] as? Int == 510)
+        let values = try Self.kernel(output, dataset: try #require(report["kernel_dataset"] as? String))
+        for unit in 0..<10 { #expect((0..<64).count { values[$0 * 10 + unit] != 0 } == 13, "unit \(unit)") }
+    }
+
+    /// Refusals before any work, in one line or as bad usage; nothing is written.
+    @Test func refusesWhatDoesNotFit() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.calibration("digits/model.h5"), as: "model.h5")
+        let notMultiple = try Run(["convert", input, "--pattern", "2:5"])
+        #expect(notMultiple.status == 1)
+        #expect(
+            notMultiple.stderrLines == [
+                "error: \(input): the kernel's input axis has 64 weights, which is not a multiple of 5 (pattern 2:5) "
+                    + "(M must divide 64: 2, 4, 8, 16, 32, 64)"
+            ])
+        let uneven = try Run(["convert", input, "--pattern", "balanced", "--zeros", "505"])
+        #expect(uneven.status == 1)
+        #expect(uneven.stderr.contains("505 zeros do not split evenly over 10 output units"))
+        for (arguments, message) in [
+            (["--pattern", "2:4", "--sparsity", "0.5"], "sets the count itself"),
+            (["--pattern", "balanced"], "give exactly one of --sparsity F or --zeros N"),
+            (["--pattern", "two"], "give N:M (such as 2:4) or balanced"),
+            (["--pattern", "5:4"], "keep N of every M"),
+        ] {
+            let run = try Run(["convert", input] + arguments)
+            #expect(run.status == 64, "\(arguments)")
+            #expect(run.stderr.contains(message), "\(run.stderr)")
+        }
+        #expect(try directory.listing() == ["model.h5"])
+    }
+}
