@@ -24,6 +24,10 @@ Then, with mask at 0.8 and no labels, final layers of other kinds from the seede
 (a TimeDistributed Dense after a Bidirectional GRU, a separable convolution's pointwise kernel, a Dense head
 in a nested model), with the same checks but the agreement (finite predictions instead).
 
+Then structured patterns (`--pattern 2:4`, `--pattern balanced --sparsity 0.8`) on the digits MLP (.h5) and CNN
+(.keras), data-free and fine-tuned: Keras loads each output and every group (every unit) of its kernel holds
+exactly the pattern's zeros; fine-tuned, the test-image agreement with the dense model is at least 92%.
+
 Prints one PASS/FAIL line per run and ends with `interop-data: N passed, M failed`; exits 1 if any failed.
 """
 
@@ -219,8 +223,63 @@ def run(binary, fixtures):
             passed += 1
             print("PASS %s" % label + ("" if problems.agreement is None else " (agreement %.4f)" % problems.agreement),
                   flush=True)
+    for model_file, pattern, tuned in PATTERN_RUNS:
+        problems = interop_check.Problems()
+        with tempfile.TemporaryDirectory() as workdir:
+            try:
+                check_pattern(binary, fixtures, model_file, pattern, tuned, workdir, problems)
+            except Exception as error:  # noqa: BLE001  (any failure is this run's)
+                problems.append("%s: %s" % (type(error).__name__, error))
+        label = "%s --pattern %s%s" % (model_file, " ".join(pattern), " (fine-tuned)" if tuned else "")
+        failed += bool(problems)
+        passed += not problems
+        print(("FAIL %s: %s" % (label, "; ".join(problems))) if problems else "PASS " + label, flush=True)
     print("interop-data: %d passed, %d failed" % (passed, failed), flush=True)
     return failed
+
+
+# Structured patterns: Keras loads the output, and every group (N:M) or unit (balanced) of its kernel holds
+# exactly the pattern's zeros; fine-tuned, the agreement with the dense model on the test images holds.
+PATTERN_RUNS = [(model, pattern, tuned) for model in ("calibration/digits/model.h5", "calibration/digits_cnn/model.keras")
+                for pattern in (("2:4",), ("balanced", "0.8")) for tuned in (False, True)]
+
+
+def check_pattern(binary, fixtures, model_file, pattern, tuned, workdir, problems):
+    extension = os.path.splitext(model_file)[1]
+    copy, out = os.path.join(workdir, "input" + extension), os.path.join(workdir, "out" + extension)
+    shutil.copyfile(os.path.join(fixtures, model_file), copy)
+    raw = os.path.join(fixtures, "calibration", "digits_raw")
+    arguments = ["--pattern", pattern[0]] + (["--sparsity", pattern[1]] if len(pattern) > 1 else [])
+    if tuned:
+        arguments += ["--data", os.path.join(raw, "x_train.npy"), "--labels", os.path.join(raw, "y_train.npy")]
+    result = subprocess.run([binary, "convert", copy] + arguments + ["--json", "-o", out], capture_output=True, text=True)
+    if not problems.check(result.returncode == 0, "exit %d: %s" % (result.returncode, result.stderr.strip())):
+        return
+    record = json.loads(result.stdout)
+    pruned = load(out)
+    layer = dense_layer(pruned, record)
+    kernel = next(w for w in layer.get_weights() if list(w.shape) == record["kernel_shape"])
+    units = kernel.shape[-1]
+    matrix = kernel.reshape(-1, units)
+    problems.check(int(np.count_nonzero(kernel == 0)) == record["target_zeros"] == record["zeros_after"],
+                   "Keras reads %d zeros, target %s" % (np.count_nonzero(kernel == 0), record["target_zeros"]))
+    if pattern[0] == "balanced":
+        per_unit = record["pattern"]["zeros_per_unit"]
+        bad = [u for u in range(units) if int(np.count_nonzero(matrix[:, u] == 0)) != per_unit]
+        problems.check(not bad, "units %s do not hold %d zeros" % (bad[:5], per_unit))
+    else:
+        kept, size = (int(v) for v in pattern[0].split(":"))
+        groups = matrix.reshape(-1, size, units)
+        zeros = np.count_nonzero(groups == 0, axis=1)
+        problems.check(np.all(zeros == size - kept), "%d groups do not hold %d zeros" % (
+            int(np.count_nonzero(zeros != size - kept)), size - kept))
+    if tuned:
+        dense = load(copy)
+        x = np.load(os.path.join(raw, "x_test.npy"))
+        if len(dense.inputs[0].shape) == 2:
+            x = x.reshape(len(x), -1)
+        agreement = float(np.mean(np.argmax(pruned.predict(x, verbose=0), -1) == np.argmax(dense.predict(x, verbose=0), -1)))
+        problems.check(agreement >= 0.92, "agreement %.4f below 0.92" % agreement)
 
 
 def figures(outputs, reference, labels, activation):
