@@ -8,7 +8,7 @@ enum ArgumentScan {
     /// Options that take a number.
     static let numericOptions: Set = [
         "--sparsity", "--zeros", "--epochs", "--batch-size", "--learning-rate",
-        "--seed", "--validation-split", "--in-memory-limit", "--sparsities",
+        "--seed", "--validation-split", "--in-memory-limit", "--sparsities", "--min-sparsity", "--min-zeros",
     ]
     /// Options that take any other value.
     static let valueOptions: Set = [

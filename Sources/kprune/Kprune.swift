@@ -12,7 +12,7 @@ struct Kprune: ParsableCommand {
             Exit status: 0 success, 1 a file failed, 64 bad usage.
             """,
         version: "0.1.0",
-        subcommands: [Convert.self, SweepCommand.self, Inspect.self, Predict.self]
+        subcommands: [Convert.self, SweepCommand.self, Check.self, Inspect.self, Predict.self]
     )
 
     /// Parses the command line after `ArgumentScan` has refused dash-named inputs and joined negative numbers

@@ -6,7 +6,7 @@ import Testing
 /// `ArgumentScan` keeps its own lists of kprune's options; these tests hold them to the commands' own, as
 /// ArgumentParser describes them (`--experimental-dump-help`), so a new option cannot be forgotten.
 @Suite struct ArgumentScanTests {
-    static let commands = ["convert", "sweep", "inspect", "predict"]
+    static let commands = ["convert", "sweep", "check", "inspect", "predict"]
 
     /// Each named argument of `command`: its names (`-o`, `--output-file`) and whether it takes a value.
     static func options(of command: String) throws -> [(names: [String], takesValue: Bool)] {

@@ -65,6 +65,43 @@ import Testing
         for unit in 0..<10 { #expect((0..<64).count { values[$0 * 10 + unit] != 0 } == 13, "unit \(unit)") }
     }
 
+    /// `check` passes a kernel that has what is asked (exit 0) and names what a kernel lacks (exit 1), in text
+    /// and JSON; it writes nothing.
+    @Test func checkGatesOnZerosAndPatterns() throws {
+        let directory = TemporaryDirectory()
+        let dense = try directory.copy(Self.calibration("digits/model.h5"), as: "model.h5")
+        let pruned = directory.file("pruned.h5")
+        #expect(try Run(["convert", dense, "--pattern", "2:4", "-o", pruned, "--quiet"]).status == 0)
+        let passes = try Run(["check", pruned, "--pattern", "2:4", "--min-sparsity", "0.5"])
+        #expect(passes.status == 0, "\(passes.stderr)")
+        #expect(
+            passes.stdout
+                == "\(pruned): head passes: sparsity>=0.5 met (sparsity 0.5000); pattern 2:4 met (every group of 4 "
+                + "holds at most 2 non-zero weights)\n")
+        let fails = try Run(["check", pruned, "--pattern", "1:4", "--min-zeros", "400", "--json"])
+        #expect(fails.status == 1)
+        let report = try Self.report(fails)
+        #expect(report["passed"] as? Bool == false && report["zeros"] as? Int == 320)
+        let conditions = try #require(report["conditions"] as? [[String: Any]])
+        #expect(conditions.map { $0["passed"] as? Bool } == [false, false])
+        #expect(
+            conditions.last?["found"] as? String
+                == "160 groups of 4 hold more than 1 non-zero weights (the first: group 0 of output unit 0)")
+        #expect(try Run(["check", pruned, "--pattern", "balanced"]).status == 0)
+        let unstructured = directory.file("unstructured.h5")
+        #expect(try Run(["convert", dense, "--sparsity", "0.8", "-o", unstructured, "--quiet"]).status == 0)
+        let unbalanced = try Run(["check", unstructured, "--pattern", "balanced"])
+        #expect(unbalanced.status == 1)
+        #expect(unbalanced.stdout.contains("pattern balanced not met (output units hold from "), "\(unbalanced.stdout)")
+        #expect(try Run(["check", dense]).status == 64)
+        #expect(try Run(["check", dense, "--min-sparsity", "1.5"]).status == 64)
+        let missing = directory.file("missing.h5")
+        let gone = try Run(["check", missing, "--min-zeros", "1"])
+        #expect(gone.status == 1 && gone.stderrLines.count == 1)
+        #expect(gone.stderrLines.first?.hasPrefix("error: \(missing): ") == true)
+        #expect(try directory.listing() == ["model.h5", "pruned.h5", "unstructured.h5"])
+    }
+
     /// Refusals before any work, in one line or as bad usage; nothing is written.
     @Test func refusesWhatDoesNotFit() throws {
         let directory = TemporaryDirectory()
