@@ -23,6 +23,9 @@ public struct SweepRequest: Sendable {
     public var evaluation: EvaluationData?
     /// A rule the picked point meets; nil to pick none.
     public var pick: SweepRule?
+    /// Whether every output unit gets the same zeros at each point (`--pattern balanced`); zeros anywhere
+    /// otherwise.
+    public var balanced = false
 
     /// The default points.
     public static let defaultSparsities = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
@@ -90,11 +93,18 @@ public enum Sweep {
     public static func run(_ request: SweepRequest, point: ((SweepPoint) -> Void)? = nil) throws -> [SweepPoint] {
         let staging = FileManager.default.temporaryDirectory.path
         let model = try KerasModel.open(request.input, stagingDirectory: staging)
+        // One pattern serves every point: the masks take their count from each point (see `keepMask`).
+        let pattern: any SparsityPattern =
+            request.balanced ? BalancedPattern(.zeros(0)) : ExactCount(.zeros(0))
         let conversion = ConversionRequest(
-            input: request.input, output: request.input, target: .zeros(0), layer: request.layer,
+            input: request.input, output: request.input, pattern: pattern, layer: request.layer,
             calibration: request.calibration, evaluation: request.evaluation)
         let plan = try ConversionPlan(request: conversion, model: model)
-        let targets = try request.sparsities.map { try ZeroTarget.sparsity($0).count(forSize: plan.kernel.count) }
+        let targets = try request.sparsities.map { sparsity throws(PruningError) in
+            request.balanced
+                ? try BalancedPattern(.sparsity(sparsity)).targetZeros(shape: plan.kernel.shape)
+                : try ZeroTarget.sparsity(sparsity).count(forSize: plan.kernel.count)
+        }
         if let rule = request.pick, request.evaluation == nil, !conversion.fineTunes {
             throw SweepError(.ruleNeedsData, "--pick \(rule) needs evaluation data or calibration data to measure")
         }
@@ -104,9 +114,9 @@ public enum Sweep {
             try conversion.fineTunes
             ? request.calibration.map { try FineTunedPruning.prepare(plan, calibration: $0, observer: nil) } : nil
         defer { prepared?.discard() }
-        // Without a fine-tune: the squared magnitudes in increasing order, for the share each count removes.
-        let squares = prepared == nil ? try sortedSquares(plan) : []
-        let total = squares.reduce(0, +)
+        // Without a fine-tune: the kernel, for the share of its squared magnitude each count removes.
+        let kernel = prepared == nil ? try readKernel(plan) : []
+        let total = kernel.reduce(0.0) { $0 + Double($1) * Double($1) }
         func measure(
             sparsity: Double, zeros: Int, bisection: Bool, tuned: (result: FineTuner.Result, seconds: Double)? = nil
         ) throws -> SweepPoint {
@@ -119,8 +129,12 @@ public enum Sweep {
                         ? nil : (result.kernel.values, plan.layer.bias == nil ? nil : result.bias)
                 }
             let eval = try evaluation?.run(plan, zeros: zeros, written: written, blas: blas)
-            let removed =
-                prepared == nil ? (total > 0 ? squares.prefix(zeros).reduce(0, +) / total : 0) : nil
+            var removed: Double? = nil
+            if prepared == nil {
+                let keep = pattern.keepMask(scores: kernel, shape: plan.kernel.shape, zeros: zeros)
+                let pruned = zip(kernel, keep).reduce(0.0) { $0 + ($1.1 ? 0 : Double($1.0) * Double($1.0)) }
+                removed = total > 0 ? pruned / total : 0
+            }
             var record = SweepPoint(
                 input: request.input, layer: plan.layer.path.description, sparsity: sparsity, zeros: zeros,
                 size: plan.kernel.count,
@@ -161,8 +175,10 @@ public enum Sweep {
                 hint: "loosen the rule or sweep lower sparsities")
         }
         if var failing = byZeros.first(where: { $0.zeros > best.zeros })?.zeros {
-            for _ in 0..<bisections where failing - best.zeros > 1 {
-                let middle = best.zeros + (failing - best.zeros) / 2
+            // Balanced counts move a zero per output unit at a time.
+            let step = request.balanced ? max(plan.kernel.shape.last ?? 1, 1) : 1
+            for _ in 0..<bisections where failing - best.zeros > step {
+                let middle = best.zeros + (failing - best.zeros) / step / 2 * step
                 let record = try measure(
                     sparsity: Double(middle) / Double(max(plan.kernel.count, 1)), zeros: middle, bisection: true)
                 points.append(record)
@@ -195,12 +211,11 @@ public enum Sweep {
         return try results.values.map { try $0?.get() }
     }
 
-    /// The kernel's squared values in increasing order (as float64).
-    private static func sortedSquares(_ plan: ConversionPlan) throws -> [Double] {
-        let values = try File.withOpen(plan.model.weightsFile) { file in
+    /// The kernel as float32.
+    private static func readKernel(_ plan: ConversionPlan) throws -> [Float] {
+        try File.withOpen(plan.model.weightsFile) { file in
             try file.root().dataset(plan.kernel.dataset).readAll(as: Float.self)
         }
-        return values.map { Double($0) * Double($0) }.sorted()
     }
 }
 

@@ -121,12 +121,14 @@ public struct BalancedPattern: SparsityPattern, Equatable {
         try zerosPerUnit(shape: shape) * (shape.last ?? 0)
     }
 
-    /// Per output unit, the weights that may be zero: its lowest scores, as many as the unit's zeros. With
-    /// fewer zeros (a gradual schedule), those of the lowest scores among all units' candidates.
+    /// Per output unit, the weights that may be zero: its lowest scores, `zeros` / units of them (rounded up).
+    /// At the pattern's count every unit loses exactly its share; with fewer zeros (a gradual schedule), those of
+    /// the lowest scores among all units' candidates. The share follows `zeros`, not the pattern's target, so one
+    /// pattern serves every count of a sweep.
     public func keepMask(scores: [Float], shape: [Int], zeros: Int) -> [Bool] {
         let units = max(shape.last ?? 1, 1)
         let rows = scores.count / units
-        let perUnit = (try? zerosPerUnit(shape: shape)) ?? 0
+        let perUnit = min((max(zeros, 0) + units - 1) / units, rows)
         let groups = (0..<units).map { column in (0..<rows).map { $0 * units + column } }
         return GroupSelection.keepMask(scores: scores, groups: groups, zerosPerGroup: { _ in perUnit }, zeros: zeros)
     }

@@ -30,6 +30,12 @@ extension Kprune {
         @Option(help: "Layer to prune instead of the final one: a name, or a nested path such as outer/head.")
         var layer: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "balanced: every output unit gets the same zeros at each point (an N:M pattern has one count: convert it).",
+                valueName: "balanced"))
+        var pattern: String?
+
         @OptionGroup(title: "Fine-tuning")
         var fineTune: FineTuneArguments
 
@@ -76,6 +82,11 @@ extension Kprune {
 
         func validate() throws {
             if json, csv { throw ValidationError("give --json or --csv, not both") }
+            if case .nOfM(let kept, let group) = try PatternOption.parse(pattern) {
+                throw ValidationError(
+                    "--pattern \(kept):\(group) has one count: convert it with kprune convert --pattern \(kept):\(group)"
+                )
+            }
             if let pick, SweepRule(pick) == nil {
                 throw ValidationError(
                     "--pick \(pick): give METRIC>=X or METRIC<=X with accuracy, agreement or loss")
@@ -107,9 +118,10 @@ extension Kprune {
         }
 
         private func sweep(_ input: String, points: [Double], progress: ProgressLine) throws {
-            let request = SweepRequest(
+            var request = SweepRequest(
                 input: input, layer: layer, sparsities: points, calibration: fineTune.calibration,
                 evaluation: evaluation.evaluation, pick: pick.flatMap(SweepRule.init))
+            request.balanced = pattern == "balanced"
             StructureDeadline.arm()
             var done = 0
             progress.update("\(input): sweeping", 0)
@@ -130,8 +142,11 @@ extension Kprune {
             if let output {
                 // The picked count, converted afresh with the same options: the file convert --zeros writes.
                 let conversion = ConversionRequest(
-                    input: input, output: output, target: .zeros(picked.zeros), layer: layer, overwrite: force,
-                    calibration: fineTune.calibration)
+                    input: input, output: output,
+                    pattern: pattern == "balanced"
+                        ? BalancedPattern(.zeros(picked.zeros)) as any SparsityPattern
+                        : ExactCount(.zeros(picked.zeros)),
+                    layer: layer, overwrite: force, calibration: fineTune.calibration)
                 StructureDeadline.arm()
                 defer { StructureDeadline.disarm() }
                 _ = try Converter.convert(conversion)

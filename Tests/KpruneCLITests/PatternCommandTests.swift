@@ -65,6 +65,39 @@ import Testing
         for unit in 0..<10 { #expect((0..<64).count { values[$0 * 10 + unit] != 0 } == 13, "unit \(unit)") }
     }
 
+    /// A balanced sweep's point is the balanced convert at that sparsity; its picked file is the balanced
+    /// convert at the picked count, byte for byte. An N:M sweep is refused: the pattern has one count.
+    @Test func sweepsBalancedPoints() throws {
+        let directory = TemporaryDirectory()
+        let input = try directory.copy(Self.calibration("digits/model.h5"), as: "model.h5")
+        let picked = directory.file("picked.h5")
+        let sweep = try Run(
+            [
+                "sweep", input, "--pattern", "balanced", "--sparsities", "0.8,0.95", "--pick", "agreement>=0.97", "-o",
+                picked, "--json",
+            ] + Self.data)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let records = try sweep.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let convert = try Run(
+            ["convert", input, "--pattern", "balanced", "--sparsity", "0.8", "--json", "-o", directory.file("c.h5")]
+                + Self.data)
+        let report = try Self.report(convert)
+        #expect(records.first?["zeros"] as? Int == 510 && report["zeros_after"] as? Int == 510)
+        #expect(
+            try SweepTests.figures(records.first?["fine_tune"]) == SweepTests.figures(report["fine_tune"]))
+        let zeros = try #require(records.last?["zeros"] as? Int)
+        #expect(zeros % 10 == 0)
+        let again = directory.file("again.h5")
+        #expect(
+            try Run(["convert", input, "--pattern", "balanced", "--zeros", "\(zeros)", "-o", again] + Self.data).status
+                == 0)
+        #expect(contents(picked) == contents(again))
+        let nOfM = try Run(["sweep", input, "--pattern", "2:4"])
+        #expect(nOfM.status == 64 && nOfM.stderr.contains("has one count"))
+    }
+
     /// `check` passes a kernel that has what is asked (exit 0) and names what a kernel lacks (exit 1), in text
     /// and JSON; it writes nothing.
     @Test func checkGatesOnZerosAndPatterns() throws {
