@@ -25,9 +25,12 @@ public struct InspectionReport: Sendable, Encodable {
         public var link: String?
         /// Why the elements are not read: stored outside the file, or declared far larger than stored.
         public var storageProblem: String?
+        /// For a kernel: the structures its zeros have, of `Inspector.patterns` (`2:4`, `balanced`, ...); nil
+        /// when not examined (not a kernel, or over `Inspector.patternLimit` elements).
+        public var patterns: [String]? = nil
 
         enum CodingKeys: String, CodingKey {
-            case name, dataset, shape, dtype, zeros, role, link
+            case name, dataset, shape, dtype, zeros, role, link, patterns
             case storageProblem = "storage_problem"
         }
     }
@@ -93,13 +96,21 @@ public enum Inspector {
             let root = try file.root()
             return try model.layers.map { layer in
                 let weights = try layer.weights.enumerated().map { index, weight in
-                    InspectionReport.Weight(
+                    let readable = weight.link == nil && weight.storageProblem == nil
+                    var report = InspectionReport.Weight(
                         name: weight.name, dataset: weight.dataset, shape: weight.shape,
                         dtype: weight.storedType.description,
-                        zeros: weight.link == nil && weight.storageProblem == nil
-                            ? try zeroCount(root.dataset(weight.dataset)) : nil,
+                        zeros: readable ? try zeroCount(root.dataset(weight.dataset)) : nil,
                         role: index == layer.kernelIndex ? "kernel" : (weight == layer.bias ? "bias" : nil),
                         link: weight.link, storageProblem: weight.storageProblem)
+                    if index == layer.kernelIndex, readable, let zeros = report.zeros, weight.shape.count >= 2,
+                        weight.count <= patternLimit
+                    {
+                        report.patterns = try patterns(
+                            of: root.dataset(weight.dataset).readAll(as: Float.self), shape: weight.shape,
+                            zeros: zeros)
+                    }
+                    return report
                 }
                 return InspectionReport.Layer(
                     name: layer.path.description, className: layer.className,
@@ -111,6 +122,20 @@ public enum Inspector {
             file: path, format: model.format.rawValue, kerasVersion: model.kerasVersion,
             finalLayer: final?.description, finalLayerProblem: model.finalLayerProblem,
             layerOrder: model.layerOrder.rawValue, layers: layers, optimizerWeights: model.optimizerWeights.count)
+    }
+
+    /// The structures `inspect` looks for in a kernel's zeros.
+    public static let patterns: [KernelRequirements.Structure] = [
+        .nOfM(kept: 1, group: 2), .nOfM(kept: 2, group: 4), .nOfM(kept: 1, group: 4), .nOfM(kept: 4, group: 8),
+        .balanced,
+    ]
+    /// The largest kernel whose structures `inspect` examines (read whole): 16M elements.
+    public static let patternLimit = 1 << 24
+
+    /// Which of `patterns` a kernel with `zeros` zeros has (balanced only when it has zeros).
+    static func patterns(of values: [Float], shape: [Int], zeros: Int) -> [String] {
+        guard zeros > 0 else { return [] }
+        return patterns.filter { KernelCheck.check(values, shape: shape, $0).0 }.map(\.description)
     }
 
     /// Counts zero elements of a float dataset in bounded memory; nil for other types.

@@ -61,7 +61,16 @@ extension Kprune {
                 for weight in layer.weights {
                     let shape = "(" + weight.shape.map(String.init).joined(separator: ", ") + ")"
                     var line = "      \(e(weight.name)) \(shape) \(weight.dtype)"
-                    if let zeros = weight.zeros { line += " zeros=\(zeros)" }
+                    if let zeros = weight.zeros {
+                        line += " zeros=\(zeros)"
+                        if weight.role == "kernel", weight.shape.count >= 2 {
+                            let size = max(weight.shape.reduce(1, *), 1)
+                            line += String(format: " (%.1f%%)", 100 * Double(zeros) / Double(size))
+                        }
+                    }
+                    if let patterns = weight.patterns, !patterns.isEmpty {
+                        line += " patterns=\(patterns.joined(separator: ","))"
+                    }
                     if let role = weight.role { line += " [\(role)]" }
                     if let link = weight.link { line += " (\(e(link)), not followed)" }
                     lines.append(line)

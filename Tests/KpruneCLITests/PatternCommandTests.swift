@@ -132,6 +132,16 @@ import Testing
         let gone = try Run(["check", missing, "--min-zeros", "1"])
         #expect(gone.status == 1 && gone.stderrLines.count == 1)
         #expect(gone.stderrLines.first?.hasPrefix("error: \(missing): ") == true)
+        // inspect shows each kernel's zero fraction and the structures its zeros have.
+        let inspect = try Run(["inspect", pruned])
+        #expect(
+            inspect.stdout.contains(
+                "head/kernel:0 (64, 10) float32 zeros=320 (50.0%) patterns=2:4,4:8,balanced [kernel]"))
+        #expect(inspect.stdout.contains("hidden/kernel:0 (64, 64) float32 zeros=0 (0.0%) [kernel]"))
+        let json = try Self.report(try Run(["inspect", pruned, "--json"]))
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        let head = try #require(layers.first { $0["name"] as? String == "head" }?["weights"] as? [[String: Any]])
+        #expect(head.first?["patterns"] as? [String] == ["2:4", "4:8", "balanced"])
         #expect(try directory.listing() == ["model.h5", "pruned.h5", "unstructured.h5"])
     }
 
