@@ -69,12 +69,15 @@ def pruning_schedule(kind, sparsity, total_steps):
             frequency, end_step)
 
 
-def wrap_final_layer(model, layer_name, schedule):
-    """A copy of `model` with the final layer pruned by TF-MOT and every other layer frozen."""
+def wrap_final_layer(model, layer_name, schedule, m_by_n=None):
+    """A copy of `model` with the final layer pruned by TF-MOT and every other layer frozen; with `m_by_n`, TF-MOT's
+    structured pruning `sparsity_m_by_n` (its (N, M) counts the weights kept of each M)."""
 
     def clone(layer):
         copy = layer.__class__.from_config(layer.get_config())
         if layer.name == layer_name:
+            if m_by_n:
+                return tfmot.sparsity.keras.prune_low_magnitude(copy, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
             return tfmot.sparsity.keras.prune_low_magnitude(copy, pruning_schedule=schedule)
         copy.trainable = False
         return copy
@@ -111,6 +114,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fixtures", default=calibrationlib.ROOT, help="the calibration fixtures' directory")
     parser.add_argument("--no-eval", action="store_true", help="skip the test accuracy; exit once saved")
+    parser.add_argument("--m-by-n", help="N,M: TF-MOT's structured pruning (N kept of every M along the inputs); "
+                                         "SPARSITY must then be 1 - N/M")
     args = parser.parse_args()
     entry = calibrationlib.find_dataset(calibrationlib.load_manifest(args.fixtures), args.dataset)
     model_entry = next(m for m in entry["models"] if m["loader"] == "tf_keras")
@@ -121,7 +126,8 @@ def main():
     model = tf_keras.models.load_model(os.path.join(args.fixtures, model_entry["file"]))
     steps = args.epochs * int(np.ceil(len(x_train) / args.batch_size))
     schedule, frequency, end_step = pruning_schedule(args.schedule, args.sparsity, steps)
-    pruned = wrap_final_layer(model, entry["final_layer"], schedule)
+    m_by_n = tuple(int(v) for v in args.m_by_n.split(",")) if args.m_by_n else None
+    pruned = wrap_final_layer(model, entry["final_layer"], schedule, m_by_n)
     pruned.compile(optimizer=tf_keras.optimizers.Adam(args.learning_rate), loss=LOSSES[entry["activation"]])
     fit_start = time.perf_counter()
     pruned.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0, shuffle=True,
@@ -137,7 +143,7 @@ def main():
     report = {
         "dataset": args.dataset, "input": os.path.join(args.fixtures, model_entry["file"]), "output": output,
         "sparsity": args.sparsity, "zeros": zeros, "size": size, "target_zeros": target, "exact": zeros == target,
-        "schedule": args.schedule, "frequency": frequency, "end_step": end_step, "steps": steps,
+        "schedule": args.schedule, "m_by_n": args.m_by_n, "frequency": frequency, "end_step": end_step, "steps": steps,
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
         "frozen": "every layer but %s" % entry["final_layer"],
         "seconds": seconds, "fit_seconds": fit_seconds,
