@@ -36,6 +36,16 @@ struct ConversionPlan {
         (slots, slotNote) = model.optimizerSlots(for: layer)
     }
 
+    /// The kernel's values as float32, read whole.
+    func readKernel() throws -> [Float] { try readWeight(kernel.dataset) }
+
+    /// The bias's values as float32, read whole; nil for a layer without one.
+    func readBias() throws -> [Float]? { try layer.bias.map { try readWeight($0.dataset) } }
+
+    private func readWeight(_ dataset: String) throws -> [Float] {
+        try File.withOpen(model.weightsFile) { try $0.root().dataset(dataset).readAll(as: Float.self) }
+    }
+
     /// The output file, reserved beside its destination.
     func reserveOutput() throws -> AtomicOutput {
         try AtomicOutput(destination: request.output, replacing: request.overwrite || request.inPlace)

@@ -6,69 +6,6 @@ import KerasFormat
 import Numerics
 import Sparsity
 
-/// Data the fine-tune never sees, on which a conversion is scored: the model's inputs (one array per input of
-/// the model, one sample per row) and, optionally, the true labels.
-public struct EvaluationData: Sendable, Equatable {
-    /// The model's inputs, one array per input of the model; empty with `features`.
-    public var inputs: [String]
-    /// Instead of the model's inputs, the final layer's: one row per sample, scored on the layer's own outputs
-    /// after the output's activation (for a layer whose outputs reach the model's output through activations
-    /// alone).
-    public var features: String?
-    /// Class ids, one-hot or probability rows, or regression targets: one row per sample (for outputs with
-    /// positions, the sample's labels at every position).
-    public var labels: String?
-
-    /// Evaluation on the model's `inputs`, scored against `labels` when given.
-    public init(inputs: [String], labels: String? = nil) {
-        self.inputs = inputs
-        self.labels = labels
-    }
-
-    /// Evaluation on the layer's inputs `features`, scored against `labels` when given.
-    public init(features: String, labels: String? = nil) {
-        self.inputs = []
-        self.features = features
-        self.labels = labels
-    }
-}
-
-/// Scores on the evaluation data: the written result's, with the dense model's and the data-free magnitude
-/// result's at the same zero count beside it. Keys of its JSON form are stable; a figure that does not apply
-/// (accuracy and loss without labels, accuracy and agreement for an output that makes no decisions) is absent.
-public struct EvaluationReport: Sendable, Encodable, Equatable {
-    /// One model's figures.
-    public struct Figures: Sendable, Encodable, Equatable {
-        /// The share of decisions (the top class, or each sigmoid output at 0.5) equal to the labels'.
-        public var accuracy: Double?
-        /// The share of decisions equal to the dense model's.
-        public var agreement: Double?
-        /// The mean loss against the labels: cross-entropy after softmax or sigmoid (probabilities clipped to
-        /// [1e-7, 1 − 1e-7], as Keras does), else the mean squared error.
-        public var loss: Double?
-    }
-
-    /// Samples scored.
-    public let samples: Int
-    /// The written result's figures.
-    public let accuracy: Double?
-    public let agreement: Double?
-    public let loss: Double?
-    /// The dense model's (accuracy and loss; its agreement with itself is 1).
-    public let dense: Figures
-    /// The data-free magnitude result's at the same count.
-    public let magnitude: Figures
-    /// The model output's activation, which decides the figures: `softmax`, `sigmoid`, or another (a regression).
-    public let activation: String
-
-    /// The written result's figures together.
-    public var written: Figures { Figures(accuracy: accuracy, agreement: agreement, loss: loss) }
-
-    enum CodingKeys: String, CodingKey {
-        case samples, accuracy, agreement, loss, dense, magnitude, activation
-    }
-}
-
 /// Runs the dense model and the pruned ones on evaluation data, a block of samples at a time. Made before the
 /// conversion writes anything (a `.keras` input's staged weights are rewritten in place), so the dense model and
 /// the data-free result come from the weights as read, and the data is checked before any work.
@@ -103,7 +40,7 @@ struct Evaluation {
     ///   forward pass cannot run or with several outputs; `PruningError` for features of a layer whose outputs
     ///   reach the model's output through more than activations.
     init(_ plan: ConversionPlan, data: EvaluationData, blas: BLAS) throws {
-        original = try Self.readKernel(plan)
+        original = try plan.readKernel()
         activation = Self.outputActivation(plan)
         let units = plan.kernel.shape.last ?? 1
         if let features = data.features {
@@ -116,12 +53,7 @@ struct Evaluation {
                         + "\(plan.kernel.shape), which takes \(plan.kernel.count / max(units, 1))",
                     hint: "give the layer's inputs, one row per sample")
             }
-            let bias =
-                try plan.layer.bias.map { info in
-                    try File.withOpen(plan.model.weightsFile) {
-                        try $0.root().dataset(info.dataset).readAll(as: Float.self)
-                    }
-                } ?? [Float](repeating: 0, count: units)
+            let bias = try plan.readBias() ?? [Float](repeating: 0, count: units)
             runner = .layer(
                 features: source, kernel: Tensor(rows: source.columns, columns: units, values: original), bias: bias)
             samples = source.rows
@@ -293,13 +225,6 @@ struct Evaluation {
             activation: activation.name)
     }
 
-    /// The kernel as float32, as the forward pass reads it.
-    private static func readKernel(_ plan: ConversionPlan) throws -> [Float] {
-        try File.withOpen(plan.model.weightsFile) { file in
-            try file.root().dataset(plan.kernel.dataset).readAll(as: Float.self)
-        }
-    }
-
     /// The data-free result at `plan`'s count: the largest magnitudes kept, the lowest indices pruned first on
     /// ties, as `DataFreePruning` writes it.
     static func magnitudeKernel(_ plan: ConversionPlan, _ kernel: [Float], zeros: Int) -> [Float] {
@@ -326,129 +251,5 @@ struct Evaluation {
             }
         }
         return Activation(keras: name) ?? .linear
-    }
-}
-
-/// Label rows for a block of samples, as one row of `units` per output row: class ids become one-hot rows.
-private struct Targets {
-    /// Per output row: its class (softmax with class ids) or nil.
-    var classes: [Int]?
-    /// Per output value: the target (probabilities, one-hot rows or regression values).
-    var values: [Float]
-
-    init(_ labels: ArraySource, rows range: Range<Int>, outputRows: Int, units: Int, activation: Activation) throws {
-        var raw = [Float](repeating: 0, count: range.count * labels.columns)
-        try raw.withUnsafeMutableBufferPointer { try labels.read(rows: range, into: $0) }
-        if let bad = raw.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(
-                labels.name, "labels hold NaN or infinity (row \(range.lowerBound + bad / max(labels.columns, 1)))")
-        }
-        let perSample = outputRows / max(range.count, 1)
-        if activation == .softmax, units > 1, labels.columns == perSample {
-            var classes: [Int] = []
-            classes.reserveCapacity(raw.count)
-            for (index, value) in raw.enumerated() {
-                guard value == value.rounded(), value >= 0, value < Float(units) else {
-                    throw DataError(
-                        labels.name,
-                        "label \(value) in row \(range.lowerBound + index / labels.columns) is not a class id in "
-                            + "0..<\(units)")
-                }
-                classes.append(Int(value))
-            }
-            var values = [Float](repeating: 0, count: outputRows * units)
-            for (row, id) in classes.enumerated() { values[row * units + id] = 1 }
-            self.classes = classes
-            self.values = values
-            return
-        }
-        guard labels.columns == perSample * units else {
-            throw DataError(
-                .shapeMismatch, labels.name,
-                "labels have \(labels.columns) values per sample, the model's output has \(perSample * units)",
-                hint: activation == .softmax
-                    ? "give class ids or one-hot rows" : "give one target per output value")
-        }
-        if activation == .softmax || activation == .sigmoid,
-            let bad = raw.firstIndex(where: { !($0 >= 0 && $0 <= 1) })
-        {
-            throw DataError(
-                labels.name,
-                "label \(raw[bad]) in row \(range.lowerBound + bad / labels.columns) is not a probability")
-        }
-        classes = nil
-        values = raw
-    }
-}
-
-/// Running sums of one model's figures.
-private struct Score {
-    var rows = 0, decisions = 0
-    var correct = 0, agreeing = 0
-    var loss = 0.0, lossTerms = 0
-
-    func figures(labelled: Bool, activation: Activation) -> EvaluationReport.Figures {
-        let decides = activation == .softmax || activation == .sigmoid
-        return EvaluationReport.Figures(
-            accuracy: labelled && decides && decisions > 0 ? Double(correct) / Double(decisions) : nil,
-            agreement: decides && decisions > 0 ? Double(agreeing) / Double(decisions) : nil,
-            loss: labelled && lossTerms > 0 ? loss / Double(lossTerms) : nil)
-    }
-}
-
-/// Adds a block's outputs to a score: decisions against the labels and the dense outputs, and the loss.
-private struct Scorer {
-    let activation: Activation
-    let units: Int
-    /// The dense model's outputs for the block.
-    let reference: [Float]
-    static let epsilon: Float = 1e-7
-
-    func add(_ outputs: [Float], targets: Targets?, into score: inout Score) {
-        let rows = outputs.count / max(units, 1)
-        score.rows += rows
-        switch activation {
-        case .softmax where units > 1:
-            for row in 0..<rows {
-                let top = argmax(outputs, row), denseTop = argmax(reference, row)
-                score.decisions += 1
-                if top == denseTop { score.agreeing += 1 }
-                guard let targets else { continue }
-                let truth = targets.classes?[row] ?? argmax(targets.values, row)
-                if top == truth { score.correct += 1 }
-                var crossEntropy = 0.0
-                for j in 0..<units where targets.values[row * units + j] != 0 {
-                    let p = min(max(outputs[row * units + j], Self.epsilon), 1 - Self.epsilon)
-                    crossEntropy -= Double(targets.values[row * units + j]) * log(Double(p))
-                }
-                score.loss += crossEntropy
-                score.lossTerms += 1
-            }
-        case .sigmoid:
-            for index in 0..<outputs.count {
-                score.decisions += 1
-                if (outputs[index] > 0.5) == (reference[index] > 0.5) { score.agreeing += 1 }
-                guard let targets else { continue }
-                let y = Double(targets.values[index])
-                if (outputs[index] > 0.5) == (y > 0.5) { score.correct += 1 }
-                let p = Double(min(max(outputs[index], Self.epsilon), 1 - Self.epsilon))
-                score.loss -= y * log(p) + (1 - y) * log(1 - p)
-                score.lossTerms += 1
-            }
-        default:
-            guard let targets else { return }
-            for index in 0..<outputs.count {
-                let difference = Double(outputs[index]) - Double(targets.values[index])
-                score.loss += difference * difference
-                score.lossTerms += 1
-            }
-        }
-    }
-
-    /// The lowest column of a row's largest value.
-    private func argmax(_ values: [Float], _ row: Int) -> Int {
-        var best = 0
-        for j in 1..<max(units, 1) where values[row * units + j] > values[row * units + best] { best = j }
-        return best
     }
 }

@@ -146,15 +146,8 @@ enum FineTunedPruning {
     /// The kernel as a matrix (inputs × units) and the bias (zeros when the layer has none), both finite.
     private static func readWeights(_ plan: ConversionPlan) throws -> (Tensor, [Float]) {
         let units = plan.kernel.shape[plan.kernel.shape.count - 1]
-        let (kernel, bias) = try File.withOpen(plan.model.weightsFile) { file in
-            let root = try file.root()
-            let values = try root.dataset(plan.kernel.dataset).readAll(as: Float.self)
-            let biasValues = try plan.layer.bias.map { try root.dataset($0.dataset).readAll(as: Float.self) }
-            return (
-                Tensor(rows: plan.kernel.count / max(units, 1), columns: units, values: values),
-                biasValues ?? [Float](repeating: 0, count: units)
-            )
-        }
+        let kernel = Tensor(rows: plan.kernel.count / max(units, 1), columns: units, values: try plan.readKernel())
+        let bias = try plan.readBias() ?? [Float](repeating: 0, count: units)
         try NonFinite.refuse(
             count: kernel.values.count { !$0.isFinite } + bias.count { !$0.isFinite },
             in: "the layer \(plan.layer.path)")

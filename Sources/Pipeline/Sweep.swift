@@ -115,7 +115,7 @@ public enum Sweep {
             ? request.calibration.map { try FineTunedPruning.prepare(plan, calibration: $0, observer: nil) } : nil
         defer { prepared?.discard() }
         // Without a fine-tune: the kernel, for the share of its squared magnitude each count removes.
-        let kernel = prepared == nil ? try readKernel(plan) : []
+        let kernel = prepared == nil ? try plan.readKernel() : []
         let total = kernel.reduce(0.0) { $0 + Double($1) * Double($1) }
         func measure(
             sparsity: Double, zeros: Int, bisection: Bool, tuned: (result: FineTuner.Result, seconds: Double)? = nil
@@ -209,13 +209,6 @@ public enum Sweep {
             results.set(index, Result { try shared.value(counts[index], BLAS(threads: 1)) })
         }
         return try results.values.map { try $0?.get() }
-    }
-
-    /// The kernel as float32.
-    private static func readKernel(_ plan: ConversionPlan) throws -> [Float] {
-        try File.withOpen(plan.model.weightsFile) { file in
-            try file.root().dataset(plan.kernel.dataset).readAll(as: Float.self)
-        }
     }
 }
 

@@ -52,12 +52,7 @@ extension Kprune {
             if minSparsity != nil, minZeros != nil {
                 throw ValidationError("give --min-sparsity or --min-zeros, not both")
             }
-            if case .nOfM(let kept, let group) = try PatternOption.parse(pattern),
-                !(1...1024).contains(group)
-                    || !(0...group).contains(kept)
-            {
-                throw ValidationError("--pattern \(kept):\(group): N of every M with 0 ≤ N ≤ M ≤ 1024")
-            }
+            _ = try PatternOption.parse(pattern)
             if minSparsity == nil, minZeros == nil, pattern == nil {
                 throw ValidationError("give at least one of --min-sparsity, --min-zeros or --pattern")
             }

@@ -70,11 +70,6 @@ extension Kprune {
                     throw ValidationError(
                         "--pattern \(kept):\(group) sets the count itself: give no --sparsity or --zeros")
                 }
-                do {
-                    _ = try NMPattern(kept: kept, of: group)
-                } catch {
-                    throw ValidationError("--pattern \(kept):\(group): keep N of every M with 0 ≤ N ≤ M ≤ 1024")
-                }
                 if outputs.output != nil, inputs.count > 1 {
                     throw ValidationError("-o names one output; use --output-dir with several inputs")
                 }

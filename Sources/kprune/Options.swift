@@ -1,6 +1,7 @@
 public import ArgumentParser
 import FineTune
 import Pipeline
+import Sparsity
 
 /// Where outputs go, and what they may replace.
 struct OutputOptions: ParsableArguments {
@@ -185,7 +186,7 @@ enum Limits {
     static let inMemoryMiB = 0...(1 << 30)
 }
 
-/// `--pattern`'s value: `N:M`, `balanced`, or none.
+/// `--pattern`'s value: `N:M` (checked as `NMPattern` checks it), `balanced`, or none.
 enum PatternOption: Equatable {
     case nOfM(kept: Int, group: Int)
     case balanced
@@ -197,6 +198,11 @@ enum PatternOption: Equatable {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let kept = Int(parts[0]), let group = Int(parts[1]) else {
             throw ValidationError("--pattern \(text): give N:M (such as 2:4) or balanced")
+        }
+        do {
+            _ = try NMPattern(kept: kept, of: group)
+        } catch {
+            throw ValidationError("--pattern \(text): keep N of every M with 0 ≤ N ≤ M ≤ 1024")
         }
         return .nOfM(kept: kept, group: group)
     }
