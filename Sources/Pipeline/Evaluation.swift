@@ -170,7 +170,6 @@ struct Evaluation {
         let zeros = zeros ?? plan.targetZeros
         let units = plan.kernel.shape.last ?? 1
         let rows = plan.kernel.count / max(units, 1)
-        let magnitudeKernel = Self.magnitudeKernel(plan, original, zeros: zeros)
         let magnitude: Weights
         let pruned: Weights
         switch runner {
@@ -178,7 +177,9 @@ struct Evaluation {
             let predictor =
                 zeros == built.zeros
                 ? built.predictor
-                : try Predictor(model: plan.model, blas: blas, replacing: [plan.kernel.dataset: magnitudeKernel])
+                : try Predictor(
+                    model: plan.model, blas: blas,
+                    replacing: [plan.kernel.dataset: Self.magnitudeKernel(plan, original, zeros: zeros)])
             magnitude = .replaced(predictor, kernel: nil, bias: nil)
             if let written {
                 var replaced = [plan.kernel.dataset: written.kernel]
@@ -190,7 +191,8 @@ struct Evaluation {
                 pruned = magnitude
             }
         case .layer:
-            magnitude = .replaced(nil, kernel: Tensor(rows: rows, columns: units, values: magnitudeKernel), bias: nil)
+            let kernel = Self.magnitudeKernel(plan, original, zeros: zeros)
+            magnitude = .replaced(nil, kernel: Tensor(rows: rows, columns: units, values: kernel), bias: nil)
             pruned =
                 written.map {
                     .replaced(nil, kernel: Tensor(rows: rows, columns: units, values: $0.kernel), bias: $0.bias)
